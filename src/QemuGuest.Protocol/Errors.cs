@@ -1,0 +1,82 @@
+using System;
+
+namespace QemuGuest.Protocol;
+
+// One exception type per way a call can fail; the PowerShell side maps each to an
+// ErrorCategory in exactly one table (QemuGuest.Cmdlets ErrorTable).
+
+/// <summary>Base of every failure talking to a guest agent.</summary>
+public abstract class QgaException : Exception
+{
+    protected QgaException(string? command, string message, Exception? inner = null)
+        : base(message, inner)
+    {
+        Command = command;
+    }
+
+    /// <summary>The command being run when it failed, if any.</summary>
+    public string? Command { get; }
+}
+
+/// <summary>The agent answered with {"error": {"class": ..., "desc": ...}}.</summary>
+public class QgaCommandException : QgaException
+{
+    public QgaCommandException(string command, string errorClass, string description)
+        : base(command, $"{command}: {description}")
+    {
+        ErrorClass = errorClass;
+        Description = description;
+    }
+
+    public string ErrorClass { get; }
+
+    public string Description { get; }
+}
+
+/// <summary>Error class GenericError: bad arguments or the command failed in the guest.</summary>
+public sealed class QgaGenericErrorException : QgaCommandException
+{
+    public QgaGenericErrorException(string command, string description)
+        : base(command, "GenericError", description)
+    {
+    }
+}
+
+/// <summary>Error class CommandNotFound: unknown, or disabled by the agent's policy.</summary>
+public sealed class QgaCommandNotFoundException : QgaCommandException
+{
+    public QgaCommandNotFoundException(string command, string description)
+        : base(command, "CommandNotFound", description)
+    {
+    }
+}
+
+/// <summary>No (complete) reply within the call's timeout.</summary>
+public sealed class QgaTimeoutException : QgaException
+{
+    public QgaTimeoutException(string? command, TimeSpan timeout)
+        : base(command, $"{command ?? "guest agent"}: no reply within {timeout.TotalSeconds:0.###} s")
+    {
+        Timeout = timeout;
+    }
+
+    public TimeSpan Timeout { get; }
+}
+
+/// <summary>The channel closed or could not be opened.</summary>
+public sealed class QgaDisconnectedException : QgaException
+{
+    public QgaDisconnectedException(string? command, string message, Exception? inner = null)
+        : base(command, message, inner)
+    {
+    }
+}
+
+/// <summary>The peer broke the protocol: malformed, oversized or wrongly-shaped reply.</summary>
+public sealed class QgaProtocolException : QgaException
+{
+    public QgaProtocolException(string? command, string message, Exception? inner = null)
+        : base(command, message, inner)
+    {
+    }
+}

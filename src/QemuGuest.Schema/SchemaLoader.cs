@@ -1,0 +1,31 @@
+using System;
+
+namespace QemuGuest.Schema;
+
+/// <summary>
+/// Entry point: parse a root schema file (following includes through a file-reading callback)
+/// and check it into a <see cref="QapiSchema"/>. Throws <see cref="SchemaError"/> on the first error.
+/// </summary>
+public static class SchemaLoader
+{
+    /// <param name="rootPath">Path of the root file, as it should appear in error messages.</param>
+    /// <param name="readFile">Returns the text of a file by path, or null if it does not exist.
+    /// Include paths are resolved relative to the including file before this is called.</param>
+    public static QapiSchema Load(string rootPath, Func<string, string?> readFile)
+    {
+        throw new NotImplementedException("parser: to be written (issue 3)");
+    }
+}
+
+/// <summary>Parses and checks a PowerShell overlay against a checked schema.</summary>
+public static class OverlayLoader
+{
+    /// <summary>
+    /// Throws <see cref="SchemaError"/> for unknown keys, unknown commands or members,
+    /// unapproved verbs, bad confirm-impact values, duplicate positions.
+    /// </summary>
+    public static PowerShellOverlay Load(string path, string text, QapiSchema schema)
+    {
+        throw new NotImplementedException("overlay parser: to be written (issue 3)");
+    }
+}
