@@ -1,0 +1,394 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, lays out, tests, demonstrates and benchmarks QemuGuest.
+
+.DESCRIPTION
+    One entry point for developers and CI. Run it through the repository's local tool
+    manifest so the pinned PowerShell is used:
+
+        dotnet tool restore && dotnet pwsh ./build.ps1 <Task>
+
+    Each task installs what it needs (Debian packages, NuGet restore, Pester) idempotently.
+    Run without a task, or with an unknown one, to list the tasks.
+
+.PARAMETER Task
+    The task to run. See the task table printed by `./build.ps1 Help`.
+
+.PARAMETER Configuration
+    Build configuration (Release by default).
+
+.PARAMETER VM
+    Demo only: run the demo against a real QEMU VM instead of a local agent.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [string] $Task = 'Help',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    [switch] $VM
+)
+
+Set-StrictMode -Version 3.0
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+
+$Root = $PSScriptRoot
+$OutDir = Join-Path $Root 'out'
+$ModuleOut = Join-Path $OutDir 'QemuGuest'
+$RepoOut = Join-Path $OutDir 'repo'
+$TestResults = Join-Path $OutDir 'test-results'
+
+# The module folder's allow-list: exactly these files are copied from the build, and a
+# missing one fails the Package task. Paths relative to out/QemuGuest.
+$ModuleRootFiles = @(
+    'QemuGuest.psd1'
+    'QemuGuest.Cmdlets.dll'
+    'QemuGuest.Format.ps1xml'
+    'en-US/about_QemuGuest.help.txt'
+)
+# Everything the cmdlets need at run time, loaded privately from Dependencies/ (see
+# src/QemuGuest.Cmdlets/Loading/ModuleLoader.cs). The publish output must contain exactly these.
+$ModuleDependencyFiles = @(
+    'QemuGuest.Protocol.dll'
+    'System.Text.Json.dll'
+    'System.Text.Encodings.Web.dll'
+    'System.IO.Pipelines.dll'
+    'System.Threading.Channels.dll'
+    'Microsoft.Bcl.AsyncInterfaces.dll'
+    'System.Memory.dll'
+    'System.Buffers.dll'
+    'System.Numerics.Vectors.dll'
+    'System.Runtime.CompilerServices.Unsafe.dll'
+    'System.Threading.Tasks.Extensions.dll'
+)
+# Build-only or platform files that publish emits but the module must not ship.
+$ModuleIgnoredPublishFiles = @(
+    'QemuGuest.Cmdlets.deps.json'
+    'QemuGuest.Cmdlets.pdb'
+    'QemuGuest.Cmdlets.xml'
+    'QemuGuest.Protocol.pdb'
+    'QemuGuest.Protocol.xml'
+    'System.Runtime.Loader.dll'
+)
+
+$AptPackages = @('qemu-guest-agent', 'socat')
+
+# ---------------------------------------------------------------------------------------
+# Task table: name → synopsis + script block. Order is the order shown by Help.
+# ---------------------------------------------------------------------------------------
+$Tasks = [ordered]@{}
+function Add-Task([string] $Name, [string] $Synopsis, [scriptblock] $Body) {
+    $Tasks[$Name] = [pscustomobject]@{ Name = $Name; Synopsis = $Synopsis; Body = $Body }
+}
+
+function Write-Step([string] $Message) {
+    Write-Host "==> $Message" -ForegroundColor Cyan
+}
+
+function Invoke-Native {
+    # Runs a native command and fails the task on a non-zero exit code.
+    param([string] $File, [string[]] $Arguments, [string] $What = $File)
+    & $File @Arguments
+    if ($LASTEXITCODE -ne 0) {
+        throw "$What failed with exit code $LASTEXITCODE"
+    }
+}
+
+function Get-ProductVersion {
+    [xml] $props = Get-Content -Raw (Join-Path $Root 'Directory.Build.props')
+    $v = $props.Project.PropertyGroup | ForEach-Object { $_.VersionPrefix } | Where-Object { $_ } | Select-Object -First 1
+    if (-not $v) { throw 'VersionPrefix not found in Directory.Build.props' }
+    return [string] $v
+}
+
+function Install-AptPackages {
+    if (-not $IsLinux) { return }
+    $missing = @($AptPackages | Where-Object {
+        $status = & dpkg-query -W -f '${Status}' $_ 2>$null
+        $status -notmatch 'install ok installed'
+    })
+    if ($missing.Count -eq 0) { return }
+    Write-Step "Installing Debian packages: $($missing -join ', ')"
+    $sudo = if ((& id -u) -eq '0') { @() } else { @('sudo') }
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    if ($sudo) {
+        Invoke-Native 'sudo' @('apt-get', 'update', '-qq') 'apt-get update'
+        Invoke-Native 'sudo' (@('apt-get', 'install', '-y', '-qq', '--no-install-recommends') + $missing) 'apt-get install'
+    }
+    else {
+        Invoke-Native 'apt-get' @('update', '-qq') 'apt-get update'
+        Invoke-Native 'apt-get' (@('install', '-y', '-qq', '--no-install-recommends') + $missing) 'apt-get install'
+    }
+}
+
+function Get-PesterModulePath {
+    # Pester comes from its NuGet package, restored by the ordinary NuGet client.
+    $nugetRoot = if ($env:NUGET_PACKAGES) { $env:NUGET_PACKAGES } else { Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages' }
+    $psd1 = Join-Path $nugetRoot 'pester/5.7.1/tools/Pester.psd1'
+    if (-not (Test-Path $psd1)) {
+        Write-Step 'Restoring Pester 5.7.1 from NuGet'
+        Invoke-Native 'dotnet' @('restore', (Join-Path $Root 'build/Tools.csproj'), '--nologo', '-v', 'q') 'restore of build/Tools.csproj'
+    }
+    if (-not (Test-Path $psd1)) { throw "Pester not found at $psd1 after restore" }
+    return $psd1
+}
+
+function Invoke-Build {
+    Write-Step "Building QemuGuest.slnx ($Configuration)"
+    Invoke-Native 'dotnet' @('build', (Join-Path $Root 'QemuGuest.slnx'), '-c', $Configuration, '--nologo', '-v', 'q', '-clp:ErrorsOnly;Summary') 'dotnet build'
+}
+
+function Get-ModuleCmdletNames([string] $DllPath) {
+    # Read cmdlet names from metadata in a child process so the dll is not locked here.
+    $script = @'
+param($dll)
+$asm = [System.Reflection.Assembly]::LoadFile($dll)
+$names = foreach ($t in $asm.GetExportedTypes()) {
+    $a = $t.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)
+    if ($a) { '{0}-{1}' -f $a[0].VerbName, $a[0].NounName }
+}
+$names | Sort-Object
+'@
+    $tmp = Join-Path ([IO.Path]::GetTempPath()) "qg-cmdlets-$PID.ps1"
+    Set-Content -Path $tmp -Value $script
+    try {
+        $names = & (Get-PwshPath) -NoProfile -NonInteractive -File $tmp $DllPath
+        if ($LASTEXITCODE -ne 0) { throw "could not read cmdlets from $DllPath" }
+        return @($names)
+    }
+    finally { Remove-Item $tmp -ErrorAction SilentlyContinue }
+}
+
+function Get-PwshPath {
+    # Under 'dotnet pwsh' this process is dotnet itself; the tool ships its own apphost.
+    return Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+}
+
+function Get-ManifestText([string] $Version, [string[]] $Cmdlets) {
+    $list = (@($Cmdlets | Where-Object { $_ }) | ForEach-Object { "        '$_'" }) -join "`n"
+    return @"
+# QemuGuest module manifest. ModuleVersion and CmdletsToExport are derived: the Package task
+# fails when they disagree with Directory.Build.props and the built QemuGuest.Cmdlets.dll;
+# './build.ps1 UpdateManifest' rewrites them.
+@{
+    RootModule           = 'QemuGuest.Cmdlets.dll'
+    ModuleVersion        = '$Version'
+    GUID                 = '5b0d6f4e-6a43-4c1b-9d8e-3f2a8c7e9a10'
+    Author               = 'QemuGuest developers'
+    CompanyName          = 'QemuGuest'
+    Copyright            = '(c) QemuGuest developers. MIT License.'
+    Description          = 'Manage the guests of QEMU virtual machines through the QEMU guest agent: copy files, run programs, read guest facts.'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    FormatsToProcess     = @('QemuGuest.Format.ps1xml')
+    CmdletsToExport      = @(
+$list
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('QEMU', 'qemu-ga', 'GuestAgent', 'VirtualMachine', 'Linux', 'Windows', 'PSEdition_Core', 'PSEdition_Desktop')
+            ProjectUri = 'https://example.invalid/qemuguest'
+        }
+    }
+}
+"@
+}
+
+function Get-BuiltCmdletsDll {
+    $dll = Join-Path $Root "src/QemuGuest.Cmdlets/bin/$Configuration/netstandard2.0/QemuGuest.Cmdlets.dll"
+    if (-not (Test-Path $dll)) { throw "not built: $dll (run the Build task)" }
+    return $dll
+}
+
+function Test-Manifest {
+    # The committed psd1 must say what the build says.
+    $version = Get-ProductVersion
+    $cmdlets = Get-ModuleCmdletNames (Get-BuiltCmdletsDll)
+    $expected = Get-ManifestText $version $cmdlets
+    $actual = Get-Content -Raw (Join-Path $Root 'QemuGuest.psd1')
+    if ($actual.Replace("`r`n", "`n").TrimEnd() -ne $expected.Replace("`r`n", "`n").TrimEnd()) {
+        throw "QemuGuest.psd1 is out of date with Directory.Build.props ($version) or the built cmdlets ($($cmdlets.Count)): run './build.ps1 UpdateManifest' and commit it"
+    }
+}
+
+function Invoke-Package {
+    Invoke-Build
+    Test-Manifest
+    $publish = Join-Path $OutDir 'publish/QemuGuest.Cmdlets'
+    Write-Step 'Publishing QemuGuest.Cmdlets (netstandard2.0)'
+    if (Test-Path $publish) { Remove-Item -Recurse -Force $publish }
+    Invoke-Native 'dotnet' @('publish', (Join-Path $Root 'src/QemuGuest.Cmdlets/QemuGuest.Cmdlets.csproj'), '-c', $Configuration, '-f', 'netstandard2.0', '-o', $publish, '--no-build', '--nologo', '-v', 'q') 'dotnet publish'
+
+    Write-Step "Laying out $ModuleOut"
+    if (Test-Path $ModuleOut) { Remove-Item -Recurse -Force $ModuleOut }
+    $null = New-Item -ItemType Directory -Force -Path $ModuleOut, (Join-Path $ModuleOut 'Dependencies'), (Join-Path $ModuleOut 'en-US')
+
+    # Every file publish produced must be on one of the lists: an unlisted dependency
+    # would be missing at run time.
+    $published = @(Get-ChildItem -File -Recurse $publish | ForEach-Object { [IO.Path]::GetRelativePath($publish, $_.FullName).Replace('\', '/') })
+    $known = @('QemuGuest.Cmdlets.dll') + $ModuleDependencyFiles + $ModuleIgnoredPublishFiles
+    $unlisted = @($published | Where-Object { $_ -notin $known })
+    if ($unlisted.Count -gt 0) {
+        throw "publish produced files on no list in build.ps1 (add them to `$ModuleDependencyFiles or `$ModuleIgnoredPublishFiles): $($unlisted -join ', ')"
+    }
+
+    $sources = @{
+        'QemuGuest.psd1'                  = Join-Path $Root 'QemuGuest.psd1'
+        'QemuGuest.Cmdlets.dll'           = Join-Path $publish 'QemuGuest.Cmdlets.dll'
+        'QemuGuest.Format.ps1xml'         = Join-Path $Root 'src/QemuGuest.Cmdlets/QemuGuest.Format.ps1xml'
+        'en-US/about_QemuGuest.help.txt'  = Join-Path $Root 'en-US/about_QemuGuest.help.txt'
+    }
+    $helpXml = Join-Path $Root "src/QemuGuest.Cmdlets/bin/$Configuration/netstandard2.0/en-US/QemuGuest.Cmdlets.dll-Help.xml"
+    if (Test-Path $helpXml) { $sources['en-US/QemuGuest.Cmdlets.dll-Help.xml'] = $helpXml }
+    foreach ($f in $ModuleDependencyFiles) { $sources["Dependencies/$f"] = Join-Path $publish $f }
+
+    $missing = @($sources.GetEnumerator() | Where-Object { -not (Test-Path $_.Value) } | ForEach-Object { "$($_.Key) (from $($_.Value))" })
+    if ($missing.Count -gt 0) { throw "module layout incomplete, missing: $($missing -join '; ')" }
+    foreach ($entry in $sources.GetEnumerator()) {
+        Copy-Item -LiteralPath $entry.Value -Destination (Join-Path $ModuleOut $entry.Key)
+    }
+
+    # The psd1 must agree with the dll it ships with.
+    $manifest = Test-ModuleManifest -Path (Join-Path $ModuleOut 'QemuGuest.psd1') -ErrorAction Stop
+    $dllVersion = [Reflection.AssemblyName]::GetAssemblyName((Join-Path $ModuleOut 'QemuGuest.Cmdlets.dll')).Version
+    if ($manifest.Version.ToString(3) -ne $dllVersion.ToString(3)) {
+        throw "QemuGuest.psd1 version $($manifest.Version) does not match QemuGuest.Cmdlets.dll $dllVersion"
+    }
+
+    Write-Step "Publishing the module to the local repository $RepoOut"
+    $null = New-Item -ItemType Directory -Force -Path $RepoOut
+    Get-ChildItem $RepoOut -Filter 'QemuGuest.*.nupkg' | Remove-Item -Force
+    $repoName = "QemuGuestLocal$PID"
+    Register-PSResourceRepository -Name $repoName -Uri $RepoOut -Trusted -ErrorAction Stop
+    try {
+        Publish-PSResource -Path $ModuleOut -Repository $repoName -SkipDependenciesCheck -ErrorAction Stop
+    }
+    finally {
+        Unregister-PSResourceRepository -Name $repoName -ErrorAction SilentlyContinue
+    }
+    $nupkg = Get-ChildItem $RepoOut -Filter 'QemuGuest.*.nupkg' | Select-Object -First 1
+    if (-not $nupkg) { throw "Publish-PSResource produced no .nupkg in $RepoOut" }
+    Write-Host "    module: $ModuleOut"
+    Write-Host "    package: $($nupkg.FullName)"
+}
+
+function Get-TrxCounts([string] $Dir) {
+    $passed = 0; $failed = 0; $skipped = 0
+    foreach ($trx in Get-ChildItem -Path $Dir -Filter '*.trx' -Recurse -ErrorAction SilentlyContinue) {
+        [xml] $x = Get-Content -Raw $trx.FullName
+        $c = $x.TestRun.ResultSummary.Counters
+        $passed += [int] $c.passed
+        $failed += [int] $c.failed + [int] $c.error + [int] $c.timeout + [int] $c.aborted
+        $skipped += [int] $c.notExecuted
+    }
+    return [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped }
+}
+
+function Invoke-Tests {
+    Install-AptPackages
+    $pester = Get-PesterModulePath
+    Invoke-Package
+
+    if (Test-Path $TestResults) { Remove-Item -Recurse -Force $TestResults }
+    $null = New-Item -ItemType Directory -Force -Path $TestResults
+    $suites = [System.Collections.Generic.List[object]]::new()
+    $failures = [System.Collections.Generic.List[string]]::new()
+
+    foreach ($proj in Get-ChildItem (Join-Path $Root 'tests') -Recurse -Filter '*.Tests.csproj' | Sort-Object Name) {
+        $name = $proj.BaseName
+        $dir = Join-Path $TestResults $name
+        Write-Step "xunit: $name"
+        & dotnet test $proj.FullName -c $Configuration --no-build --nologo -v q --logger 'trx' --logger 'console;verbosity=minimal' --results-directory $dir
+        $exit = $LASTEXITCODE
+        $counts = Get-TrxCounts $dir
+        if ($exit -ne 0 -and $counts.Failed -eq 0) {
+            # The runner itself failed (crash, build error): count it as a failure.
+            $counts.Failed = 1
+        }
+        if ($counts.Passed + $counts.Failed -eq 0) {
+            $failures.Add("$name ran no tests")
+            $counts.Failed = 1
+        }
+        $suites.Add([pscustomobject]@{ Suite = $name; Passed = $counts.Passed; Failed = $counts.Failed; Skipped = $counts.Skipped })
+    }
+
+    Write-Step 'Pester: tests/pester against out/QemuGuest'
+    $pesterJson = Join-Path $TestResults 'pester.json'
+    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'tests/pester/Invoke-PesterSuite.ps1') -PesterPath $pester -ModulePath $ModuleOut -RepositoryPath $RepoOut -ResultPath $pesterJson
+    $exit = $LASTEXITCODE
+    if (Test-Path $pesterJson) {
+        $p = Get-Content -Raw $pesterJson | ConvertFrom-Json
+        if ($exit -ne 0 -and $p.Failed -eq 0) { $p.Failed = 1 }
+        $suites.Add([pscustomobject]@{ Suite = 'Pester'; Passed = [int] $p.Passed; Failed = [int] $p.Failed; Skipped = [int] $p.Skipped })
+    }
+    else {
+        $suites.Add([pscustomobject]@{ Suite = 'Pester'; Passed = 0; Failed = 1; Skipped = 0 })
+        $failures.Add('Pester produced no result file')
+    }
+
+    $suites | Format-Table -AutoSize | Out-String | Write-Host
+    foreach ($f in $failures) { Write-Host "FAILED: $f" -ForegroundColor Red }
+    $passed = ($suites | Measure-Object Passed -Sum).Sum
+    $failed = ($suites | Measure-Object Failed -Sum).Sum
+    $skipped = ($suites | Measure-Object Skipped -Sum).Sum
+    # The last line is what CI counts.
+    Write-Host "$passed passed, $failed failed, $skipped skipped"
+    if ($failed -gt 0) { exit 1 }
+}
+
+Add-Task 'Help' 'List the tasks.' {
+    Write-Host 'Usage: dotnet pwsh ./build.ps1 <Task> [-Configuration Debug|Release] [-VM]'
+    Write-Host ''
+    foreach ($t in $Tasks.Values) { Write-Host ('  {0,-15} {1}' -f $t.Name, $t.Synopsis) }
+}
+Add-Task 'Build' 'Restore and compile every project (warnings are errors).' { Invoke-Build }
+Add-Task 'Package' 'Lay the module out in out/QemuGuest (allow-listed files) and publish it as a .nupkg to out/repo.' { Invoke-Package }
+Add-Task 'Test' 'Build, package, run every xunit and Pester suite; last line "N passed, N failed".' { Invoke-Tests }
+Add-Task 'Demo' 'Start a local agent on a temporary socket and drive it through the module.' {
+    Install-AptPackages
+    Invoke-Package
+    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'tools/Demo.ps1') -ModulePath $ModuleOut -VM:$VM
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+Add-Task 'Bench' 'Run the benchmarks and write bench/RESULTS.md.' {
+    Install-AptPackages
+    Invoke-Build
+    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+Add-Task 'UpdateManifest' 'Rewrite QemuGuest.psd1 from Directory.Build.props and the built cmdlets.' {
+    Invoke-Build
+    $text = Get-ManifestText (Get-ProductVersion) (Get-ModuleCmdletNames (Get-BuiltCmdletsDll))
+    Set-Content -Path (Join-Path $Root 'QemuGuest.psd1') -Value $text -NoNewline:$false
+    Write-Host 'QemuGuest.psd1 updated'
+}
+Add-Task 'Clean' 'Remove out/ and every bin/ and obj/ folder.' {
+    foreach ($d in @($OutDir) + @(Get-ChildItem $Root -Recurse -Directory -Include bin, obj | ForEach-Object FullName)) {
+        if (Test-Path $d) { Remove-Item -Recurse -Force $d }
+    }
+}
+
+if (-not $Tasks.Contains($Task)) {
+    $names = ($Tasks.Keys | Sort-Object) -join ', '
+    [Console]::Error.WriteLine("build.ps1: unknown task '$Task'. Tasks: $names")
+    exit 2
+}
+
+Push-Location $Root
+try {
+    & $Tasks[$Task].Body
+}
+catch {
+    [Console]::Error.WriteLine("build.ps1 ${Task}: $($_.Exception.Message)")
+    exit 1
+}
+finally {
+    Pop-Location
+}
