@@ -19,6 +19,8 @@ Import-Module $PesterPath -Force
 $env:QEMUGUEST_MODULE_PATH = (Resolve-Path $ModulePath).Path
 $env:QEMUGUEST_REPOSITORY_PATH = (Resolve-Path $RepositoryPath).Path
 $env:QEMUGUEST_REPO_ROOT = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
+# New runspaces (ForEach-Object -Parallel, thread jobs) find the module by name, from the layout.
+$env:PSModulePath = (Split-Path $env:QEMUGUEST_MODULE_PATH -Parent) + [IO.Path]::PathSeparator + $env:PSModulePath
 
 $config = New-PesterConfiguration
 $config.Run.Path = $Path

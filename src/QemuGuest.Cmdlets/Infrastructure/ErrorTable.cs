@@ -1,0 +1,61 @@
+using System;
+using System.Management.Automation;
+using QemuGuest.Protocol;
+
+namespace QemuGuest.Cmdlets.Infrastructure;
+
+/// <summary>
+/// The one place protocol failures become PowerShell errors: each exception type maps to a
+/// stable ErrorId and an ErrorCategory. ErrorIds are part of the public contract (scripts
+/// match on them): add new ones, never rename or reuse one.
+/// </summary>
+public static class ErrorTable
+{
+    // Stable ErrorIds. Documented in about_QemuGuest.
+    public const string AgentGenericError = "AgentGenericError";
+    public const string AgentCommandNotFound = "AgentCommandNotFound";
+    public const string AgentError = "AgentError";
+    public const string AgentTimeout = "AgentTimeout";
+    public const string AgentDisconnected = "AgentDisconnected";
+    public const string AgentProtocolViolation = "AgentProtocolViolation";
+    public const string InvalidConnectionString = "InvalidConnectionString";
+    public const string SessionNotFound = "SessionNotFound";
+    public const string VMNotFound = "VMNotFound";
+    public const string InvalidArgument = "InvalidArgument";
+    public const string UnexpectedError = "UnexpectedError";
+
+    /// <summary>ErrorId and category for an exception thrown while talking to a guest.</summary>
+    public static (string ErrorId, ErrorCategory Category) Classify(Exception exception) => exception switch
+    {
+        QgaGenericErrorException => (AgentGenericError, ErrorCategory.InvalidOperation),
+        QgaCommandNotFoundException => (AgentCommandNotFound, ErrorCategory.NotImplemented),
+        QgaCommandException => (AgentError, ErrorCategory.InvalidOperation),
+        QgaTimeoutException => (AgentTimeout, ErrorCategory.OperationTimeout),
+        QgaDisconnectedException => (AgentDisconnected, ErrorCategory.ConnectionError),
+        QgaProtocolException => (AgentProtocolViolation, ErrorCategory.ProtocolError),
+        QapiUnmarshalException => (AgentProtocolViolation, ErrorCategory.ProtocolError),
+        FormatException => (InvalidConnectionString, ErrorCategory.InvalidArgument),
+        ArgumentException => (InvalidArgument, ErrorCategory.InvalidArgument),
+        OperationCanceledException => ("OperationStopped", ErrorCategory.OperationStopped),
+        _ => (UnexpectedError, ErrorCategory.NotSpecified),
+    };
+
+    public static ErrorRecord ToErrorRecord(Exception exception, object? target)
+    {
+        var (id, category) = Classify(exception);
+        var record = new ErrorRecord(exception, id, category, target);
+        if (exception is QgaCommandException agentError)
+        {
+            record.ErrorDetails = new ErrorDetails(agentError.Message)
+            {
+                RecommendedAction = agentError is QgaCommandNotFoundException
+                    ? "The agent does not offer this command, or its policy disabled it: see the agent's guest-info (Invoke-VMGuestRpc guest-info)."
+                    : null,
+            };
+        }
+        return record;
+    }
+
+    public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target) =>
+        new(new InvalidOperationException(message), errorId, category, target);
+}

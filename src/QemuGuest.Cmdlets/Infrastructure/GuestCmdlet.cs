@@ -1,0 +1,320 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using QemuGuest.Cmdlets.Sessions;
+using QemuGuest.Protocol;
+
+namespace QemuGuest.Cmdlets.Infrastructure;
+
+/// <summary>
+/// Runs one guest operation against one target session; called on a worker thread.
+/// Output goes through <see cref="GuestCmdlet.Post"/>, never straight to the pipeline.
+/// </summary>
+public delegate Task GuestOperation(GuestOperationContext context);
+
+/// <summary>What a running operation may use: its session, cancellation, call options, output.</summary>
+public sealed class GuestOperationContext
+{
+    private readonly GuestCmdlet _cmdlet;
+
+    internal GuestOperationContext(GuestCmdlet cmdlet, GuestSession session, QgaCallOptions options, CancellationToken cancellationToken)
+    {
+        _cmdlet = cmdlet;
+        Session = session;
+        CallOptions = options;
+        CancellationToken = cancellationToken;
+    }
+
+    public GuestSession Session { get; }
+
+    /// <summary>The channel to the agent (thread-safe).</summary>
+    public IGuestAgentChannel Channel => Session.Channel;
+
+    public QgaCallOptions CallOptions { get; }
+
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>Writes an output object (each element of an array), tagged with the VMName it came from.</summary>
+    public void WriteObject(object? value)
+    {
+        if (value is null)
+        {
+            return;
+        }
+        if (value is object?[] array)
+        {
+            foreach (var item in array)
+            {
+                WriteObject(item);
+            }
+            return;
+        }
+        var ps = PSObject.AsPSObject(value);
+        if (ps.Properties["VMName"] is null)
+        {
+            ps.Properties.Add(new PSNoteProperty("VMName", Session.VMName ?? Session.Name));
+        }
+        _cmdlet.Post(c => c.WriteObject(ps));
+    }
+
+    public void WriteVerbose(string text) => _cmdlet.Post(c => c.WriteVerbose(text));
+
+    public void WriteWarning(string text) => _cmdlet.Post(c => c.WriteWarning(text));
+
+    public void WriteProgress(ProgressRecord record) => _cmdlet.Post(c => c.WriteProgress(record));
+
+    public void WriteError(ErrorRecord record) => _cmdlet.Post(c => c.WriteError(record));
+}
+
+/// <summary>
+/// Base of every cmdlet that talks to guests (generated and hand-written). It owns target
+/// selection (-Session or -VMName), concurrency across targets (-ThrottleLimit), the per-call
+/// timeout (-TimeoutSec), ShouldProcess, cancellation on Ctrl+C, and the mapping of failures to
+/// ErrorRecords (one failed target is a non-terminating error; the others carry on).
+/// </summary>
+public abstract class GuestCmdlet : PSCmdlet, IDisposable
+{
+    public const string SessionParameterSet = "Session";
+    public const string VMNameParameterSet = "VMName";
+
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly BlockingCollection<Action<GuestCmdlet>> _pipelineQueue = new(boundedCapacity: 1024);
+    private readonly List<Task> _running = new();
+    private readonly List<GuestSession> _temporarySessions = new();
+    private SemaphoreSlim? _throttle;
+    private int _disposed;
+
+    /// <summary>Sessions from New-VMGuestSession / Get-VMGuestSession.</summary>
+    [Parameter(ParameterSetName = SessionParameterSet, Mandatory = true, ValueFromPipeline = true)]
+    [ValidateNotNullOrEmpty]
+    public GuestSession[] Session { get; set; } = Array.Empty<GuestSession>();
+
+    /// <summary>
+    /// VM names: an open session with that name, or else the relay's endpoint for that VM.
+    /// </summary>
+    [Parameter(ParameterSetName = VMNameParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(VMNameCompleter))]
+    public string[] VMName { get; set; } = Array.Empty<string>();
+
+    /// <summary>How many targets are worked on at once.</summary>
+    [Parameter]
+    [ValidateRange(1, 1024)]
+    public int ThrottleLimit { get; set; } = 32;
+
+    /// <summary>Seconds to wait for each agent reply (default: the session's own timeout).</summary>
+    [Parameter]
+    [ValidateRange(1, 86400)]
+    public int TimeoutSec { get; set; }
+
+    /// <summary>
+    /// Called on the pipeline thread once per input record: capture the current parameter
+    /// values and return the work to run per target. Return null to skip this record.
+    /// </summary>
+    protected abstract GuestOperation? CreateOperation();
+
+    /// <summary>
+    /// The action shown by -WhatIf/-Confirm, or null when the cmdlet changes nothing
+    /// (then ShouldProcess is not consulted).
+    /// </summary>
+    protected virtual string? ShouldProcessAction => null;
+
+    /// <summary>Token cancelled by Ctrl+C / StopProcessing.</summary>
+    protected CancellationToken Stopping => _stopping.Token;
+
+    protected override void BeginProcessing()
+    {
+        _throttle = new SemaphoreSlim(ThrottleLimit, ThrottleLimit);
+    }
+
+    protected override void ProcessRecord()
+    {
+        var operation = CreateOperation();
+        if (operation is null)
+        {
+            return;
+        }
+        foreach (var session in ResolveTargets())
+        {
+            string? action = ShouldProcessAction;
+            if (action is not null && !ShouldProcess(session.Name, action))
+            {
+                continue;
+            }
+            StartOperation(session, operation);
+            DrainPipelineQueue(block: false);
+        }
+        DrainPipelineQueue(block: false);
+    }
+
+    protected override void EndProcessing()
+    {
+        WaitForAll();
+        CloseTemporarySessions();
+    }
+
+    protected override void StopProcessing()
+    {
+        _stopping.Cancel();
+    }
+
+    /// <summary>Queues an action to run on the pipeline thread (WriteObject etc. are not thread-safe).</summary>
+    internal void Post(Action<GuestCmdlet> action)
+    {
+        try
+        {
+            _pipelineQueue.Add(action, _stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: output is no longer wanted.
+        }
+        catch (InvalidOperationException)
+        {
+            // Completed: the cmdlet is finishing.
+        }
+    }
+
+    private IEnumerable<GuestSession> ResolveTargets()
+    {
+        if (ParameterSetName == SessionParameterSet)
+        {
+            foreach (var s in Session)
+            {
+                if (s.IsDisposed)
+                {
+                    WriteError(ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ResourceUnavailable,
+                        $"The session '{s.Name}' (Id {s.Id}) is closed.", s));
+                    continue;
+                }
+                yield return s;
+            }
+            yield break;
+        }
+
+        foreach (var name in VMName)
+        {
+            GuestSession? session = SessionRegistry.FindByName(name);
+            if (session is null)
+            {
+                try
+                {
+                    session = SessionFactory.OpenForVM(name, temporary: true);
+                    _temporarySessions.Add(session);
+                }
+                catch (Exception ex) when (ex is not PipelineStoppedException)
+                {
+                    WriteError(ErrorTable.Create(ErrorTable.VMNotFound, ErrorCategory.ObjectNotFound,
+                        $"No session named '{name}' and no relay endpoint for VM '{name}': {ex.Message}", name));
+                    continue;
+                }
+            }
+            yield return session;
+        }
+    }
+
+    private void StartOperation(GuestSession session, GuestOperation operation)
+    {
+        var options = new QgaCallOptions();
+        if (TimeoutSec > 0)
+        {
+            options.Timeout = TimeSpan.FromSeconds(TimeoutSec);
+        }
+
+        // Acquire the throttle on the pipeline thread, pumping output while we wait, so a
+        // slow target never deadlocks against a full output queue.
+        try
+        {
+            while (!_throttle!.Wait(50, _stopping.Token))
+            {
+                DrainPipelineQueue(block: false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+
+        var context = new GuestOperationContext(this, session, options, _stopping.Token);
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                await operation(context).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            {
+                // Ctrl+C: nothing to report.
+            }
+            catch (Exception ex)
+            {
+                var record = ErrorTable.ToErrorRecord(ex, session.VMName ?? session.Name);
+                Post(c => c.WriteError(record));
+            }
+            finally
+            {
+                _throttle.Release();
+            }
+        });
+        lock (_running)
+        {
+            _running.Add(task);
+        }
+    }
+
+    private void WaitForAll()
+    {
+        Task all;
+        lock (_running)
+        {
+            all = Task.WhenAll(_running.ToArray());
+        }
+        while (!all.IsCompleted)
+        {
+            DrainPipelineQueue(block: true, timeoutMs: 50);
+            if (_stopping.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+        DrainPipelineQueue(block: false);
+    }
+
+    private void DrainPipelineQueue(bool block, int timeoutMs = 0)
+    {
+        if (block && _pipelineQueue.TryTake(out var first, timeoutMs))
+        {
+            first(this);
+        }
+        while (_pipelineQueue.TryTake(out var action))
+        {
+            action(this);
+        }
+    }
+
+    private void CloseTemporarySessions()
+    {
+        foreach (var s in _temporarySessions)
+        {
+            s.Dispose();
+        }
+        _temporarySessions.Clear();
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _stopping.Cancel();
+        CloseTemporarySessions();
+        _stopping.Dispose();
+        _throttle?.Dispose();
+        _pipelineQueue.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,63 @@
+using System;
+using System.Threading;
+using QemuGuest.Protocol;
+
+namespace QemuGuest.Cmdlets.Sessions;
+
+/// <summary>
+/// A connection to one guest agent, direct (chardev socket, TCP, named pipe) or through the
+/// relay, reused by every cmdlet that is given it. Thread-safe: the client underneath queues
+/// concurrent calls in order, so one session works from ForEach-Object -Parallel and thread jobs.
+/// </summary>
+public sealed class GuestSession : IDisposable
+{
+    private static int s_nextId;
+    private readonly IDisposable? _owner;
+    private int _disposed;
+
+    internal GuestSession(string name, string? vmName, string connectionString, IGuestAgentChannel channel, IDisposable? owner, bool isTemporary)
+    {
+        Id = Interlocked.Increment(ref s_nextId);
+        Name = name;
+        VMName = vmName;
+        ConnectionString = connectionString;
+        Channel = channel;
+        _owner = owner;
+        IsTemporary = isTemporary;
+        CreatedAt = DateTime.Now;
+    }
+
+    /// <summary>Session number, unique in this PowerShell process.</summary>
+    public int Id { get; }
+
+    /// <summary>Name given with -Name, or the VM name, or the connection string.</summary>
+    public string Name { get; }
+
+    /// <summary>The VM's name when the session targets the relay's endpoint for a VM.</summary>
+    public string? VMName { get; }
+
+    /// <summary>Where the agent is: "unix:/path", "tcp:host:port", "pipe:name", ...</summary>
+    public string ConnectionString { get; }
+
+    public DateTime CreatedAt { get; }
+
+    /// <summary>Opened or Closed.</summary>
+    public string State => Volatile.Read(ref _disposed) == 0 ? "Opened" : "Closed";
+
+    /// <summary>True for a session a cmdlet opened itself for -VMName; closed when that cmdlet ends.</summary>
+    internal bool IsTemporary { get; }
+
+    internal IGuestAgentChannel Channel { get; }
+
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _owner?.Dispose();
+        }
+    }
+
+    public override string ToString() => $"{Name} ({ConnectionString})";
+}

@@ -1,0 +1,80 @@
+using System;
+using System.IO;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using System.Threading;
+using QemuGuest.Protocol;
+
+namespace QemuGuest.Cmdlets.Sessions;
+
+/// <summary>
+/// Opens sessions: from a connection string, or for a VM name through the relay's per-VM
+/// endpoint. The one place that knows where the relay puts its endpoints.
+/// </summary>
+internal static class SessionFactory
+{
+    /// <summary>Overrides the relay's runtime directory (Linux) for -VMName lookups.</summary>
+    public const string RelayDirectoryVariable = "QEMUGUEST_RELAY_DIR";
+
+    public const string DefaultRelayDirectory = "/run/qemuguest-relay";
+
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(10);
+
+    // VM names become file or pipe names: no separators, no "..", nothing a shell would mangle.
+    private static readonly Regex s_vmName = new("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant);
+
+    public static bool IsWindows => RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
+
+    public static string RelayDirectory =>
+        Environment.GetEnvironmentVariable(RelayDirectoryVariable) is { Length: > 0 } dir ? dir : DefaultRelayDirectory;
+
+    /// <summary>The connection string of the relay's endpoint for a VM.</summary>
+    public static string RelayEndpointFor(string vmName)
+    {
+        if (!s_vmName.IsMatch(vmName))
+        {
+            throw new ArgumentException($"'{vmName}' is not a valid VM name: use letters, digits, '.', '_' and '-' (at most 128, not starting with '.', '_' or '-').", nameof(vmName));
+        }
+        return IsWindows && Environment.GetEnvironmentVariable(RelayDirectoryVariable) is not { Length: > 0 }
+            ? "pipe:qemuguest-relay-" + vmName
+            : "unix:" + Path.Combine(RelayDirectory, vmName + ".sock");
+    }
+
+    /// <summary>VM names the relay currently serves (its endpoint sockets), for tab completion.</summary>
+    public static string[] ListRelayVMs()
+    {
+        try
+        {
+            string dir = RelayDirectory;
+            if (!Directory.Exists(dir))
+            {
+                return Array.Empty<string>();
+            }
+            var names = new System.Collections.Generic.List<string>();
+            foreach (var f in Directory.GetFiles(dir, "*.sock"))
+            {
+                string vm = Path.GetFileNameWithoutExtension(f);
+                if (s_vmName.IsMatch(vm) && vm != "control")
+                {
+                    names.Add(vm);
+                }
+            }
+            names.Sort(StringComparer.OrdinalIgnoreCase);
+            return names.ToArray();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return Array.Empty<string>();
+        }
+    }
+
+    public static GuestSession OpenForVM(string vmName, bool temporary) =>
+        Open(RelayEndpointFor(vmName), vmName, vmName, temporary, DefaultConnectTimeout, CancellationToken.None);
+
+    /// <summary>Connects and syncs, so a session that exists is one that answered.</summary>
+    public static GuestSession Open(string connectionString, string name, string? vmName, bool temporary, TimeSpan connectTimeout, CancellationToken cancellationToken)
+    {
+        var (channel, owner) = ProtocolClientFactory.Connect(connectionString, connectTimeout, cancellationToken);
+        return new GuestSession(name, vmName, connectionString, channel, owner, temporary);
+    }
+}
