@@ -3,13 +3,13 @@
 # default load context) neither breaks the module nor is replaced by it.
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot 'TestAgents.psm1') -Force
-    $script:Agent = Start-TestAgent -Kind Stock
+    Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
+    $script:Agent = Start-LocalAgent -Kind Stock
     $script:Pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
 }
 
 AfterAll {
-    $script:Agent | Stop-TestAgent
+    $script:Agent | Stop-LocalAgent
 }
 
 Describe 'Private dependency loading on PowerShell 7' {

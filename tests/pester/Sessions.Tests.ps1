@@ -1,14 +1,14 @@
 # Sessions and the generic RPC cmdlet against a real agent (Debian's qemu-ga).
 
 BeforeAll {
-    Import-Module (Join-Path $PSScriptRoot 'TestAgents.psm1') -Force
+    Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
-    $script:Agent = Start-TestAgent -Kind Stock
+    $script:Agent = Start-LocalAgent -Kind Stock
 }
 
 AfterAll {
     Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
-    $script:Agent | Stop-TestAgent
+    $script:Agent | Stop-LocalAgent
 }
 
 Describe 'New-VMGuestSession' {

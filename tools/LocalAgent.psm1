@@ -1,17 +1,17 @@
-# Real agents for the Pester suites: Debian's qemu-ga, or ours, in unix-listen mode on a
-# temporary socket, standing in for a VM's chardev. Every wait is bounded; agents are
+# Local agents for the demo and the Pester suites: Debian's qemu-ga, or ours, in unix-listen
+# mode on a temporary socket, standing in for a VM's chardev. Every wait is bounded; agents are
 # stopped by their own pid.
 
 Set-StrictMode -Version 3.0
 
 function Get-OurAgentPath {
-    $root = $env:QEMUGUEST_REPO_ROOT
+    $root = Split-Path $PSScriptRoot -Parent
     $dll = Join-Path $root 'src/QemuGuest.Agent/bin/Release/net10.0/qemuguest-agent.dll'
     if (Test-Path $dll) { return $dll }
     return $null
 }
 
-function Start-TestAgent {
+function Start-LocalAgent {
     <#
     .SYNOPSIS
         Starts an agent on a fresh temporary socket and waits (at most 15 s) until it accepts.
@@ -62,7 +62,7 @@ function Start-TestAgent {
     }
 }
 
-function Stop-TestAgent {
+function Stop-LocalAgent {
     param([Parameter(ValueFromPipeline)] $Agent)
     process {
         if ($null -eq $Agent) { return }
@@ -78,4 +78,4 @@ function Stop-TestAgent {
     }
 }
 
-Export-ModuleMember -Function Start-TestAgent, Stop-TestAgent, Get-OurAgentPath
+Export-ModuleMember -Function Start-LocalAgent, Stop-LocalAgent, Get-OurAgentPath

@@ -1,0 +1,58 @@
+<#
+.SYNOPSIS
+    The README's demo: a guest agent on a temporary socket, driven through the module.
+.DESCRIPTION
+    Starts our agent (or Debian's qemu-ga when ours is not built) in unix-listen mode, standing
+    in for a VM's virtio-serial chardev, imports the module from out/QemuGuest and runs real
+    guest commands, printing what it does. The agent is always stopped, by its own pid.
+#>
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [switch] $VM
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 3.0
+Import-Module (Join-Path $PSScriptRoot 'LocalAgent.psm1') -Force
+
+if ($VM) {
+    throw 'Demo -VM needs the end-to-end VM image (tests/e2e, issue 9), which is not built yet.'
+}
+
+function Show([string] $What, [scriptblock] $Body) {
+    Write-Host ''
+    Write-Host "PS> $What" -ForegroundColor Yellow
+    $out = & $Body
+    if ($null -ne $out) { $out | Out-Host }
+}
+
+$kind = if (Get-OurAgentPath) { 'Ours' } else { 'Stock' }
+$agent = Start-LocalAgent -Kind $kind
+try {
+    Write-Host "Started $(if ($kind -eq 'Ours') { 'the QemuGuest agent' } else { "Debian's qemu-ga" }) (pid $($agent.Pid)) on $($agent.Socket)"
+    Import-Module $ModulePath
+    Write-Host "Imported QemuGuest $((Get-Module QemuGuest).Version) from $ModulePath"
+
+    $session = $null
+    Show "`$s = New-VMGuestSession -ConnectionString '$($agent.ConnectionString)' -Name demo" {
+        $script:session = New-VMGuestSession -ConnectionString $agent.ConnectionString -Name demo
+        $script:session
+    }
+    $s = $script:session
+    Show 'Invoke-VMGuestRpc -Session $s guest-info | Select-Object version, @{n=''commands'';e={$_.supported_commands.Count}}' {
+        Invoke-VMGuestRpc -Session $s guest-info | Select-Object version, @{ n = 'commands'; e = { $_.supported_commands.Count } }
+    }
+    Show 'Invoke-VMGuestRpc -Session $s guest-get-osinfo' {
+        Invoke-VMGuestRpc -Session $s guest-get-osinfo | Select-Object name, version, kernel-release, machine
+    }
+    Show 'Invoke-VMGuestRpc -Session $s guest-get-host-name' {
+        Invoke-VMGuestRpc -Session $s guest-get-host-name | Select-Object host-name
+    }
+    Show 'Get-VMGuestSession | Remove-VMGuestSession' {
+        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
+    }
+    Write-Host ''
+    Write-Host 'Demo finished.' -ForegroundColor Green
+}
+finally {
+    $agent | Stop-LocalAgent
+}
