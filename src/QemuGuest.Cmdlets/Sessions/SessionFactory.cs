@@ -3,7 +3,7 @@ using System.IO;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using System.Threading;
-using QemuGuest.Protocol;
+using QemuGuest.Protocol.Facade;
 
 namespace QemuGuest.Cmdlets.Sessions;
 
