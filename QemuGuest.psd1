@@ -13,7 +13,10 @@
     CompatiblePSEditions = @('Desktop', 'Core')
     FormatsToProcess     = @('QemuGuest.Format.ps1xml')
     CmdletsToExport      = @(
-
+        'Get-VMGuestSession'
+        'Invoke-VMGuestRpc'
+        'New-VMGuestSession'
+        'Remove-VMGuestSession'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -13,29 +13,42 @@ AfterAll {
 }
 
 Describe 'Private dependency loading on PowerShell 7' {
-    It 'works when the host already loaded another QemuGuest.Protocol' {
+    It 'works when the host already loaded another QemuGuest.Protocol, and uses its own System.Text.Json' {
         $impostorDir = Join-Path $Agent.Directory 'impostor'
         $null = New-Item -ItemType Directory -Path $impostorDir
+        # An older assembly with our dependency's exact name, loaded into the host's default
+        # context before the module is imported (Roslyn ships with pwsh for Add-Type).
         $script = @"
 `$ErrorActionPreference = 'Stop'
-Add-Type -TypeDefinition 'namespace QemuGuest.Protocol { public static class Impostor { public static string Who() { return "impostor"; } } }' -OutputAssembly '$impostorDir/QemuGuest.Protocol.dll'
-Add-Type -Path '$impostorDir/QemuGuest.Protocol.dll'
+`$tree = [Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree]::ParseText('[assembly: System.Reflection.AssemblyVersion("0.0.1.0")] namespace QemuGuest.Protocol { public static class Impostor { public static string Who() { return "impostor"; } } }')
+`$refs = @([Microsoft.CodeAnalysis.MetadataReference]::CreateFromFile([object].Assembly.Location), [Microsoft.CodeAnalysis.MetadataReference]::CreateFromFile([System.Reflection.AssemblyVersionAttribute].Assembly.Location))
+`$opts = [Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions]::new([Microsoft.CodeAnalysis.OutputKind]::DynamicallyLinkedLibrary)
+`$comp = [Microsoft.CodeAnalysis.CSharp.CSharpCompilation]::Create('QemuGuest.Protocol', [Microsoft.CodeAnalysis.SyntaxTree[]]@(`$tree), [Microsoft.CodeAnalysis.MetadataReference[]]`$refs, `$opts)
+`$fs = [IO.File]::Create('$impostorDir/QemuGuest.Protocol.dll')
+try { `$result = `$comp.Emit([IO.Stream]`$fs) } finally { `$fs.Dispose() }
+if (-not `$result.Success) { throw (`$result.Diagnostics -join '; ') }
+`$impostor = [System.Reflection.Assembly]::LoadFrom('$impostorDir/QemuGuest.Protocol.dll')
 Import-Module '$env:QEMUGUEST_MODULE_PATH'
 `$s = New-VMGuestSession -ConnectionString '$($Agent.ConnectionString)'
 `$info = Invoke-VMGuestRpc -Session `$s guest-info
 'VERSION=' + `$info.version
-foreach (`$a in [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -eq 'QemuGuest.Protocol' }) {
-    'ALC=' + `$a.GetName().Version + '|' + [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext(`$a).ToString()
+foreach (`$a in [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { `$_.GetName().Name -in 'QemuGuest.Protocol', 'System.Text.Json' }) {
+    'ALC=' + `$a.GetName().Name + '|' + `$a.GetName().Version + '|' + [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext(`$a).ToString() + '|' + `$a.Location
 }
-'IMPOSTOR=' + [QemuGuest.Protocol.Impostor]::Who()
+'IMPOSTOR=' + `$impostor.GetType('QemuGuest.Protocol.Impostor').GetMethod('Who').Invoke(`$null, @())
+`$s | Remove-VMGuestSession -Confirm:`$false
 "@
         $out = @(& $Pwsh -NoProfile -NonInteractive -Command $script 2>&1)
-        $LASTEXITCODE | Should -Be 0 -Because ($out -join "`n")
-        ($out -match '^VERSION=\d') | Should -Not -BeNullOrEmpty -Because ($out -join "`n")
-        $alcs = @($out -match '^ALC=')
-        $alcs.Count | Should -Be 2 -Because ($out -join "`n")
-        ($alcs -match 'Default') | Should -Not -BeNullOrEmpty
-        ($alcs -match 'QemuGuest dependency context') | Should -Not -BeNullOrEmpty
+        $all = $out -join "`n"
+        $LASTEXITCODE | Should -Be 0 -Because $all
+        ($out -match '^VERSION=\d') | Should -Not -BeNullOrEmpty -Because $all
+        $protocol = @($out -match '^ALC=QemuGuest\.Protocol\|')
+        $protocol.Count | Should -Be 2 -Because $all
+        ($protocol -match '\|0\.0\.1\.0\|.*Default') | Should -Not -BeNullOrEmpty -Because $all
+        ($protocol -match 'QemuGuest dependency context.*Dependencies/QemuGuest\.Protocol\.dll$') | Should -Not -BeNullOrEmpty -Because $all
+        # The module's System.Text.Json is its own copy from Dependencies/, next to the host's.
+        $json = @($out -match '^ALC=System\.Text\.Json\|')
+        ($json -match 'QemuGuest dependency context.*Dependencies/System\.Text\.Json\.dll$') | Should -Not -BeNullOrEmpty -Because $all
         $out | Should -Contain 'IMPOSTOR=impostor'
     }
 

@@ -22,6 +22,8 @@ $env:QEMUGUEST_REPO_ROOT = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
 # New runspaces (ForEach-Object -Parallel, thread jobs) find the module by name, from the layout.
 $env:PSModulePath = (Split-Path $env:QEMUGUEST_MODULE_PATH -Parent) + [IO.Path]::PathSeparator + $env:PSModulePath
 
+# Child pwsh processes in the suites must print plain text (ANSI escapes are invalid in the XML report).
+$env:NO_COLOR = "1"
 $config = New-PesterConfiguration
 $config.Run.Path = $Path
 $config.Run.PassThru = $true

@@ -12,6 +12,11 @@ AfterAll {
 }
 
 Describe 'New-VMGuestSession' {
+    AfterEach {
+        # A unix-listen agent (like a chardev socket) serves one client at a time.
+        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
+    }
+
     It 'opens a session to a unix socket and lists it' {
         $s = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name 'pester-stock'
         $s.State | Should -Be 'Opened'
@@ -47,6 +52,10 @@ Describe 'New-VMGuestSession' {
 Describe 'Invoke-VMGuestRpc' {
     BeforeAll {
         $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name 'pester-rpc'
+    }
+
+    AfterAll {
+        $script:S | Remove-VMGuestSession -Confirm:$false
     }
 
     It 'runs guest-info and returns the command list' {

@@ -123,7 +123,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
     protected virtual string? ShouldProcessAction => null;
 
     /// <summary>Token cancelled by Ctrl+C / StopProcessing.</summary>
-    protected CancellationToken Stopping => _stopping.Token;
+    protected CancellationToken StoppingToken => _stopping.Token;
 
     protected override void BeginProcessing()
     {

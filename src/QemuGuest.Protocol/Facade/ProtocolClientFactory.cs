@@ -20,21 +20,25 @@ public static class ProtocolClientFactory
         {
             SyncTimeout = connectTimeout < TimeSpan.FromSeconds(5) ? connectTimeout : TimeSpan.FromSeconds(5),
         };
-        // The first connection is tried within the caller's budget; later drops reconnect by the default policy.
-        options.Reconnect.Deadline = connectTimeout > options.Reconnect.Deadline ? connectTimeout : options.Reconnect.Deadline;
+        // The connect budget bounds every (re)connection of this session: a socket that is not
+        // there yields QgaDisconnectedException within it, naming the endpoint and the last error.
+        options.Reconnect.Deadline = connectTimeout;
         options.Reconnect.ConnectTimeout = connectTimeout < options.Reconnect.ConnectTimeout ? connectTimeout : options.Reconnect.ConnectTimeout;
         var client = new GuestAgentClient(parsed.CreateTransport(), options);
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(connectTimeout);
+            // Connect budget + one sync, plus slack so the client's own, more specific error wins.
+            timeout.CancelAfter(connectTimeout + options.SyncTimeout + TimeSpan.FromSeconds(2));
             Task.Run(() => client.ConnectAsync(timeout.Token), CancellationToken.None).GetAwaiter().GetResult();
             return (client, client);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when ((ex is OperationCanceledException && !cancellationToken.IsCancellationRequested) || ex is QgaTimeoutException)
         {
             client.Dispose();
-            throw new QgaTimeoutException("guest-sync-delimited", connectTimeout);
+            throw new QgaDisconnectedException(null,
+                $"The guest agent at {connectionString} accepted the connection but did not answer guest-sync within {(connectTimeout + options.SyncTimeout).TotalSeconds:0.#} s. " +
+                "A QEMU chardev socket or a qemu-ga unix-listen socket serves one client at a time: close other sessions to it, or share it through the QemuGuest relay.");
         }
         catch
         {
