@@ -80,9 +80,9 @@ public class OverlayTests
     [Fact]
     public void ApprovedVerbsAreThoseOfPowerShell76()
     {
-        Assert.Equal(100, Parsing.OverlayParser.ApprovedVerbs.Count);
-        Assert.Contains("Get", Parsing.OverlayParser.ApprovedVerbs);
-        Assert.Contains("Unprotect", Parsing.OverlayParser.ApprovedVerbs);
-        Assert.DoesNotContain("Fetch", Parsing.OverlayParser.ApprovedVerbs);
+        Assert.Equal(100, PowerShellVerbs.Approved.Count);
+        Assert.Contains("Get", PowerShellVerbs.Approved);
+        Assert.Contains("Unprotect", PowerShellVerbs.Approved);
+        Assert.DoesNotContain("Fetch", PowerShellVerbs.Approved);
     }
 }
