@@ -68,4 +68,12 @@ public class LoaderTests
         var e = Assert.Throws<SchemaError>(() => Load("b.json", new() { ["b.json"] = "{ 'command': 'a\\\\b' }" }));
         Assert.Equal("In command 'a\\b':", e.Context);
     }
+
+    [Fact]
+    public void HugeNestingIsAnErrorNotAStackOverflow()
+    {
+        string text = "{ 'command': 'foo', 'data': " + new string('[', 100_000);
+        var e = Assert.Throws<SchemaError>(() => Load("deep.json", new() { ["deep.json"] = text }));
+        Assert.Contains("nesting deeper than", e.Message);
+    }
 }

@@ -53,7 +53,8 @@ public class QemuCompatTests
         Assert.StartsWith("Echo back a unique integer value", doc.Body);
         Assert.Contains(".. note::", doc.Body);
         Assert.Equal("The unique integer id passed in by the client", doc.Returns);
-        Assert.StartsWith("1.1", doc.Since);
+        Assert.Equal("1.1", doc.Since);
+        Assert.Contains(".. qmp-example::\n\n    -> { \"execute\"", doc.Body);
         var open = Schema.Find("guest-file-open")!.Doc!;
         Assert.Equal("- If the file cannot be opened, GenericError", open.Errors);
         var status = Schema.Find("GuestExecStatus")!.Doc!;
