@@ -48,7 +48,7 @@ public class PropertyTests
                 _ => original.Substring(0, pos) + ch + original.Substring(pos + 1),
             };
             LoadText(text);
-        }, iter: 1500, threads: 1);
+        }, iter: 600, threads: 1);
     }
 
     private sealed record GenMember(string Name, int TypeChoice, bool Optional, bool IsArray);
