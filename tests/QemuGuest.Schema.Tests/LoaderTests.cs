@@ -76,4 +76,14 @@ public class LoaderTests
         var e = Assert.Throws<SchemaError>(() => Load("deep.json", new() { ["deep.json"] = text }));
         Assert.Contains("nesting deeper than", e.Message);
     }
+
+    [Theory]
+    [InlineData("schema/qga.json", "schema/qga.json")]
+    [InlineData("schema\\parts\\..\\qga.json", "schema/qga.json")]
+    [InlineData("./a/./b.json", "a/b.json")]
+    [InlineData("../up/a.json", "../up/a.json")]
+    [InlineData("/abs/x/../y.json", "/abs/y.json")]
+    [InlineData("C:\\src\\schema\\qga.json", "C:/src/schema/qga.json")]
+    [InlineData("\\\\server\\share\\qga.json", "//server/share/qga.json")]
+    public void NormalizePath(string path, string expected) => Assert.Equal(expected, SchemaLoader.NormalizePath(path));
 }
