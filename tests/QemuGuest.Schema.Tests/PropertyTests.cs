@@ -8,7 +8,7 @@ namespace QemuGuest.Schema.Tests;
 
 public class PropertyTests
 {
-    private const string Alphabet = "{}[]:,'\"#@\\ \n\t-_*abcdefgtruefalsnul0123456789ABCDEFGSQTcommandstructenumdata";
+    private const string Alphabet = "{}[]:,'\"#@\\ \n\r\t\u00e9\ufeff-_*abcdefgtruefalsnul0123456789ABCDEFGSQTcommandstructenumdata";
 
     private static SchemaError? LoadText(string text, Dictionary<string, string>? files = null)
     {
