@@ -530,14 +530,23 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
         }
 
         await WriteAsync(connection, payload, call.Command, cancellationToken).ConfigureAwait(false);
+        bool closedAfterSend = false;
         lock (_gate)
         {
             if (call.State == CallState.Sending)
             {
-                call.State = CallState.InFlight;
+                // The peer may close as soon as it has read the request (guest-shutdown), even
+                // before this write reports completion: for such a command that is success.
+                closedAfterSend = _connection != connection && call.Kind is CallKind.NoResponse or CallKind.RawNoResponse;
+                call.State = closedAfterSend ? CallState.Done : CallState.InFlight;
             }
 
             Pulse();
+        }
+
+        if (closedAfterSend)
+        {
+            call.TrySetResult(null);
         }
     }
 
@@ -1054,8 +1063,11 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
             _inFlight.Clear();
             foreach (PendingCall call in inFlight)
             {
-                if (call.State == CallState.Done)
+                if (call.State == CallState.Done
+                    || (call.State == CallState.Sending && call.Kind is CallKind.NoResponse or CallKind.RawNoResponse))
                 {
+                    // Done: nothing to do. A command without response still being written: the
+                    // pump decides when its write completes (success) or fails (error).
                     call.Skipped = false;
                     continue;
                 }
