@@ -71,7 +71,7 @@ public sealed unsafe class LinuxDeviceChannel : IAgentChannel
 /// vsock), or the vsock-listen socket we create ourselves (CID:PORT). Accepts with accept4.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed unsafe class LinuxFdListenChannel : IAgentChannel
+public sealed class LinuxFdListenChannel : IAgentChannel
 {
     private int _fd;
     private readonly string _description;
@@ -107,7 +107,7 @@ public sealed unsafe class LinuxFdListenChannel : IAgentChannel
     /// The method qemu-ga derives from an activated socket's family: unix-listen or
     /// vsock-listen; null for anything else.
     /// </summary>
-    public static string? ActivationMethod()
+    public static unsafe string? ActivationMethod()
     {
         byte* addr = stackalloc byte[128];
         int len = 128;
@@ -159,7 +159,7 @@ public sealed unsafe class LinuxFdListenChannel : IAgentChannel
                 int lfd = (int)s!;
                 while (true)
                 {
-                    int c = Libc.Accept4(lfd, null, null, Libc.SOCK_CLOEXEC);
+                    int c = AcceptOne(lfd);
                     if (c >= 0 || Marshal.GetLastPInvokeError() != Libc.EINTR)
                     {
                         return c < 0 ? -Marshal.GetLastPInvokeError() : c;
@@ -179,6 +179,8 @@ public sealed unsafe class LinuxFdListenChannel : IAgentChannel
         return new AgentConnection(new FdStream(client, isSocket: true), isDevice: false);
     }
 
+    private static unsafe int AcceptOne(int fd) => Libc.Accept4(fd, null, null, Libc.SOCK_CLOEXEC);
+
     public ValueTask DisposeAsync()
     {
         int fd = Interlocked.Exchange(ref _fd, -1);
@@ -190,7 +192,7 @@ public sealed unsafe class LinuxFdListenChannel : IAgentChannel
         return ValueTask.CompletedTask;
     }
 
-    private static int CreateVsock(uint cid, uint port)
+    private static unsafe int CreateVsock(uint cid, uint port)
     {
         int fd = Libc.Socket(Libc.AF_VSOCK, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0)
