@@ -112,7 +112,9 @@ internal sealed class ParsedDoc
 /// QAPIDoc: a first line '@symbol:' makes it definition documentation; then body text,
 /// '@member:' sections with continuation lines, 'Features:' with '@feature:' entries, and
 /// tagged sections (Returns:, Errors:, Since:, Note:, Notes:, Example:, Examples:, TODO:).
-/// Untagged paragraphs after the member sections are appended to the body. The old-style
+/// Untagged paragraphs after the member sections are appended to the body, and so are
+/// non-indented paragraphs after a tagged section (Since:, Returns:, ...) that already has
+/// text; in legacy schemas (QEMU before 6.0) a tagged section runs to the next tag. The old-style
 /// '#optional' marker in member text is accepted and dropped.
 /// </summary>
 internal static class DocParser
@@ -186,6 +188,8 @@ internal static class DocParser
         }
 
         public string Text() => Finish(Lines, skipFirst: true);
+
+        public bool HasText => Lines.Exists(l => l.Trim().Length > 0);
     }
 
     /// <summary>Joins lines, dedents the common indentation, drops leading/trailing blank lines.</summary>
@@ -242,7 +246,7 @@ internal static class DocParser
         return sb.ToString().Replace("#optional ", "").Replace("#optional", "").Trim();
     }
 
-    public static ParsedDoc Parse(List<RawDocLine> raw, SourceLocation blockLocation)
+    public static ParsedDoc Parse(List<RawDocLine> raw, SourceLocation blockLocation, bool legacy = false)
     {
         var doc = new ParsedDoc(raw.Count > 0 ? raw[0].Location : blockLocation);
         var body = new List<string>();
@@ -410,9 +414,10 @@ internal static class DocParser
             {
                 text.Add(line);
             }
-            else if ((state == State.Args || state == State.Features) && prevBlank && !blank && line[0] != ' ')
+            else if ((state == State.Args || state == State.Features || (state == State.Tagged && !legacy && section!.HasText)) && prevBlank && !blank && line[0] != ' ')
             {
-                // A non-indented paragraph after the member sections: more body text.
+                // A non-indented paragraph after member sections, or (current QEMU rules) after a
+                // tagged section that already has text: more body text, not part of the section.
                 EndSection();
                 state = State.Text;
                 if (text.Count > 0)

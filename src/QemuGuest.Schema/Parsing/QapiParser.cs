@@ -285,18 +285,31 @@ internal sealed class QapiParser
         }
     }
 
+    /// <summary>Deeper nesting is refused rather than risking the stack (of the compiler, in the generator).</summary>
+    public const int MaxDepth = 256;
+
+    private int _depth;
+
     public QNode GetExpr()
     {
         SourceLocation loc = TokLocation;
-        if (Tok == '{')
+        if (Tok is '{' or '[')
         {
-            Accept();
-            return GetMembers(loc);
-        }
-        if (Tok == '[')
-        {
-            Accept();
-            return GetValues(loc);
+            if (_depth >= MaxDepth)
+            {
+                throw Error("nesting deeper than " + MaxDepth.ToString(System.Globalization.CultureInfo.InvariantCulture) + " levels");
+            }
+            _depth++;
+            try
+            {
+                bool dict = Tok == '{';
+                Accept();
+                return dict ? GetMembers(loc) : GetValues(loc);
+            }
+            finally
+            {
+                _depth--;
+            }
         }
         if (Tok == '\'' && Val is string s)
         {

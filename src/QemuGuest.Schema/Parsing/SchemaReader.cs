@@ -119,7 +119,7 @@ internal sealed class SchemaReader
                 RejectExprDoc(curDoc);
                 foreach (var raw in p.GetDoc())
                 {
-                    curDoc = DocParser.Parse(raw, loc);
+                    curDoc = DocParser.Parse(raw, loc, Pragma.Legacy);
                     Docs.Add(curDoc);
                 }
                 continue;
