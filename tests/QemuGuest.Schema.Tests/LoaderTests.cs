@@ -76,4 +76,31 @@ public class LoaderTests
         var e = Assert.Throws<SchemaError>(() => Load("deep.json", new() { ["deep.json"] = text }));
         Assert.Contains("nesting deeper than", e.Message);
     }
+
+    [Theory]
+    [InlineData("schema/qga.json", "schema/qga.json")]
+    [InlineData("schema\\parts\\..\\qga.json", "schema/qga.json")]
+    [InlineData("./a/./b.json", "a/b.json")]
+    [InlineData("../up/a.json", "../up/a.json")]
+    [InlineData("/abs/x/../y.json", "/abs/y.json")]
+    [InlineData("C:\\src\\schema\\qga.json", "C:/src/schema/qga.json")]
+    [InlineData("\\\\server\\share\\qga.json", "//server/share/qga.json")]
+    public void NormalizePath(string path, string expected) => Assert.Equal(expected, SchemaLoader.NormalizePath(path));
+
+    [Fact]
+    public void CrlfAndBomDoNotMatter()
+    {
+        string lf = TestFiles.Read("valid/qemu-compat.json")!;
+        var expected = Load("s.json", new() { ["s.json"] = lf });
+        var crlf = Load("s.json", new() { ["s.json"] = "\uFEFF" + lf.Replace("\n", "\r\n") });
+        Assert.Equal(expected, crlf);
+    }
+
+    [Fact]
+    public void CommandsAndTypesLiveInSeparateNamespaces()
+    {
+        // QEMU's qga has both the command guest-file-read and the struct GuestFileRead.
+        var s = Load("n.json", new() { ["n.json"] = "{ 'struct': 'GuestFileRead', 'data': {} }\n{ 'command': 'guest-file-read', 'returns': 'GuestFileRead' }" });
+        Assert.NotNull(s.Find<QapiCommand>("guest-file-read"));
+    }
 }

@@ -63,4 +63,13 @@ public class QemuCompatTests
         Assert.Equal("Initiate guest-activated shutdown.\n\nThis command does NOT return a response on success.  Success\ncondition is indicated by the VM exiting with a zero exit status.", shutdown.Body);
         Assert.False(Schema.Find<QapiCommand>("guest-shutdown")!.SuccessResponse);
     }
+
+    [Fact]
+    public void ContinuationIndentIsSetByTheFirstContinuationLine()
+    {
+        var doc = Schema.Find("guest-set-vcpus")!.Doc!;
+        Assert.Equal("The processors.  Continuation lines are indented by four\nspaces in current QEMU.", doc.MemberText("vcpus"));
+        Assert.Equal("The length of the sublist processed.  Possible\ncases:\n\n- 0:\n  nothing was done.\n- length(@vcpus):\n  all done.", doc.Returns);
+        Assert.Equal("- If the first node failed.\n  Nothing changed.", doc.Errors);
+    }
 }

@@ -162,32 +162,46 @@ internal static class DocParser
 
     private sealed class Builder
     {
-        public Builder(string name, SourceLocation location, int indent)
+        public Builder(string name, SourceLocation location)
         {
             Name = name;
             Location = location;
-            Indent = indent;
         }
 
         public string Name { get; }
 
         public SourceLocation Location { get; }
 
-        public int Indent { get; }
-
+        /// <summary>The text after the tag on its own line, then the continuation lines as written.</summary>
         public List<string> Lines { get; } = new();
 
-        public void Append(string line)
-        {
-            int lead = 0;
-            while (lead < line.Length && line[lead] == ' ' && lead < Indent)
-            {
-                lead++;
-            }
-            Lines.Add(line.Substring(lead).TrimEnd());
-        }
+        public void Append(string line) => Lines.Add(line.TrimEnd());
 
-        public string Text() => Finish(Lines, skipFirst: true);
+        /// <summary>
+        /// Like current QEMU: the first non-blank continuation line sets the indentation, which
+        /// is removed from every continuation line (deeper indentation, e.g. of nested list
+        /// items, is kept). Works for QEMU's old style too, where continuations align with the
+        /// text after the tag.
+        /// </summary>
+        public string Text()
+        {
+            int indent = -1;
+            for (int i = 1; i < Lines.Count && indent < 0; i++)
+            {
+                if (Lines[i].Trim().Length > 0)
+                {
+                    indent = Lines[i].Length - Lines[i].TrimStart(' ').Length;
+                }
+            }
+            var lines = new List<string>(Lines.Count) { Lines.Count > 0 ? Lines[0] : "" };
+            for (int i = 1; i < Lines.Count; i++)
+            {
+                string l = Lines[i];
+                int lead = l.Length - l.TrimStart(' ').Length;
+                lines.Add(l.Substring(System.Math.Min(lead, System.Math.Max(indent, 0))));
+            }
+            return Finish(lines, skipFirst: true);
+        }
 
         public bool HasText => Lines.Exists(l => l.Trim().Length > 0);
     }
@@ -306,7 +320,7 @@ internal static class DocParser
                 indent++;
             }
             string rest = line.Substring(indent);
-            var b = new Builder(name, loc, rest.Length == 0 ? 0 : indent);
+            var b = new Builder(name, loc);
             b.Lines.Add(rest);
             return b;
         }
@@ -403,7 +417,7 @@ internal static class DocParser
                     indent++;
                 }
                 string rest = line.Substring(indent);
-                section = new Builder(name, loc, rest.Length == 0 ? 0 : indent);
+                section = new Builder(name, loc);
                 section.Lines.Add(rest);
             }
             else if (state == State.Body)

@@ -116,6 +116,22 @@ internal static class OverlayParser
 
         var parameters = new List<ParameterOverlay>();
         var paramsNode = expr["parameters"];
+        var renamed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in (paramsNode as QDict)?.Entries ?? new List<QEntry>())
+        {
+            if (e.Value is QDict d && d.Has("name"))
+            {
+                renamed.Add(e.Key);
+            }
+        }
+        foreach (var member in ArgumentMembers(schema, cmd))
+        {
+            // A parameter named like a common parameter breaks the cmdlet at run time.
+            if (!renamed.Contains(member) && PowerShellCommonParameters.Collides(Naming.ToPascalCase(member)) is { } common)
+            {
+                throw Err(commandNode.Location, "parameter '" + member + "' of command '" + command + "' collides with PowerShell's common parameter '" + common + "'; give it a 'name'");
+            }
+        }
         if (paramsNode is not null)
         {
             if (paramsNode is not QDict pd)
@@ -188,6 +204,10 @@ internal static class OverlayParser
 
             void AddName(string n, SourceLocation l, string descr)
             {
+                if (PowerShellCommonParameters.Collides(n) is { } common)
+                {
+                    throw Err(l, descr + " collides with PowerShell's common parameter '" + common + "'");
+                }
                 if (names.TryGetValue(n, out var prev))
                 {
                     throw Err(l, descr + " collides with " + prev);

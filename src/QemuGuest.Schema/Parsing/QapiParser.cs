@@ -44,6 +44,12 @@ internal sealed class QapiParser
     {
         _file = file;
         _allowNumbers = allowNumbers;
+        // Files checked out with CRLF (or saved with a BOM) parse exactly like their LF twins.
+        if (text.Length > 0 && text[0] == '\uFEFF')
+        {
+            text = text.Substring(1);
+        }
+        text = text.Replace("\r\n", "\n");
         _src = text.Length == 0 || text[text.Length - 1] != '\n' ? text + "\n" : text;
     }
 

@@ -100,6 +100,11 @@ internal sealed class SchemaReader
             parts.Add(seg);
         }
         string joined = string.Join("/", parts);
+        if (p.StartsWith("//", StringComparison.Ordinal))
+        {
+            // A UNC path (\\server\share\...) keeps both leading separators.
+            return "//" + joined;
+        }
         return absolute ? "/" + joined : joined;
     }
 
