@@ -162,6 +162,12 @@ internal static class CmdletPlanner
 
             var parameters = new List<CmdletParameter>();
             bool ok = true;
+            if (c.Arguments is not null && schema.Find(c.Arguments) is not QapiStruct)
+            {
+                // Boxed union arguments have no flat parameter list.
+                diagnostics.Add(Diag(DiagnosticDescriptors.UnsupportedParameterType, c.Location, "(arguments)", c.Name, c.Arguments));
+                continue;
+            }
             var used = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             int nextPosition = 0;
             foreach (var m in CommandMembers(schema, c))

@@ -290,9 +290,22 @@ internal static class CmdletsEmitter
         w.Open("return async context =>");
         w.Line("var client = new GuestAgentCommands(context.Channel);");
         var args = new List<string>();
-        foreach (var p in c.Parameters)
+        if (cmd.Boxed && cmd.Arguments is not null)
         {
-            args.Add(ClientParameter(p.Member) + ": " + Local(p));
+            // Boxed: the client takes the argument struct itself.
+            var locals = new Dictionary<string, string>();
+            foreach (var p in c.Parameters)
+            {
+                locals[p.Member] = Local(p);
+            }
+            args.Add("arguments: " + map.Construct(map.TypeName(cmd.Arguments), map.CommandMembers(cmd), m => locals[m.Name]));
+        }
+        else
+        {
+            foreach (var p in c.Parameters)
+            {
+                args.Add(ClientParameter(p.Member) + ": " + Local(p));
+            }
         }
         args.Add("options: context.CallOptions");
         args.Add("cancellationToken: context.CancellationToken");
