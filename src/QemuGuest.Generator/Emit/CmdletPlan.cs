@@ -375,7 +375,13 @@ internal static class CmdletPlanner
                 s = s.Base is null ? null : schema.Find<QapiStruct>(s.Base);
             }
         }
-        return string.IsNullOrWhiteSpace(text) ? "The argument \"" + member + "\" of " + c.Name + "." : text!.Trim();
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return "The argument \"" + member + "\" of " + c.Name + ".";
+        }
+        // Help reads better capitalised ("the process id ..." → "The process id ...").
+        string t = text!.Trim();
+        return char.ToUpperInvariant(t[0]) + t.Substring(1);
     }
 
     /// <summary>

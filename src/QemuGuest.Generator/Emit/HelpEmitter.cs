@@ -202,10 +202,14 @@ internal static class HelpText
     {
         foreach (var p in Regex.Split(text.Replace("\r\n", "\n").Trim(), @"\n\s*\n"))
         {
-            string t = Regex.Replace(p.Trim(), @"[ \t]*\n[ \t]*", " ");
-            if (t.Length > 0)
+            // "- item" lines (QAPI doc lists, e.g. under Errors:) stay one paragraph each.
+            foreach (var item in Regex.Split(p.Trim(), @"\n\s*(?=- )"))
             {
-                yield return t;
+                string t = Regex.Replace(item.Trim(), @"[ \t]*\n[ \t]*", " ");
+                if (t.Length > 0)
+                {
+                    yield return t;
+                }
             }
         }
     }
@@ -219,7 +223,7 @@ internal static class HelpText
         d.Append("\n\nThis cmdlet runs the guest agent command ").Append(cmd.Name).Append('.');
         if (cmd.Doc?.Errors is { } e && e.Trim().Length > 0)
         {
-            d.Append("\n\nErrors: ").Append(Render(plan, cmd, e));
+            d.Append("\n\nErrors:\n").Append(Render(plan, cmd, e));
         }
         if (cmd.If is not null)
         {
