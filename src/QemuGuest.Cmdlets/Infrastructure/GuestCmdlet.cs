@@ -94,8 +94,10 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
 
     /// <summary>
     /// VM names: an open session with that name, or else the relay's endpoint for that VM.
+    /// From the pipeline by property name only (every output object carries VMName): a string
+    /// parameter taking pipeline input by value would swallow any piped object as its text.
     /// </summary>
-    [Parameter(ParameterSetName = VMNameParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = VMNameParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(VMNameCompleter))]
     public string[] VMName { get; set; } = Array.Empty<string>();

@@ -162,7 +162,7 @@ internal static class CmdletsEmitter
         }
         else if (p.Kind == CmdletParameterKind.Alternate)
         {
-            doc += "\n" + AlternateForms(map, p.Type.Name);
+            doc += "\nAccepts " + AlternateForms(map, p.Type.Name) + ".";
         }
         if (p.Kind == CmdletParameterKind.Switch)
         {
@@ -241,7 +241,7 @@ internal static class CmdletsEmitter
                 parts.Add(v.Type.Name switch { "bool" => "true or false", "str" => "any text", _ => "a number" });
             }
         }
-        return "Accepts " + string.Join("; or ", parts) + ".";
+        return string.Join("; or ", parts);
     }
 
     private static void EmitCreateOperation(SourceWriter w, TypeMap map, QapiCommand cmd, CmdletInfo c)
