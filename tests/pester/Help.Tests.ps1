@@ -36,7 +36,7 @@ Describe 'Help of <Name>' -ForEach $Cmdlets {
     It 'has a synopsis (not the generated syntax placeholder)' {
         $Help.Synopsis | Should -Not -BeNullOrEmpty
         $Help.Synopsis.Trim() | Should -Not -BeLike "$Name *"
-        $Help.Synopsis.Trim() | Should -Not -BeLike "*[<CommonParameters>]*"
+        $Help.Synopsis | Should -Not -Match ([regex]::Escape('[<CommonParameters>]'))
     }
 
     It 'has a description' {
@@ -65,7 +65,7 @@ Describe 'Help of <Name>' -ForEach $Cmdlets {
             $byName = @($attrs | Where-Object ValueFromPipelineByPropertyName).Count -gt 0
             ($hp.PipelineInput -like '*ByPropertyName*') | Should -Be $byName -Because "-$($hp.Name) pipeline input"
             $pos = @($attrs | Where-Object { $_.Position -ge 0 } | ForEach-Object Position | Select-Object -First 1)
-            $expected = if ($pos) { [string] $pos[0] } else { 'named' }
+            $expected = if ($pos.Count -gt 0) { [string] $pos[0] } else { 'named' }
             $hp.Position | Should -Be $expected -Because "-$($hp.Name) position"
         }
     }
