@@ -89,9 +89,11 @@ public sealed class PowerShellBackendTests
         // Scalar results wrapped with a property named from the doc; enum scalars as wire names.
         Assert.Contains("GeneratedCmdletSupport.Scalar(\"QemuGuest.Cmdlets.GuestSetWidgetsResult\", \"Count\", result)", text);
         Assert.Contains("GeneratedCmdletSupport.Scalar(\"QemuGuest.Cmdlets.GuestOpenWidgetResult\", \"Handle\", result)", text);
-        Assert.Contains("GeneratedCmdletSupport.Scalar(\"QemuGuest.Cmdlets.GuestGetGadgetInfoResult\", \"Colour\", ColourExtensions.ToWireName(result))", text);
+        Assert.Contains("GeneratedCmdletSupport.Scalar(\"QemuGuest.Cmdlets.GuestGetGadgetInfoResult\", \"Colour\", global::QemuGuest.Protocol.Qga.ColourExtensions.ToWireName(result))", text);
+        // Schema types are qualified inside cmdlet classes (the Widget parameter would hide the Widget type).
+        Assert.Contains("IReadOnlyList<global::QemuGuest.Protocol.Qga.Widget> a_widgets;", text);
         // No response → the client's no-response method is awaited and nothing is written.
-        Assert.Contains("await client.GuestFrobnicateAsync(level: a_level, verbose: a_verbose, options: context.CallOptions, cancellationToken: context.CancellationToken).ConfigureAwait(false);", text);
+        Assert.Contains("await client.GuestFrobnicateAsync(level: a_level, loudly: a_loudly, options: context.CallOptions, cancellationToken: context.CancellationToken).ConfigureAwait(false);", text);
         // Lists are written element by element.
         Assert.Contains("foreach (var item in result)", text);
         // Never a System.Text.Json type (the module loads it privately).
@@ -170,7 +172,7 @@ public sealed class PowerShellBackendTests
         Assert.Empty(run.Diagnostics);
         string text = run.Result.Results.Single().GeneratedSources.Single(s => s.HintName == "Qga.Cmdlets.g.cs").SourceText.ToString();
         Assert.Contains("public sealed partial class SetVMGuestWidgetsCommand : GuestCmdlet", text);
-        Assert.Contains("public sealed partial class InvokeVMGuestOpenWidgetCommand : GuestCmdlet", text);
+        Assert.Contains("public sealed partial class OpenVMGuestWidgetCommand : GuestCmdlet", text);
     }
 
     [Fact]

@@ -110,7 +110,7 @@ internal static class CmdletsEmitter
         {
             return TypeMap.Literal(ScalarTypeName(cmd.Name));
         }
-        return "typeof(" + map.CsType(cmd.Returns.Name) + ")";
+        return "typeof(" + Qualified(map, cmd.Returns.Name) + ")";
     }
 
     private static string ParameterType(TypeMap map, CmdletParameter p)
@@ -324,7 +324,7 @@ internal static class CmdletsEmitter
         else if (c.ScalarProperty is not null)
         {
             w.Line("var result = await " + call + ";");
-            string value = map.Schema.Find(cmd.Returns.Name) is QapiEnum ? map.TypeName(cmd.Returns.Name) + "Extensions.ToWireName(result)" : "result";
+            string value = map.Schema.Find(cmd.Returns.Name) is QapiEnum ? Qualified(map, cmd.Returns.Name) + "Extensions.ToWireName(result)" : "result";
             w.Line("context.WriteObject(GeneratedCmdletSupport.Scalar(" + TypeMap.Literal(ScalarTypeName(cmd.Name)) + ", " + TypeMap.Literal(c.ScalarProperty) + ", " + value + "));");
         }
         else
@@ -344,9 +344,16 @@ internal static class CmdletsEmitter
         return n is "options" or "cancellationToken" or "qgaArguments" or "qgaResult" ? n + "Argument" : n;
     }
 
+    /// <summary>
+    /// A type's C# name, qualified for schema types: inside a cmdlet class a parameter property
+    /// may have the type's name (a "Widget" parameter of type Widget[]), which would hide it.
+    /// </summary>
+    private static string Qualified(TypeMap map, string typeName) =>
+        map.Find(typeName) is null ? map.CsType(typeName) : "global::" + map.TypesNamespace + "." + map.TypeName(typeName);
+
     private static string ArgType(TypeMap map, CmdletParameter p)
     {
-        string element = map.CsType(p.Type.Name);
+        string element = Qualified(map, p.Type.Name);
         string t = p.Type.IsArray ? "IReadOnlyList<" + element + ">" : element;
         return t + (p.Optional ? "?" : string.Empty);
     }
