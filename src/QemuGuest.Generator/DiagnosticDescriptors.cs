@@ -46,6 +46,12 @@ internal static class DiagnosticDescriptors
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true);
 
+    /// <summary>Two definitions (or a definition and a generated name) become the same C# name.</summary>
+    public static readonly DiagnosticDescriptor NameClash = new(
+        id: "QG0005",
+        title: "Generated C# name clash",
+        messageFormat: "{0} and {1} both become the C# {2} '{3}'",
+
     // QG01xx: the PowerShell backends (cmdlets, help) and their overlay.
 
     /// <summary>The PowerShell overlay (ROOT.powershell.json) failed to parse or check.</summary>
@@ -85,7 +91,7 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true);
 
     /// <summary>Every descriptor, for lookup by id and for the uniqueness test.</summary>
-    public static readonly DiagnosticDescriptor[] All = { SchemaError, SchemaRootNotFound, InternalError, UnknownBackend, OverlayError, CmdletNameClash, ParameterNameClash, UnsupportedParameterType };
+    public static readonly DiagnosticDescriptor[] All = { SchemaError, SchemaRootNotFound, InternalError, UnknownBackend, NameClash, OverlayError, CmdletNameClash, ParameterNameClash, UnsupportedParameterType };
 
     public static DiagnosticDescriptor? Find(string id)
     {

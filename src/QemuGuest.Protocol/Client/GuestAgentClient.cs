@@ -57,10 +57,7 @@ public enum GuestAgentClientState
 /// <see cref="QgaDisconnectedException"/> (they may or may not have run, so they are never
 /// retried); queued calls reconnect following <see cref="ReconnectPolicy"/>.</para>
 /// </remarks>
-public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
-#if NET
-    , IAsyncDisposable
-#endif
+public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDisposable
 {
     private const string SyncDelimited = "guest-sync-delimited";
     private const string Sync = "guest-sync";
@@ -165,7 +162,8 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
     /// Sends one request given as a JSON object (re-written as ASCII JSON; any "id" is kept)
     /// and returns the whole reply, error replies included (no exception for those). With
     /// <paramref name="expectResponse"/> false, returns null when the agent stays quiet (or
-    /// the channel closes) until the timeout, as for guest-shutdown.
+    /// the channel closes) until the timeout, as for guest-shutdown. The caller disposes the
+    /// returned document.
     /// </summary>
     public async Task<JsonDocument?> ExecuteRawAsync(JsonElement request, bool expectResponse = true, QgaCallOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -213,7 +211,6 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
         }
     }
 
-#if NET
     public async ValueTask DisposeAsync()
     {
         Task? pump = Shutdown();
@@ -222,7 +219,6 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
             await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         }
     }
-#endif
 
     private Task? Shutdown()
     {
@@ -273,6 +269,9 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
         }
 
         call.Timeout = limit;
+        using var timeoutCts = limit == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(limit);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
+        call.Token = linked.Token;
         lock (_gate)
         {
             if (_disposed)
@@ -290,9 +289,7 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
             Pulse();
         }
 
-        using var timeoutCts = limit == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(limit);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
-        call.Token = linked.Token;
+        // Registered after queueing: a token that has already fired runs the callback at once.
         using (timeoutCts.Token.Register(static s => { var (c, p) = ((PendingCall, GuestAgentClient))s!; p.OnCallCancelled(c, true, default); }, (call, this)))
         using (cancellationToken.Register(static s => { var (c, p, t) = ((PendingCall, GuestAgentClient, CancellationToken))s!; p.OnCallCancelled(c, false, t); }, (call, this, cancellationToken)))
         {
@@ -383,9 +380,11 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
                 continue;
             }
 
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(call.Token, disposing);
             try
             {
+                // The call's token source may be disposed once the call completed: then this throws
+                // and the catch below finds the call no longer ours.
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(call.Token, disposing);
                 await SendAsync(call, linked.Token).ConfigureAwait(false);
             }
             catch (Exception ex)
@@ -530,15 +529,62 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
             _inFlight.Add(call);
         }
 
-        await WriteAsync(connection, payload, call.Command, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await WriteAsync(connection, payload, call.Command, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QgaDisconnectedException)
+        {
+            // The connection died under the write (e.g. the agent restarted while we were idle):
+            // the request never reached a live agent, so it goes back to the head of the queue
+            // once and is sent again after reconnect + sync.
+            lock (_gate)
+            {
+                if (call.State == CallState.Sending && !call.Retried)
+                {
+                    _inFlight.Remove(call);
+                    call.Retried = true;
+                    call.State = CallState.Queued;
+                    call.Node = _queue.AddFirst(call);
+                    Pulse();
+                    return;
+                }
+            }
+
+            throw;
+        }
+
+        Exception? lost = null;
+        bool quietSuccess = false;
         lock (_gate)
         {
             if (call.State == CallState.Sending)
             {
-                call.State = CallState.InFlight;
+                if (_connection == connection)
+                {
+                    call.State = CallState.InFlight;
+                }
+                else
+                {
+                    // The receive side saw the connection close while this write was finishing.
+                    // A command without response counts that as success (guest-shutdown closes
+                    // the channel as soon as it has read the request); others cannot know.
+                    call.State = CallState.Done;
+                    quietSuccess = call.Kind is CallKind.NoResponse or CallKind.RawNoResponse;
+                    lost = quietSuccess ? null : new QgaDisconnectedException(call.Command, $"Lost the connection to {Endpoint} right after sending {call.Command}.");
+                }
             }
 
             Pulse();
+        }
+
+        if (quietSuccess)
+        {
+            call.TrySetResult(null);
+        }
+        else if (lost is not null)
+        {
+            call.TrySetException(lost);
         }
     }
 
@@ -719,8 +765,10 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
         }
         catch (Exception ex)
         {
-            // Half a request may be on the wire: this connection is unusable.
+            // Half a request may be on the wire: this connection is unusable. Drop it now so the
+            // next send reconnects instead of finding the dead stream.
             connection.Abort();
+            OnDisconnected(connection, ex);
             if (cancellationToken.IsCancellationRequested)
             {
                 throw new OperationCanceledException(cancellationToken);
@@ -1055,8 +1103,10 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
             _inFlight.Clear();
             foreach (PendingCall call in inFlight)
             {
-                if (call.State == CallState.Done)
+                if (call.State is CallState.Done or CallState.Sending)
                 {
+                    // Done: nothing to do. Still being written: the pump decides when its write
+                    // completes or fails.
                     call.Skipped = false;
                     continue;
                 }
@@ -1175,6 +1225,9 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
         public bool Skipped { get; set; }
 
         public bool SentCompletely { get; set; }
+
+        /// <summary>Already put back in the queue once after a failed write.</summary>
+        public bool Retried { get; set; }
 
         public Task<object?> Task => _completion.Task;
 
