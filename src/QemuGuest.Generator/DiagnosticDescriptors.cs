@@ -51,6 +51,9 @@ internal static class DiagnosticDescriptors
         id: "QG0005",
         title: "Generated C# name clash",
         messageFormat: "{0} and {1} both become the C# {2} '{3}'",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
 
     // QG01xx: the PowerShell backends (cmdlets, help) and their overlay.
 
