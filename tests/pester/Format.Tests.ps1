@@ -14,10 +14,26 @@ BeforeDiscovery {
 
 BeforeAll {
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
-    # The module's dependencies load privately; find the output types through the cmdlets' OutputType.
+    # The module's dependencies load privately (their own AssemblyLoadContext), and another suite
+    # may have loaded an impostor QemuGuest.Protocol into the default one: resolve output type
+    # names against the module's own assemblies.
+    # The private load context fills lazily: make the module touch QemuGuest.Protocol once.
+    $null = New-VMGuestSession -ConnectionString 'tcp:no-port-here' -ErrorAction SilentlyContinue
+    $cmdlets = (Get-Command New-VMGuestSession).ImplementingType.Assembly
+    $protocol = [System.Runtime.Loader.AssemblyLoadContext]::GetLoadContext($cmdlets).Assemblies |
+        Where-Object { $_.GetName().Name -eq 'QemuGuest.Protocol' } | Select-Object -First 1
+    if (-not $protocol) {
+        $protocol = [System.Runtime.Loader.AssemblyLoadContext]::All |
+            Where-Object { $_ -ne [System.Runtime.Loader.AssemblyLoadContext]::Default } |
+            ForEach-Object { $_.Assemblies } | Where-Object { $_.GetName().Name -eq 'QemuGuest.Protocol' } | Select-Object -Last 1
+    }
     $script:Types = @{}
     foreach ($c in Get-Command -Module QemuGuest -CommandType Cmdlet) {
-        foreach ($o in $c.OutputType) { if ($o.Type) { $script:Types[$o.Type.FullName] = $o.Type } }
+        foreach ($o in $c.OutputType) {
+            $t = $cmdlets.GetType($o.Name)
+            if (-not $t -and $protocol) { $t = $protocol.GetType($o.Name) }
+            if ($t) { $script:Types[$o.Name] = $t }
+        }
     }
 }
 
