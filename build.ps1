@@ -49,6 +49,7 @@ $ModuleRootFiles = @(
     'QemuGuest.Cmdlets.dll'
     'QemuGuest.Format.ps1xml'
     'en-US/about_QemuGuest.help.txt'
+    'en-US/QemuGuest.Cmdlets.dll-Help.xml'
 )
 # Everything the cmdlets need at run time, loaded privately from Dependencies/ (see
 # src/QemuGuest.Cmdlets/Loading/ModuleLoader.cs). The publish output must contain exactly these.
@@ -75,7 +76,8 @@ $ModuleIgnoredPublishFiles = @(
     'System.Runtime.Loader.dll'
 )
 
-$AptPackages = @('qemu-guest-agent', 'socat')
+# openssh-server: tests/pester/Remoting.Tests.ps1 runs the module over pwsh SSH remoting to localhost.
+$AptPackages = @('qemu-guest-agent', 'socat', 'openssh-server')
 
 # ---------------------------------------------------------------------------------------
 # Task table: name → synopsis + script block. Order is the order shown by Help.
@@ -245,8 +247,8 @@ function Invoke-Package {
         'QemuGuest.Format.ps1xml'         = Join-Path $Root 'src/QemuGuest.Cmdlets/QemuGuest.Format.ps1xml'
         'en-US/about_QemuGuest.help.txt'  = Join-Path $Root 'en-US/about_QemuGuest.help.txt'
     }
-    $helpXml = Join-Path $Root "src/QemuGuest.Cmdlets/bin/$Configuration/netstandard2.0/en-US/QemuGuest.Cmdlets.dll-Help.xml"
-    if (Test-Path $helpXml) { $sources['en-US/QemuGuest.Cmdlets.dll-Help.xml'] = $helpXml }
+    # Written by the QemuGuest.Cmdlets build (target WriteModuleHelp, tools/Build-ModuleHelp.ps1).
+    $sources['en-US/QemuGuest.Cmdlets.dll-Help.xml'] = Join-Path $Root "src/QemuGuest.Cmdlets/bin/$Configuration/netstandard2.0/en-US/QemuGuest.Cmdlets.dll-Help.xml"
     foreach ($f in $ModuleDependencyFiles) { $sources["Dependencies/$f"] = Join-Path $publish $f }
 
     $missing = @($sources.GetEnumerator() | Where-Object { -not (Test-Path $_.Value) } | ForEach-Object { "$($_.Key) (from $($_.Value))" })

@@ -55,8 +55,46 @@ internal static class DiagnosticDescriptors
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true);
 
+    // QG01xx: the PowerShell backends (cmdlets, help) and their overlay.
+
+    /// <summary>The PowerShell overlay (ROOT.powershell.json) failed to parse or check.</summary>
+    public static readonly DiagnosticDescriptor OverlayError = new(
+        id: "QG0101",
+        title: "PowerShell overlay error",
+        messageFormat: "{0}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    /// <summary>Two commands end up with the same cmdlet name (overlay or default naming rule).</summary>
+    public static readonly DiagnosticDescriptor CmdletNameClash = new(
+        id: "QG0102",
+        title: "Cmdlet name clash",
+        messageFormat: "The cmdlet name '{0}' of command '{1}' is already used by command '{2}'",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    /// <summary>A parameter name or alias collides with GuestCmdlet's, a common parameter, or another parameter.</summary>
+    public static readonly DiagnosticDescriptor ParameterNameClash = new(
+        id: "QG0103",
+        title: "Cmdlet parameter name clash",
+        messageFormat: "The parameter name or alias '{0}' (argument '{1}' of command '{2}') collides with {3}",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    /// <summary>An argument's type cannot be bound from a PowerShell parameter (any, null, unions...).</summary>
+    public static readonly DiagnosticDescriptor UnsupportedParameterType = new(
+        id: "QG0104",
+        title: "Argument type not supported by the cmdlets backend",
+        messageFormat: "The argument '{0}' of command '{1}' has type '{2}', which the cmdlets backend cannot bind; the command gets no cmdlet (use Invoke-VMGuestRpc)",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
     /// <summary>Every descriptor, for lookup by id and for the uniqueness test.</summary>
-    public static readonly DiagnosticDescriptor[] All = { SchemaError, SchemaRootNotFound, InternalError, UnknownBackend, NameClash };
+    public static readonly DiagnosticDescriptor[] All = { SchemaError, SchemaRootNotFound, InternalError, UnknownBackend, NameClash, OverlayError, CmdletNameClash, ParameterNameClash, UnsupportedParameterType };
 
     public static DiagnosticDescriptor? Find(string id)
     {

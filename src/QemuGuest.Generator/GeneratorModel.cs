@@ -73,7 +73,11 @@ internal sealed record SchemaFile(string Path, string? Text);
 internal sealed record DiagnosticInfo(string Id, EquatableArray<string> Arguments, string? File, int Line, int Column, int Offset, int Length);
 
 /// <summary>The checked schema plus the options it is generated with: the input of every backend.</summary>
-internal sealed record GenerationModel(QapiSchema Schema, GeneratorOptions Options);
+internal sealed record GenerationModel(QapiSchema Schema, GeneratorOptions Options)
+{
+    /// <summary>The cmdlet shapes (schema + PowerShell overlay), when the cmdlets or help backend is selected.</summary>
+    public Emit.CmdletPlan? Cmdlets { get; init; }
+}
 
 /// <summary>The outcome of loading: a model to emit from (null on error) and diagnostics.</summary>
 internal sealed record LoadResult(GenerationModel? Model, EquatableArray<DiagnosticInfo> Diagnostics);

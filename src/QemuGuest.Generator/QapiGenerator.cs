@@ -124,7 +124,18 @@ public sealed class QapiGenerator : IIncrementalGenerator
                 }
                 return new LoadResult(null, diagnostics.ToEquatableArray());
             }
-            return new LoadResult(new GenerationModel(schema, options), diagnostics.ToEquatableArray());
+            var model = new GenerationModel(schema, options);
+            if (options.Has(Backends.Cmdlets) || options.Has(Backends.Help))
+            {
+                // The PowerShell backends also read the overlay ROOT.powershell.json (optional).
+                var plan = PowerShellPlan.Load(files, root.Path, schema, diagnostics, OffsetOf);
+                if (plan is null)
+                {
+                    return new LoadResult(null, diagnostics.ToEquatableArray());
+                }
+                model = model with { Cmdlets = plan };
+            }
+            return new LoadResult(model, diagnostics.ToEquatableArray());
         }
         catch (SchemaError e)
         {
@@ -177,7 +188,14 @@ public sealed class QapiGenerator : IIncrementalGenerator
         {
             list.Add(new GeneratedSource("Qga.Validation.g.cs", ValidationEmitter.Emit(types)));
         }
-        // Backends "cmdlets" and "help" are selected the same way; they emit nothing yet (issue 4).
+        if (model.Options.Has(Backends.Cmdlets) && model.Cmdlets is not null)
+        {
+            list.Add(new GeneratedSource("Qga.Cmdlets.g.cs", CmdletsEmitter.Emit(types, model.Cmdlets)));
+        }
+        if (model.Options.Has(Backends.Help) && model.Cmdlets is not null)
+        {
+            list.Add(new GeneratedSource("Qga.Help.g.cs", HelpEmitter.Emit(types, model.Cmdlets)));
+        }
         return list.ToEquatableArray();
     }
 
@@ -228,7 +246,7 @@ public sealed class QapiGenerator : IIncrementalGenerator
         return p;
     }
 
-    private static int OffsetOf(string text, int line, int column)
+    internal static int OffsetOf(string text, int line, int column)
     {
         int offset = 0;
         for (int l = 1; l < line && offset < text.Length; l++)

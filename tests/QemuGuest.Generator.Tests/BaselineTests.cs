@@ -13,7 +13,8 @@ namespace QemuGuest.Generator.Tests;
 /// </summary>
 public sealed class BaselineTests
 {
-    public const string AllBackends = "types;client;dispatch;validation;cmdlets;help";
+    /// <summary>The backends whose output compiles on its own (cmdlets/help need PowerShell: PowerShellBackendTests).</summary>
+    public const string AllBackends = "types;client;dispatch;validation";
 
     public static IEnumerable<object[]> Scenarios() =>
         Directory.GetDirectories(Path.Combine(GeneratorHarness.TestsDirectory(), "Scenarios"))
@@ -80,7 +81,7 @@ public sealed class BaselineTests
         var files = ScenarioFiles("basic");
         Assert.Equal(new[] { "Qga.Types.g.cs" }, Hints(GeneratorHarness.Run(files, "types")));
         Assert.Equal(new[] { "Qga.Client.g.cs", "Qga.Types.g.cs" }, Hints(GeneratorHarness.Run(files, "types,client")));
-        Assert.Empty(Hints(GeneratorHarness.Run(files, "cmdlets;help")));
+        Assert.Equal(new[] { "Qga.Cmdlets.g.cs", "Qga.Help.g.cs" }, Hints(GeneratorHarness.Run(files, "cmdlets;help")));
         Assert.Empty(Hints(GeneratorHarness.Run(files, string.Empty)));
     }
 

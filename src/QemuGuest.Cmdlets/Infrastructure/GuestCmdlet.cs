@@ -94,8 +94,11 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
 
     /// <summary>
     /// VM names: an open session with that name, or else the relay's endpoint for that VM.
+    /// Also bound from the VMName property of piped objects (every output object has one).
     /// </summary>
-    [Parameter(ParameterSetName = VMNameParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    // By property name only: a string parameter taking pipeline input by value would swallow
+    // any piped object (an exec result, a file handle) as its text instead of binding its members.
+    [Parameter(ParameterSetName = VMNameParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(VMNameCompleter))]
     public string[] VMName { get; set; } = Array.Empty<string>();

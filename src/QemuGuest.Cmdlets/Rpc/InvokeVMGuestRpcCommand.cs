@@ -11,7 +11,20 @@ namespace QemuGuest.Cmdlets.Rpc;
 /// argument names as the protocol spells them, e.g. @{ path = '/etc/hostname'; mode = 'r' })
 /// and returns the agent's reply as objects. For commands the module has a cmdlet for, prefer
 /// that cmdlet: it has typed parameters and formatted output.</para>
+/// <para type="link">Get-VMGuestAgent</para>
+/// <para type="link">about_QemuGuest</para>
 /// </summary>
+/// <example title="Run a command by its wire name">
+/// <code>PS C:\&gt; Invoke-VMGuestRpc -VMName web01 guest-get-host-name</code>
+/// <para>Returns the reply of guest-get-host-name as an object with a host-name property.</para>
+/// </example>
+/// <example title="Pass arguments and handle commands without a reply">
+/// <code>PS C:\&gt; Invoke-VMGuestRpc -VMName web01 guest-file-open @{ path = '/etc/hostname' }
+/// PS C:\&gt; Invoke-VMGuestRpc -VMName web01 guest-shutdown @{ mode = 'reboot' } -NoResponse -WhatIf</code>
+/// <para>The first line opens a file and returns its handle; the second shows what a reboot
+/// request would do (guest-shutdown sends no reply on success, hence -NoResponse).</para>
+/// </example>
+/// <returns>The agent's reply: objects (PSCustomObject) for JSON objects, arrays enumerated, scalars as they are.</returns>
 [Cmdlet(VerbsLifecycle.Invoke, "VMGuestRpc", DefaultParameterSetName = SessionParameterSet,
     SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(PSObject))]

@@ -10,7 +10,23 @@ namespace QemuGuest.Cmdlets.Sessions;
 /// connection for later cmdlets. Target a VM by name (through the QemuGuest relay) or give a
 /// connection string: a QEMU chardev socket or qemu-ga unix-listen socket (unix:/path or a plain
 /// path), tcp:host:port, or pipe:name (Windows named pipe).</para>
+/// <para type="description">Sessions are thread-safe: one session can be used from
+/// ForEach-Object -Parallel and thread jobs. A qemu-ga unix-listen socket serves one client at
+/// a time, so close sessions you no longer need with Remove-VMGuestSession.</para>
+/// <para type="link">Get-VMGuestSession</para>
+/// <para type="link">Remove-VMGuestSession</para>
+/// <para type="link">about_QemuGuest</para>
 /// </summary>
+/// <example title="Connect to an agent socket">
+/// <code>PS C:\&gt; $s = New-VMGuestSession unix:/run/qemu/web01-qga.sock -Name web01</code>
+/// <para>Connects to the QEMU chardev socket of VM web01's guest agent channel and names the session web01;
+/// later cmdlets take -Session $s or -VMName web01.</para>
+/// </example>
+/// <example title="Connect to VMs through the relay">
+/// <code>PS C:\&gt; New-VMGuestSession -VMName web01, web02 | Get-VMGuestOSInfo</code>
+/// <para>Opens one session per VM through the QemuGuest relay and reads each guest's OS facts.</para>
+/// </example>
+/// <returns>QemuGuest.Cmdlets.Sessions.GuestSession: the open session.</returns>
 [Cmdlet(VerbsCommon.New, "VMGuestSession", DefaultParameterSetName = ConnectionStringSet)]
 [OutputType(typeof(GuestSession))]
 public sealed class NewVMGuestSessionCommand : PSCmdlet
@@ -62,7 +78,22 @@ public sealed class NewVMGuestSessionCommand : PSCmdlet
 
 /// <summary>
 /// <para type="synopsis">Lists the open guest agent sessions.</para>
+/// <para type="description">Returns the sessions opened by New-VMGuestSession in this
+/// PowerShell process (all of them, or by Id, or by session or VM name with wildcards).
+/// Sessions a cmdlet opened itself for -VMName are closed when that cmdlet ends and are not
+/// listed.</para>
+/// <para type="link">New-VMGuestSession</para>
+/// <para type="link">Remove-VMGuestSession</para>
 /// </summary>
+/// <example title="List every open session">
+/// <code>PS C:\&gt; Get-VMGuestSession</code>
+/// <para>Shows Id, Name, VMName, ConnectionString and State of each open session.</para>
+/// </example>
+/// <example title="Use sessions by name">
+/// <code>PS C:\&gt; Get-VMGuestSession -Name web* | Get-VMGuestHostName</code>
+/// <para>Runs Get-VMGuestHostName through every session whose name or VM name starts with web.</para>
+/// </example>
+/// <returns>QemuGuest.Cmdlets.Sessions.GuestSession</returns>
 [Cmdlet(VerbsCommon.Get, "VMGuestSession", DefaultParameterSetName = "All")]
 [OutputType(typeof(GuestSession))]
 public sealed class GetVMGuestSessionCommand : PSCmdlet
@@ -123,7 +154,16 @@ public sealed class GetVMGuestSessionCommand : PSCmdlet
 
 /// <summary>
 /// <para type="synopsis">Closes guest agent sessions.</para>
+/// <para type="description">Closes the connection of each session and forgets it. A closed
+/// session given to a cmdlet later reports the error SessionNotFound.</para>
+/// <para type="link">New-VMGuestSession</para>
+/// <para type="link">Get-VMGuestSession</para>
 /// </summary>
+/// <example title="Close every session">
+/// <code>PS C:\&gt; Get-VMGuestSession | Remove-VMGuestSession</code>
+/// <para>Closes all sessions of this PowerShell process.</para>
+/// </example>
+/// <returns>None.</returns>
 [Cmdlet(VerbsCommon.Remove, "VMGuestSession", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 public sealed class RemoveVMGuestSessionCommand : PSCmdlet
 {

@@ -1,0 +1,558 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using QemuGuest.Schema;
+
+namespace QemuGuest.Generator.Emit;
+
+/// <summary>
+/// Backend "cmdlets": one <c>public sealed partial class {Verb}{Noun}Command : GuestCmdlet</c> per
+/// command of the <see cref="CmdletPlan"/>. Parameters come from the argument members (typed;
+/// optional ones nullable, SwitchParameter for optional bools, sent only when bound; enums as
+/// string + ValidateSet of wire names; alternates as string converted by form; structs as objects
+/// built from the record, a hashtable or any object's properties), all ValueFromPipelineByPropertyName.
+/// Output: the generated records (list elements one by one); a scalar result is wrapped in a
+/// PSObject with one property (<see cref="CmdletPlanner.ScalarProperty"/>) and a PSTypeName
+/// "QemuGuest.Cmdlets.{Command}Result". Commands without a success response use the client's
+/// no-response method. Never names a System.Text.Json type (the module loads it privately).
+/// </summary>
+internal static class CmdletsEmitter
+{
+    private static readonly Dictionary<string, string> VerbClasses = BuildVerbClasses();
+
+    public static string Emit(TypeMap map, CmdletPlan plan)
+    {
+        var w = new SourceWriter();
+        var usings = new List<string>
+        {
+            "System", "System.Collections.Generic", "System.Management.Automation", "System.Threading.Tasks",
+            "QemuGuest.Cmdlets.Infrastructure", map.TypesNamespace,
+        };
+        w.Banner("cmdlets", usings.ToArray());
+        w.Line("namespace " + map.Namespace + ";");
+        var structs = new SortedSet<string>(System.StringComparer.Ordinal);
+        var alternates = new SortedSet<string>(System.StringComparer.Ordinal);
+        var enums = new SortedSet<string>(System.StringComparer.Ordinal);
+        foreach (var c in plan.Cmdlets)
+        {
+            var cmd = map.Schema.Find<QapiCommand>(c.Command)!;
+            w.Line();
+            EmitCmdlet(w, map, plan, cmd, c);
+            foreach (var p in c.Parameters)
+            {
+                Collect(map, p.Type, structs, alternates, enums);
+            }
+        }
+        w.Line();
+        EmitConverters(w, map, structs, alternates, enums);
+        return w.ToString();
+    }
+
+    /// <summary>PSTypeName of the object wrapping a scalar result.</summary>
+    public static string ScalarTypeName(string command) => "QemuGuest.Cmdlets." + Naming.ToPascalCase(command) + "Result";
+
+    // ---- one cmdlet ----
+
+    private static void EmitCmdlet(SourceWriter w, TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
+    {
+        var (synopsis, description) = HelpText.SynopsisAndDescription(plan, cmd);
+        w.Line("/// <summary>");
+        w.Line("/// <para type=\"synopsis\">" + OneLine(synopsis) + "</para>");
+        w.Line("/// <para type=\"description\">" + OneLine(description) + "</para>");
+        w.Line("/// </summary>");
+        w.Line("/// <remarks>Generated from the schema command <c>" + DocWriter.Escape(cmd.Name) + "</c>.</remarks>");
+        string verb = VerbClasses.TryGetValue(c.Verb, out var cls) ? cls + "." + c.Verb : TypeMap.Literal(c.Verb);
+        var attr = new StringBuilder("[Cmdlet(" + verb + ", " + TypeMap.Literal(c.Noun) + ", DefaultParameterSetName = GuestCmdlet.SessionParameterSet");
+        if (c.ConfirmImpact is not null)
+        {
+            attr.Append(", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact." + c.ConfirmImpact);
+        }
+        w.Line(attr.Append(")]").ToString());
+        string? outType = OutputType(map, cmd, c);
+        if (outType is not null)
+        {
+            w.Line("[OutputType(" + outType + ")]");
+        }
+        w.Open("public sealed partial class " + c.ClassName + " : GuestCmdlet");
+        w.Line("/// <summary>The wire name of the guest agent command this cmdlet runs.</summary>");
+        w.Line("internal const string QgaCommandName = " + TypeMap.Literal(cmd.Name) + ";");
+        foreach (var p in c.Parameters)
+        {
+            w.Line();
+            EmitParameter(w, map, plan, cmd, p);
+        }
+        if (c.ConfirmImpact is not null)
+        {
+            w.Line();
+            w.Line("/// <summary>What -WhatIf and -Confirm show.</summary>");
+            var parts = new List<string> { TypeMap.Literal(c.Name + " (" + cmd.Name + ")") };
+            foreach (var p in c.Parameters)
+            {
+                bool secret = p.Member.IndexOf("password", System.StringComparison.OrdinalIgnoreCase) >= 0;
+                parts.Add(TypeMap.Literal(p.Name));
+                parts.Add(secret ? "(object?)null" : p.Kind == CmdletParameterKind.Switch ? "(MyInvocation.BoundParameters.ContainsKey(" + TypeMap.Literal(p.Name) + ") ? (object)" + p.Name + ".IsPresent : null)" : p.Name);
+            }
+            w.Line("protected override string? ShouldProcessAction => GeneratedCmdletSupport.Describe(" + string.Join(", ", parts) + ");");
+        }
+        w.Line();
+        EmitCreateOperation(w, map, cmd, c);
+        w.Close();
+    }
+
+    private static string? OutputType(TypeMap map, QapiCommand cmd, CmdletInfo c)
+    {
+        if (cmd.Returns is null || !cmd.SuccessResponse)
+        {
+            return null;
+        }
+        if (c.ScalarProperty is not null)
+        {
+            return TypeMap.Literal(ScalarTypeName(cmd.Name));
+        }
+        return "typeof(" + Qualified(map, cmd.Returns.Name) + ")";
+    }
+
+    private static string ParameterType(TypeMap map, CmdletParameter p)
+    {
+        string t = p.Kind switch
+        {
+            CmdletParameterKind.Switch => "SwitchParameter",
+            CmdletParameterKind.Bool => "bool",
+            CmdletParameterKind.Enum or CmdletParameterKind.Alternate => "string",
+            CmdletParameterKind.Struct => "object",
+            _ => map.CsType(p.Type.Name),
+        };
+        if (p.Type.IsArray)
+        {
+            return t + "[]" + (p.Optional ? "?" : string.Empty);
+        }
+        if (p.Kind == CmdletParameterKind.Switch)
+        {
+            return t;
+        }
+        return t + (p.Optional ? "?" : string.Empty);
+    }
+
+    private static string Initializer(CmdletParameter p, string type)
+    {
+        if (p.Optional || p.Kind is CmdletParameterKind.Switch or CmdletParameterKind.Bool)
+        {
+            return string.Empty;
+        }
+        if (p.Type.IsArray)
+        {
+            return " = global::System.Array.Empty<" + type.Substring(0, type.Length - 2) + ">();";
+        }
+        return type switch
+        {
+            "string" => " = string.Empty;",
+            "object" => " = null!;",
+            _ => string.Empty,
+        };
+    }
+
+    private static void EmitParameter(SourceWriter w, TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletParameter p)
+    {
+        string doc = HelpText.Render(plan, cmd, p.Doc);
+        if (p.Kind == CmdletParameterKind.Struct)
+        {
+            doc += "\nGive " + map.CsType(p.Type.Name) + " objects (e.g. from the matching Get- cmdlet), hashtables or objects with the members as properties ("
+                + StructMemberList(map, p.Type.Name) + ").";
+        }
+        else if (p.Kind == CmdletParameterKind.Alternate)
+        {
+            doc += "\nAccepts " + AlternateForms(map, p.Type.Name) + ".";
+        }
+        if (p.Kind == CmdletParameterKind.Switch)
+        {
+            doc += "\nSent only when given: -" + p.Name + " sends true, -" + p.Name + ":$false sends false.";
+        }
+        else if (p.Optional)
+        {
+            doc += "\nOptional: the agent's default applies when not given.";
+        }
+        DocWriter.Tag(w, "summary", doc);
+        var attr = new StringBuilder("[Parameter(");
+        var args = new List<string>();
+        if (!p.Optional)
+        {
+            args.Add("Mandatory = true");
+        }
+        if (p.Position is { } pos)
+        {
+            args.Add("Position = " + pos.ToString(CultureInfo.InvariantCulture));
+        }
+        args.Add("ValueFromPipelineByPropertyName = true");
+        w.Line(attr.Append(string.Join(", ", args)).Append(")]").ToString());
+        if (p.Aliases.Count > 0)
+        {
+            var a = new List<string>();
+            foreach (var x in p.Aliases)
+            {
+                a.Add(TypeMap.Literal(x));
+            }
+            w.Line("[Alias(" + string.Join(", ", a) + ")]");
+        }
+        if (p.ValidValues.Count > 0)
+        {
+            var a = new List<string>();
+            foreach (var x in p.ValidValues)
+            {
+                a.Add(TypeMap.Literal(x));
+            }
+            w.Line("[ValidateSet(" + string.Join(", ", a) + ")]");
+        }
+        if (!p.Optional && p.Kind is CmdletParameterKind.Struct or CmdletParameterKind.Alternate)
+        {
+            w.Line("[ValidateNotNull]");
+        }
+        string type = ParameterType(map, p);
+        w.Line("public " + type + " " + p.Name + " { get; set; }" + Initializer(p, type));
+    }
+
+    private static string StructMemberList(TypeMap map, string structName)
+    {
+        var parts = new List<string>();
+        foreach (var m in map.StructMembers(structName))
+        {
+            parts.Add(TypeMap.PropertyName(m.Name, map.TypeName(structName)) + (m.Optional ? " (optional)" : string.Empty));
+        }
+        return string.Join(", ", parts);
+    }
+
+    private static string AlternateForms(TypeMap map, string name)
+    {
+        var a = map.Schema.Find<QapiAlternate>(name)!;
+        var parts = new List<string>();
+        foreach (var v in a.Alternatives)
+        {
+            if (map.Schema.Find<QapiEnum>(v.Type.Name) is { } e)
+            {
+                var names = new List<string>();
+                foreach (var ev in e.Values)
+                {
+                    names.Add(ev.Name);
+                }
+                parts.Add("one of " + string.Join(", ", names));
+            }
+            else
+            {
+                parts.Add(v.Type.Name switch { "bool" => "true or false", "str" => "any text", _ => "a number" });
+            }
+        }
+        return string.Join("; or ", parts);
+    }
+
+    private static void EmitCreateOperation(SourceWriter w, TypeMap map, QapiCommand cmd, CmdletInfo c)
+    {
+        w.Line("/// <inheritdoc/>");
+        w.Open("protected override GuestOperation? CreateOperation()");
+        var needsTry = new List<CmdletParameter>();
+        foreach (var p in c.Parameters)
+        {
+            string local = Local(p);
+            switch (p.Kind)
+            {
+                case CmdletParameterKind.Switch:
+                    w.Line("bool? " + local + " = MyInvocation.BoundParameters.ContainsKey(" + TypeMap.Literal(p.Name) + ") ? " + p.Name + ".IsPresent : null;");
+                    break;
+                case CmdletParameterKind.Scalar:
+                case CmdletParameterKind.Bool:
+                    if (p.Type.IsArray)
+                    {
+                        w.Line("IReadOnlyList<" + map.CsType(p.Type.Name) + ">" + (p.Optional ? "?" : string.Empty) + " " + local + " = " + p.Name + ";");
+                    }
+                    else
+                    {
+                        w.Line("var " + local + " = " + p.Name + ";");
+                    }
+                    break;
+                default:
+                    w.Line(ArgType(map, p) + " " + local + ";");
+                    needsTry.Add(p);
+                    break;
+            }
+        }
+        if (needsTry.Count > 0)
+        {
+            w.Open("try");
+            foreach (var p in needsTry)
+            {
+                w.Line(Local(p) + " = " + ConvertExpr(map, p, p.Name, TypeMap.Literal(p.Name)) + ";");
+            }
+            w.Close();
+            w.Open("catch (ArgumentException ex)");
+            w.Line("WriteError(ErrorTable.ToErrorRecord(ex, null));");
+            w.Line("return null;");
+            w.Close();
+        }
+        w.Open("return async context =>");
+        w.Line("var client = new GuestAgentCommands(context.Channel);");
+        var args = new List<string>();
+        if (cmd.Boxed && cmd.Arguments is not null)
+        {
+            // Boxed: the client takes the argument struct itself.
+            var locals = new Dictionary<string, string>();
+            foreach (var p in c.Parameters)
+            {
+                locals[p.Member] = Local(p);
+            }
+            args.Add("arguments: " + map.Construct(map.TypeName(cmd.Arguments), map.CommandMembers(cmd), m => locals[m.Name]));
+        }
+        else
+        {
+            foreach (var p in c.Parameters)
+            {
+                args.Add(ClientParameter(p.Member) + ": " + Local(p));
+            }
+        }
+        args.Add("options: context.CallOptions");
+        args.Add("cancellationToken: context.CancellationToken");
+        string call = "client." + TypeMap.CommandMethod(cmd) + "(" + string.Join(", ", args) + ").ConfigureAwait(false)";
+        if (cmd.Returns is null || !cmd.SuccessResponse)
+        {
+            w.Line("await " + call + ";");
+        }
+        else if (cmd.Returns.IsArray)
+        {
+            w.Line("var result = await " + call + ";");
+            w.Open("foreach (var item in result)");
+            w.Line("context.WriteObject(item);");
+            w.Close();
+        }
+        else if (c.ScalarProperty is not null)
+        {
+            w.Line("var result = await " + call + ";");
+            string value = map.Schema.Find(cmd.Returns.Name) is QapiEnum ? Qualified(map, cmd.Returns.Name) + "Extensions.ToWireName(result)" : "result";
+            w.Line("context.WriteObject(GeneratedCmdletSupport.Scalar(" + TypeMap.Literal(ScalarTypeName(cmd.Name)) + ", " + TypeMap.Literal(c.ScalarProperty) + ", " + value + "));");
+        }
+        else
+        {
+            w.Line("var result = await " + call + ";");
+            w.Line("context.WriteObject(result);");
+        }
+        w.Close(";");
+        w.Close();
+    }
+
+    private static string Local(CmdletParameter p) => "a_" + Naming.ToCamelCase(p.Member).TrimStart('@');
+
+    private static string ClientParameter(string member)
+    {
+        string n = TypeMap.ParameterName(member);
+        return n is "options" or "cancellationToken" or "qgaArguments" or "qgaResult" ? n + "Argument" : n;
+    }
+
+    /// <summary>
+    /// A type's C# name, qualified for schema types: inside a cmdlet class a parameter property
+    /// may have the type's name (a "Widget" parameter of type Widget[]), which would hide it.
+    /// </summary>
+    private static string Qualified(TypeMap map, string typeName) =>
+        map.Find(typeName) is null ? map.CsType(typeName) : "global::" + map.TypesNamespace + "." + map.TypeName(typeName);
+
+    private static string ArgType(TypeMap map, CmdletParameter p)
+    {
+        string element = Qualified(map, p.Type.Name);
+        string t = p.Type.IsArray ? "IReadOnlyList<" + element + ">" : element;
+        return t + (p.Optional ? "?" : string.Empty);
+    }
+
+    /// <summary>Expression converting parameter value <paramref name="v"/> to the argument's C# type.</summary>
+    private static string ConvertExpr(TypeMap map, CmdletParameter p, string v, string parameterLiteral)
+    {
+        string element = ElementConverter(map, p.Type.Name);
+        if (p.Type.IsArray)
+        {
+            string e = "GeneratedCmdletSupport.Map(" + v + ", static (x, n) => " + element + "(x, n), " + parameterLiteral + ")";
+            return p.Optional ? v + " is null ? null : " + e : e;
+        }
+        string one = element + "(" + v + ", " + parameterLiteral + ")";
+        return p.Optional ? v + " is null ? null : " + one : one;
+    }
+
+    private static string ElementConverter(TypeMap map, string typeName) => "QgaCmdletConverters.To" + map.TypeName(typeName);
+
+    // ---- converters for enums, alternates and structs used as arguments ----
+
+    private static void Collect(TypeMap map, QapiTypeRef t, SortedSet<string> structs, SortedSet<string> alternates, SortedSet<string> enums)
+    {
+        switch (map.Find(t.Name))
+        {
+            case QapiEnum:
+                enums.Add(t.Name);
+                break;
+            case QapiAlternate a:
+                if (alternates.Add(t.Name))
+                {
+                    foreach (var v in a.Alternatives)
+                    {
+                        Collect(map, v.Type, structs, alternates, enums);
+                    }
+                }
+                break;
+            case QapiStruct s:
+                if (structs.Add(t.Name))
+                {
+                    foreach (var m in s.AllMembers)
+                    {
+                        Collect(map, m.Type, structs, alternates, enums);
+                    }
+                }
+                break;
+        }
+    }
+
+    private static void EmitConverters(SourceWriter w, TypeMap map, SortedSet<string> structs, SortedSet<string> alternates, SortedSet<string> enums)
+    {
+        w.Line("/// <summary>PowerShell values → argument types of the generated client (per schema type).</summary>");
+        w.Open("internal static class QgaCmdletConverters");
+        bool first = true;
+        foreach (var name in enums)
+        {
+            if (!first)
+            {
+                w.Line();
+            }
+            first = false;
+            var e = map.Schema.Find<QapiEnum>(name)!;
+            string cs = map.TypeName(name);
+            var names = new List<string>();
+            foreach (var v in e.Values)
+            {
+                names.Add(TypeMap.Literal(v.Name));
+            }
+            w.Line("internal static readonly string[] " + cs + "Names = { " + string.Join(", ", names) + " };");
+            w.Line();
+            w.Line("internal static " + cs + " To" + cs + "(object? value, string parameter) =>");
+            w.Line("    " + cs + "Extensions.FromWireName(GeneratedCmdletSupport.EnumName(value, " + cs + "Names, parameter))!.Value;");
+        }
+        foreach (var name in alternates)
+        {
+            if (!first)
+            {
+                w.Line();
+            }
+            first = false;
+            var a = map.Schema.Find<QapiAlternate>(name)!;
+            string cs = map.TypeName(name);
+            w.Open("internal static " + cs + " To" + cs + "(object? value, string parameter)");
+            w.Line("value = GeneratedCmdletSupport.Unwrap(value);");
+            w.Open("if (value is " + cs + " typed)");
+            w.Line("return typed;");
+            w.Close();
+            // Try the most specific forms first: enum names, then bools, then numbers, then text.
+            foreach (var pass in new[] { "enum", "bool", "number", "str" })
+            {
+                foreach (var v in a.Alternatives)
+                {
+                    string caseName = cs + "." + Naming.ToPascalCase(v.Name) + "Case";
+                    var en = map.Schema.Find<QapiEnum>(v.Type.Name);
+                    if (pass == "enum" && en is not null)
+                    {
+                        string ecs = map.TypeName(v.Type.Name);
+                        w.Open("if (GeneratedCmdletSupport.TryEnumName(value, " + ecs + "Names, out var " + Naming.ToCamelCase(v.Name) + "Name))");
+                        w.Line("return new " + caseName + "(" + ecs + "Extensions.FromWireName(" + Naming.ToCamelCase(v.Name) + "Name)!.Value);");
+                        w.Close();
+                    }
+                    else if (pass == "bool" && v.Type.Name == "bool")
+                    {
+                        w.Open("if (GeneratedCmdletSupport.TryBool(value, out var " + Naming.ToCamelCase(v.Name) + "Bool))");
+                        w.Line("return new " + caseName + "(" + Naming.ToCamelCase(v.Name) + "Bool);");
+                        w.Close();
+                    }
+                    else if (pass == "number" && en is null && v.Type.Name is not ("bool" or "str" or "QType"))
+                    {
+                        string ct = map.CsType(v.Type.Name);
+                        w.Open("if (GeneratedCmdletSupport.TryNumber<" + ct + ">(value, out var " + Naming.ToCamelCase(v.Name) + "Number))");
+                        w.Line("return new " + caseName + "(" + Naming.ToCamelCase(v.Name) + "Number);");
+                        w.Close();
+                    }
+                    else if (pass == "str" && v.Type.Name is "str" or "QType")
+                    {
+                        w.Open("if (value is string " + Naming.ToCamelCase(v.Name) + "Text)");
+                        w.Line("return new " + caseName + "(" + Naming.ToCamelCase(v.Name) + "Text);");
+                        w.Close();
+                    }
+                }
+            }
+            w.Line("throw GeneratedCmdletSupport.BadValue(parameter, value, " + TypeMap.Literal(AlternateForms(map, name)) + ");");
+            w.Close();
+        }
+        foreach (var name in structs)
+        {
+            if (!first)
+            {
+                w.Line();
+            }
+            first = false;
+            string cs = map.TypeName(name);
+            var members = map.StructMembers(name);
+            w.Open("internal static " + cs + " To" + cs + "(object? value, string parameter)");
+            w.Open("if (GeneratedCmdletSupport.Unwrap(value) is " + cs + " typed)");
+            w.Line("return typed;");
+            w.Close();
+            w.Line("var bag = GeneratedCmdletSupport.Bag(value, parameter);");
+            w.Line("return " + map.Construct(cs, members, m => BagRead(map, m, cs)) + ";");
+            w.Close();
+        }
+        w.Close();
+    }
+
+    private static string BagRead(TypeMap map, QapiMember m, string owner)
+    {
+        string names = TypeMap.Literal(TypeMap.PropertyName(m.Name, owner)) + ", " + TypeMap.Literal(m.Name);
+        var e = map.Find(m.Type.Name);
+        bool complex = e is QapiEnum or QapiStruct or QapiAlternate;
+        if (!complex)
+        {
+            string ct = map.CsType(m.Type.Name);
+            if (m.Type.IsArray)
+            {
+                return "bag." + (m.Optional ? "Optional" : "Required") + "<" + ct + "[]>(" + names + ")";
+            }
+            if (m.Optional)
+            {
+                return (map.IsValueType(m.Type) ? "bag.OptionalValue<" : "bag.OptionalReference<") + ct + ">(" + names + ")";
+            }
+            return "bag.Required<" + ct + ">(" + names + ")";
+        }
+        string conv = ElementConverter(map, m.Type.Name);
+        string v = "v_" + Naming.ToCamelCase(m.Name).TrimStart('@');
+        string raw = "bag." + (m.Optional ? "OptionalObject" : "RequiredObject") + "(" + names + ")";
+        if (m.Type.IsArray)
+        {
+            string mapped = "GeneratedCmdletSupport.Map(GeneratedCmdletSupport.AsArray(" + v + "), static (x, n) => " + conv + "(x, n), bag.Parameter)";
+            return m.Optional
+                ? "(" + raw + " is { } " + v + " ? " + mapped + " : null)"
+                : "GeneratedCmdletSupport.Map(GeneratedCmdletSupport.AsArray(" + raw + "), static (x, n) => " + conv + "(x, n), bag.Parameter)";
+        }
+        return m.Optional
+            ? "(" + raw + " is { } " + v + " ? " + conv + "(" + v + ", bag.Parameter) : null)"
+            : conv + "(" + raw + ", bag.Parameter)";
+    }
+
+    // ---- misc ----
+
+    private static string OneLine(string text) => DocWriter.Escape(Regex.Replace(text.Trim(), @"\s*\n\s*", " "));
+
+    private static Dictionary<string, string> BuildVerbClasses()
+    {
+        var d = new Dictionary<string, string>(System.StringComparer.Ordinal);
+        void Add(string cls, string verbs)
+        {
+            foreach (var v in verbs.Split(' '))
+            {
+                d[v] = cls;
+            }
+        }
+        Add("VerbsCommon", "Add Clear Close Copy Enter Exit Find Format Get Hide Join Lock Move New Open Optimize Pop Push Redo Remove Rename Reset Resize Search Select Set Show Skip Split Step Switch Undo Unlock Watch");
+        Add("VerbsCommunications", "Connect Disconnect Read Receive Send Write");
+        Add("VerbsData", "Backup Checkpoint Compare Compress Convert ConvertFrom ConvertTo Dismount Edit Expand Export Group Import Initialize Limit Merge Mount Out Publish Restore Save Sync Unpublish Update");
+        Add("VerbsDiagnostic", "Debug Measure Ping Repair Resolve Test Trace");
+        Add("VerbsLifecycle", "Approve Assert Complete Confirm Deny Disable Enable Install Invoke Register Request Restart Resume Start Stop Submit Suspend Uninstall Unregister Wait");
+        Add("VerbsSecurity", "Block Grant Protect Revoke Unblock Unprotect");
+        Add("VerbsOther", "Use");
+        return d;
+    }
+}

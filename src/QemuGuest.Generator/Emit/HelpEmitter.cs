@@ -1,0 +1,238 @@
+using System.Collections.Generic;
+using System.Text;
+using System.Text.RegularExpressions;
+using QemuGuest.Schema;
+
+namespace QemuGuest.Generator.Emit;
+
+/// <summary>
+/// Backend "help": the help text of every generated cmdlet (synopsis, description, each
+/// parameter, the output, examples, related links) from the schema docs and the overlay, as one
+/// XML document in a constant, <c>QgaHelp.Text</c>. A generator cannot write files, so the
+/// module's build (tools/Build-ModuleHelp.ps1) reads that constant from the built assembly and
+/// writes the MAML file; it takes the syntax (parameters, types, positions, pipeline input) from
+/// the cmdlets' real attributes by reflection, so help and signatures cannot drift.
+/// Format: &lt;qemuguestHelp&gt;&lt;command name wire&gt; synopsis, description/para*,
+/// parameter[name]*, output, example(title, code, remarks)*, link* &lt;/command&gt;...
+/// </summary>
+internal static class HelpEmitter
+{
+    public static string Emit(TypeMap map, CmdletPlan plan)
+    {
+        var x = new StringBuilder();
+        x.Append("<qemuguestHelp>\n");
+        foreach (var c in plan.Cmdlets)
+        {
+            var cmd = map.Schema.Find<QapiCommand>(c.Command)!;
+            EmitCommand(x, map, plan, cmd, c);
+        }
+        x.Append("</qemuguestHelp>\n");
+
+        var w = new SourceWriter();
+        w.Banner("help");
+        w.Line("namespace " + map.Namespace + ";");
+        w.Line();
+        w.Line("/// <summary>Help text of the generated cmdlets (see tools/Build-ModuleHelp.ps1, which turns it into MAML).</summary>");
+        w.Open("internal static class QgaHelp");
+        w.Line("internal const string Text =");
+        var lines = x.ToString().Split('\n');
+        for (int i = 0; i < lines.Length - 1; i++)
+        {
+            w.Line("    " + TypeMap.Literal(lines[i] + "\n") + (i == lines.Length - 2 ? ";" : " +"));
+        }
+        w.Close();
+        return w.ToString();
+    }
+
+    private static void EmitCommand(StringBuilder x, TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
+    {
+        var (synopsis, description) = HelpText.SynopsisAndDescription(plan, cmd);
+        x.Append("<command name=\"").Append(Esc(c.Name)).Append("\" wire=\"").Append(Esc(cmd.Name)).Append("\">\n");
+        x.Append("<synopsis>").Append(Esc(synopsis)).Append("</synopsis>\n");
+        x.Append("<description>\n");
+        foreach (var para in HelpText.Paragraphs(description))
+        {
+            x.Append("<para>").Append(Esc(para)).Append("</para>\n");
+        }
+        x.Append("</description>\n");
+        foreach (var p in c.Parameters)
+        {
+            string text = HelpText.Render(plan, cmd, p.Doc);
+            if (p.ValidValues.Count > 0)
+            {
+                text += " Valid values: " + string.Join(", ", p.ValidValues) + ".";
+            }
+            if (p.Kind == CmdletParameterKind.Switch)
+            {
+                text += " Sent only when given: -" + p.Name + " sends true, -" + p.Name + ":$false sends false.";
+            }
+            else if (p.Optional)
+            {
+                text += " Optional: the agent's default applies when not given.";
+            }
+            if (p.Kind == CmdletParameterKind.Struct)
+            {
+                text += " Give " + map.CsType(p.Type.Name) + " objects, hashtables or objects with the members as properties.";
+            }
+            x.Append("<parameter name=\"").Append(Esc(p.Name)).Append("\">").Append(Esc(text)).Append("</parameter>\n");
+        }
+        x.Append("<output>").Append(Esc(Output(map, plan, cmd, c))).Append("</output>\n");
+        int n = 1;
+        foreach (var (title, code, remarks) in Examples(plan, cmd, c))
+        {
+            x.Append("<example><title>Example ").Append(n++).Append(": ").Append(Esc(title)).Append("</title><code>")
+                .Append(Esc(code)).Append("</code><remarks>").Append(Esc(remarks)).Append("</remarks></example>\n");
+        }
+        foreach (var link in Links(plan, cmd, c))
+        {
+            x.Append("<link>").Append(Esc(link)).Append("</link>\n");
+        }
+        x.Append("</command>\n");
+    }
+
+    private static string Output(TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
+    {
+        string returns = cmd.Doc?.Returns is { } r && r.Trim().Length > 0 ? HelpText.Render(plan, cmd, r) : string.Empty;
+        if (cmd.Returns is null || !cmd.SuccessResponse)
+        {
+            return "None. " + (cmd.SuccessResponse ? "The agent replies with an empty object." : "On success the agent sends no reply at all.");
+        }
+        if (c.ScalarProperty is not null)
+        {
+            return CmdletsEmitter.ScalarTypeName(cmd.Name) + ": an object with one property, " + c.ScalarProperty + " (" + map.CsType(cmd.Returns.Name) + "), so it pipes by property name. " + returns;
+        }
+        string type = map.TypesNamespace + "." + map.TypeName(cmd.Returns.Name);
+        return type + (cmd.Returns.IsArray ? " (one object per element)" : string.Empty) + ", with a VMName property added. " + returns;
+    }
+
+    private static IEnumerable<(string Title, string Code, string Remarks)> Examples(CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
+    {
+        var required = new StringBuilder();
+        foreach (var p in c.Parameters)
+        {
+            if (!p.Optional)
+            {
+                required.Append(p.Position is not null ? " $" : " -" + p.Name + " $").Append(Naming.ToCamelCase(p.Name).TrimStart('@'));
+            }
+        }
+        var vars = new List<string>();
+        foreach (var p in c.Parameters)
+        {
+            if (!p.Optional)
+            {
+                vars.Add("$" + Naming.ToCamelCase(p.Name).TrimStart('@'));
+            }
+        }
+        string given = vars.Count == 0 ? string.Empty : " (" + string.Join(", ", vars) + " hold the values of the parameters of the same names)";
+        string what = HelpText.FirstSentence(HelpText.Render(plan, cmd, cmd.Doc?.Body ?? c.Name));
+        yield return ("Run against a VM by name",
+            "PS C:\\> " + c.Name + " -VMName web01" + required,
+            "Runs " + cmd.Name + " in the guest of VM web01 through the relay" + given + ": " + what);
+        yield return ("Run through open sessions",
+            "PS C:\\> $s = New-VMGuestSession unix:/run/qemu/web01-qga.sock\nPS C:\\> " + c.Name + " -Session $s" + required + "\nPS C:\\> Get-VMGuestSession | " + c.Name + required,
+            "Connects to an agent's socket once and reuses the session; the last line runs the command through every open session, up to -ThrottleLimit at a time.");
+        if (c.ConfirmImpact is not null)
+        {
+            yield return ("See what would happen",
+                "PS C:\\> " + c.Name + " -VMName web01" + required + " -WhatIf",
+                "Shows the operation without running it. The cmdlet asks for confirmation when its impact (" + c.ConfirmImpact + ") is at or above $ConfirmPreference; -Confirm:$false skips the question.");
+        }
+    }
+
+    private static IEnumerable<string> Links(CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
+    {
+        var seen = new HashSet<string>(System.StringComparer.Ordinal) { c.Name };
+        string all = (cmd.Doc?.Body ?? string.Empty) + "\n" + (cmd.Doc?.Returns ?? string.Empty) + "\n" + (cmd.Doc?.Errors ?? string.Empty);
+        foreach (var d in cmd.Doc?.Members ?? EquatableArray<QapiDocSection>.Empty)
+        {
+            all += "\n" + d.Text;
+        }
+        foreach (Match m in Regex.Matches(all, "`([^`]+)`"))
+        {
+            if (plan.Find(m.Groups[1].Value) is { } other && seen.Add(other.Name))
+            {
+                yield return other.Name;
+            }
+        }
+        foreach (var fixedLink in new[] { "New-VMGuestSession", "Invoke-VMGuestRpc", "about_QemuGuest" })
+        {
+            if (seen.Add(fixedLink))
+            {
+                yield return fixedLink;
+            }
+        }
+    }
+
+    private static string Esc(string s) => DocWriter.Escape(s).Replace("\"", "&quot;");
+}
+
+/// <summary>Schema doc text as PowerShell help reads it: command references become cmdlet names.</summary>
+internal static class HelpText
+{
+    /// <summary>"`guest-exec-status`" → "Get-VMGuestExecStatus"; "@pid" → "-ProcessId" (this command's parameters).</summary>
+    public static string Render(CmdletPlan plan, QapiCommand cmd, string text)
+    {
+        var self = plan.Find(cmd.Name);
+        string r = Regex.Replace(text, "`([^`]+)`", m => plan.Find(m.Groups[1].Value) is { } other ? other.Name : m.Groups[1].Value);
+        r = Regex.Replace(r, @"@([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_]|[A-Za-z0-9_])", m =>
+        {
+            if (self is not null)
+            {
+                foreach (var p in self.Parameters)
+                {
+                    if (p.Member == m.Groups[1].Value)
+                    {
+                        return "-" + p.Name;
+                    }
+                }
+            }
+            return m.Groups[1].Value;
+        });
+        return r.Trim();
+    }
+
+    public static string FirstSentence(string text)
+    {
+        string t = Regex.Replace(text.Trim(), @"\s+", " ");
+        int dot = t.IndexOf(". ", System.StringComparison.Ordinal);
+        return dot > 0 ? t.Substring(0, dot + 1) : t;
+    }
+
+    public static IEnumerable<string> Paragraphs(string text)
+    {
+        foreach (var p in Regex.Split(text.Replace("\r\n", "\n").Trim(), @"\n\s*\n"))
+        {
+            // "- item" lines (QAPI doc lists, e.g. under Errors:) stay one paragraph each.
+            foreach (var item in Regex.Split(p.Trim(), @"\n\s*(?=- )"))
+            {
+                string t = Regex.Replace(item.Trim(), @"[ \t]*\n[ \t]*", " ");
+                if (t.Length > 0)
+                {
+                    yield return t;
+                }
+            }
+        }
+    }
+
+    /// <summary>Synopsis: the doc body's first sentence; description: the body, Errors and Since.</summary>
+    public static (string Synopsis, string Description) SynopsisAndDescription(CmdletPlan plan, QapiCommand cmd)
+    {
+        string body = cmd.Doc?.Body is { } b && b.Trim().Length > 0 ? Render(plan, cmd, b) : "Runs the guest agent command " + cmd.Name + ".";
+        string synopsis = FirstSentence(body);
+        var d = new StringBuilder(body);
+        d.Append("\n\nThis cmdlet runs the guest agent command ").Append(cmd.Name).Append('.');
+        if (cmd.Doc?.Errors is { } e && e.Trim().Length > 0)
+        {
+            d.Append("\n\nErrors:\n").Append(Render(plan, cmd, e));
+        }
+        if (cmd.If is not null)
+        {
+            d.Append("\n\nOnly offered by agents built with ").Append(TypeMap.ConditionText(cmd.If)).Append('.');
+        }
+        if (cmd.Doc?.Since is { } s && s.Trim().Length > 0)
+        {
+            d.Append("\n\nSince: ").Append(s.Trim()).Append('.');
+        }
+        return (synopsis, d.ToString());
+    }
+}

@@ -1,0 +1,197 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using QemuGuest.Generator.Emit;
+
+namespace QemuGuest.Generator.Tests;
+
+/// <summary>
+/// The "cmdlets" and "help" backends: the default naming rule, the scalar-result property rule,
+/// baselines of PowerShellScenarios/NAME (schema.json + schema.powershell.json), and overlay /
+/// naming problems as QG01xx diagnostics. (The generated cmdlets compile and run in the module
+/// build and its Pester suites, where PowerShell is available.)
+/// </summary>
+public sealed class PowerShellBackendTests
+{
+    private const string Backends = "cmdlets,help";
+
+    [Theory]
+    [InlineData("guest-get-osinfo", "Get", "VMGuestOsinfo")]
+    [InlineData("guest-get-foo-bar", "Get", "VMGuestFooBar")]
+    [InlineData("guest-set-time", "Set", "VMGuestTime")]
+    [InlineData("guest-remove-thing", "Remove", "VMGuestThing")]
+    [InlineData("guest-frobnicate", "Invoke", "VMGuestFrobnicate")]
+    [InlineData("guest-fsfreeze-thaw", "Invoke", "VMGuestFsfreezeThaw")]
+    [InlineData("guest-get", "Invoke", "VMGuestGet")]
+    [InlineData("__com.example_guest-get-gadget-info", "Get", "VMGuestGadgetInfo")]
+    [InlineData("ping", "Invoke", "VMGuestPing")]
+    public void DefaultNamingRule(string command, string verb, string noun)
+    {
+        Assert.Equal((verb, noun), CmdletPlanner.DefaultName(command));
+    }
+
+    public static IEnumerable<object[]> Scenarios() =>
+        Directory.GetDirectories(Path.Combine(GeneratorHarness.TestsDirectory(), "PowerShellScenarios"))
+            .Select(d => new object[] { Path.GetFileName(d) })
+            .OrderBy(o => (string)o[0], StringComparer.Ordinal);
+
+    private static Dictionary<string, string> ScenarioFiles(string scenario)
+    {
+        string dir = Path.Combine(GeneratorHarness.TestsDirectory(), "PowerShellScenarios", scenario);
+        return Directory.GetFiles(dir, "*.json").ToDictionary(f => Path.GetFileName(f), File.ReadAllText);
+    }
+
+    [Theory]
+    [MemberData(nameof(Scenarios))]
+    public void Baselines(string scenario)
+    {
+        var run = GeneratorHarness.Run(ScenarioFiles(scenario), Backends);
+        Assert.Empty(run.Diagnostics.Select(d => d.ToString()));
+        string dir = Path.Combine(GeneratorHarness.TestsDirectory(), "PowerShellScenarios", scenario);
+        bool update = Environment.GetEnvironmentVariable("QEMUGUEST_UPDATE_BASELINES") == "1";
+        var generated = run.Result.Results.Single().GeneratedSources;
+        Assert.Equal(new[] { "Qga.Cmdlets.g.cs", "Qga.Help.g.cs" }, generated.Select(s => s.HintName).OrderBy(s => s, StringComparer.Ordinal));
+        var mismatches = new List<string>();
+        foreach (var s in generated)
+        {
+            string path = Path.Combine(dir, s.HintName + ".txt");
+            string text = s.SourceText.ToString();
+            if (update)
+            {
+                File.WriteAllText(path, text);
+                continue;
+            }
+            if ((File.Exists(path) ? File.ReadAllText(path) : "<missing baseline>") != text)
+            {
+                mismatches.Add(s.HintName);
+            }
+        }
+        Assert.True(mismatches.Count == 0, "baselines differ (run with QEMUGUEST_UPDATE_BASELINES=1 and review the diff): " + string.Join(", ", mismatches));
+    }
+
+    [Fact]
+    public void ScenarioShapes()
+    {
+        var text = Generated("cmdlets", "Qga.Cmdlets.g.cs");
+        // Overlay names, impact and positions.
+        Assert.Contains("[Cmdlet(VerbsCommon.Set, \"VMGuestWidget\", DefaultParameterSetName = GuestCmdlet.SessionParameterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]", text);
+        Assert.Contains("[Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]\n    [Alias(\"Widgets\")]\n    [ValidateNotNull]\n    public object[] Widget { get; set; }", text);
+        // Enum → ValidateSet of wire names; alternate of int|enum → string without a set; optional bool → switch.
+        Assert.Contains("[ValidateSet(\"red\", \"green\")]\n    public string? Colour { get; set; }", text);
+        Assert.Contains("public string? Where { get; set; }", text);
+        Assert.Contains("public SwitchParameter Force { get; set; }", text);
+        // Default names: Get-/Invoke- with ShouldProcess Medium for non-Get; required arguments positional.
+        Assert.Contains("[Cmdlet(VerbsCommon.Get, \"VMGuestWidgets\", DefaultParameterSetName = GuestCmdlet.SessionParameterSet)]", text);
+        Assert.Contains("[Cmdlet(VerbsLifecycle.Invoke, \"VMGuestFrobnicate\", DefaultParameterSetName = GuestCmdlet.SessionParameterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]", text);
+        Assert.Contains("[Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]\n    public long Level { get; set; }", text);
+        // Scalar results wrapped with a property named from the doc; enum scalars as wire names.
+        Assert.Contains("GeneratedCmdletSupport.Scalar(\"QemuGuest.Cmdlets.GuestSetWidgetsResult\", \"Count\", result)", text);
+        Assert.Contains("GeneratedCmdletSupport.Scalar(\"QemuGuest.Cmdlets.GuestOpenWidgetResult\", \"Handle\", result)", text);
+        Assert.Contains("GeneratedCmdletSupport.Scalar(\"QemuGuest.Cmdlets.GuestGetGadgetInfoResult\", \"Colour\", global::QemuGuest.Protocol.Qga.ColourExtensions.ToWireName(result))", text);
+        // Schema types are qualified inside cmdlet classes (the Widget parameter would hide the Widget type).
+        Assert.Contains("IReadOnlyList<global::QemuGuest.Protocol.Qga.Widget> a_widgets;", text);
+        // No response → the client's no-response method is awaited and nothing is written.
+        Assert.Contains("await client.GuestFrobnicateAsync(level: a_level, loudly: a_loudly, options: context.CallOptions, cancellationToken: context.CancellationToken).ConfigureAwait(false);", text);
+        // Lists are written element by element.
+        Assert.Contains("foreach (var item in result)", text);
+        // Never a System.Text.Json type (the module loads it privately).
+        Assert.DoesNotContain("JsonElement", text);
+        Assert.DoesNotContain("System.Text.Json", text);
+    }
+
+    [Fact]
+    public void HelpTextIsWellFormedXmlWithCrossReferences()
+    {
+        string source = Generated("cmdlets", "Qga.Help.g.cs");
+        // Pull the concatenated string literal back out by compiling nothing: read the lines.
+        var lines = source.Split('\n').Where(l => l.TrimStart().StartsWith("\"", StringComparison.Ordinal));
+        string xml = string.Concat(lines.Select(l => System.Text.RegularExpressions.Regex.Unescape(l.Trim().TrimEnd('+', ';', ' ').Trim('"'))));
+        var doc = System.Xml.Linq.XDocument.Parse(xml);
+        var commands = doc.Root!.Elements("command").ToList();
+        Assert.Equal(5, commands.Count);
+        var get = commands.Single(c => (string?)c.Attribute("name") == "Get-VMGuestWidgets");
+        Assert.Equal("Lists the widgets.", (string?)get.Element("synopsis"));
+        // `guest-set-widgets` in the doc becomes the cmdlet name, and a related link.
+        Assert.Contains("See Set-VMGuestWidget.", (string?)get.Element("description")!.Elements("para").First());
+        Assert.Contains(get.Elements("link"), l => l.Value == "Set-VMGuestWidget");
+        var set = commands.Single(c => (string?)c.Attribute("name") == "Set-VMGuestWidget");
+        Assert.Equal(new[] { "Widget", "Colour", "Where", "Force" }, set.Elements("parameter").Select(p => (string)p.Attribute("name")!));
+        Assert.Contains("-WhatIf", string.Concat(set.Elements("example").Select(e => e.Value)));
+        Assert.All(commands, c => Assert.NotEmpty(c.Elements("example")));
+    }
+
+    [Fact]
+    public void OverlayErrorIsLocated()
+    {
+        var files = ScenarioFiles("cmdlets");
+        files["schema.powershell.json"] = "{ 'command': 'guest-open-widget',\n  'cmdlet': 'Frob-VMGuestWidget' }\n";
+        var run = GeneratorHarness.Run(files, Backends);
+        var d = Assert.Single(run.Diagnostics);
+        Assert.Equal("QG0101", d.Id);
+        Assert.Contains("'Frob' of cmdlet 'Frob-VMGuestWidget' is not an approved PowerShell verb", d.GetMessage(CultureInfo.InvariantCulture));
+        var span = d.Location.GetLineSpan();
+        Assert.Equal(GeneratorHarness.SchemaDir + "schema.powershell.json", span.Path);
+        Assert.Equal(1, span.StartLinePosition.Line);
+        Assert.Empty(run.Result.Results.Single().GeneratedSources);
+    }
+
+    [Theory]
+    [InlineData("'name': 'Session'", "QG0103", "The parameter name or alias 'Session' (argument 'path' of command 'guest-open-widget') collides with the GuestCmdlet parameter 'Session'")]
+    [InlineData("'name': 'Host'", "QG0103", "The parameter name or alias 'Host' (argument 'path' of command 'guest-open-widget') collides with the cmdlet member 'Host'")]
+    // Common parameters are already refused by the overlay checker (QemuGuest.Schema).
+    [InlineData("'aliases': [ 'ea' ]", "QG0101", "In overlay for command 'guest-open-widget': alias 'ea' of parameter 'path' collides with PowerShell's common parameter 'ErrorAction'")]
+    public void ParameterNameClashIsReported(string overlayParameter, string id, string message)
+    {
+        var files = ScenarioFiles("cmdlets");
+        files["schema.powershell.json"] = "{ 'command': 'guest-open-widget', 'cmdlet': 'Open-VMGuestWidget',\n  'parameters': { 'path': { " + overlayParameter + " } } }\n";
+        var run = GeneratorHarness.Run(files, Backends);
+        var d = Assert.Single(run.Diagnostics);
+        Assert.Equal(id, d.Id);
+        Assert.Equal(message, d.GetMessage(CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void CmdletNameClashIsReported()
+    {
+        var files = ScenarioFiles("cmdlets");
+        // guest-get-widgets defaults to Get-VMGuestWidgets; the overlay gives that name to another command.
+        files["schema.powershell.json"] = "{ 'command': 'guest-open-widget', 'cmdlet': 'Get-VMGuestWidgets' }\n";
+        var run = GeneratorHarness.Run(files, Backends);
+        var d = Assert.Single(run.Diagnostics);
+        Assert.Equal("QG0102", d.Id);
+        Assert.Equal("The cmdlet name 'Get-VMGuestWidgets' of command 'guest-open-widget' is already used by command 'guest-get-widgets'", d.GetMessage(CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void WithoutAnOverlayEveryCommandGetsItsDefaultName()
+    {
+        var files = ScenarioFiles("cmdlets");
+        files.Remove("schema.powershell.json");
+        var run = GeneratorHarness.Run(files, Backends);
+        Assert.Empty(run.Diagnostics);
+        string text = run.Result.Results.Single().GeneratedSources.Single(s => s.HintName == "Qga.Cmdlets.g.cs").SourceText.ToString();
+        Assert.Contains("public sealed partial class SetVMGuestWidgetsCommand : GuestCmdlet", text);
+        Assert.Contains("public sealed partial class OpenVMGuestWidgetCommand : GuestCmdlet", text);
+    }
+
+    [Fact]
+    public void RealSchemaPlansOneCmdletPerCommandWithoutDiagnostics()
+    {
+        string schemaDir = Path.Combine(GeneratorHarness.TestsDirectory(), "..", "..", "schema");
+        var files = Directory.GetFiles(schemaDir, "*.json").ToDictionary(f => Path.GetFileName(f), File.ReadAllText);
+        var driver = GeneratorHarness.Driver(GeneratorHarness.Files(files), GeneratorHarness.Options(Backends, ns: "QemuGuest.Cmdlets", root: "qga.json"));
+        driver = driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(), out _, out var diagnostics);
+        Assert.Empty(diagnostics.Select(d => d.ToString()));
+        string text = driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "Qga.Cmdlets.g.cs").SourceText.ToString();
+        int commands = files.Where(f => !f.Key.Contains("powershell", StringComparison.Ordinal))
+            .Sum(f => System.Text.RegularExpressions.Regex.Matches(f.Value, @"(?m)^\s*\{\s*'command':").Count);
+        Assert.Equal(commands, System.Text.RegularExpressions.Regex.Matches(text, "internal const string QgaCommandName").Count);
+        Assert.Contains("class GetVMGuestExecStatusCommand", text);
+        Assert.Contains("[Alias(\"Pid\")]", text);
+    }
+
+    private static string Generated(string scenario, string hint) =>
+        GeneratorHarness.Run(ScenarioFiles(scenario), Backends).Result.Results.Single().GeneratedSources.Single(s => s.HintName == hint).SourceText.ToString();
+}
