@@ -77,7 +77,8 @@ $ModuleIgnoredPublishFiles = @(
 )
 
 # openssh-server: tests/pester/Remoting.Tests.ps1 runs the module over pwsh SSH remoting to localhost.
-$AptPackages = @('qemu-guest-agent', 'socat', 'openssh-server')
+# systemd: systemd-socket-activate for the agent's socket-activation test; socat: pty bridge tests.
+$AptPackages = @('qemu-guest-agent', 'socat', 'openssh-server', 'systemd')
 
 # ---------------------------------------------------------------------------------------
 # Task table: name → synopsis + script block. Order is the order shown by Help.
