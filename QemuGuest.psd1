@@ -13,10 +13,16 @@
     CompatiblePSEditions = @('Desktop', 'Core')
     FormatsToProcess     = @('QemuGuest.Format.ps1xml')
     CmdletsToExport      = @(
+        'Copy-VMGuestFile'
+        'Get-VMGuestProcess'
         'Get-VMGuestSession'
+        'Invoke-VMGuestCommand'
         'Invoke-VMGuestRpc'
+        'Invoke-VMGuestScript'
         'New-VMGuestSession'
         'Remove-VMGuestSession'
+        'Start-VMGuestProcess'
+        'Wait-VMGuestProcess'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
