@@ -10,7 +10,7 @@
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [int] $SizeMiB = 1024,
-    [int] $ChunkSize = 4MB,
+    [int] $ChunkSize = 60KB,
     [string] $OutFile = (Join-Path $PSScriptRoot '../transfer.md')
 )
 $ErrorActionPreference = 'Stop'
@@ -58,9 +58,9 @@ try {
             $agent = Start-LocalAgent -Kind $kind
             try {
                 $out = & python3 (Join-Path $PSScriptRoot 'raw_qga.py') $agent.Socket w $ChunkSize $bytes (Join-Path $work 'raw.bin')
-                $n, $s = $out -split ' '; Add-Row "$label, raw client" 'to guest' $n $s "python, $($ChunkSize / 1MB) MiB blocks"
+                $n, $s = $out -split ' '; Add-Row "$label, raw client" 'to guest' $n $s "python, $($ChunkSize / 1KB) KiB blocks"
                 $out = & python3 (Join-Path $PSScriptRoot 'raw_qga.py') $agent.Socket r $ChunkSize 0 (Join-Path $work 'raw.bin')
-                $n, $s = $out -split ' '; Add-Row "$label, raw client" 'from guest' $n $s "python, $($ChunkSize / 1MB) MiB blocks"
+                $n, $s = $out -split ' '; Add-Row "$label, raw client" 'from guest' $n $s "python, $($ChunkSize / 1KB) KiB blocks"
             }
             finally { $agent | Stop-LocalAgent; Remove-Item (Join-Path $work 'raw.bin') -ErrorAction SilentlyContinue }
         }
@@ -69,9 +69,9 @@ try {
         try {
             $session = New-VMGuestSession -ConnectionString $agent.ConnectionString -Name "bench-$kind"
             $up = Copy-VMGuestFile -Session $session -LocalToGuest -Source $src -Destination (Join-Path $work "up-$kind.bin") -ChunkSize $ChunkSize -PassThru
-            Add-Row "$label, Copy-VMGuestFile" 'to guest' $up.Bytes $up.Duration.TotalSeconds "$($ChunkSize / 1MB) MiB blocks, 4 in flight, atomic=$($up.Atomic)"
+            Add-Row "$label, Copy-VMGuestFile" 'to guest' $up.Bytes $up.Duration.TotalSeconds "$($ChunkSize / 1KB) KiB blocks, 4 in flight, atomic=$($up.Atomic)"
             $down = Copy-VMGuestFile -Session $session -GuestToLocal -Source (Join-Path $work "up-$kind.bin") -Destination (Join-Path $work "down-$kind.bin") -ChunkSize $ChunkSize -PassThru
-            Add-Row "$label, Copy-VMGuestFile" 'from guest' $down.Bytes $down.Duration.TotalSeconds "$($ChunkSize / 1MB) MiB blocks, 4 in flight"
+            Add-Row "$label, Copy-VMGuestFile" 'from guest' $down.Bytes $down.Duration.TotalSeconds "$($ChunkSize / 1KB) KiB blocks, 4 in flight"
             $session | Remove-VMGuestSession -Confirm:$false
         }
         finally {

@@ -28,8 +28,16 @@ internal sealed class AgentProfile
     public const string ExecKill = Prefix + "guest-exec-kill";
     public const string Capabilities = Prefix + "guest-agent-capabilities";
 
-    /// <summary>Default transfer block: big enough to amortise a round trip, small enough for bounded memory and libvirt.</summary>
-    public const int DefaultChunkSize = 4 * 1024 * 1024;
+    /// <summary>
+    /// Default transfer block: 60 KiB, whose base64 request or reply (82 KB with its JSON
+    /// envelope) stays under .NET's 85,000-byte large-object threshold, so every per-block
+    /// allocation dies young in gen0 and memory stays flat. Measured against Debian's qemu-ga
+    /// on a loaded 2-core machine: 60 KiB read 12.4 MiB/s with a 36 MB peak working-set delta
+    /// for 512 MiB; 1 MiB read 5.8 MiB/s / 112 MB; 4 MiB 8.3 MiB/s / 536 MB for 1 GiB (LOH churn,
+    /// gen2 collections). The stock agent's own speed does not depend on the block size (a bare
+    /// client moves the same ~5 MiB/s writing, ~11 MiB/s reading with 64 KiB or 4 MiB blocks).
+    /// </summary>
+    public const int DefaultChunkSize = 60 * 1024;
 
     /// <summary>Largest write block for the stock agent: 45 MiB encodes to 60 MiB of base64, under its 64 MiB message cap.</summary>
     public const int StockMaxWriteCount = 45 * 1024 * 1024;
