@@ -54,6 +54,23 @@ public sealed class DiagnosticTests
         Assert.Empty(run.Result.Results.Single().GeneratedSources);
     }
 
+    [Theory]
+    [InlineData(
+        "{ 'command': 'guest-ping', 'data': { 'a': 'int' } }\n{ 'struct': 'GuestPingArguments', 'data': { 'b': 'int' } }\n",
+        "struct 'GuestPingArguments' and struct 'q_obj_guest-ping-arg' both become the C# type 'GuestPingArguments'", 2, 1)]
+    [InlineData(
+        "{ 'enum': 'Color', 'data': [ 'red' ] }\n{ 'struct': 'ColorExtensions', 'data': { 'b': 'int' } }\n",
+        "struct 'ColorExtensions' and enum 'Color' both become the C# type 'ColorExtensions'", 2, 1)]
+    public void GeneratedNameClashIsReported(string schema, string message, int line, int column)
+    {
+        var run = GeneratorHarness.Run(new Dictionary<string, string> { ["schema.json"] = schema }, "types");
+        var d = Assert.Single(run.Diagnostics);
+        Assert.Equal("QG0005", d.Id);
+        Assert.Equal(message, d.GetMessage(CultureInfo.InvariantCulture));
+        Assert.Equal(line - 1, d.Location.GetLineSpan().StartLinePosition.Line);
+        Assert.Equal(column - 1, d.Location.GetLineSpan().StartLinePosition.Character);
+    }
+
     [Fact]
     public void MissingRootIsReported()
     {

@@ -113,6 +113,15 @@ public class ReaderTests
     }
 
     [Fact]
+    public void Top_level_garbage_tokens_and_strings_are_bounded_small()
+    {
+        string token = new string('a', 5000);
+        string str = "\"" + new string('b', 5000) + "\"";
+        Assert.Equal(new[] { "TooLarge", "TooLarge", "M:{}" }, Run(token + " " + str + "{}"));
+        Assert.Equal(new[] { "M:{\"s\":\"" + new string('c', 5000) + "\"}" }, Run("{\"s\":\"" + new string('c', 5000) + "\"}"));
+    }
+
+    [Fact]
     public void Nesting_limit_is_reported_then_the_next_one_is_read()
     {
         string deep = new string('[', 10) + new string(']', 10);

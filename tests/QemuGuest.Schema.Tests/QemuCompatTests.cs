@@ -53,7 +53,8 @@ public class QemuCompatTests
         Assert.StartsWith("Echo back a unique integer value", doc.Body);
         Assert.Contains(".. note::", doc.Body);
         Assert.Equal("The unique integer id passed in by the client", doc.Returns);
-        Assert.StartsWith("1.1", doc.Since);
+        Assert.Equal("1.1", doc.Since);
+        Assert.Contains(".. qmp-example::\n\n    -> { \"execute\"", doc.Body);
         var open = Schema.Find("guest-file-open")!.Doc!;
         Assert.Equal("- If the file cannot be opened, GenericError", open.Errors);
         var status = Schema.Find("GuestExecStatus")!.Doc!;
@@ -61,5 +62,14 @@ public class QemuCompatTests
         var shutdown = Schema.Find("guest-shutdown")!.Doc!;
         Assert.Equal("Initiate guest-activated shutdown.\n\nThis command does NOT return a response on success.  Success\ncondition is indicated by the VM exiting with a zero exit status.", shutdown.Body);
         Assert.False(Schema.Find<QapiCommand>("guest-shutdown")!.SuccessResponse);
+    }
+
+    [Fact]
+    public void ContinuationIndentIsSetByTheFirstContinuationLine()
+    {
+        var doc = Schema.Find("guest-set-vcpus")!.Doc!;
+        Assert.Equal("The processors.  Continuation lines are indented by four\nspaces in current QEMU.", doc.MemberText("vcpus"));
+        Assert.Equal("The length of the sublist processed.  Possible\ncases:\n\n- 0:\n  nothing was done.\n- length(@vcpus):\n  all done.", doc.Returns);
+        Assert.Equal("- If the first node failed.\n  Nothing changed.", doc.Errors);
     }
 }
