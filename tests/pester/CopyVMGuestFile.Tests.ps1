@@ -183,6 +183,7 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
                 $down, $up, $delta = ($out | Select-Object -Last 1) -split ' '
                 [long] $down | Should -Be ([long] $mib * 1MB)
                 [long] $up | Should -Be ([long] $mib * 1MB)
+                Write-Host ("        $Kind, $mib MiB each way: peak working set delta {0:N0} MB" -f ([long] $delta / 1MB))
                 [long] $delta | Should -BeLessThan 300MB
                 (Get-Item "$W/local/sparse.bin").Length | Should -Be ([long] $mib * 1MB)
             }
