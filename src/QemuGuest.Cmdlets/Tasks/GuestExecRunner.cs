@@ -91,11 +91,21 @@ internal static class GuestExecRunner
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
+            bool killed = false;
             if (profile.Has(AgentProfile.ExecKill))
             {
-                await commands.GuestExecKillAsync(pid, null, true, options, cts.Token).ConfigureAwait(false);
+                try
+                {
+                    // SIGKILL (Windows: TerminateProcess); "tree" only applies to exec-start children.
+                    await commands.GuestExecKillAsync(pid, 9, null, options, cts.Token).ConfigureAwait(false);
+                    killed = true;
+                }
+                catch (QgaCommandException)
+                {
+                    // Fall back to the guest's own tools below.
+                }
             }
-            else if (profile.CanExec)
+            if (!killed && profile.CanExec)
             {
                 string id = pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 long killer = profile.IsWindows
@@ -103,7 +113,7 @@ internal static class GuestExecRunner
                     : await StartAsync(commands, "kill", new[] { "-KILL", id }, null, null, options, cts.Token).ConfigureAwait(false);
                 await WaitAsync(commands, killer, TimeSpan.FromSeconds(5), options, cts.Token).ConfigureAwait(false);
             }
-            else
+            else if (!killed)
             {
                 return false;
             }
