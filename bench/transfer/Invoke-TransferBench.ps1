@@ -52,7 +52,7 @@ try {
 
     $kinds = @('Stock') + @(if (Get-OurAgentPath) { 'Ours' })
     foreach ($kind in $kinds) {
-        $label = if ($kind -eq 'Stock') { "Debian qemu-ga $((& /usr/sbin/qemu-ga -V) -replace '.*version ','' -replace '\s.*','')" } else { 'QemuGuest agent' }
+        $label = if ($kind -eq 'Stock') { "Debian qemu-ga $(((& /usr/sbin/qemu-ga -V) -split ' ')[-1])" } else { 'QemuGuest agent' }
         if ($kind -eq 'Stock') {
             # 2. Minimal raw client (one request at a time) against the stock agent.
             $agent = Start-LocalAgent -Kind $kind
