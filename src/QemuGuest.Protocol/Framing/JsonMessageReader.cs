@@ -1,0 +1,572 @@
+using System;
+using System.Buffers;
+#if NET
+using System.Runtime.CompilerServices;
+#endif
+
+namespace QemuGuest.Protocol.Framing;
+
+/// <summary>What one call to <see cref="JsonMessageReader.Read(ReadOnlySpan{byte}, out int)"/> produced.</summary>
+public enum JsonFrameKind : byte
+{
+    /// <summary>The input was consumed without completing anything: feed more.</summary>
+    None = 0,
+
+    /// <summary>A complete top-level JSON value (normally an object) in <see cref="JsonFrame.Message"/>.</summary>
+    Message,
+
+    /// <summary>
+    /// A byte that can never be part of JSON text (0xFE, 0xFF, an ASCII control other than
+    /// whitespace, or outside strings anything that cannot start a token). Any half-read
+    /// message was dropped. The stock agent answers each one with
+    /// "JSON parse error, stray '...'"; 0xFF is the sync delimiter.
+    /// </summary>
+    StrayByte,
+
+    /// <summary>A '}', ']', ':' or ',' outside any value (the stock agent: "JSON parse error, expecting value").</summary>
+    UnexpectedByte,
+
+    /// <summary>The current message exceeded the size bound; the rest of it is skipped without being stored.</summary>
+    TooLarge,
+
+    /// <summary>The current message nests deeper than the bound; the rest of it is skipped without being stored.</summary>
+    TooDeep,
+}
+
+/// <summary>
+/// One result of the reader. <see cref="Message"/> is only valid until the next call to
+/// <c>Read</c> or <c>Reset</c> on the same reader (and, for the memory overload, while the
+/// caller's input buffer is unchanged): parse or copy it before reading on.
+/// </summary>
+public readonly struct JsonFrame
+{
+    internal JsonFrame(JsonFrameKind kind, ReadOnlyMemory<byte> message, byte value)
+    {
+        Kind = kind;
+        Message = message;
+        Byte = value;
+    }
+
+    public JsonFrameKind Kind { get; }
+
+    /// <summary>The message's UTF-8 bytes, without surrounding whitespace (<see cref="JsonFrameKind.Message"/> only).</summary>
+    public ReadOnlyMemory<byte> Message { get; }
+
+    /// <summary>The offending byte (<see cref="JsonFrameKind.StrayByte"/> and <see cref="JsonFrameKind.UnexpectedByte"/>).</summary>
+    public byte Byte { get; }
+
+    public override string ToString() => Kind switch
+    {
+        JsonFrameKind.Message => $"Message({Message.Length} bytes)",
+        JsonFrameKind.StrayByte or JsonFrameKind.UnexpectedByte => $"{Kind}(0x{Byte:X2})",
+        _ => Kind.ToString(),
+    };
+}
+
+/// <summary>
+/// Splits a byte stream into top-level JSON values the way QEMU's json-lexer/json-streamer
+/// do: not line based; a value is complete when its top-level object/array/string closes
+/// (a bare top-level token such as <c>1</c> when the next delimiter arrives); several may
+/// arrive per chunk; any split of the input gives identical results.
+/// </summary>
+/// <remarks>
+/// <para>This is a framer, not a validator: it tracks strings, escapes and depth, and hands out
+/// each value for a real JSON parser (JsonDocument / Utf8JsonReader) to check. It does not
+/// tell <c>{</c> from <c>[</c> when closing, nor check escapes, numbers or UTF-8 validity.</para>
+/// <para>Stray bytes (see <see cref="JsonFrameKind.StrayByte"/>) abort the half-read value and
+/// are reported once each; like QEMU's lexer, the reader then skips up to the next promising
+/// restart point ('{', '}', '[', ']', an ASCII control other than TAB, 0xFE or 0xFF). Single
+/// quoted strings (a QEMU extension) are framed as strings.</para>
+/// <para>Memory: one pooled buffer holding at most <see cref="MaxMessageBytes"/> of the current
+/// value. Whitespace, stray bytes, recovery skips and the rest of a too large or too deep
+/// value are never stored. Not thread-safe: one reader per direction of one connection.</para>
+/// </remarks>
+public sealed class JsonMessageReader : IDisposable
+{
+    /// <summary>64 MiB (a 48 MiB guest-file-read reply in base64) plus 1 MiB of slack.</summary>
+    public const int DefaultMaxMessageBytes = (64 + 1) * 1024 * 1024;
+
+    /// <summary>Same as the stock agent's parser.</summary>
+    public const int DefaultMaxDepth = 1024;
+
+    private const int InitialBufferSize = 4096;
+    private const int RetainedBufferSize = 1024 * 1024;
+
+    // Byte classes outside strings.
+    private const byte CStray = 0;
+    private const byte CSpace = 1;
+    private const byte COpen = 2;
+    private const byte CClose = 3;
+    private const byte CPunct = 4;
+    private const byte CQuote = 5;
+    private const byte CToken = 6;
+
+    private static readonly byte[] Classes = BuildClasses();
+
+#if NET
+    private static readonly SearchValues<byte> DoubleQuotedStops = SearchValues.Create(BuildStringStops((byte)'"'));
+    private static readonly SearchValues<byte> SingleQuotedStops = SearchValues.Create(BuildStringStops((byte)'\''));
+#endif
+
+    private enum State : byte
+    {
+        Idle,
+        Value,
+        String,
+        StringEscape,
+        Bare,
+        Recovery,
+    }
+
+    private State _state;
+    private int _depth;
+    private byte _quote;
+    private bool _discard;
+    private byte[]? _buffer;
+    private int _length;
+    private bool _shrinkPending;
+    private bool _disposed;
+
+    public JsonMessageReader(int maxMessageBytes = DefaultMaxMessageBytes, int maxDepth = DefaultMaxDepth)
+    {
+        if (maxMessageBytes < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxMessageBytes), maxMessageBytes, "Must be at least 2.");
+        }
+
+        if (maxDepth < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxDepth), maxDepth, "Must be at least 1.");
+        }
+
+        MaxMessageBytes = maxMessageBytes;
+        MaxDepth = maxDepth;
+    }
+
+    public int MaxMessageBytes { get; }
+
+    public int MaxDepth { get; }
+
+    /// <summary>True when a value has started but not completed (including one being skipped).</summary>
+    public bool IsInMessage => _state is State.Value or State.String or State.StringEscape or State.Bare;
+
+    /// <summary>
+    /// Scans <paramref name="input"/> up to and including the first event, always copying a
+    /// message into the reader's own buffer. <paramref name="consumed"/> tells how far it got;
+    /// call again with the rest. <see cref="JsonFrameKind.None"/> means all input was consumed.
+    /// </summary>
+    public JsonFrame Read(ReadOnlySpan<byte> input, out int consumed) => ReadCore(input, default, false, out consumed);
+
+    /// <summary>
+    /// Same as the span overload, but a message lying wholly inside <paramref name="input"/> is
+    /// handed out as a slice of it without copying.
+    /// </summary>
+    public JsonFrame Read(ReadOnlyMemory<byte> input, out int consumed) => ReadCore(input.Span, input, true, out consumed);
+
+    /// <summary>Drops any half-read value and returns to the between-messages state.</summary>
+    public void Reset()
+    {
+        _state = State.Idle;
+        _depth = 0;
+        _discard = false;
+        _length = 0;
+        ShrinkIfLarge();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        ReturnBuffer();
+    }
+
+    private JsonFrame ReadCore(ReadOnlySpan<byte> input, ReadOnlyMemory<byte> memory, bool haveMemory, out int consumed)
+    {
+        if (_disposed)
+        {
+            throw new ObjectDisposedException(nameof(JsonMessageReader));
+        }
+
+        if (_shrinkPending)
+        {
+            _shrinkPending = false;
+            ShrinkIfLarge();
+        }
+
+        byte[] classes = Classes;
+        int n = input.Length;
+        int i = 0;
+
+        // Start of the current value's bytes inside this chunk that are not yet in _buffer.
+        int segStart = IsInMessage && !_discard ? 0 : -1;
+
+        while (i < n)
+        {
+            switch (_state)
+            {
+                case State.Idle:
+                {
+                    byte b = input[i];
+                    switch (classes[b])
+                    {
+                        case CSpace:
+                            i++;
+                            continue;
+                        case COpen:
+                            Begin(State.Value);
+                            _depth = 1;
+                            segStart = i++;
+                            continue;
+                        case CQuote:
+                            Begin(State.String);
+                            _quote = b;
+                            segStart = i++;
+                            continue;
+                        case CToken:
+                            Begin(State.Bare);
+                            segStart = i++;
+                            continue;
+                        case CClose:
+                        case CPunct:
+                            consumed = i + 1;
+                            return new JsonFrame(JsonFrameKind.UnexpectedByte, default, b);
+                        default:
+                            consumed = i + 1;
+                            return Stray(b);
+                    }
+                }
+
+                case State.Value:
+                {
+                    while (i < n)
+                    {
+                        byte b = input[i];
+                        switch (classes[b])
+                        {
+                            case CSpace:
+                            case CPunct:
+                            case CToken:
+                                i++;
+                                continue;
+                            case COpen:
+                                i++;
+                                if (++_depth > MaxDepth && !_discard)
+                                {
+                                    _discard = true;
+                                    _length = 0;
+                                    consumed = i;
+                                    return new JsonFrame(JsonFrameKind.TooDeep, default, 0);
+                                }
+
+                                continue;
+                            case CClose:
+                                i++;
+                                if (--_depth == 0)
+                                {
+                                    if (Complete(input, memory, haveMemory, segStart, i, out JsonFrame frame))
+                                    {
+                                        consumed = i;
+                                        return frame;
+                                    }
+
+                                    segStart = -1;
+                                    goto NextState;
+                                }
+
+                                continue;
+                            case CQuote:
+                                _quote = b;
+                                _state = State.String;
+                                i++;
+                                goto NextState;
+                            default:
+                                consumed = i + 1;
+                                return Stray(b);
+                        }
+                    }
+
+                    break;
+                }
+
+                case State.String:
+                {
+                    int stop = IndexOfStringStop(input.Slice(i), _quote);
+                    if (stop < 0)
+                    {
+                        i = n;
+                        break;
+                    }
+
+                    i += stop;
+                    byte b = input[i];
+                    if (b == _quote)
+                    {
+                        i++;
+                        if (_depth == 0)
+                        {
+                            if (Complete(input, memory, haveMemory, segStart, i, out JsonFrame frame))
+                            {
+                                consumed = i;
+                                return frame;
+                            }
+
+                            segStart = -1;
+                        }
+                        else
+                        {
+                            _state = State.Value;
+                        }
+                    }
+                    else if (b == (byte)'\\')
+                    {
+                        i++;
+                        _state = State.StringEscape;
+                    }
+                    else
+                    {
+                        consumed = i + 1;
+                        return Stray(b);
+                    }
+
+                    break;
+                }
+
+                case State.StringEscape:
+                {
+                    byte b = input[i];
+                    if (b < 0x20 || b >= 0xFE)
+                    {
+                        consumed = i + 1;
+                        return Stray(b);
+                    }
+
+                    i++;
+                    _state = State.String;
+                    break;
+                }
+
+                case State.Bare:
+                {
+                    while (i < n && classes[input[i]] == CToken)
+                    {
+                        i++;
+                    }
+
+                    if (i < n)
+                    {
+                        // The delimiter is not part of the token: it is looked at again in Idle.
+                        if (Complete(input, memory, haveMemory, segStart, i, out JsonFrame frame))
+                        {
+                            consumed = i;
+                            return frame;
+                        }
+
+                        segStart = -1;
+                    }
+
+                    break;
+                }
+
+                case State.Recovery:
+                {
+                    while (i < n && !IsRestartPoint(input[i]))
+                    {
+                        i++;
+                    }
+
+                    if (i < n)
+                    {
+                        _state = State.Idle;
+                    }
+
+                    break;
+                }
+            }
+
+        NextState:
+            ;
+        }
+
+        consumed = n;
+        if (segStart >= 0 && IsInMessage && !_discard)
+        {
+            if (!Append(input.Slice(segStart, n - segStart)))
+            {
+                _discard = true;
+                _length = 0;
+                return new JsonFrame(JsonFrameKind.TooLarge, default, 0);
+            }
+        }
+
+        return default;
+    }
+
+    private void Begin(State state)
+    {
+        _state = state;
+        _depth = 0;
+        _discard = false;
+        _length = 0;
+    }
+
+    /// <summary>A value closed at <paramref name="end"/> (exclusive). False when it was being skipped.</summary>
+    private bool Complete(ReadOnlySpan<byte> input, ReadOnlyMemory<byte> memory, bool haveMemory, int segStart, int end, out JsonFrame frame)
+    {
+        _state = State.Idle;
+        _depth = 0;
+        if (_discard)
+        {
+            _discard = false;
+            _length = 0;
+            frame = default;
+            return false;
+        }
+
+        int tail = end - segStart;
+        if ((long)_length + tail > MaxMessageBytes)
+        {
+            _length = 0;
+            frame = new JsonFrame(JsonFrameKind.TooLarge, default, 0);
+            return true;
+        }
+
+        ReadOnlyMemory<byte> message;
+        if (_length == 0 && haveMemory)
+        {
+            message = memory.Slice(segStart, tail);
+        }
+        else
+        {
+            Append(input.Slice(segStart, tail));
+            message = new ReadOnlyMemory<byte>(_buffer, 0, _length);
+            _length = 0;
+            _shrinkPending = _buffer!.Length > RetainedBufferSize;
+        }
+
+        frame = new JsonFrame(JsonFrameKind.Message, message, 0);
+        return true;
+    }
+
+    private JsonFrame Stray(byte b)
+    {
+        _state = State.Recovery;
+        _depth = 0;
+        _discard = false;
+        _length = 0;
+        return new JsonFrame(JsonFrameKind.StrayByte, default, b);
+    }
+
+    private bool Append(ReadOnlySpan<byte> bytes)
+    {
+        long need = (long)_length + bytes.Length;
+        if (need > MaxMessageBytes)
+        {
+            return false;
+        }
+
+        if (_buffer is null || need > _buffer.Length)
+        {
+            long grown = Math.Max(need, Math.Max(InitialBufferSize, (_buffer?.Length ?? 0) * 2L));
+            int size = (int)Math.Min(grown, MaxMessageBytes);
+            byte[] next = ArrayPool<byte>.Shared.Rent(size);
+            if (_buffer is not null)
+            {
+                Buffer.BlockCopy(_buffer, 0, next, 0, _length);
+                ArrayPool<byte>.Shared.Return(_buffer);
+            }
+
+            _buffer = next;
+        }
+
+        bytes.CopyTo(new Span<byte>(_buffer, _length, bytes.Length));
+        _length = (int)need;
+        return true;
+    }
+
+    private void ShrinkIfLarge()
+    {
+        if (_buffer is not null && _buffer.Length > RetainedBufferSize && _length == 0)
+        {
+            ReturnBuffer();
+        }
+    }
+
+    private void ReturnBuffer()
+    {
+        if (_buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+        }
+
+        _length = 0;
+    }
+
+#if NET
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+#endif
+    private static int IndexOfStringStop(ReadOnlySpan<byte> span, byte quote)
+    {
+#if NET
+        return span.IndexOfAny(quote == (byte)'"' ? DoubleQuotedStops : SingleQuotedStops);
+#else
+        for (int k = 0; k < span.Length; k++)
+        {
+            byte b = span[k];
+            if (b < 0x20 || b == quote || b == (byte)'\\' || b >= 0xFE)
+            {
+                return k;
+            }
+        }
+
+        return -1;
+#endif
+    }
+
+    private static bool IsRestartPoint(byte b) =>
+        (b < 0x20 && b != (byte)'\t') || b >= 0xFE || b == (byte)'{' || b == (byte)'}' || b == (byte)'[' || b == (byte)']';
+
+    private static byte[] BuildClasses()
+    {
+        var classes = new byte[256];
+        classes[' '] = classes['\t'] = classes['\n'] = classes['\r'] = CSpace;
+        classes['{'] = classes['['] = COpen;
+        classes['}'] = classes[']'] = CClose;
+        classes[':'] = classes[','] = CPunct;
+        classes['"'] = classes['\''] = CQuote;
+        for (int c = 'a'; c <= 'z'; c++)
+        {
+            classes[c] = CToken;
+            classes[c - 'a' + 'A'] = CToken;
+        }
+
+        for (int c = '0'; c <= '9'; c++)
+        {
+            classes[c] = CToken;
+        }
+
+        classes['+'] = classes['-'] = classes['.'] = CToken;
+        return classes;
+    }
+
+#if NET
+    private static byte[] BuildStringStops(byte quote)
+    {
+        var stops = new System.Collections.Generic.List<byte>();
+        for (int b = 0; b < 0x20; b++)
+        {
+            stops.Add((byte)b);
+        }
+
+        stops.Add(quote);
+        stops.Add((byte)'\\');
+        stops.Add(0xFE);
+        stops.Add(0xFF);
+        return stops.ToArray();
+    }
+#endif
+}
