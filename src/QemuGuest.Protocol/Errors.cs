@@ -31,6 +31,18 @@ public class QgaCommandException : QgaException
     public string ErrorClass { get; }
 
     public string Description { get; }
+
+    /// <summary>
+    /// The exception for an error reply: <see cref="QgaGenericErrorException"/>,
+    /// <see cref="QgaCommandNotFoundException"/>, or this base type for any other class
+    /// (QMP knows a few more, e.g. DeviceNotFound; agents may invent their own).
+    /// </summary>
+    public static QgaCommandException Create(string command, string errorClass, string description) => errorClass switch
+    {
+        "GenericError" => new QgaGenericErrorException(command, description),
+        "CommandNotFound" => new QgaCommandNotFoundException(command, description),
+        _ => new QgaCommandException(command, errorClass, description),
+    };
 }
 
 /// <summary>Error class GenericError: bad arguments or the command failed in the guest.</summary>
@@ -55,10 +67,19 @@ public sealed class QgaCommandNotFoundException : QgaCommandException
 public sealed class QgaTimeoutException : QgaException
 {
     public QgaTimeoutException(string? command, TimeSpan timeout)
-        : base(command, $"{command ?? "guest agent"}: no reply within {timeout.TotalSeconds:0.###} s")
+        : base(command, $"{command ?? "guest agent"}: no reply within {FormatSeconds(timeout)} s")
     {
         Timeout = timeout;
     }
+
+    public QgaTimeoutException(string? command, TimeSpan timeout, string message)
+        : base(command, message)
+    {
+        Timeout = timeout;
+    }
+
+    private static string FormatSeconds(TimeSpan timeout) =>
+        timeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
 
     public TimeSpan Timeout { get; }
 }

@@ -13,7 +13,9 @@ public static class SchemaLoader
     /// Include paths are resolved relative to the including file before this is called.</param>
     public static QapiSchema Load(string rootPath, Func<string, string?> readFile)
     {
-        throw new NotImplementedException("parser: to be written (issue 3)");
+        var reader = new Parsing.SchemaReader(readFile);
+        reader.ReadRoot(rootPath);
+        return Checking.SchemaChecker.Check(reader);
     }
 }
 
@@ -24,8 +26,6 @@ public static class OverlayLoader
     /// Throws <see cref="SchemaError"/> for unknown keys, unknown commands or members,
     /// unapproved verbs, bad confirm-impact values, duplicate positions.
     /// </summary>
-    public static PowerShellOverlay Load(string path, string text, QapiSchema schema)
-    {
-        throw new NotImplementedException("overlay parser: to be written (issue 3)");
-    }
+    public static PowerShellOverlay Load(string path, string text, QapiSchema schema) =>
+        Parsing.OverlayParser.Parse(path, text, schema);
 }

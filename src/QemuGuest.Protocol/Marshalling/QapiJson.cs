@@ -14,6 +14,11 @@ namespace QemuGuest.Protocol.Marshalling;
 /// </summary>
 public static class QapiJson
 {
+    private static readonly JsonDocument EmptyDocument = JsonDocument.Parse("{}");
+
+    /// <summary>An empty JSON object: the arguments of a request that has none.</summary>
+    public static JsonElement EmptyObject => EmptyDocument.RootElement;
+
     /// <summary>Throws unless the value is a JSON object.</summary>
     public static void ExpectObject(JsonElement element, QapiPath path)
     {

@@ -1,0 +1,199 @@
+using System.Collections.Generic;
+using QemuGuest.Schema;
+
+namespace QemuGuest.Generator.Emit;
+
+/// <summary>
+/// Backend "dispatch" (agent side):
+/// <list type="bullet">
+/// <item><c>IQgaCommandHandler</c>: one method per command, <c>ValueTask&lt;R&gt; {Command}Async(args..., CancellationToken)</c>
+/// with the argument members in schema order (optional ones nullable; boxed commands take the argument type).</item>
+/// <item><c>QgaCommandTable.All</c>: name, success-response, condition and features of every command.</item>
+/// <item><c>QgaDispatcher</c>: command name + "arguments" → unmarshal (QEMU's texts) → handler → return value
+/// written to a Utf8JsonWriter ({} when none). Commands whose condition is false on the platform are
+/// "not found", like the stock agent.</item>
+/// </list>
+/// </summary>
+internal static class DispatchEmitter
+{
+    public static string Emit(TypeMap map)
+    {
+        var w = new SourceWriter();
+        var usings = new List<string> { "System", "System.Collections.Generic", "System.Text.Json", "System.Threading", "System.Threading.Tasks", "QemuGuest.Protocol", "QemuGuest.Protocol.Marshalling", "QemuGuest.Protocol.Validation" };
+        if (map.TypesNamespace != map.Namespace)
+        {
+            usings.Add(map.TypesNamespace);
+        }
+        w.Banner("dispatch", usings.ToArray());
+        w.Line("namespace " + map.Namespace + ";");
+        var commands = new List<QapiCommand>(map.Schema.Commands);
+
+        // ---- handler interface ----
+        w.Line();
+        w.Line("/// <summary>The native implementation of every command; the generated dispatcher calls it.</summary>");
+        w.Open("public partial interface IQgaCommandHandler");
+        bool first = true;
+        foreach (var c in commands)
+        {
+            if (!first)
+            {
+                w.Line();
+            }
+            first = false;
+            DocWriter.Entity(w, c, "Implements <c>" + c.Name + "</c>.");
+            w.Line(HandlerSignature(map, c) + ";");
+        }
+        w.Close();
+
+        // ---- command table ----
+        w.Line();
+        w.Line("/// <summary>Every command of the schema, in schema order, with what the agent's policy needs.</summary>");
+        w.Open("public static partial class QgaCommandTable");
+        w.Line("/// <summary>All commands, including those whose condition is false on this platform.</summary>");
+        w.Open("public static IReadOnlyList<QgaCommandInfo> All { get; } = new QgaCommandInfo[]");
+        foreach (var c in commands)
+        {
+            w.Line(Info(c) + ",");
+        }
+        w.Close(";");
+        w.Close();
+
+        // ---- dispatcher ----
+        w.Line();
+        w.Line("/// <summary>Unmarshals a command's arguments, calls the handler and marshals its return value.</summary>");
+        w.Open("public sealed partial class QgaDispatcher");
+        w.Line("private readonly IQgaCommandHandler _handler;");
+        w.Line("private readonly Dictionary<string, int> _available = new(StringComparer.Ordinal);");
+        w.Line();
+        w.Open("public QgaDispatcher(IQgaCommandHandler handler, QgaPlatform platform)");
+        w.Line("_handler = handler ?? throw new ArgumentNullException(nameof(handler));");
+        w.Line("Platform = platform ?? throw new ArgumentNullException(nameof(platform));");
+        w.Line("var all = QgaCommandTable.All;");
+        w.Open("for (int i = 0; i < all.Count; i++)");
+        w.Open("if (all[i].IsAvailableOn(platform))");
+        w.Line("_available[all[i].Name] = i;");
+        w.Close();
+        w.Close();
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>The platform whose config symbols decide which commands exist.</summary>");
+        w.Line("public QgaPlatform Platform { get; }");
+        w.Line();
+        w.Line("/// <summary>The command if it exists on this platform, else null (\"has not been found\").</summary>");
+        w.Line("public QgaCommandInfo? Find(string command) => _available.TryGetValue(command, out int i) ? QgaCommandTable.All[i] : null;");
+        w.Line();
+        w.Line("/// <summary>The commands that exist on this platform, in schema order (for guest-info).</summary>");
+        w.Open("public IEnumerable<QgaCommandInfo> AvailableCommands");
+        w.Open("get");
+        w.Open("foreach (var c in QgaCommandTable.All)");
+        w.Open("if (_available.ContainsKey(c.Name))");
+        w.Line("yield return c;");
+        w.Close();
+        w.Close();
+        w.Close();
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// Runs <paramref name=\"command\"/>: unmarshals <paramref name=\"arguments\"/> (null when the request had");
+        w.Line("/// none), calls the handler, writes the return value ({} when none) to <paramref name=\"writer\"/>.");
+        w.Line("/// Throws QgaCommandNotFoundException for an unknown command, QapiUnmarshalException for bad arguments");
+        w.Line("/// (its message is QEMU's GenericError text), and whatever the handler throws.");
+        w.Line("/// </summary>");
+        w.Open("public async ValueTask DispatchAsync(string command, JsonElement? arguments, Utf8JsonWriter writer, CancellationToken cancellationToken)");
+        w.Open("if (!_available.ContainsKey(command))");
+        w.Line("throw new QgaCommandNotFoundException(command, QapiErrorTexts.CommandNotFound(command));");
+        w.Close();
+        w.Open("if (arguments is { } a && a.ValueKind != JsonValueKind.Object)");
+        w.Line("throw new QapiUnmarshalException(QapiErrorTexts.ArgumentsNotObject);");
+        w.Close();
+        w.Line("JsonElement args = arguments ?? QapiJson.EmptyObject;");
+        w.Open("switch (command)");
+        foreach (var c in commands)
+        {
+            w.Open("case " + TypeMap.Literal(c.Name) + ":");
+            EmitCase(w, map, c);
+            w.Line("return;");
+            w.Close();
+        }
+        w.Line("default:");
+        w.Line("    throw new QgaCommandNotFoundException(command, QapiErrorTexts.CommandNotFound(command));");
+        w.Close();
+        w.Close();
+        w.Close();
+        return w.ToString();
+    }
+
+    private static string Info(QapiCommand c)
+    {
+        var features = new List<string>();
+        foreach (var f in c.Features)
+        {
+            features.Add(TypeMap.Literal(f.Name));
+        }
+        string fs = features.Count == 0 ? "Array.Empty<string>()" : "new[] { " + string.Join(", ", features) + " }";
+        string cond = c.If is null ? "null" : TypeMap.ConditionExpr(c.If);
+        return "new QgaCommandInfo(" + TypeMap.Literal(c.Name) + ", " + (c.SuccessResponse ? "true" : "false") + ", " + cond + ", " + fs + ")";
+    }
+
+    private static string SafeParameter(string name) => name == "cancellationToken" ? name + "Argument" : name;
+
+    internal static string HandlerSignature(TypeMap map, QapiCommand c)
+    {
+        var ps = new List<string>();
+        if (c.Arguments is not null)
+        {
+            if (c.Boxed)
+            {
+                ps.Add(map.TypeName(c.Arguments) + " arguments");
+            }
+            else
+            {
+                foreach (var m in map.CommandMembers(c))
+                {
+                    ps.Add(map.MemberType(m) + " " + SafeParameter(TypeMap.ParameterName(m.Name)));
+                }
+            }
+        }
+        ps.Add("CancellationToken cancellationToken");
+        string ret = c.Returns is null ? "ValueTask" : "ValueTask<" + map.CsType(c.Returns) + ">";
+        return ret + " " + TypeMap.CommandMethod(c) + "(" + string.Join(", ", ps) + ")";
+    }
+
+    private static void EmitCase(SourceWriter w, TypeMap map, QapiCommand c)
+    {
+        var call = new List<string>();
+        if (c.Arguments is null)
+        {
+            w.Line("QapiJson.CheckUnexpected(args, QapiPath.Root, Array.Empty<string>());");
+        }
+        else
+        {
+            string argType = map.TypeName(c.Arguments);
+            w.Line("var parsed = " + argType + ".ReadJson(args, QapiPath.Root);");
+            if (c.Boxed)
+            {
+                call.Add("parsed");
+            }
+            else
+            {
+                foreach (var m in map.CommandMembers(c))
+                {
+                    call.Add("parsed." + TypeMap.PropertyName(m.Name, argType));
+                }
+            }
+        }
+        call.Add("cancellationToken");
+        string invoke = "_handler." + TypeMap.CommandMethod(c) + "(" + string.Join(", ", call) + ").ConfigureAwait(false)";
+        if (c.Returns is null)
+        {
+            w.Line("await " + invoke + ";");
+            w.Line("writer.WriteStartObject();");
+            w.Line("writer.WriteEndObject();");
+        }
+        else
+        {
+            w.Line("var result = await " + invoke + ";");
+            w.Line(map.WriteStatement(c.Returns, "writer", "result"));
+        }
+    }
+}

@@ -1,0 +1,236 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text.RegularExpressions;
+
+namespace QemuGuest.Schema.Parsing;
+
+/// <summary>
+/// Parses and checks the PowerShell overlay (format: see Model/Overlay.cs) with the QAPI
+/// lexer (plus integers, for 'position'), against a checked schema.
+/// </summary>
+internal static class OverlayParser
+{
+    /// <summary>PowerShell's approved verbs, as 'Get-Verb' lists them in PowerShell 7.6.</summary>
+    public static readonly IReadOnlyList<string> ApprovedVerbs = new[]
+    {
+        "Add", "Clear", "Close", "Copy", "Enter", "Exit", "Find", "Format", "Get", "Hide", "Join", "Lock", "Move", "New", "Open", "Optimize", "Push", "Pop", "Redo", "Remove", "Rename", "Reset", "Resize", "Search", "Select", "Set", "Show", "Skip", "Split", "Step", "Switch", "Undo", "Unlock", "Watch", "Connect", "Disconnect", "Read", "Receive", "Send", "Write", "Backup", "Checkpoint", "Compare", "Compress", "Convert", "ConvertFrom", "ConvertTo", "Dismount", "Edit", "Expand", "Export", "Group", "Import", "Initialize", "Limit", "Merge", "Mount", "Out", "Publish", "Restore", "Save", "Sync", "Unpublish", "Update", "Debug", "Measure", "Ping", "Repair", "Resolve", "Test", "Trace", "Approve", "Assert", "Build", "Complete", "Confirm", "Deny", "Deploy", "Disable", "Enable", "Install", "Invoke", "Register", "Request", "Restart", "Resume", "Start", "Stop", "Submit", "Suspend", "Uninstall", "Unregister", "Wait", "Use", "Block", "Grant", "Protect", "Revoke", "Unblock", "Unprotect", 
+    };
+
+    private static readonly HashSet<string> Approved = new(ApprovedVerbs, StringComparer.Ordinal);
+    private static readonly Regex CmdletName = new(@"^([A-Za-z]+)-([A-Za-z][A-Za-z0-9]*)$", RegexOptions.CultureInvariant);
+    private static readonly Regex Identifier = new(@"^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
+    private static readonly string[] Impacts = { "None", "Low", "Medium", "High" };
+
+    public static PowerShellOverlay Parse(string path, string text, QapiSchema schema)
+    {
+        var p = new QapiParser(path, text, allowNumbers: true);
+        p.Accept();
+        var result = new List<CommandOverlay>();
+        var byCommand = new Dictionary<string, CommandOverlay>(StringComparer.Ordinal);
+        var byCmdlet = new Dictionary<string, CommandOverlay>(StringComparer.OrdinalIgnoreCase);
+        while (p.Tok != QapiParser.Eof)
+        {
+            SourceLocation loc = p.TokLocation;
+            if (p.Tok == '#')
+            {
+                // Doc blocks are allowed (and ignored) so the file can explain itself.
+                p.GetDoc();
+                continue;
+            }
+            if (p.GetExpr() is not QDict expr)
+            {
+                throw new SchemaError(loc, "top-level expression must be an object");
+            }
+            var o = CheckOne(expr, loc, schema);
+            string context = Context(o.Command);
+            if (byCommand.TryGetValue(o.Command, out var prev))
+            {
+                throw new SchemaError(loc, "command '" + o.Command + "' already has an overlay\n" + prev.Location + ": previous definition", context);
+            }
+            string cmdlet = o.Verb + "-" + o.Noun;
+            if (byCmdlet.TryGetValue(cmdlet, out var other))
+            {
+                throw new SchemaError(loc, "cmdlet '" + cmdlet + "' is already used by command '" + other.Command + "'", context);
+            }
+            byCommand[o.Command] = o;
+            byCmdlet[cmdlet] = o;
+            result.Add(o);
+        }
+        return new PowerShellOverlay(result.ToEquatableArray());
+    }
+
+    private static string Context(string command) => "In overlay for command '" + command + "':";
+
+    private static void CheckKeys(QDict value, SourceLocation loc, string source, string[] required, string[] optional, string? context)
+    {
+        static string PPrint(IEnumerable<string> e) => string.Join(", ", e.OrderBy(x => x, StringComparer.Ordinal).Select(x => "'" + x + "'"));
+        var missing = required.Where(k => !value.Has(k)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new SchemaError(loc, source + " misses key" + (missing.Count > 1 ? "s " : " ") + PPrint(missing), context);
+        }
+        var allowed = required.Concat(optional).ToList();
+        var unknown = value.Keys.Where(k => !allowed.Contains(k)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new SchemaError(loc, source + " has unknown key" + (unknown.Count > 1 ? "s " : " ") + PPrint(unknown) + "\nValid keys are " + PPrint(allowed) + ".", context);
+        }
+    }
+
+    private static CommandOverlay CheckOne(QDict expr, SourceLocation loc, QapiSchema schema)
+    {
+        string? context = expr["command"] is QString cs ? Context(cs.Value) : null;
+        CheckKeys(expr, loc, "overlay", new[] { "command", "cmdlet" }, new[] { "confirm-impact", "parameters" }, context);
+        if (expr["command"] is not QString commandNode)
+        {
+            throw new SchemaError(expr["command"]!.Location, "'command' must be a string");
+        }
+        string command = commandNode.Value;
+        SchemaError Err(SourceLocation l, string msg) => new(l, msg, context);
+
+        var cmd = schema.Find<QapiCommand>(command);
+        if (cmd is null)
+        {
+            throw Err(commandNode.Location, "overlay uses unknown command '" + command + "'");
+        }
+        if (expr["cmdlet"] is not QString cmdletNode)
+        {
+            throw Err(expr["cmdlet"]!.Location, "'cmdlet' must be a string");
+        }
+        var m = CmdletName.Match(cmdletNode.Value);
+        if (!m.Success)
+        {
+            throw Err(cmdletNode.Location, "cmdlet name '" + cmdletNode.Value + "' must be Verb-Noun");
+        }
+        string verb = m.Groups[1].Value;
+        string noun = m.Groups[2].Value;
+        if (!Approved.Contains(verb))
+        {
+            throw Err(cmdletNode.Location, "verb '" + verb + "' of cmdlet '" + cmdletNode.Value + "' is not an approved PowerShell verb (see Get-Verb)");
+        }
+        string? impact = null;
+        var impactNode = expr["confirm-impact"];
+        if (impactNode is not null)
+        {
+            if (impactNode is not QString s || Array.IndexOf(Impacts, s.Value) < 0)
+            {
+                throw Err(impactNode.Location, "'confirm-impact' must be one of 'None', 'Low', 'Medium', 'High'");
+            }
+            impact = s.Value;
+        }
+
+        var parameters = new List<ParameterOverlay>();
+        var paramsNode = expr["parameters"];
+        if (paramsNode is not null)
+        {
+            if (paramsNode is not QDict pd)
+            {
+                throw Err(paramsNode.Location, "'parameters' must be an object");
+            }
+            var members = ArgumentMembers(schema, cmd);
+            var positions = new Dictionary<long, string>();
+            var names = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var member in members)
+            {
+                names[Naming.ToPascalCase(member)] = "parameter '" + member + "'";
+            }
+            foreach (var e in pd.Entries)
+            {
+                string source = "parameter '" + e.Key + "'";
+                if (!members.Contains(e.Key))
+                {
+                    throw Err(e.KeyLocation, "parameter '" + e.Key + "' is not an argument of command '" + command + "'");
+                }
+                if (e.Value is not QDict v)
+                {
+                    throw Err(e.Value.Location, source + " must be an object");
+                }
+                CheckKeys(v, e.KeyLocation, source, Array.Empty<string>(), new[] { "position", "aliases", "name" }, context);
+                int? position = null;
+                if (v["position"] is { } posNode)
+                {
+                    if (posNode is not QInt pi || pi.Value < 0 || pi.Value > int.MaxValue)
+                    {
+                        throw Err(posNode.Location, "'position' of " + source + " must be a non-negative integer");
+                    }
+                    if (positions.TryGetValue(pi.Value, out var used))
+                    {
+                        throw Err(posNode.Location, "position " + pi.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) + " of " + source + " is already used by parameter '" + used + "'");
+                    }
+                    positions[pi.Value] = e.Key;
+                    position = (int)pi.Value;
+                }
+                string? name = null;
+                if (v["name"] is { } nameNode)
+                {
+                    if (nameNode is not QString ns || !Identifier.IsMatch(ns.Value))
+                    {
+                        throw Err(nameNode.Location, "'name' of " + source + " must be an identifier");
+                    }
+                    name = ns.Value;
+                    names.Remove(Naming.ToPascalCase(e.Key));
+                    AddName(name, nameNode.Location, "name '" + name + "' of " + source);
+                }
+                var aliases = new List<string>();
+                if (v["aliases"] is { } aliasNode)
+                {
+                    if (aliasNode is not QList al)
+                    {
+                        throw Err(aliasNode.Location, "'aliases' of " + source + " must be an array of strings");
+                    }
+                    foreach (var a in al.Items)
+                    {
+                        if (a is not QString s || !Identifier.IsMatch(s.Value))
+                        {
+                            throw Err(a.Location, "'aliases' of " + source + " must be an array of identifiers");
+                        }
+                        AddName(s.Value, s.Location, "alias '" + s.Value + "' of " + source);
+                        aliases.Add(s.Value);
+                    }
+                }
+                parameters.Add(new ParameterOverlay(e.Key, name, position, aliases.ToEquatableArray(), e.KeyLocation));
+            }
+
+            void AddName(string n, SourceLocation l, string descr)
+            {
+                if (names.TryGetValue(n, out var prev))
+                {
+                    throw Err(l, descr + " collides with " + prev);
+                }
+                names[n] = descr;
+            }
+        }
+        return new CommandOverlay(command, verb, noun, impact, parameters.ToEquatableArray(), loc);
+    }
+
+    /// <summary>Wire names of a command's arguments (a boxed union: base and every branch).</summary>
+    private static List<string> ArgumentMembers(QapiSchema schema, QapiCommand cmd)
+    {
+        var list = new List<string>();
+        if (cmd.Arguments is null)
+        {
+            return list;
+        }
+        var e = schema.Find(cmd.Arguments);
+        if (e is QapiStruct s)
+        {
+            list.AddRange(s.AllMembers.Select(x => x.Name));
+        }
+        else if (e is QapiUnion u)
+        {
+            if (schema.Find<QapiStruct>(u.Base) is { } b)
+            {
+                list.AddRange(b.AllMembers.Select(x => x.Name));
+            }
+            foreach (var v in u.Variants)
+            {
+                if (schema.Find<QapiStruct>(v.Type.Name) is { } vs)
+                {
+                    list.AddRange(vs.AllMembers.Select(x => x.Name).Where(x => !list.Contains(x)));
+                }
+            }
+        }
+        return list;
+    }
+}
