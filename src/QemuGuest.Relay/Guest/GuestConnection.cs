@@ -348,7 +348,10 @@ internal sealed class GuestConnection : IAsyncDisposable
             }
             else
             {
+                // Expected while syncing: stale replies, the parse error for our 0xFF.
                 RelayCounters.Inc(ref _counters.SyncDiscarded);
+                message.Dispose();
+                return;
             }
         }
         else if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("id", out var id))
