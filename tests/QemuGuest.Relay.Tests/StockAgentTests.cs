@@ -25,6 +25,8 @@ public class StockAgentTests
     {
         using var dir = new TempDir();
         using var agent = await StockAgent.StartAsync(dir, "vm1");
+        // qemu-ga serves one connection at a time and the relay holds vm1's: compare with a twin.
+        using var twin = await StockAgent.StartAsync(dir, "twin");
         using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.Socket));
         await relay.WaitReadyAsync("vm1");
 
@@ -46,7 +48,7 @@ public class StockAgentTests
             "\"str\"",
         };
 
-        using var direct = await TestClient.ConnectAsync(agent.Socket);
+        using var direct = await TestClient.ConnectAsync(twin.Socket);
         using var viaRelay = await TestClient.ConnectAsync(relay.Socket("vm1"));
         // Both peers are in a clean state: the relay synced; sync the direct connection too.
         await direct.SendAsync(new byte[] { 0xFF });

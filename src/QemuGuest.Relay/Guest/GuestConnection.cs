@@ -269,8 +269,7 @@ internal sealed class GuestConnection : IAsyncDisposable
                     _sinceAccepted = 0;
                     reader.Reset();
                     _needsResync = true;
-                    Interlocked.Exchange(ref _expect, null)?.TryFail(
-                        $"the guest agent sent more than {garbageLimit} bytes without a usable reply; channel resynchronised");
+                    FailUnlessSyncing($"the guest agent sent more than {garbageLimit} bytes without a usable reply; channel resynchronised");
                 }
             }
         }
@@ -281,6 +280,16 @@ internal sealed class GuestConnection : IAsyncDisposable
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
             Close("read failed: " + e.Message);
+        }
+    }
+
+    /// <summary>Fails the outstanding request; a sync in progress is the remedy and keeps waiting.</summary>
+    private void FailUnlessSyncing(string message)
+    {
+        var e = Volatile.Read(ref _expect);
+        if (e is not null && !e.IsSync && Interlocked.CompareExchange(ref _expect, null, e) == e)
+        {
+            e.TryFail(message);
         }
     }
 
@@ -305,8 +314,7 @@ internal sealed class GuestConnection : IAsyncDisposable
                     RelayCounters.Inc(ref _counters.Oversized);
                     Log.Oversized(_logger, _vm, bound);
                     _needsResync = true;
-                    var e = Interlocked.Exchange(ref _expect, null);
-                    e?.TryFail($"the guest agent's reply to {e.Command} was {bound}; not passed on, channel resynchronised");
+                    FailUnlessSyncing($"the guest agent's reply was {bound}; not passed on, channel resynchronised");
                     return;
                 }
         }

@@ -206,6 +206,19 @@ public sealed class VmChannel : IAsyncDisposable
         _state = VmState.Ready;
         while (true)
         {
+            if (connection.NeedsResync)
+            {
+                // Before taking a request: if the guest cannot be brought back in step, the
+                // queued requests stay queued (bounded by the queue timeout) for the next connection.
+                _state = VmState.Syncing;
+                if (!await SyncAsync(connection, token).ConfigureAwait(false))
+                {
+                    return true;
+                }
+
+                _state = VmState.Ready;
+            }
+
             RelayRequest request;
             try
             {

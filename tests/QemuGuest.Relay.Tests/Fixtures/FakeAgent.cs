@@ -122,7 +122,13 @@ public sealed class FakeAgent : IAsyncDisposable
         {
         }
 
-        File.Delete(Path);
+        try
+        {
+            File.Delete(Path);
+        }
+        catch (IOException)
+        {
+        }
     }
 
     private async Task AcceptAsync()

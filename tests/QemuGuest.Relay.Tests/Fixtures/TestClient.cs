@@ -46,7 +46,7 @@ public sealed class TestClient : IDisposable
 
     public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
 
-    /// <summary>The next message, or null on timeout / end of stream. A leading 0xFF is reported through <paramref name="sawDelimiter"/>.</summary>
+    /// <summary>The next message, or null on timeout / end of stream. 0xFF bytes are counted in <see cref="Delimiters"/>.</summary>
     public async Task<JsonDocument?> ReadAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
