@@ -1,0 +1,107 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading;
+
+namespace QemuGuest.Agent.Core;
+
+/// <summary>
+/// Which commands run: qemu-ga's ga_command_is_allowed. An allow-list (if any) switches the
+/// default to deny; the block-list then wins over it; while filesystems are frozen only the
+/// freeze-safe set runs, whatever the lists say. The frozen flag is mirrored in
+/// STATEDIR/qga.state.isfrozen so a restarted agent keeps the gate closed.
+/// </summary>
+public sealed class CommandPolicy
+{
+    /// <summary>Commands that stay enabled while frozen (qemu-ga's ga_freeze_allowlist).</summary>
+    public static readonly IReadOnlyList<string> FreezeSafe = new[]
+    {
+        "guest-ping",
+        "guest-info",
+        "guest-sync",
+        "guest-sync-delimited",
+        "guest-fsfreeze-status",
+        "guest-fsfreeze-thaw",
+    };
+
+    private readonly HashSet<string> _allowed;
+    private readonly HashSet<string> _blocked;
+    private readonly string? _frozenMarkerPath;
+    private int _frozen;
+
+    public CommandPolicy(IEnumerable<string> allowed, IEnumerable<string> blocked, string? frozenMarkerPath)
+    {
+        _allowed = new HashSet<string>(allowed, StringComparer.Ordinal);
+        _blocked = new HashSet<string>(blocked, StringComparer.Ordinal);
+        _frozenMarkerPath = frozenMarkerPath;
+        _frozen = frozenMarkerPath is not null && File.Exists(frozenMarkerPath) ? 1 : 0;
+    }
+
+    /// <summary>True when the previous instance left the frozen marker behind (or we froze).</summary>
+    public bool IsFrozen => Volatile.Read(ref _frozen) != 0;
+
+    public bool IsEnabled(string command)
+    {
+        bool allowed = true;
+        if (_allowed.Count > 0)
+        {
+            allowed = _allowed.Contains(command);
+        }
+
+        if (_blocked.Contains(command))
+        {
+            allowed = false;
+        }
+
+        if (IsFrozen)
+        {
+            allowed = false;
+            foreach (string safe in FreezeSafe)
+            {
+                if (safe == command)
+                {
+                    allowed = true;
+                }
+            }
+        }
+
+        return allowed;
+    }
+
+    /// <summary>ga_set_frozen: closes the gate and writes the marker (best effort, like qemu-ga).</summary>
+    public void SetFrozen()
+    {
+        if (Interlocked.Exchange(ref _frozen, 1) == 1 || _frozenMarkerPath is null)
+        {
+            return;
+        }
+
+        try
+        {
+            using (File.Open(_frozenMarkerPath, FileMode.OpenOrCreate, FileAccess.Write))
+            {
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // qemu-ga only warns: "unable to create ..., fsfreeze may not function properly"
+        }
+    }
+
+    /// <summary>ga_unset_frozen: reopens the gate and removes the marker.</summary>
+    public void UnsetFrozen()
+    {
+        if (Interlocked.Exchange(ref _frozen, 0) == 0 || _frozenMarkerPath is null)
+        {
+            return;
+        }
+
+        try
+        {
+            File.Delete(_frozenMarkerPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+}

@@ -1,0 +1,223 @@
+using System;
+using System.Buffers;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using QemuGuest.Agent.Hosting;
+using QemuGuest.Protocol;
+using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Marshalling;
+
+namespace QemuGuest.Agent.Core;
+
+/// <summary>
+/// One request in, at most one reply out: qemu-ga's process_event + qmp_dispatch. Checks the
+/// envelope (QEMU's texts), applies the allow/block/freeze policy, runs the command through
+/// the generated dispatcher inside its own try/catch and linked cancellation, and writes the
+/// reply (with a leading 0xFF after a successful guest-sync-delimited). Nothing thrown by a
+/// command escapes: the loop never dies because of one request.
+/// </summary>
+public sealed class RequestProcessor
+{
+    public const string SyncDelimited = "guest-sync-delimited";
+
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = JsonMessageReader.DefaultMaxDepth + 1 };
+    private static readonly byte[] EmptyObjectJson = "{}"u8.ToArray();
+
+    private readonly IAgentDispatcher _dispatcher;
+    private readonly CommandPolicy _policy;
+    private readonly ILogger _logger;
+    private readonly JsonElement _emptyObject;
+
+    public RequestProcessor(IAgentDispatcher dispatcher, CommandPolicy policy, ILogger logger)
+    {
+        _dispatcher = dispatcher;
+        _policy = policy;
+        _logger = logger;
+        using var doc = JsonDocument.Parse(EmptyObjectJson);
+        _emptyObject = doc.RootElement.Clone();
+    }
+
+    /// <summary>The reply to a framing error (stray byte, unexpected byte, too large / deep).</summary>
+    public static ReadOnlyMemory<byte> FramingError(JsonFrame frame, JsonMessageWriter writer)
+    {
+        string desc = frame.Kind switch
+        {
+            JsonFrameKind.StrayByte => "JSON parse error, stray '" + (frame.Byte >= 0x80 ? "\uFFFD" : ((char)frame.Byte).ToString()) + "'",
+            JsonFrameKind.UnexpectedByte => "JSON parse error, expecting value",
+            JsonFrameKind.TooLarge => "JSON token size limit exceeded",
+            JsonFrameKind.TooDeep => "JSON nesting depth limit exceeded",
+            _ => "JSON parse error",
+        };
+        return writer.WriteError("GenericError", desc, null);
+    }
+
+    /// <summary>
+    /// Processes one framed message. Returns the reply, or an empty memory when the command
+    /// sends none (success of guest-shutdown / guest-suspend-*).
+    /// </summary>
+    public async ValueTask<ReadOnlyMemory<byte>> ProcessAsync(ReadOnlyMemory<byte> message, JsonMessageWriter writer, CancellationToken cancellationToken)
+    {
+        JsonDocument document;
+        try
+        {
+            document = ParseMessage(message);
+        }
+        catch (JsonException ex)
+        {
+            AgentLog.StrayInput(_logger, ex.Message);
+            return writer.WriteError("GenericError", "JSON parse error, " + DescribeJsonError(ex), null);
+        }
+
+        using (document)
+        {
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return writer.WriteError("GenericError", QapiErrorTexts.InputNotObject, null);
+            }
+
+            JsonElement? id = null;
+            string? command = null;
+            JsonElement arguments = _emptyObject;
+            string? envelopeError = null;
+            foreach (JsonProperty member in root.EnumerateObject())
+            {
+                switch (member.Name)
+                {
+                    case "execute":
+                        if (member.Value.ValueKind != JsonValueKind.String)
+                        {
+                            envelopeError ??= QapiErrorTexts.ExecuteNotString;
+                        }
+                        else
+                        {
+                            command = member.Value.GetString();
+                        }
+
+                        break;
+                    case "arguments":
+                        if (member.Value.ValueKind != JsonValueKind.Object)
+                        {
+                            envelopeError ??= QapiErrorTexts.ArgumentsNotObject;
+                        }
+                        else
+                        {
+                            arguments = member.Value;
+                        }
+
+                        break;
+                    case "id":
+                        id = member.Value;
+                        break;
+                    default:
+                        envelopeError ??= QapiErrorTexts.InputMemberUnexpected(member.Name);
+                        break;
+                }
+            }
+
+            if (envelopeError is null && command is null)
+            {
+                envelopeError = QapiErrorTexts.InputLacksExecute;
+            }
+
+            if (envelopeError is not null)
+            {
+                return writer.WriteError("GenericError", envelopeError, id);
+            }
+
+            if (!_dispatcher.TryGetCommand(command!, out AgentCommandInfo info))
+            {
+                return writer.WriteError("CommandNotFound", QapiErrorTexts.CommandNotFound(command!), id);
+            }
+
+            if (!_policy.IsEnabled(command!))
+            {
+                return writer.WriteError("CommandNotFound", QapiErrorTexts.CommandDisabled(command!), id);
+            }
+
+            AgentLog.RequestReceived(_logger, command!);
+            using var commandCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var returnBuffer = new ArrayBufferWriter<byte>();
+            try
+            {
+                using (var returnWriter = new Utf8JsonWriter(returnBuffer, JsonMessageWriter.Options))
+                {
+                    await _dispatcher.DispatchAsync(command!, arguments, returnWriter, commandCancellation.Token).ConfigureAwait(false);
+                    returnWriter.Flush();
+                }
+            }
+            catch (QapiUnmarshalException ex)
+            {
+                AgentLog.RequestFailed(_logger, command!, ex.Message);
+                return writer.WriteError("GenericError", ex.Message, id);
+            }
+            catch (AgentCommandException ex)
+            {
+                AgentLog.RequestFailed(_logger, command!, ex.Message);
+                return writer.WriteError(ex.ErrorClass, ex.Message, id);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                AgentLog.RequestCancelled(_logger, command!);
+                return writer.WriteError("GenericError", "Guest agent command failed, error was 'the agent is shutting down'", id);
+            }
+            catch (Exception ex)
+            {
+                // Per-command isolation: a bug in one handler becomes an error reply.
+                AgentLog.RequestCrashed(_logger, command!, ex);
+                return writer.WriteError("GenericError", "Guest agent command failed, error was '" + ex.Message + "'", id);
+            }
+
+            if (!info.SuccessResponse)
+            {
+                return ReadOnlyMemory<byte>.Empty;
+            }
+
+            ReadOnlyMemory<byte> value = returnBuffer.WrittenMemory;
+            return writer.WriteReturn(
+                w =>
+                {
+                    if (value.Length == 0)
+                    {
+                        w.WriteStartObject();
+                        w.WriteEndObject();
+                    }
+                    else
+                    {
+                        w.WriteRawValue(value.Span, skipInputValidation: true);
+                    }
+                },
+                id,
+                leadingDelimiter: command == SyncDelimited);
+        }
+    }
+
+    private static JsonDocument ParseMessage(ReadOnlyMemory<byte> message)
+    {
+        ReadOnlyMemory<byte> json = message;
+        if (message.Span.IndexOf((byte)'\'') >= 0)
+        {
+            json = QemuJsonDialect.ToStandardJson(message.Span);
+        }
+
+        return JsonDocument.Parse(json, DocumentOptions);
+    }
+
+    private static string DescribeJsonError(JsonException ex)
+    {
+        string m = ex.Message;
+        if (m.Contains("after a property name", StringComparison.Ordinal) || m.Contains("after a value", StringComparison.Ordinal) || m.Contains("',' or '}'", StringComparison.Ordinal))
+        {
+            return "expected separator in dict";
+        }
+
+        if (m.Contains("',' or ']'", StringComparison.Ordinal))
+        {
+            return "expected separator in list";
+        }
+
+        return "invalid JSON";
+    }
+}

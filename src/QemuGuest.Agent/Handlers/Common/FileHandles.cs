@@ -1,0 +1,217 @@
+using System;
+using System.Collections.Concurrent;
+using System.Globalization;
+using QemuGuest.Agent.Core;
+using QemuGuest.Protocol.Qga;
+
+namespace QemuGuest.Agent.Handlers.Common;
+
+/// <summary>The access an fopen(3)-style mode string asks for.</summary>
+public readonly record struct OpenMode(bool Read, bool Write, bool Create, bool Truncate, bool Append)
+{
+    /// <summary>qemu-ga's guest_file_open_modes table; null for an invalid mode.</summary>
+    public static OpenMode? Parse(string mode, bool windows) => mode switch
+    {
+        "r" or "rb" => new OpenMode(true, false, false, false, false),
+        "w" or "wb" => new OpenMode(false, true, true, true, false),
+        "a" => new OpenMode(false, true, true, false, true),
+        "ab" when !windows => new OpenMode(false, true, true, false, true),
+        "r+" or "rb+" or "r+b" => new OpenMode(true, true, false, false, false),
+        "w+" or "wb+" or "w+b" => new OpenMode(true, true, true, true, false),
+        "a+" or "ab+" or "a+b" => new OpenMode(true, true, true, false, true),
+        _ => null,
+    };
+}
+
+/// <summary>One open guest file, the platform's way.</summary>
+public interface IGuestFile : IDisposable
+{
+    /// <summary>Reads up to <paramref name="count"/> bytes; eof follows feof(3).</summary>
+    (byte[] Data, bool Eof) Read(int count);
+
+    /// <summary>Writes all of <paramref name="data"/>; returns bytes written.</summary>
+    int Write(ReadOnlySpan<byte> data);
+
+    long Seek(long offset, int whence);
+
+    void Flush();
+}
+
+/// <summary>Opens files for the table.</summary>
+public interface IGuestFileOpener
+{
+    bool IsWindows { get; }
+
+    /// <summary>Throws <see cref="AgentCommandException"/> with the stock text on failure.</summary>
+    IGuestFile Open(string path, string mode, OpenMode parsed);
+}
+
+/// <summary>
+/// The guest-file-* handle table: handles come from the persistent counter (1000 upwards,
+/// saved in STATEDIR/qga.state before use), are shared by all clients and outlive
+/// connections, exactly as in qemu-ga.
+/// </summary>
+public sealed class FileHandleTable
+{
+    /// <summary>GUEST_FILE_READ_COUNT_MAX: 48 MiB.</summary>
+    public const long MaxReadCount = 48L * 1024 * 1024;
+
+    public const int DefaultReadCount = 4096;
+
+    private readonly ConcurrentDictionary<long, IGuestFile> _files = new();
+    private readonly PersistentState _state;
+    private readonly IGuestFileOpener _opener;
+
+    public FileHandleTable(PersistentState state, IGuestFileOpener opener)
+    {
+        _state = state;
+        _opener = opener;
+    }
+
+    public int Count => _files.Count;
+
+    public long Open(string path, string? mode)
+    {
+        mode ??= "r";
+        OpenMode? parsed = OpenMode.Parse(mode, _opener.IsWindows);
+        if (parsed is null)
+        {
+            throw new AgentCommandException("invalid file open mode '" + mode + "'");
+        }
+
+        IGuestFile file = _opener.Open(path, mode, parsed.Value);
+        long handle;
+        try
+        {
+            handle = _state.NextHandle();
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+
+        _files[handle] = file;
+        return handle;
+    }
+
+    public void Close(long handle)
+    {
+        if (!_files.TryRemove(handle, out IGuestFile? file))
+        {
+            throw NotFound(handle);
+        }
+
+        file.Dispose();
+    }
+
+    public GuestFileRead Read(long handle, long? count)
+    {
+        IGuestFile file = Get(handle);
+        long n = count ?? DefaultReadCount;
+        if (n < 0 || n > MaxReadCount)
+        {
+            throw new AgentCommandException("value '" + n.ToString(CultureInfo.InvariantCulture) + "' is invalid for argument count");
+        }
+
+        var (data, eof) = file.Read((int)n);
+        return new GuestFileRead(data.Length, Convert.ToBase64String(data), eof);
+    }
+
+    public GuestFileWrite Write(long handle, string bufB64, long? count)
+    {
+        IGuestFile file = Get(handle);
+        byte[] buf = QemuBase64.Decode(bufB64);
+        long n = count ?? buf.Length;
+        if (n < 0 || n > buf.Length)
+        {
+            throw new AgentCommandException("value '" + n.ToString(CultureInfo.InvariantCulture) + "' is invalid for argument count");
+        }
+
+        int written = file.Write(buf.AsSpan(0, (int)n));
+        return new GuestFileWrite(written, false);
+    }
+
+    public GuestFileSeek Seek(long handle, long offset, GuestFileWhence whence)
+    {
+        IGuestFile file = Get(handle);
+        int w = whence switch
+        {
+            GuestFileWhence.NameCase name => name.Value switch
+            {
+                QGASeek.Set => 0,
+                QGASeek.Cur => 1,
+                _ => 2,
+            },
+            GuestFileWhence.ValueCase v when v.Value is >= 0 and <= 2 => (int)v.Value,
+            GuestFileWhence.ValueCase v => throw new AgentCommandException("invalid whence code " + v.Value.ToString(CultureInfo.InvariantCulture)),
+            _ => throw new AgentCommandException("invalid whence code"),
+        };
+        long position = file.Seek(offset, w);
+        return new GuestFileSeek(position, false);
+    }
+
+    public void Flush(long handle) => Get(handle).Flush();
+
+    private IGuestFile Get(long handle) =>
+        _files.TryGetValue(handle, out IGuestFile? file) ? file : throw NotFound(handle);
+
+    private static AgentCommandException NotFound(long handle) =>
+        new("handle '" + handle.ToString(CultureInfo.InvariantCulture) + "' has not been found");
+}
+
+/// <summary>
+/// QEMU's qbase64_decode: NUL and characters outside the base64 alphabet (plus '=' and '\n')
+/// are errors with QEMU's texts; padding may be missing (GLib's decoder is lenient).
+/// </summary>
+public static class QemuBase64
+{
+    public static byte[] Decode(string input)
+    {
+        foreach (char c in input)
+        {
+            if (c == '\0')
+            {
+                throw new AgentCommandException("Base64 data contains embedded NUL characters");
+            }
+
+            if (!(c is (>= 'A' and <= 'Z') or (>= 'a' and <= 'z') or (>= '0' and <= '9') or '+' or '/' or '=' or '\n'))
+            {
+                throw new AgentCommandException("Base64 data contains invalid characters");
+            }
+        }
+
+        var output = new byte[input.Length * 3 / 4 + 3];
+        int n = 0;
+        int acc = 0;
+        int bits = 0;
+        foreach (char c in input)
+        {
+            int v = c switch
+            {
+                >= 'A' and <= 'Z' => c - 'A',
+                >= 'a' and <= 'z' => c - 'a' + 26,
+                >= '0' and <= '9' => c - '0' + 52,
+                '+' => 62,
+                '/' => 63,
+                _ => -1,
+            };
+            if (v < 0)
+            {
+                continue;
+            }
+
+            acc = (acc << 6) | v;
+            bits += 6;
+            if (bits >= 8)
+            {
+                bits -= 8;
+                output[n++] = (byte)(acc >> bits);
+                acc &= (1 << bits) - 1;
+            }
+        }
+
+        Array.Resize(ref output, n);
+        return output;
+    }
+}
