@@ -80,6 +80,7 @@ internal sealed class ClientSession
                     if (!reply.IsEmpty)
                     {
                         await WriteAsync(reply, cancellationToken).ConfigureAwait(false);
+                        MemoryGovernor.AfterMessage(reply.Length);
                     }
                 }
             }

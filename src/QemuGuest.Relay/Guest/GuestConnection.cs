@@ -281,6 +281,11 @@ internal sealed class GuestConnection : IAsyncDisposable
         {
             Close("read failed: " + e.Message);
         }
+        catch (Exception e)
+        {
+            // Anything else (out of memory included) ends this connection, never the relay.
+            Close("reader failed: " + e.GetType().Name + ": " + e.Message);
+        }
     }
 
     /// <summary>Fails the outstanding request; a sync in progress is the remedy and keeps waiting.</summary>
@@ -310,6 +315,7 @@ internal sealed class GuestConnection : IAsyncDisposable
             case JsonFrameKind.TooLarge:
             case JsonFrameKind.TooDeep:
                 {
+                    MemoryGovernor.AfterMessage(frame.Kind == JsonFrameKind.TooLarge ? _limits.MaxReplyBytes : 0);
                     string bound = frame.Kind == JsonFrameKind.TooLarge ? $"larger than {_limits.MaxReplyBytes} bytes" : $"nested deeper than {_limits.MaxDepth}";
                     RelayCounters.Inc(ref _counters.Oversized);
                     Log.Oversized(_logger, _vm, bound);
@@ -320,6 +326,7 @@ internal sealed class GuestConnection : IAsyncDisposable
         }
 
         var message = BoundedJson.TryParse(frame.Message.Span, _limits.MaxDepth, _limits.MaxTokens, out string? error);
+        MemoryGovernor.AfterMessage(frame.Message.Length);
         if (message is null)
         {
             RelayCounters.Inc(ref _counters.Malformed);

@@ -32,6 +32,14 @@ public sealed class OwnedJson : IDisposable
         _bytes = null;
         if (b is not null)
         {
+            Release(b);
+        }
+    }
+
+    internal static void Release(byte[] b)
+    {
+        if (b.Length <= BoundedJson.PooledLimit)
+        {
             ArrayPool<byte>.Shared.Return(b);
         }
     }
@@ -47,6 +55,8 @@ public sealed class OwnedJson : IDisposable
 /// </summary>
 public static class BoundedJson
 {
+    internal const int PooledLimit = 1024 * 1024;
+
     public static OwnedJson? TryParse(ReadOnlySpan<byte> message, int maxDepth, int maxTokens, out string? error)
     {
         var readerOptions = new JsonReaderOptions { MaxDepth = maxDepth, CommentHandling = JsonCommentHandling.Disallow };
@@ -69,7 +79,9 @@ public static class BoundedJson
             return null;
         }
 
-        byte[] copy = ArrayPool<byte>.Shared.Rent(Math.Max(message.Length, 1));
+        // Small copies come from the shared pool; large ones are plain arrays the GC reclaims,
+        // so a rare huge message does not stay cached per thread in the pool.
+        byte[] copy = message.Length <= PooledLimit ? ArrayPool<byte>.Shared.Rent(Math.Max(message.Length, 1)) : new byte[message.Length];
         message.CopyTo(copy);
         try
         {
@@ -81,7 +93,7 @@ public static class BoundedJson
         }
         catch (JsonException e)
         {
-            ArrayPool<byte>.Shared.Return(copy);
+            OwnedJson.Release(copy);
             error = Describe(e);
             return null;
         }

@@ -40,9 +40,17 @@ public class ChildProcess : IDisposable
 {
     private readonly StringBuilder _output = new();
 
-    protected ChildProcess(string file, IEnumerable<string> args)
+    protected ChildProcess(string file, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (environment is not null)
+        {
+            foreach (var (k, v) in environment)
+            {
+                psi.Environment[k] = v;
+            }
+        }
+
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
@@ -160,8 +168,8 @@ public sealed class StockAgent : ChildProcess
 /// <summary>The relay as a real process with a generated config.</summary>
 public sealed class RelayProcess : ChildProcess
 {
-    private RelayProcess(string config, string runtime)
-        : base("dotnet", new[] { RelayDll, "--config", config })
+    private RelayProcess(string config, string runtime, IReadOnlyDictionary<string, string>? environment)
+        : base("dotnet", new[] { RelayDll, "--config", config }, environment)
     {
         RuntimeDirectory = runtime;
     }
@@ -176,7 +184,7 @@ public sealed class RelayProcess : ChildProcess
     public string Control => Path.Combine(RuntimeDirectory, "control.sock");
 
     /// <summary>Writes {"Relay": relay} (with fast test limits merged under the given ones) and starts the relay.</summary>
-    public static async Task<RelayProcess> StartAsync(TempDir dir, Action<Dictionary<string, object?>> configure)
+    public static async Task<RelayProcess> StartAsync(TempDir dir, Action<Dictionary<string, object?>> configure, IReadOnlyDictionary<string, string>? environment = null)
     {
         string runtime = dir["rt"];
         var limits = new Dictionary<string, object?>
@@ -204,7 +212,7 @@ public sealed class RelayProcess : ChildProcess
         };
         string config = dir["relay.json"];
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(root));
-        var p = new RelayProcess(config, runtime);
+        var p = new RelayProcess(config, runtime, environment);
         await StockAgent.WaitForSocketAsync(p.Control, p);
         return p;
     }
