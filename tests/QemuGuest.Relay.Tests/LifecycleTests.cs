@@ -234,8 +234,10 @@ public class LifecycleTests
         }
 
         var (_, finalPeak) = relay.Memory();
-        Assert.True(finalPeak < 1024L * 1024 * 1024, $"peak RSS {finalPeak / 1048576} MiB");
-        Assert.True(rounds[^1] < rounds[1] + 128L * 1024 * 1024, "RSS keeps growing: " + string.Join(", ", rounds));
+        // Measured: RSS flat at ~250 MiB after each round, peak ~505 MiB (one 64 MiB reply in
+        // flight: framer buffer, parsed copy, validator's string, the client's reply).
+        Assert.True(finalPeak < 700L * 1024 * 1024, $"peak RSS {finalPeak / 1048576} MiB");
+        Assert.True(rounds[^1] < rounds[1] + 48L * 1024 * 1024, "RSS keeps growing: " + string.Join(", ", rounds));
         Assert.False(relay.Process.HasExited);
     }
 

@@ -215,6 +215,11 @@ internal sealed class VmRequestHandler : IRequestHandler
         {
             case OutcomeKind.Return:
                 var value = outcome.Value;
+                if (outcome.Size > LargeReply)
+                {
+                    return WriteLargeReturn(value, id);
+                }
+
                 return writer.WriteReturn(w => value.WriteTo(w), id);
             case OutcomeKind.Error:
                 return writer.WriteError(outcome.ErrorClass!, outcome.Description!, id);
@@ -229,6 +234,33 @@ internal sealed class VmRequestHandler : IRequestHandler
 
                 return default;
         }
+    }
+
+    private const int LargeReply = 1024 * 1024;
+
+    /// <summary>
+    /// The same message JsonMessageWriter.WriteReturn makes, in a plain array the GC takes back,
+    /// rather than in a pooled buffer that the shared pool would keep per thread.
+    /// </summary>
+    private static ReadOnlyMemory<byte> WriteLargeReturn(JsonElement value, JsonElement? id)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer, JsonMessageWriter.Options))
+        {
+            w.WriteStartObject();
+            w.WritePropertyName(JsonNames.Return);
+            value.WriteTo(w);
+            if (id is { } i)
+            {
+                w.WritePropertyName(JsonNames.Id);
+                i.WriteTo(w);
+            }
+
+            w.WriteEndObject();
+        }
+
+        buffer.Write("\n"u8);
+        return buffer.WrittenMemory;
     }
 
     private ReadOnlyMemory<byte> RelayError(JsonMessageWriter writer, string text, JsonElement? id)

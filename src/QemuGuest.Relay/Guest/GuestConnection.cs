@@ -90,7 +90,7 @@ internal sealed class GuestConnection : IAsyncDisposable
     private readonly RelayCounters _counters;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _closed = new();
-    private readonly Task _readLoop;
+    private readonly TaskCompletionSource _readDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Expectation? _expect;
     private long _sinceAccepted;
     private volatile bool _needsResync;
@@ -104,7 +104,12 @@ internal sealed class GuestConnection : IAsyncDisposable
         _limits = limits;
         _counters = counters;
         _logger = logger;
-        _readLoop = Task.Run(ReadLoopAsync);
+        // A dedicated thread with blocking reads: the framer's growth buffers come from the
+        // shared array pool, which caches per thread; one reader thread per connection keeps
+        // that cache to one set per VM instead of one per thread-pool thread, and lets it go
+        // when the connection (and its thread) ends.
+        var thread = new Thread(ReadLoop) { IsBackground = true, Name = "qga-read " + vm };
+        thread.Start();
     }
 
     /// <summary>Cancelled when the connection is gone (EOF, error, or disposed).</summary>
@@ -192,11 +197,11 @@ internal sealed class GuestConnection : IAsyncDisposable
         Close("closed by the relay");
         try
         {
-            await _readLoop.ConfigureAwait(false);
+            await _readDone.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
-        catch
+        catch (TimeoutException)
         {
-            // The loop reports through _closeReason; nothing to add here.
+            // The socket is shut down; the thread ends on its own.
         }
 
         _stream.Dispose();
@@ -235,7 +240,19 @@ internal sealed class GuestConnection : IAsyncDisposable
         Interlocked.Exchange(ref _expect, null)?.TryFail(DisconnectedText());
     }
 
-    private async Task ReadLoopAsync()
+    private void ReadLoop()
+    {
+        try
+        {
+            ReadLoopCore();
+        }
+        finally
+        {
+            _readDone.TrySetResult();
+        }
+    }
+
+    private void ReadLoopCore()
     {
         var buffer = new byte[ChunkSize];
         using var reader = new JsonMessageReader(_limits.MaxReplyBytes, _limits.MaxDepth);
@@ -244,7 +261,7 @@ internal sealed class GuestConnection : IAsyncDisposable
         {
             while (true)
             {
-                int n = await _stream.ReadAsync(buffer, _closed.Token).ConfigureAwait(false);
+                int n = _socket.Receive(buffer);
                 if (n == 0)
                 {
                     Close("end of stream");

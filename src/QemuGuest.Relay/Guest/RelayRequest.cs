@@ -82,6 +82,9 @@ public sealed class GuestOutcome : IDisposable
 
     public OutcomeKind Kind { get; }
 
+    /// <summary>Bytes of the guest message behind <see cref="Value"/> (0 when none).</summary>
+    public int Size => _document?.Length ?? 0;
+
     /// <summary>The checked "return" value (<see cref="OutcomeKind.Return"/>).</summary>
     public JsonElement Value { get; }
 
