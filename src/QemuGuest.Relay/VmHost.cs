@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using QemuGuest.Protocol.Transports;
 using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Endpoints;
 using QemuGuest.Relay.Guest;
@@ -40,7 +41,7 @@ internal sealed class VmHost : IAsyncDisposable
     public static VmHost Start(VmDefinition definition, RelayOptions options, RelaySchema schema, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("QemuGuest.Relay.Vm");
-        var channel = new VmChannel(definition.Name, AgentAddress.Parse(definition.Agent), options.Limits, logger);
+        var channel = new VmChannel(definition.Name, ConnectionString.Parse(definition.Agent).CreateTransport(), options.Limits, logger);
         var host = new VmHost(definition, channel);
         try
         {
@@ -59,7 +60,7 @@ internal sealed class VmHost : IAsyncDisposable
                     host.Add(l, policy, definition.Name, logger);
                 }
 
-                if (e.Tcp is not null && AgentAddress.TryParseEndPoint(e.Tcp, out var ep))
+                if (e.Tcp is not null && EndpointAddress.TryParse(e.Tcp, out var ep))
                 {
                     host.Add(EndpointListener.Tcp(ep!, handler, options.Limits, logger, Accepted, Refused), policy, definition.Name, logger);
                 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Net;
 using Microsoft.Extensions.Options;
+using QemuGuest.Protocol.Transports;
 
 namespace QemuGuest.Relay.Configuration;
 
@@ -27,9 +28,9 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             {
                 errors.Add($"Relay:Vms:{vm}:Agent must name the agent chardev socket.");
             }
-            else if (o.Agent.StartsWith("tcp:", StringComparison.Ordinal) && !AgentAddress.TryParse(o.Agent, out _))
+            else if (!ConnectionString.TryParse(o.Agent, out _))
             {
-                errors.Add($"Relay:Vms:{vm}:Agent '{o.Agent}' is not tcp:HOST:PORT.");
+                errors.Add($"Relay:Vms:{vm}:Agent '{o.Agent}' is not a connection string (a socket path, unix:PATH, tcp:HOST:PORT, pipe:NAME, vsock:CID:PORT, serial:DEV).");
             }
 
             CheckEndpoints(errors, options, $"Relay:Vms:{vm}:Endpoints", o.Endpoints, allowTcp: true);
@@ -109,7 +110,7 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
                 {
                     errors.Add($"{where}: endpoint '{e.Name}': TCP is only for endpoints of one configured VM.");
                 }
-                else if (!AgentAddress.TryParseEndPoint(e.Tcp, out var ep))
+                else if (!EndpointAddress.TryParse(e.Tcp, out var ep))
                 {
                     errors.Add($"{where}: endpoint '{e.Name}': Tcp '{e.Tcp}' is not HOST:PORT with a literal IP.");
                 }

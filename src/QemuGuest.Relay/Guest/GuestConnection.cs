@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Transports;
 using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Wire;
 
@@ -83,8 +84,7 @@ internal sealed class GuestConnection : IAsyncDisposable
 {
     private const int ChunkSize = 64 * 1024;
 
-    private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly string _vm;
     private readonly LimitOptions _limits;
     private readonly RelayCounters _counters;
@@ -96,10 +96,9 @@ internal sealed class GuestConnection : IAsyncDisposable
     private volatile bool _needsResync;
     private string _closeReason = "closed";
 
-    private GuestConnection(Socket socket, string vm, LimitOptions limits, RelayCounters counters, ILogger logger)
+    private GuestConnection(Stream stream, string vm, LimitOptions limits, RelayCounters counters, ILogger logger)
     {
-        _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: false);
+        _stream = stream;
         _vm = vm;
         _limits = limits;
         _counters = counters;
@@ -124,21 +123,13 @@ internal sealed class GuestConnection : IAsyncDisposable
         set => _needsResync = value;
     }
 
-    public static async Task<GuestConnection> ConnectAsync(AgentAddress address, string vm, LimitOptions limits, RelayCounters counters, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>Opens the agent chardev through the protocol's transport for its connection string.</summary>
+    public static async Task<GuestConnection> ConnectAsync(IGuestAgentTransport transport, string vm, LimitOptions limits, RelayCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
-        var socket = new Socket(address.Family, SocketType.Stream, address.Family == AddressFamily.Unix ? ProtocolType.Unspecified : ProtocolType.Tcp);
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            await socket.ConnectAsync(address.EndPoint, timeout.Token).ConfigureAwait(false);
-            return new GuestConnection(socket, vm, limits, counters, logger);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        var stream = await transport.ConnectAsync(timeout.Token).ConfigureAwait(false);
+        return new GuestConnection(stream, vm, limits, counters, logger);
     }
 
     /// <summary>Registers what the next accepted message must be; any previous expectation fails.</summary>
@@ -204,8 +195,6 @@ internal sealed class GuestConnection : IAsyncDisposable
             // The socket is shut down; the thread ends on its own.
         }
 
-        _stream.Dispose();
-        _socket.Dispose();
         _closed.Dispose();
     }
 
@@ -222,7 +211,8 @@ internal sealed class GuestConnection : IAsyncDisposable
         _closeReason = reason;
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            // Disposing the transport's stream unblocks the reader thread and any write.
+            _stream.Dispose();
         }
         catch (Exception)
         {
@@ -261,7 +251,7 @@ internal sealed class GuestConnection : IAsyncDisposable
         {
             while (true)
             {
-                int n = _socket.Receive(buffer);
+                int n = _stream.Read(buffer, 0, buffer.Length);
                 if (n == 0)
                 {
                     Close("end of stream");

@@ -5,6 +5,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Protocol;
 using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Transports;
 using QemuGuest.Relay.Configuration;
 
 namespace QemuGuest.Relay.Guest;
@@ -37,7 +38,7 @@ public sealed class VmChannel : IAsyncDisposable
     private volatile GuestConnection? _connection;
     private volatile VmState _state = VmState.Stopped;
 
-    public VmChannel(string name, AgentAddress agent, LimitOptions limits, ILogger logger)
+    public VmChannel(string name, IGuestAgentTransport agent, LimitOptions limits, ILogger logger)
     {
         Name = name;
         Agent = agent;
@@ -49,7 +50,7 @@ public sealed class VmChannel : IAsyncDisposable
 
     public string Name { get; }
 
-    public AgentAddress Agent { get; }
+    public IGuestAgentTransport Agent { get; }
 
     public RelayCounters Counters { get; } = new();
 
@@ -142,7 +143,7 @@ public sealed class VmChannel : IAsyncDisposable
             }
             catch (Exception e) when (!stop.IsCancellationRequested)
             {
-                Log.ConnectFailed(_logger, Name, Agent.Display, e.Message, delay.TotalMilliseconds);
+                Log.ConnectFailed(_logger, Name, Agent.Endpoint, e.Message, delay.TotalMilliseconds);
                 if (!await DelayAsync(delay, stop).ConfigureAwait(false))
                 {
                     break;
@@ -158,7 +159,7 @@ public sealed class VmChannel : IAsyncDisposable
 
             RelayCounters.Inc(ref Counters.Connects);
             ConnectedSince = DateTimeOffset.UtcNow;
-            Log.Connected(_logger, Name, Agent.Display);
+            Log.Connected(_logger, Name, Agent.Endpoint);
             _connection = connection;
             bool synced = false;
             try

@@ -1,10 +1,11 @@
 using System;
-using System.Net.Sockets;
+using System.IO;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Transports;
 using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Guest;
 using QemuGuest.Relay.Wire;
@@ -95,14 +96,14 @@ internal sealed class QmpWatcher : IAsyncDisposable
 
     private async Task SessionAsync(CancellationToken stop)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        Stream connected;
         using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(stop))
         {
             connectTimeout.CancelAfter(TimeSpan.FromSeconds(5));
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(_vm.Qmp!), connectTimeout.Token).ConfigureAwait(false);
+            connected = await ConnectionString.Parse(_vm.Qmp!).CreateTransport().ConnectAsync(connectTimeout.Token).ConfigureAwait(false);
         }
 
-        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        await using var stream = connected;
         using var reader = new JsonMessageReader(MaxQmpMessage, 64);
         using var writer = new JsonMessageWriter();
         var buffer = new byte[16 * 1024];

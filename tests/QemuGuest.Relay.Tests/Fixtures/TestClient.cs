@@ -82,6 +82,10 @@ public sealed class TestClient : IDisposable
         {
             return null;
         }
+        catch (System.IO.IOException)
+        {
+            return null; // reset by the peer: as good as end of stream here
+        }
     }
 
     /// <summary>0xFF bytes seen so far.</summary>
