@@ -46,8 +46,17 @@ internal static class DiagnosticDescriptors
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true);
 
+    /// <summary>Two definitions (or a definition and a generated name) become the same C# name.</summary>
+    public static readonly DiagnosticDescriptor NameClash = new(
+        id: "QG0005",
+        title: "Generated C# name clash",
+        messageFormat: "{0} and {1} both become the C# {2} '{3}'",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
     /// <summary>Every descriptor, for lookup by id and for the uniqueness test.</summary>
-    public static readonly DiagnosticDescriptor[] All = { SchemaError, SchemaRootNotFound, InternalError, UnknownBackend };
+    public static readonly DiagnosticDescriptor[] All = { SchemaError, SchemaRootNotFound, InternalError, UnknownBackend, NameClash };
 
     public static DiagnosticDescriptor? Find(string id)
     {

@@ -115,6 +115,15 @@ public sealed class QapiGenerator : IIncrementalGenerator
         {
             ct.ThrowIfCancellationRequested();
             var schema = SchemaLoader.Load(root.Path, path => byPath.TryGetValue(Normalize(path), out var f) ? f.Text : null);
+            var clashes = NameCheck.Check(schema, options);
+            if (clashes.Count > 0)
+            {
+                foreach (var c in clashes)
+                {
+                    diagnostics.Add(Locate(c, byPath));
+                }
+                return new LoadResult(null, diagnostics.ToEquatableArray());
+            }
             return new LoadResult(new GenerationModel(schema, options), diagnostics.ToEquatableArray());
         }
         catch (SchemaError e)
@@ -170,6 +179,16 @@ public sealed class QapiGenerator : IIncrementalGenerator
         }
         // Backends "cmdlets" and "help" are selected the same way; they emit nothing yet (issue 4).
         return list.ToEquatableArray();
+    }
+
+    private static DiagnosticInfo Locate(DiagnosticInfo d, Dictionary<string, SchemaFile> byPath)
+    {
+        if (d.File is not null && byPath.TryGetValue(Normalize(d.File), out var file) && file.Text is not null)
+        {
+            int offset = OffsetOf(file.Text, d.Line, d.Column);
+            return d with { Offset = offset, Length = offset < file.Text.Length ? 1 : 0 };
+        }
+        return d;
     }
 
     private static SchemaFile? FindRoot(ImmutableArray<SchemaFile> files, string root)

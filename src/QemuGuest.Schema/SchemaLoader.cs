@@ -17,6 +17,14 @@ public static class SchemaLoader
         reader.ReadRoot(rootPath);
         return Checking.SchemaChecker.Check(reader);
     }
+
+    /// <summary>
+    /// The spelling of a path that <see cref="Load"/> passes to <c>readFile</c> and shows in
+    /// messages: '/' separators, no '.' or '..' segments (leading '..' of a relative path kept).
+    /// Includes are joined to the including file's folder and then normalised like this, so a
+    /// caller holding files by path (e.g. a generator's AdditionalTexts) should key them by it.
+    /// </summary>
+    public static string NormalizePath(string path) => Parsing.SchemaReader.NormalizePath(path);
 }
 
 /// <summary>Parses and checks a PowerShell overlay against a checked schema.</summary>

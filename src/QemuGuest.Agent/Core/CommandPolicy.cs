@@ -13,7 +13,10 @@ namespace QemuGuest.Agent.Core;
 /// </summary>
 public sealed class CommandPolicy
 {
-    /// <summary>Commands that stay enabled while frozen (qemu-ga's ga_freeze_allowlist).</summary>
+    /// <summary>
+    /// Commands that stay enabled while frozen: qemu-ga's ga_freeze_allowlist plus our
+    /// capabilities extension (read-only, documented as working while frozen).
+    /// </summary>
     public static readonly IReadOnlyList<string> FreezeSafe = new[]
     {
         "guest-ping",
@@ -22,6 +25,7 @@ public sealed class CommandPolicy
         "guest-sync-delimited",
         "guest-fsfreeze-status",
         "guest-fsfreeze-thaw",
+        "__com.qemuguest_guest-agent-capabilities",
     };
 
     private readonly HashSet<string> _allowed;

@@ -26,7 +26,7 @@ internal static class TypesEmitter
         var argOwners = new Dictionary<string, QapiCommand>();
         foreach (var c in map.Schema.Commands)
         {
-            if (c.Arguments is not null && !argOwners.ContainsKey(c.Arguments))
+            if (c.Arguments is not null && c.Arguments.StartsWith("q_", System.StringComparison.Ordinal) && !argOwners.ContainsKey(c.Arguments))
             {
                 argOwners[c.Arguments] = c;
             }
@@ -106,7 +106,7 @@ internal static class TypesEmitter
         QapiStruct? cur = s;
         while (cur is not null)
         {
-            if (cur.Doc?.MemberText(member) is { } text)
+            if (cur.Doc?.MemberText(member) is { } text && text.Trim().Length > 0)
             {
                 return text;
             }

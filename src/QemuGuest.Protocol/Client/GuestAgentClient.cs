@@ -57,10 +57,7 @@ public enum GuestAgentClientState
 /// <see cref="QgaDisconnectedException"/> (they may or may not have run, so they are never
 /// retried); queued calls reconnect following <see cref="ReconnectPolicy"/>.</para>
 /// </remarks>
-public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
-#if NET
-    , IAsyncDisposable
-#endif
+public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDisposable
 {
     private const string SyncDelimited = "guest-sync-delimited";
     private const string Sync = "guest-sync";
@@ -165,7 +162,8 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
     /// Sends one request given as a JSON object (re-written as ASCII JSON; any "id" is kept)
     /// and returns the whole reply, error replies included (no exception for those). With
     /// <paramref name="expectResponse"/> false, returns null when the agent stays quiet (or
-    /// the channel closes) until the timeout, as for guest-shutdown.
+    /// the channel closes) until the timeout, as for guest-shutdown. The caller disposes the
+    /// returned document.
     /// </summary>
     public async Task<JsonDocument?> ExecuteRawAsync(JsonElement request, bool expectResponse = true, QgaCallOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -213,7 +211,6 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
         }
     }
 
-#if NET
     public async ValueTask DisposeAsync()
     {
         Task? pump = Shutdown();
@@ -222,7 +219,6 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
             await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         }
     }
-#endif
 
     private Task? Shutdown()
     {
@@ -273,6 +269,9 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
         }
 
         call.Timeout = limit;
+        using var timeoutCts = limit == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(limit);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
+        call.Token = linked.Token;
         lock (_gate)
         {
             if (_disposed)
@@ -290,9 +289,7 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
             Pulse();
         }
 
-        using var timeoutCts = limit == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(limit);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
-        call.Token = linked.Token;
+        // Registered after queueing: a token that has already fired runs the callback at once.
         using (timeoutCts.Token.Register(static s => { var (c, p) = ((PendingCall, GuestAgentClient))s!; p.OnCallCancelled(c, true, default); }, (call, this)))
         using (cancellationToken.Register(static s => { var (c, p, t) = ((PendingCall, GuestAgentClient, CancellationToken))s!; p.OnCallCancelled(c, false, t); }, (call, this, cancellationToken)))
         {
@@ -383,9 +380,11 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
                 continue;
             }
 
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(call.Token, disposing);
             try
             {
+                // The call's token source may be disposed once the call completed: then this throws
+                // and the catch below finds the call no longer ours.
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(call.Token, disposing);
                 await SendAsync(call, linked.Token).ConfigureAwait(false);
             }
             catch (Exception ex)
@@ -531,14 +530,23 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
         }
 
         await WriteAsync(connection, payload, call.Command, cancellationToken).ConfigureAwait(false);
+        bool closedAfterSend = false;
         lock (_gate)
         {
             if (call.State == CallState.Sending)
             {
-                call.State = CallState.InFlight;
+                // The peer may close as soon as it has read the request (guest-shutdown), even
+                // before this write reports completion: for such a command that is success.
+                closedAfterSend = _connection != connection && call.Kind is CallKind.NoResponse or CallKind.RawNoResponse;
+                call.State = closedAfterSend ? CallState.Done : CallState.InFlight;
             }
 
             Pulse();
+        }
+
+        if (closedAfterSend)
+        {
+            call.TrySetResult(null);
         }
     }
 
@@ -1055,8 +1063,11 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable
             _inFlight.Clear();
             foreach (PendingCall call in inFlight)
             {
-                if (call.State == CallState.Done)
+                if (call.State == CallState.Done
+                    || (call.State == CallState.Sending && call.Kind is CallKind.NoResponse or CallKind.RawNoResponse))
                 {
+                    // Done: nothing to do. A command without response still being written: the
+                    // pump decides when its write completes (success) or fails (error).
                     call.Skipped = false;
                     continue;
                 }

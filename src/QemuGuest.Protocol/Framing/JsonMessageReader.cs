@@ -78,7 +78,8 @@ public readonly struct JsonFrame
 /// restart point ('{', '}', '[', ']', an ASCII control other than TAB, 0xFE or 0xFF). Single
 /// quoted strings (a QEMU extension) are framed as strings.</para>
 /// <para>Memory: one pooled buffer holding at most <see cref="MaxMessageBytes"/> of the current
-/// value. Whitespace, stray bytes, recovery skips and the rest of a too large or too deep
+/// object or array (<see cref="MaxTopLevelScalarBytes"/> of a top-level string or token), given
+/// back to the pool after a message larger than 1 MiB. Whitespace, stray bytes, recovery skips and the rest of a too large or too deep
 /// value are never stored. Not thread-safe: one reader per direction of one connection.</para>
 /// </remarks>
 public sealed class JsonMessageReader : IDisposable
@@ -88,6 +89,12 @@ public sealed class JsonMessageReader : IDisposable
 
     /// <summary>Same as the stock agent's parser.</summary>
     public const int DefaultMaxDepth = 1024;
+
+    /// <summary>
+    /// Bound on a top-level string or bare token. Those are never valid messages (requests and
+    /// replies are objects), so garbage outside any object costs at most this much memory.
+    /// </summary>
+    public const int MaxTopLevelScalarBytes = 1024;
 
     private const int InitialBufferSize = 4096;
     private const int RetainedBufferSize = 1024 * 1024;
@@ -122,6 +129,7 @@ public sealed class JsonMessageReader : IDisposable
     private int _depth;
     private byte _quote;
     private bool _discard;
+    private bool _scalar;
     private byte[]? _buffer;
     private int _length;
     private bool _shrinkPending;
@@ -218,16 +226,19 @@ public sealed class JsonMessageReader : IDisposable
                             continue;
                         case COpen:
                             Begin(State.Value);
+                            _scalar = false;
                             _depth = 1;
                             segStart = i++;
                             continue;
                         case CQuote:
                             Begin(State.String);
+                            _scalar = true;
                             _quote = b;
                             segStart = i++;
                             continue;
                         case CToken:
                             Begin(State.Bare);
+                            _scalar = true;
                             segStart = i++;
                             continue;
                         case CClose:
@@ -405,6 +416,8 @@ public sealed class JsonMessageReader : IDisposable
         return default;
     }
 
+    private int Limit => _scalar ? Math.Min(MaxMessageBytes, MaxTopLevelScalarBytes) : MaxMessageBytes;
+
     private void Begin(State state)
     {
         _state = state;
@@ -427,7 +440,7 @@ public sealed class JsonMessageReader : IDisposable
         }
 
         int tail = end - segStart;
-        if ((long)_length + tail > MaxMessageBytes)
+        if ((long)_length + tail > Limit)
         {
             _length = 0;
             frame = new JsonFrame(JsonFrameKind.TooLarge, default, 0);
@@ -463,7 +476,7 @@ public sealed class JsonMessageReader : IDisposable
     private bool Append(ReadOnlySpan<byte> bytes)
     {
         long need = (long)_length + bytes.Length;
-        if (need > MaxMessageBytes)
+        if (need > Limit)
         {
             return false;
         }

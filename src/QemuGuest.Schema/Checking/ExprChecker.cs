@@ -21,6 +21,14 @@ internal sealed class ExprChecker
     private static readonly Regex IfIdentifier = new(@"^[A-Z][A-Z0-9_]*$", RegexOptions.CultureInvariant);
     private static readonly Regex LegacyDefined = new(@"^defined\(([A-Z][A-Z0-9_]*)\)$", RegexOptions.CultureInvariant);
 
+    // Members become C# properties: these would hide or clash with members every generated
+    // record has (object's, and the compiler's record members).
+    private static readonly HashSet<string> ReservedProperties = new(System.StringComparer.OrdinalIgnoreCase)
+    {
+        "Equals", "GetHashCode", "GetType", "ToString", "MemberwiseClone", "Finalize",
+        "EqualityContract", "Deconstruct", "PrintMembers",
+    };
+
     private readonly PragmaState _pragma;
     private Definition _def = null!;
 
@@ -384,7 +392,7 @@ internal sealed class ExprChecker
             }
             CheckNameLower(key, e.KeyLocation, keySource, permitUpper: permissive, permitUnderscore: permissive);
             string c = CName(key);
-            if (c == "u" || c.StartsWith("has_", System.StringComparison.Ordinal))
+            if (c == "u" || c.StartsWith("has_", System.StringComparison.Ordinal) || ReservedProperties.Contains(Naming.ToPascalCase(key)))
             {
                 throw Error(e.KeyLocation, keySource + " uses reserved name");
             }

@@ -244,7 +244,7 @@ internal sealed class SchemaChecker
         return all;
     }
 
-    private static void CheckMemberClash(Definition def, List<RawMember> members, Dictionary<string, RawMember>? seen = null)
+    private static void CheckMemberClash(Definition def, List<RawMember> members, Dictionary<string, RawMember>? seen = null, SourceLocation? at = null)
     {
         seen ??= new Dictionary<string, RawMember>(StringComparer.Ordinal);
         foreach (var m in members)
@@ -252,7 +252,7 @@ internal sealed class SchemaChecker
             string k = Key(m.Name);
             if (seen.TryGetValue(k, out var prev))
             {
-                throw Error(def, m.Location, Describe(m, def.Name) + " collides with " + Describe(prev, def.Name));
+                throw Error(def, at ?? m.Location, Describe(m, def.Name) + " collides with " + Describe(prev, def.Name));
             }
             seen[k] = m;
         }
@@ -321,7 +321,7 @@ internal sealed class SchemaChecker
             {
                 seen[Key(m.Name)] = m;
             }
-            CheckMemberClash(def, branchMembers, seen);
+            CheckMemberClash(def, branchMembers, seen, br.Location);
         }
         CheckFeatureClash(def);
     }

@@ -112,7 +112,9 @@ internal sealed class ParsedDoc
 /// QAPIDoc: a first line '@symbol:' makes it definition documentation; then body text,
 /// '@member:' sections with continuation lines, 'Features:' with '@feature:' entries, and
 /// tagged sections (Returns:, Errors:, Since:, Note:, Notes:, Example:, Examples:, TODO:).
-/// Untagged paragraphs after the member sections are appended to the body. The old-style
+/// Untagged paragraphs after the member sections are appended to the body, and so are
+/// non-indented paragraphs after a tagged section (Since:, Returns:, ...) that already has
+/// text; in legacy schemas (QEMU before 6.0) a tagged section runs to the next tag. The old-style
 /// '#optional' marker in member text is accepted and dropped.
 /// </summary>
 internal static class DocParser
@@ -160,32 +162,48 @@ internal static class DocParser
 
     private sealed class Builder
     {
-        public Builder(string name, SourceLocation location, int indent)
+        public Builder(string name, SourceLocation location)
         {
             Name = name;
             Location = location;
-            Indent = indent;
         }
 
         public string Name { get; }
 
         public SourceLocation Location { get; }
 
-        public int Indent { get; }
-
+        /// <summary>The text after the tag on its own line, then the continuation lines as written.</summary>
         public List<string> Lines { get; } = new();
 
-        public void Append(string line)
+        public void Append(string line) => Lines.Add(line.TrimEnd());
+
+        /// <summary>
+        /// Like current QEMU: the first non-blank continuation line sets the indentation, which
+        /// is removed from every continuation line (deeper indentation, e.g. of nested list
+        /// items, is kept). Works for QEMU's old style too, where continuations align with the
+        /// text after the tag.
+        /// </summary>
+        public string Text()
         {
-            int lead = 0;
-            while (lead < line.Length && line[lead] == ' ' && lead < Indent)
+            int indent = -1;
+            for (int i = 1; i < Lines.Count && indent < 0; i++)
             {
-                lead++;
+                if (Lines[i].Trim().Length > 0)
+                {
+                    indent = Lines[i].Length - Lines[i].TrimStart(' ').Length;
+                }
             }
-            Lines.Add(line.Substring(lead).TrimEnd());
+            var lines = new List<string>(Lines.Count) { Lines.Count > 0 ? Lines[0] : "" };
+            for (int i = 1; i < Lines.Count; i++)
+            {
+                string l = Lines[i];
+                int lead = l.Length - l.TrimStart(' ').Length;
+                lines.Add(l.Substring(System.Math.Min(lead, System.Math.Max(indent, 0))));
+            }
+            return Finish(lines, skipFirst: true);
         }
 
-        public string Text() => Finish(Lines, skipFirst: true);
+        public bool HasText => Lines.Exists(l => l.Trim().Length > 0);
     }
 
     /// <summary>Joins lines, dedents the common indentation, drops leading/trailing blank lines.</summary>
@@ -242,7 +260,7 @@ internal static class DocParser
         return sb.ToString().Replace("#optional ", "").Replace("#optional", "").Trim();
     }
 
-    public static ParsedDoc Parse(List<RawDocLine> raw, SourceLocation blockLocation)
+    public static ParsedDoc Parse(List<RawDocLine> raw, SourceLocation blockLocation, bool legacy = false)
     {
         var doc = new ParsedDoc(raw.Count > 0 ? raw[0].Location : blockLocation);
         var body = new List<string>();
@@ -302,7 +320,7 @@ internal static class DocParser
                 indent++;
             }
             string rest = line.Substring(indent);
-            var b = new Builder(name, loc, rest.Length == 0 ? 0 : indent);
+            var b = new Builder(name, loc);
             b.Lines.Add(rest);
             return b;
         }
@@ -399,7 +417,7 @@ internal static class DocParser
                     indent++;
                 }
                 string rest = line.Substring(indent);
-                section = new Builder(name, loc, rest.Length == 0 ? 0 : indent);
+                section = new Builder(name, loc);
                 section.Lines.Add(rest);
             }
             else if (state == State.Body)
@@ -410,9 +428,10 @@ internal static class DocParser
             {
                 text.Add(line);
             }
-            else if ((state == State.Args || state == State.Features) && prevBlank && !blank && line[0] != ' ')
+            else if ((state == State.Args || state == State.Features || (state == State.Tagged && !legacy && section!.HasText)) && prevBlank && !blank && line[0] != ' ')
             {
-                // A non-indented paragraph after the member sections: more body text.
+                // A non-indented paragraph after member sections, or (current QEMU rules) after a
+                // tagged section that already has text: more body text, not part of the section.
                 EndSection();
                 state = State.Text;
                 if (text.Count > 0)

@@ -11,14 +11,8 @@ namespace QemuGuest.Schema.Parsing;
 /// </summary>
 internal static class OverlayParser
 {
-    /// <summary>PowerShell's approved verbs, as 'Get-Verb' lists them in PowerShell 7.6.</summary>
-    public static readonly IReadOnlyList<string> ApprovedVerbs = new[]
-    {
-        "Add", "Clear", "Close", "Copy", "Enter", "Exit", "Find", "Format", "Get", "Hide", "Join", "Lock", "Move", "New", "Open", "Optimize", "Push", "Pop", "Redo", "Remove", "Rename", "Reset", "Resize", "Search", "Select", "Set", "Show", "Skip", "Split", "Step", "Switch", "Undo", "Unlock", "Watch", "Connect", "Disconnect", "Read", "Receive", "Send", "Write", "Backup", "Checkpoint", "Compare", "Compress", "Convert", "ConvertFrom", "ConvertTo", "Dismount", "Edit", "Expand", "Export", "Group", "Import", "Initialize", "Limit", "Merge", "Mount", "Out", "Publish", "Restore", "Save", "Sync", "Unpublish", "Update", "Debug", "Measure", "Ping", "Repair", "Resolve", "Test", "Trace", "Approve", "Assert", "Build", "Complete", "Confirm", "Deny", "Deploy", "Disable", "Enable", "Install", "Invoke", "Register", "Request", "Restart", "Resume", "Start", "Stop", "Submit", "Suspend", "Uninstall", "Unregister", "Wait", "Use", "Block", "Grant", "Protect", "Revoke", "Unblock", "Unprotect", 
-    };
 
-    private static readonly HashSet<string> Approved = new(ApprovedVerbs, StringComparer.Ordinal);
-    private static readonly Regex CmdletName = new(@"^([A-Za-z]+)-([A-Za-z][A-Za-z0-9]*)$", RegexOptions.CultureInvariant);
+        private static readonly Regex CmdletName = new(@"^([A-Za-z]+)-([A-Za-z][A-Za-z0-9]*)$", RegexOptions.CultureInvariant);
     private static readonly Regex Identifier = new(@"^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
     private static readonly string[] Impacts = { "None", "Low", "Medium", "High" };
 
@@ -105,7 +99,7 @@ internal static class OverlayParser
         }
         string verb = m.Groups[1].Value;
         string noun = m.Groups[2].Value;
-        if (!Approved.Contains(verb))
+        if (!PowerShellVerbs.IsApproved(verb))
         {
             throw Err(cmdletNode.Location, "verb '" + verb + "' of cmdlet '" + cmdletNode.Value + "' is not an approved PowerShell verb (see Get-Verb)");
         }
@@ -122,6 +116,22 @@ internal static class OverlayParser
 
         var parameters = new List<ParameterOverlay>();
         var paramsNode = expr["parameters"];
+        var renamed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in (paramsNode as QDict)?.Entries ?? new List<QEntry>())
+        {
+            if (e.Value is QDict d && d.Has("name"))
+            {
+                renamed.Add(e.Key);
+            }
+        }
+        foreach (var member in ArgumentMembers(schema, cmd))
+        {
+            // A parameter named like a common parameter breaks the cmdlet at run time.
+            if (!renamed.Contains(member) && PowerShellCommonParameters.Collides(Naming.ToPascalCase(member)) is { } common)
+            {
+                throw Err(commandNode.Location, "parameter '" + member + "' of command '" + command + "' collides with PowerShell's common parameter '" + common + "'; give it a 'name'");
+            }
+        }
         if (paramsNode is not null)
         {
             if (paramsNode is not QDict pd)
@@ -194,6 +204,10 @@ internal static class OverlayParser
 
             void AddName(string n, SourceLocation l, string descr)
             {
+                if (PowerShellCommonParameters.Collides(n) is { } common)
+                {
+                    throw Err(l, descr + " collides with PowerShell's common parameter '" + common + "'");
+                }
                 if (names.TryGetValue(n, out var prev))
                 {
                     throw Err(l, descr + " collides with " + prev);

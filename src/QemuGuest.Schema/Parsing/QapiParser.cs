@@ -44,6 +44,12 @@ internal sealed class QapiParser
     {
         _file = file;
         _allowNumbers = allowNumbers;
+        // Files checked out with CRLF (or saved with a BOM) parse exactly like their LF twins.
+        if (text.Length > 0 && text[0] == '\uFEFF')
+        {
+            text = text.Substring(1);
+        }
+        text = text.Replace("\r\n", "\n");
         _src = text.Length == 0 || text[text.Length - 1] != '\n' ? text + "\n" : text;
     }
 
@@ -285,18 +291,31 @@ internal sealed class QapiParser
         }
     }
 
+    /// <summary>Deeper nesting is refused rather than risking the stack (of the compiler, in the generator).</summary>
+    public const int MaxDepth = 256;
+
+    private int _depth;
+
     public QNode GetExpr()
     {
         SourceLocation loc = TokLocation;
-        if (Tok == '{')
+        if (Tok is '{' or '[')
         {
-            Accept();
-            return GetMembers(loc);
-        }
-        if (Tok == '[')
-        {
-            Accept();
-            return GetValues(loc);
+            if (_depth >= MaxDepth)
+            {
+                throw Error("nesting deeper than " + MaxDepth.ToString(System.Globalization.CultureInfo.InvariantCulture) + " levels");
+            }
+            _depth++;
+            try
+            {
+                bool dict = Tok == '{';
+                Accept();
+                return dict ? GetMembers(loc) : GetValues(loc);
+            }
+            finally
+            {
+                _depth--;
+            }
         }
         if (Tok == '\'' && Val is string s)
         {

@@ -100,6 +100,11 @@ internal sealed class SchemaReader
             parts.Add(seg);
         }
         string joined = string.Join("/", parts);
+        if (p.StartsWith("//", StringComparison.Ordinal))
+        {
+            // A UNC path (\\server\share\...) keeps both leading separators.
+            return "//" + joined;
+        }
         return absolute ? "/" + joined : joined;
     }
 
@@ -119,7 +124,7 @@ internal sealed class SchemaReader
                 RejectExprDoc(curDoc);
                 foreach (var raw in p.GetDoc())
                 {
-                    curDoc = DocParser.Parse(raw, loc);
+                    curDoc = DocParser.Parse(raw, loc, Pragma.Legacy);
                     Docs.Add(curDoc);
                 }
                 continue;

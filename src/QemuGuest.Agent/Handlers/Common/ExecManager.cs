@@ -136,8 +136,9 @@ public sealed class ExecManager
             Signal = child.Signal,
             OutData = outData is { Length: > 0 } ? Convert.ToBase64String(outData) : null,
             ErrData = errData is { Length: > 0 } ? Convert.ToBase64String(errData) : null,
-            OutTruncated = child.Out is { Truncated: true } ? true : null,
-            ErrTruncated = child.Err is { Truncated: true } ? true : null,
+            // Like qemu-ga: a stream's truncated flag accompanies its data, true or false.
+            OutTruncated = outData is { Length: > 0 } ? child.Out!.Truncated : null,
+            ErrTruncated = errData is { Length: > 0 } ? child.Err!.Truncated : null,
         };
     }
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Start-up time, idle RSS and size of a guest agent binary (ours or the stock qemu-ga).
+
+Usage: agent-startup.py AGENT_BINARY [RUNS]
+
+For each run: start the agent in unix-listen mode with a fresh state dir, connect as soon
+as the socket accepts, send guest-ping and time until the reply arrives (process start ->
+first reply). After the last run, keep one agent idle for 2 s and read VmRSS from
+/proc/PID/status. Agents are killed by pid. Prints one JSON line.
+"""
+import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
+
+def one_run(binary):
+    d = tempfile.mkdtemp(prefix="qga-bench-")
+    sock = os.path.join(d, "sock")
+    t0 = time.perf_counter()
+    p = subprocess.Popen([binary, "-m", "unix-listen", "-p", sock, "-t", d],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = t0 + 20
+        while True:
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(sock)
+                break
+            except OSError:
+                s.close()
+                if time.perf_counter() > deadline:
+                    raise TimeoutError("agent did not listen")
+                time.sleep(0.0005)
+        s.settimeout(10)
+        s.sendall(b'{"execute":"guest-ping"}')
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                raise IOError("closed")
+            buf += chunk
+        elapsed = time.perf_counter() - t0
+        return elapsed, p, s, d
+    except Exception:
+        p.kill(); p.wait(); shutil.rmtree(d, ignore_errors=True)
+        raise
+
+def main():
+    binary = sys.argv[1]
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    times = []
+    for i in range(runs):
+        elapsed, p, s, d = one_run(binary)
+        times.append(elapsed * 1000)
+        if i == runs - 1:
+            time.sleep(2)
+            with open(f"/proc/{p.pid}/status") as f:
+                rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+        s.close(); p.kill(); p.wait(); shutil.rmtree(d, ignore_errors=True)
+    print(json.dumps({
+        "binary": binary,
+        "size_bytes": os.path.getsize(binary),
+        "runs": runs,
+        "first_reply_ms_median": round(statistics.median(times), 1),
+        "first_reply_ms_min": round(min(times), 1),
+        "first_reply_ms_max": round(max(times), 1),
+        "idle_rss_kib": rss,
+    }))
+
+if __name__ == "__main__":
+    main()

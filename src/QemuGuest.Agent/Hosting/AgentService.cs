@@ -1,0 +1,194 @@
+using System;
+using System.IO;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using QemuGuest.Agent.Channels;
+using QemuGuest.Agent.Configuration;
+using QemuGuest.Agent.Core;
+using QemuGuest.Protocol.Framing;
+
+namespace QemuGuest.Agent.Hosting;
+
+/// <summary>
+/// The thin service loop: open the channel, take one connection at a time, frame its bytes
+/// with the shared <see cref="JsonMessageReader"/>, hand each request to the
+/// <see cref="RequestProcessor"/> (which isolates every command), write the reply with the
+/// shared <see cref="JsonMessageWriter"/>. Requests run strictly in order, one at a time,
+/// like the stock agent. With -r a missing or broken channel is retried with exponential
+/// back-off (1 s doubling to 30 s) and only attempts 1, 2, 4, 8, ... are logged.
+/// </summary>
+public sealed class AgentService : BackgroundService
+{
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+    private readonly AgentConfig _config;
+    private readonly Func<IAgentChannel> _channelFactory;
+    private readonly RequestProcessor _processor;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger<AgentService> _logger;
+    private readonly JsonMessageReader _reader = new();
+    private readonly JsonMessageWriter _writer = new();
+
+    public AgentService(AgentConfig config, Func<IAgentChannel> channelFactory, RequestProcessor processor, IHostApplicationLifetime lifetime, ILogger<AgentService> logger)
+    {
+        _config = config;
+        _channelFactory = channelFactory;
+        _processor = processor;
+        _lifetime = lifetime;
+        _logger = logger;
+    }
+
+    /// <summary>Set when the agent must exit non-zero (channel unavailable without -r).</summary>
+    public static int ExitCode { get; set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        int attempt = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            IAgentChannel? channel = null;
+            try
+            {
+                channel = _channelFactory();
+                channel.Open();
+                AgentLog.ChannelOpened(_logger, _config.Method ?? string.Empty, channel.Description);
+                attempt = 0;
+                while (!stoppingToken.IsCancellationRequested)
+                {
+                    AgentConnection connection = await channel.AcceptAsync(stoppingToken).ConfigureAwait(false);
+                    await using (connection.ConfigureAwait(false))
+                    {
+                        await RunSessionAsync(connection, stoppingToken).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is AgentChannelException or IOException)
+            {
+                if (!_config.RetryPath)
+                {
+                    AgentLog.ChannelUnavailable(_logger, _config.ChannelPath ?? _config.Method ?? string.Empty, ex.Message);
+                    ExitCode = 1;
+                    _lifetime.StopApplication();
+                    return;
+                }
+
+                attempt++;
+                TimeSpan delay = TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, Math.Pow(2, Math.Min(attempt - 1, 10))));
+                if ((attempt & (attempt - 1)) == 0)
+                {
+                    AgentLog.ChannelRetrying(_logger, _config.ChannelPath ?? string.Empty, attempt, delay);
+                }
+
+                try
+                {
+                    await Task.Delay(delay, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            finally
+            {
+                if (channel is not null)
+                {
+                    await channel.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One client (or the device). A socket client gets a fresh parser: unlike the stock agent,
+    /// a half-sent request from a previous client does not swallow the next client's requests.
+    /// A device keeps its parser (there is no "connection" to see), and a 0-byte read on it
+    /// means "host side not connected": wait 100 ms and read again, as qemu-ga does.
+    /// </summary>
+    internal async Task RunSessionAsync(AgentConnection connection, CancellationToken stoppingToken)
+    {
+        if (!connection.IsDevice)
+        {
+            _reader.Reset();
+            AgentLog.ClientConnected(_logger);
+        }
+
+        byte[] buffer = new byte[64 * 1024];
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            int n;
+            try
+            {
+                n = await connection.Stream.ReadAsync(buffer, stoppingToken).ConfigureAwait(false);
+            }
+            catch (IOException ex) when (!connection.IsDevice)
+            {
+                AgentLog.ChannelReadFailed(_logger, ex);
+                return;
+            }
+
+            if (n == 0)
+            {
+                if (connection.IsDevice)
+                {
+                    await Task.Delay(100, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                AgentLog.ClientDisconnected(_logger);
+                return;
+            }
+
+            ReadOnlyMemory<byte> input = buffer.AsMemory(0, n);
+            while (!input.IsEmpty)
+            {
+                JsonFrame frame = _reader.Read(input, out int consumed);
+                input = input.Slice(consumed);
+                ReadOnlyMemory<byte> reply;
+                switch (frame.Kind)
+                {
+                    case JsonFrameKind.None:
+                        continue;
+                    case JsonFrameKind.Message:
+                        reply = await _processor.ProcessAsync(frame.Message, _writer, stoppingToken).ConfigureAwait(false);
+                        break;
+                    default:
+                        AgentLog.StrayInput(_logger, frame.ToString());
+                        reply = RequestProcessor.FramingError(frame, _writer);
+                        break;
+                }
+
+                if (reply.IsEmpty)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await connection.Stream.WriteAsync(reply, stoppingToken).ConfigureAwait(false);
+                    await connection.Stream.FlushAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (IOException ex)
+                {
+                    AgentLog.ChannelWriteFailed(_logger, ex);
+                    if (!connection.IsDevice)
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        _reader.Dispose();
+        _writer.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,274 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Threading;
+
+namespace QemuGuest.Agent.Tests;
+
+/// <summary>Which agent a test talks to.</summary>
+public enum AgentKind
+{
+    Ours,
+    Stock,
+}
+
+/// <summary>
+/// A guest agent started as a real process in unix-listen mode with a private state
+/// directory, and one raw socket connection to it. Every wait is bounded; the process is
+/// killed by pid on dispose. The stock agent is Debian's /usr/sbin/qemu-ga: when it is
+/// missing the constructor throws (tests fail rather than skip; CI installs it with apt).
+/// </summary>
+public sealed class AgentProcess : IDisposable
+{
+    public const string StockPath = "/usr/sbin/qemu-ga";
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Process _process;
+    private readonly StringBuilder _stderr = new();
+    private Socket? _socket;
+    private readonly List<byte> _pending = new();
+
+    public AgentProcess(AgentKind kind, string extraArgs = "", IDictionary<string, string>? environment = null)
+    {
+        Kind = kind;
+        StateDir = Directory.CreateTempSubdirectory("qga-test-").FullName;
+        SocketPath = Path.Combine(StateDir, "sock");
+        var psi = Start(kind, "-m unix-listen -p " + SocketPath + " -t " + StateDir + (extraArgs.Length > 0 ? " " + extraArgs : string.Empty));
+        psi.WorkingDirectory = StateDir;
+        if (environment is not null)
+        {
+            foreach (var kv in environment)
+            {
+                psi.Environment[kv.Key] = kv.Value;
+            }
+        }
+
+        _process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + psi.FileName);
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            lock (_stderr)
+            {
+                _stderr.AppendLine(e.Data);
+            }
+        };
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+        Connect();
+    }
+
+    public AgentKind Kind { get; }
+
+    public string StateDir { get; }
+
+    public string SocketPath { get; }
+
+    public int Pid => _process.Id;
+
+    public string Stderr
+    {
+        get
+        {
+            lock (_stderr)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
+    /// <summary>The process to run for an agent with these arguments (also used for -D / -h runs).</summary>
+    public static ProcessStartInfo Start(AgentKind kind, string args)
+    {
+        ProcessStartInfo psi;
+        if (kind == AgentKind.Stock)
+        {
+            if (!File.Exists(StockPath))
+            {
+                throw new InvalidOperationException(StockPath + " is missing: install Debian's qemu-guest-agent (apt-get install qemu-guest-agent)");
+            }
+
+            psi = new ProcessStartInfo(StockPath);
+        }
+        else
+        {
+            psi = new ProcessStartInfo("dotnet");
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "qemuguest-agent.dll"));
+        }
+
+        foreach (string a in args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.UseShellExecute = false;
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardInput = true;
+        psi.Environment["QGA_CONF"] = "/nonexistent/qemu-ga.conf";
+        return psi;
+    }
+
+    /// <summary>Runs an agent to completion (for -D, -h, bad options): (exit code, stdout, stderr).</summary>
+    public static (int Code, string Stdout, string Stderr) RunToExit(AgentKind kind, string args, IDictionary<string, string>? environment = null)
+    {
+        var psi = Start(kind, args);
+        if (environment is not null)
+        {
+            foreach (var kv in environment)
+            {
+                psi.Environment[kv.Key] = kv.Value;
+            }
+        }
+
+        using Process p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromSeconds(20)))
+        {
+            p.Kill(true);
+            throw new TimeoutException("agent did not exit: " + args);
+        }
+
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public void Connect()
+    {
+        _socket?.Dispose();
+        _pending.Clear();
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException(Kind + " agent exited with " + _process.ExitCode + ": " + Stderr);
+            }
+
+            var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                s.Connect(new UnixDomainSocketEndPoint(SocketPath));
+                s.ReceiveTimeout = (int)ReplyTimeout.TotalMilliseconds;
+                _socket = s;
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                s.Dispose();
+                Thread.Sleep(50);
+            }
+        }
+    }
+
+    public void SendRaw(byte[] bytes) => _socket!.Send(bytes);
+
+    public void Send(string json) => SendRaw(Encoding.UTF8.GetBytes(json));
+
+    /// <summary>Sends one request and returns its reply (parsed).</summary>
+    public JsonElement Execute(string json)
+    {
+        Send(json);
+        return ReadReply();
+    }
+
+    /// <summary>Reads one '\n'-terminated reply, skipping a leading 0xFF. Bounded by the receive timeout.</summary>
+    public JsonElement ReadReply() => JsonDocument.Parse(ReadLine(out _)).RootElement.Clone();
+
+    public byte[] ReadLine(out bool delimited)
+    {
+        delimited = false;
+        var deadline = DateTime.UtcNow + ReplyTimeout;
+        int scanned = 0;
+        while (true)
+        {
+            int nl = _pending.IndexOf((byte)'\n', scanned);
+            if (nl >= 0)
+            {
+                byte[] line = _pending.GetRange(0, nl).ToArray();
+                _pending.RemoveRange(0, nl + 1);
+                if (line.Length > 0 && line[0] == 0xFF)
+                {
+                    delimited = true;
+                    line = line.AsSpan(1).ToArray();
+                }
+
+                return line;
+            }
+
+            scanned = _pending.Count;
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException(Kind + ": no reply; stderr: " + Stderr);
+            }
+
+            byte[] buf = new byte[1024 * 1024];
+            int n = _socket!.Receive(buf);
+            if (n == 0)
+            {
+                throw new IOException(Kind + ": connection closed");
+            }
+
+            _pending.AddRange(new ArraySegment<byte>(buf, 0, n));
+        }
+    }
+
+    /// <summary>Reads one raw byte (for the 0xFF resync test).</summary>
+    public byte ReadByte()
+    {
+        if (_pending.Count > 0)
+        {
+            byte b = _pending[0];
+            _pending.RemoveAt(0);
+            return b;
+        }
+
+        byte[] one = new byte[1];
+        if (_socket!.Receive(one) != 1)
+        {
+            throw new IOException("connection closed");
+        }
+
+        return one[0];
+    }
+
+    /// <summary>True when nothing arrives within <paramref name="ms"/> milliseconds.</summary>
+    public bool IsQuiet(int ms)
+    {
+        if (_pending.Count > 0)
+        {
+            return false;
+        }
+
+        return !_socket!.Poll(ms * 1000, SelectMode.SelectRead);
+    }
+
+    public void Dispose()
+    {
+        _socket?.Dispose();
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(10000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(StateDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,294 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text.Json;
+using System.Threading;
+
+namespace QemuGuest.Agent.Tests;
+
+/// <summary>Our agent and Debian's qemu-ga, both in unix-listen mode, side by side.</summary>
+public sealed class AgentPair : IDisposable
+{
+    public AgentPair()
+    {
+        Stock = new AgentProcess(AgentKind.Stock);
+        Ours = new AgentProcess(AgentKind.Ours);
+    }
+
+    public AgentProcess Stock { get; }
+
+    public AgentProcess Ours { get; }
+
+    public object Gate { get; } = new();
+
+    public void Dispose()
+    {
+        Stock.Dispose();
+        Ours.Dispose();
+    }
+}
+
+/// <summary>How a reply pair is judged.</summary>
+public enum Compare
+{
+    /// <summary>Identical JSON (member order ignored).</summary>
+    Exact,
+
+    /// <summary>Both succeed, and every member of the stock reply exists in ours with the same kind.</summary>
+    Shape,
+
+    /// <summary>Both fail with the same class and the same desc.</summary>
+    Error,
+
+    /// <summary>Both fail with the same class (desc is not deterministic or differs on purpose).</summary>
+    ErrorClass,
+}
+
+/// <summary>
+/// The differential suite: the same request to both agents, replies compared by shape,
+/// error class and (where deterministic) desc. Only side-effect-free requests are sent;
+/// the dangerous commands appear only with arguments that fail validation.
+/// </summary>
+public sealed class DifferentialTests : IClassFixture<AgentPair>
+{
+    private readonly AgentPair _pair;
+
+    public DifferentialTests(AgentPair pair) => _pair = pair;
+
+    public static TheoryData<string, string> Requests => new()
+    {
+        { "Exact", """{"execute":"guest-ping"}""" },
+        { "Exact", """{"execute":"guest-ping","id":[1,"two",{"3":null}]}""" },
+        { "Exact", """{"execute":"guest-sync","arguments":{"id":123456789}}""" },
+        { "Exact", """{"execute":"guest-sync","arguments":{"id":-5},"id":"x"}""" },
+        { "Exact", """{"execute":"guest-get-host-name"}""" },
+        { "Exact", """{"execute":"guest-get-timezone"}""" },
+        { "Exact", """{"execute":"guest-get-osinfo"}""" },
+        { "Exact", """{"execute":"guest-fsfreeze-status"}""" },
+        { "Exact", """{"execute":"guest-fsfreeze-thaw"}""" },
+        { "Exact", """{"execute":"guest-get-memory-block-info"}""" },
+        { "Exact", """{"execute":"guest-get-users"}""" },
+        { "Exact", """{"execute":"guest-set-vcpus","arguments":{"vcpus":[]}}""" },
+        { "Exact", """{'execute':'guest-ping'}""" },
+        { "Shape", """{"execute":"guest-get-time"}""" },
+        { "Shape", """{"execute":"guest-get-fsinfo"}""" },
+        { "Shape", """{"execute":"guest-network-get-interfaces"}""" },
+        { "Shape", """{"execute":"guest-get-vcpus"}""" },
+        { "Shape", """{"execute":"guest-get-memory-blocks"}""" },
+        { "Shape", """{"execute":"guest-get-cpustats"}""" },
+        { "Shape", """{"execute":"guest-get-diskstats"}""" },
+        { "Error", """{"execute":"guest-no-such-command","id":7}""" },
+        { "Error", """{"execute":"guest-ping","arguments":{"foo":42}}""" },
+        { "Error", """{"execute":"guest-ping","bogus":1,"id":1}""" },
+        { "Error", """{"exec-oob":"guest-ping"}""" },
+        { "Error", """{"arguments":{}}""" },
+        { "Error", """[1,2]""" },
+        { "Error", """{"execute":1}""" },
+        { "Error", """{"execute":"guest-ping","arguments":[]}""" },
+        { "Error", """{"execute":"guest-sync"}""" },
+        { "Error", """{"execute":"guest-sync","arguments":{"id":"x"}}""" },
+        { "Error", """{"execute":"guest-file-read","arguments":{"handle":424242}}""" },
+        { "Error", """{"execute":"guest-file-read","arguments":{"handle":1.5}}""" },
+        { "Error", """{"execute":"guest-file-close","arguments":{"handle":424242}}""" },
+        { "Error", """{"execute":"guest-file-open","arguments":{"path":"/nonexistent/dir/f"}}""" },
+        { "Error", """{"execute":"guest-file-open","arguments":{"path":"/tmp","mode":"rw"}}""" },
+        { "Error", """{"execute":"guest-file-seek","arguments":{"handle":1,"offset":0,"whence":"bogus"}}""" },
+        { "Error", """{"execute":"guest-file-seek","arguments":{"handle":1,"offset":0,"whence":true}}""" },
+        { "Error", """{"execute":"guest-exec-status","arguments":{"pid":0}}""" },
+        { "Error", """{"execute":"guest-exec","arguments":{"path":"/bin/invalid-cmd42"}}""" },
+        { "Error", """{"execute":"guest-exec","arguments":{"path":"true","input-data":"!!"}}""" },
+        { "Error", """{"execute":"guest-exec","arguments":{"path":"true","arg":"notalist"}}""" },
+        { "Error", """{"execute":"guest-shutdown","arguments":{"mode":"bogus"}}""" },
+        { "Error", """{"execute":"guest-set-time","arguments":{"time":-5}}""" },
+        { "Error", """{"execute":"guest-set-user-password","arguments":{"username":"nouser","password":"!!","crypted":false}}""" },
+        { "Error", """{"execute":"guest-ssh-get-authorized-keys","arguments":{"username":"no-such-user-qga"}}""" },
+        { "Error", """{"execute":"guest-ssh-add-authorized-keys","arguments":{"username":"no-such-user-qga","keys":["k"]}}""" },
+        { "ErrorClass", """{"a":1 1}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Requests))]
+    public void SameReply(string mode, string request)
+    {
+        lock (_pair.Gate)
+        {
+            JsonElement stock = _pair.Stock.Execute(request);
+            JsonElement ours = _pair.Ours.Execute(request);
+            Judge(Enum.Parse<Compare>(mode), request, stock, ours);
+        }
+    }
+
+    [Fact]
+    public void StrayBytesGiveOneErrorEach()
+    {
+        lock (_pair.Gate)
+        {
+            foreach (byte b in new byte[] { 0xFF, 0x01, (byte)'}' })
+            {
+                _pair.Stock.SendRaw(new[] { b });
+                _pair.Ours.SendRaw(new[] { b });
+                JsonElement stock = _pair.Stock.ReadReply();
+                JsonElement ours = _pair.Ours.ReadReply();
+                Judge(Compare.Error, "byte " + b, stock, ours);
+                Assert.True(_pair.Ours.IsQuiet(200), "exactly one reply per stray byte");
+            }
+        }
+    }
+
+    [Fact]
+    public void HalfRequestThenDelimiterResyncs()
+    {
+        lock (_pair.Gate)
+        {
+            foreach (AgentProcess agent in new[] { _pair.Stock, _pair.Ours })
+            {
+                agent.Send("""{"execute":"guest-ping" """);
+                agent.SendRaw(new byte[] { 0xFF });
+                agent.Send("""{"execute":"guest-sync-delimited","arguments":{"id":99}}""");
+                JsonElement error = agent.ReadReply();
+                Assert.Equal("GenericError", error.GetProperty("error").GetProperty("class").GetString());
+                byte[] line = agent.ReadLine(out bool delimited);
+                Assert.True(delimited, agent.Kind + ": sync-delimited reply starts with 0xFF");
+                Assert.Equal(99, JsonDocument.Parse(line).RootElement.GetProperty("return").GetInt64());
+            }
+        }
+    }
+
+    [Fact]
+    public void FileRoundTripMatches()
+    {
+        lock (_pair.Gate)
+        {
+            var replies = new Dictionary<AgentKind, List<JsonElement>>();
+            foreach (AgentProcess agent in new[] { _pair.Stock, _pair.Ours })
+            {
+                string path = System.IO.Path.Combine(agent.StateDir, "diff.txt");
+                var list = new List<JsonElement>();
+                JsonElement open = agent.Execute($$$"""{"execute":"guest-file-open","arguments":{"path":"{{{path}}}","mode":"w+"}}""");
+                list.Add(open);
+                long h = open.GetProperty("return").GetInt64();
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-write","arguments":{"handle":{{{h}}},"buf-b64":"SGVsbG8gV29ybGQhCgA="}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-write","arguments":{"handle":{{{h}}},"buf-b64":"aGk=","count":9}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-write","arguments":{"handle":{{{h}}},"buf-b64":"a b"}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-read","arguments":{"handle":{{{h}}}}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-seek","arguments":{"handle":{{{h}}},"offset":6,"whence":"set"}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-read","arguments":{"handle":{{{h}}},"count":3}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-seek","arguments":{"handle":{{{h}}},"offset":-2,"whence":2}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-read","arguments":{"handle":{{{h}}},"count":2}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-read","arguments":{"handle":{{{h}}},"count":2}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-read","arguments":{"handle":{{{h}}},"count":-1}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-read","arguments":{"handle":{{{h}}},"count":50331649}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-seek","arguments":{"handle":{{{h}}},"offset":0,"whence":7}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-flush","arguments":{"handle":{{{h}}}}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-close","arguments":{"handle":{{{h}}}}}"""));
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-close","arguments":{"handle":{{{h}}}}}"""));
+                replies[agent.Kind] = list;
+            }
+
+            for (int i = 0; i < replies[AgentKind.Stock].Count; i++)
+            {
+                JsonElement s = replies[AgentKind.Stock][i];
+                JsonElement o = replies[AgentKind.Ours][i];
+                if (s.TryGetProperty("error", out _))
+                {
+                    Judge(Compare.ErrorClass, "file step " + i, s, o);
+                }
+                else
+                {
+                    Judge(Compare.Exact, "file step " + i, s, o);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void ExecRoundTripMatches()
+    {
+        lock (_pair.Gate)
+        {
+            var finals = new List<JsonElement>();
+            foreach (AgentProcess agent in new[] { _pair.Stock, _pair.Ours })
+            {
+                long pid = agent.Execute("""{"execute":"guest-exec","arguments":{"path":"sh","arg":["-c","printf out; printf err >&2; exit 3"],"capture-output":true,"input-data":"aWdub3JlZA=="}}""")
+                    .GetProperty("return").GetProperty("pid").GetInt64();
+                JsonElement status = default;
+                var deadline = DateTime.UtcNow.AddSeconds(10);
+                do
+                {
+                    status = agent.Execute($$$"""{"execute":"guest-exec-status","arguments":{"pid":{{{pid}}}}}""");
+                    if (status.GetProperty("return").GetProperty("exited").GetBoolean())
+                    {
+                        break;
+                    }
+
+                    Thread.Sleep(20);
+                }
+                while (DateTime.UtcNow < deadline);
+                finals.Add(status);
+                JsonElement again = agent.Execute($$$"""{"execute":"guest-exec-status","arguments":{"pid":{{{pid}}}}}""");
+                Assert.Equal("Invalid parameter 'pid'", again.GetProperty("error").GetProperty("desc").GetString());
+            }
+
+            Judge(Compare.Exact, "exec", finals[0], finals[1]);
+        }
+    }
+
+    [Fact]
+    public void GuestInfoAgreesOnCommonCommands()
+    {
+        lock (_pair.Gate)
+        {
+            var stock = Commands(_pair.Stock.Execute("""{"execute":"guest-info"}"""));
+            var ours = Commands(_pair.Ours.Execute("""{"execute":"guest-info"}"""));
+            foreach (var (name, info) in stock)
+            {
+                if (!info.Enabled)
+                {
+                    continue; // 7.2 registers compiled-out commands as disabled; we omit them ("not found")
+                }
+
+                Assert.True(ours.ContainsKey(name), "ours lacks " + name);
+                Assert.Equal(info, ours[name]);
+            }
+        }
+    }
+
+    private static Dictionary<string, (bool Enabled, bool SuccessResponse)> Commands(JsonElement reply) =>
+        reply.GetProperty("return").GetProperty("supported_commands").EnumerateArray().ToDictionary(
+            c => c.GetProperty("name").GetString()!,
+            c => (c.GetProperty("enabled").GetBoolean(), c.GetProperty("success-response").GetBoolean()));
+
+    internal static void Judge(Compare mode, string request, JsonElement stock, JsonElement ours)
+    {
+        string context = request + "\nstock: " + stock.GetRawText() + "\nours:  " + ours.GetRawText();
+        switch (mode)
+        {
+            case Compare.Exact:
+                Assert.True(JsonCompare.DeepEquals(stock, ours), context);
+                break;
+            case Compare.Shape:
+                Assert.True(stock.TryGetProperty("return", out JsonElement sr), context);
+                Assert.True(ours.TryGetProperty("return", out JsonElement or), context);
+                string? diff = JsonCompare.ShapeSubset(sr, or);
+                Assert.True(diff is null, diff + "\n" + context);
+                break;
+            case Compare.Error:
+            case Compare.ErrorClass:
+                Assert.True(stock.TryGetProperty("error", out JsonElement se), context);
+                Assert.True(ours.TryGetProperty("error", out JsonElement oe), context);
+                Assert.Equal(se.GetProperty("class").GetString(), oe.GetProperty("class").GetString());
+                if (mode == Compare.Error)
+                {
+                    Assert.True(se.GetProperty("desc").GetString() == oe.GetProperty("desc").GetString(), context);
+                }
+
+                Assert.Equal(stock.TryGetProperty("id", out JsonElement sid), ours.TryGetProperty("id", out JsonElement oid));
+                if (stock.TryGetProperty("id", out sid))
+                {
+                    Assert.True(JsonCompare.DeepEquals(sid, oid), context);
+                }
+
+                break;
+        }
+    }
+}
