@@ -165,6 +165,29 @@ public sealed class StockAgent : ChildProcess
     }
 }
 
+/// <summary>Our agent (QemuGuest.Agent) in unix-listen mode, as a real process.</summary>
+public sealed class OurAgent : ChildProcess
+{
+    private OurAgent(string socket, string stateDir)
+        : base("dotnet", new[] { Dll, "-m", "unix-listen", "-p", socket, "-t", stateDir })
+    {
+        Socket = socket;
+    }
+
+    public static string Dll => Path.Combine(AppContext.BaseDirectory, "qemuguest-agent.dll");
+
+    public string Socket { get; }
+
+    public static async Task<OurAgent> StartAsync(TempDir dir, string name)
+    {
+        string state = dir[name + "-state"];
+        Directory.CreateDirectory(state);
+        var a = new OurAgent(dir[name + ".qga"], state);
+        await StockAgent.WaitForSocketAsync(a.Socket, a);
+        return a;
+    }
+}
+
 /// <summary>The relay as a real process with a generated config.</summary>
 public sealed class RelayProcess : ChildProcess
 {
