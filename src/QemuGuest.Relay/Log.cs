@@ -22,6 +22,9 @@ internal static partial class Log
     [LoggerMessage(103, LogLevel.Information, "VM {Vm} removed")]
     public static partial void VmRemoved(ILogger logger, string vm);
 
+    [LoggerMessage(104, LogLevel.Error, "reconciling configured and discovered VMs failed; retrying next period")]
+    public static partial void ReconcileFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(200, LogLevel.Information, "VM {Vm}: connected to the agent channel {Agent}")]
     public static partial void Connected(ILogger logger, string vm, string agent);
 

@@ -36,6 +36,36 @@ public sealed class RelayCounters
 
     internal static void Add(ref long field, long n) => Interlocked.Add(ref field, n);
 
+    /// <summary>Adds another VM's counters (for the totals).</summary>
+    public void AddFrom(RelayCounters o)
+    {
+        Requests += Volatile.Read(ref o.Requests);
+        Replies += Volatile.Read(ref o.Replies);
+        ErrorsToClients += Volatile.Read(ref o.ErrorsToClients);
+        Rejected += Volatile.Read(ref o.Rejected);
+        LocalSyncs += Volatile.Read(ref o.LocalSyncs);
+        BytesToGuest += Volatile.Read(ref o.BytesToGuest);
+        BytesFromGuest += Volatile.Read(ref o.BytesFromGuest);
+        Dropped += Volatile.Read(ref o.Dropped);
+        Unsolicited += Volatile.Read(ref o.Unsolicited);
+        SyncDiscarded += Volatile.Read(ref o.SyncDiscarded);
+        InvalidReplies += Volatile.Read(ref o.InvalidReplies);
+        Malformed += Volatile.Read(ref o.Malformed);
+        Oversized += Volatile.Read(ref o.Oversized);
+        GarbageBytes += Volatile.Read(ref o.GarbageBytes);
+        GarbageResyncs += Volatile.Read(ref o.GarbageResyncs);
+        Timeouts += Volatile.Read(ref o.Timeouts);
+        Resyncs += Volatile.Read(ref o.Resyncs);
+        SyncFailures += Volatile.Read(ref o.SyncFailures);
+        Connects += Volatile.Read(ref o.Connects);
+        Disconnects += Volatile.Read(ref o.Disconnects);
+        QueueFull += Volatile.Read(ref o.QueueFull);
+        QueueTimeouts += Volatile.Read(ref o.QueueTimeouts);
+        NoResponseCommands += Volatile.Read(ref o.NoResponseCommands);
+        ClientsAccepted += Volatile.Read(ref o.ClientsAccepted);
+        ClientsRefused += Volatile.Read(ref o.ClientsRefused);
+    }
+
     /// <summary>Writes every counter as a member of the open object.</summary>
     public void WriteMembers(Utf8JsonWriter w)
     {

@@ -46,7 +46,7 @@ internal sealed class RelayService : BackgroundService
             }
             catch (Exception e)
             {
-                Log.ChannelLoopFailed(logger, "*", e);
+                Log.ReconcileFailed(logger, e);
             }
 
             try

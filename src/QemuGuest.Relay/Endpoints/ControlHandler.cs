@@ -153,6 +153,7 @@ internal sealed class ControlHandler : IRequestHandler
         w.WriteString("version", RelayRegistry.Version);
         w.WriteNumber("working-set", Environment.WorkingSet);
         w.WriteNumber("managed-heap", GC.GetTotalMemory(false));
+        var total = new RelayCounters();
         w.WriteStartArray("vms");
         foreach (var vm in _registry.Snapshot())
         {
@@ -160,10 +161,14 @@ internal sealed class ControlHandler : IRequestHandler
             w.WriteString("name", vm.Definition.Name);
             w.WriteString("state", vm.Channel.State.ToString().ToLowerInvariant());
             vm.Channel.Counters.WriteMembers(w);
+            total.AddFrom(vm.Channel.Counters);
             w.WriteEndObject();
         }
 
         w.WriteEndArray();
+        w.WriteStartObject("total");
+        total.WriteMembers(w);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
@@ -424,7 +425,29 @@ public sealed class VmChannel : IAsyncDisposable
 
     private ReadOnlyMemory<byte> BuildRequest(string command, byte[]? arguments, long id)
     {
+        if (arguments is { Length: > LargeRequest })
+        {
+            // A large write (guest-file-write) goes in a plain array the GC takes back, not a
+            // pooled buffer the shared pool would keep per thread.
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(arguments.Length + command.Length + 64);
+            using (var large = new Utf8JsonWriter(buffer, JsonMessageWriter.Options))
+            {
+                WriteRequest(large, command, arguments, id);
+            }
+
+            buffer.Write("\n"u8);
+            return buffer.WrittenMemory;
+        }
+
         Utf8JsonWriter w = _writer.BeginMessage();
+        WriteRequest(w, command, arguments, id);
+        return _writer.EndMessage();
+    }
+
+    private const int LargeRequest = 1024 * 1024;
+
+    private static void WriteRequest(Utf8JsonWriter w, string command, byte[]? arguments, long id)
+    {
         w.WriteStartObject();
         w.WriteString(JsonNames.Execute, command);
         if (arguments is not null)
@@ -435,7 +458,6 @@ public sealed class VmChannel : IAsyncDisposable
 
         w.WriteNumber(JsonNames.Id, id);
         w.WriteEndObject();
-        return _writer.EndMessage();
     }
 
     private static async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop)
