@@ -327,4 +327,28 @@ public class FakeAgentTests
         Assert.Equal(TimeSpan.FromMilliseconds(800), new ReconnectPolicy().GetDelay(3));
         Assert.Equal(TimeSpan.FromSeconds(5), new ReconnectPolicy().GetDelay(30));
     }
+
+    [Fact]
+    public async Task Tcp_transport()
+    {
+        using var agent = new FakeAgent(r => r.ReplyAsync("{\"return\": \"via tcp\"}"));
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        Task serving = Task.Run(async () =>
+        {
+            var tcp = await listener.AcceptTcpClientAsync();
+            await agent.ServeAsync(tcp.GetStream());
+        });
+        try
+        {
+            await using var client = new GuestAgentClient($"127.0.0.1:{port}");
+            Assert.Equal($"tcp:127.0.0.1:{port}", client.Endpoint);
+            Assert.Equal("via tcp", (await client.ExecuteAsync("x", Ct)).GetString());
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
 }
