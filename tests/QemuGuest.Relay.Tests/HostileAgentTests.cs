@@ -208,7 +208,7 @@ public class HostileAgentTests
         {
             if (Interlocked.Increment(ref calls) == 1)
             {
-                await Task.Delay(3000); // past the 2 s first-byte bound; the stock agent blocks likewise
+                await Task.Delay(4500); // well past the 2 s first-byte bound; the stock agent blocks likewise
             }
 
             await c.SendAsync("{\"return\": " + calls + r.IdMember + "}\n");

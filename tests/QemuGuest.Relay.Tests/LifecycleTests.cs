@@ -106,6 +106,15 @@ public class LifecycleTests
             for (int i = 0; i < 6; i++)
             {
                 await clients[i].SendAsync("{\"execute\":\"guest-ping\",\"id\":" + i + "}");
+                if (i == 0)
+                {
+                    // Wait until the first request is at the agent (in flight, out of the queue).
+                    for (int w = 0; w < 200 && agent.Seen.IsEmpty; w++)
+                    {
+                        await Task.Delay(25);
+                    }
+                }
+
                 await Task.Delay(100);
             }
 

@@ -348,6 +348,11 @@ public sealed class VmChannel : IAsyncDisposable
             connection.Clear(expectation);
             return GuestOutcome.RelayError(e.Message);
         }
+        catch (OperationCanceledException) when (connection.Closed.IsCancellationRequested)
+        {
+            connection.Clear(expectation);
+            return GuestOutcome.RelayError($"{command.Name}: the connection to the guest agent closed ({connection.CloseReason}) before the request was sent");
+        }
 
         RelayCounters.Inc(ref Counters.Requests);
         Log.Sent(_logger, Name, command.Name, id);
