@@ -42,6 +42,25 @@ public sealed class TestClient : IDisposable
         }
     }
 
+    public static async Task<TestClient> ConnectTcpAsync(System.Net.IPEndPoint endPoint)
+    {
+        var s = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        for (int i = 0; ; i++)
+        {
+            try
+            {
+                await s.ConnectAsync(endPoint);
+                return new TestClient(s);
+            }
+            catch (SocketException) when (i < 100)
+            {
+                s.Dispose();
+                s = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                await Task.Delay(50);
+            }
+        }
+    }
+
     public Task SendAsync(string json) => SendAsync(Encoding.UTF8.GetBytes(json));
 
     public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
