@@ -113,7 +113,16 @@ internal sealed class ClientSession
             return writer.WriteError("GenericError", QapiErrorTexts.InputNotObject, null);
         }
 
-        return await _handler.HandleAsync(request, writer, this, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await _handler.HandleAsync(request, writer, this, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // One failed request becomes one error reply; the session and the relay go on.
+            JsonElement? id = request.Root.TryGetProperty("id", out var idValue) ? idValue : null;
+            return writer.WriteError("GenericError", "qemuguest-relay: internal error: " + e.GetType().Name, id);
+        }
     }
 
     private async Task WriteAsync(ReadOnlyMemory<byte> reply, CancellationToken cancellationToken)
