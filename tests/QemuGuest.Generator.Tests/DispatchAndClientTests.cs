@@ -46,7 +46,7 @@ public sealed class DispatchAndClientTests
                 return default;
             }
 
-            public ValueTask ItemTouchAsync(bool? deep, IReadOnlyList<string> names, CancellationToken cancellationToken)
+            public ValueTask ItemTouchAsync(bool? deep, IReadOnlyList<string> names, bool? recursive, CancellationToken cancellationToken)
             {
                 Calls.Add("touch " + (deep?.ToString() ?? "null") + " " + string.Join(",", names));
                 return default;
@@ -202,6 +202,11 @@ public sealed class DispatchAndClientTests
         Assert.Equal("item-get,item-put,item-touch,item-halt", Call("Available", new object[] { Array.Empty<string>() }));
         Assert.Equal("CommandNotFound: The command item-list has not been found", Call("Dispatch", "item-list", null, Windows));
         Assert.Equal("CommandNotFound: The command item-halt has not been found", Call("Dispatch", "item-halt", null, Windows));
+        // Conditional members and enum values: what the stock agent built for that platform would say.
+        Assert.Equal("GenericError: Parameter 'mode' does not accept value 'append'", Call("Dispatch", "item-get", """{"id":1,"mode":"append"}""", Windows));
+        Assert.StartsWith("{\"id\":1", Call("Dispatch", "item-get", """{"id":1,"mode":"append"}""", Linux));
+        Assert.Equal("GenericError: Parameter 'recursive' is unexpected", Call("Dispatch", "item-touch", """{"names":[],"recursive":true}""", Windows));
+        Assert.Equal("{} | touch null ", Call("Dispatch", "item-touch", """{"names":[],"recursive":true}""", Linux));
     }
 
     [Fact]

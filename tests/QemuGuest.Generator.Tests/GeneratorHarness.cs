@@ -77,7 +77,7 @@ internal static class GeneratorHarness
     public static CSharpCompilation Compilation(params string[] sources) =>
         CSharpCompilation.Create(
             "Scenario",
-            sources.Select(s => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest))),
+            sources.Select(s => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest, DocumentationMode.Diagnose))),
             References.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
@@ -92,7 +92,7 @@ internal static class GeneratorHarness
         CSharpGeneratorDriver.Create(
             new[] { new QapiGenerator().AsSourceGenerator() },
             files,
-            parseOptions: new CSharpParseOptions(LanguageVersion.Latest),
+            parseOptions: new CSharpParseOptions(LanguageVersion.Latest, DocumentationMode.Diagnose),
             optionsProvider: new TestOptionsProvider(options),
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 

@@ -194,22 +194,14 @@ public class FakeAgentTests
     [Fact]
     public async Task Pipelining_puts_several_requests_on_the_wire()
     {
-        int concurrent = 0, maxSeen = 0;
-        var gate = new TaskCompletionSource();
-        using var agent = new FakeAgent(async r =>
-        {
-            // Replies are produced in order; count how many requests were sent before the first reply.
-            await r.ReplyAsync("{\"return\": " + r.Arguments.GetProperty("n").GetInt32() + "}");
-        });
+        // The fake answers strictly in order, like qemu-ga; replies must land on the right callers.
+        using var agent = new FakeAgent(r => r.ReplyAsync("{\"return\": " + r.Arguments.GetProperty("n").GetInt32() + "}"));
         await using GuestAgentClient client = Client(agent, o => o.MaxPipelineDepth = 4);
         var tasks = Enumerable.Range(0, 40).Select(i => client.ExecuteAsync("echo", new JsonArgs($"{{\"n\":{i}}}"), null, Ct)).ToArray();
         for (int i = 0; i < tasks.Length; i++)
         {
             Assert.Equal(i, (await tasks[i]).GetInt32());
         }
-
-        _ = concurrent + maxSeen;
-        gate.TrySetResult();
     }
 
     [Fact]
@@ -263,5 +255,100 @@ public class FakeAgentTests
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         var ex = Record.Exception(() => transport.ConnectAsync(cts.Token).GetAwaiter().GetResult().Dispose());
         Assert.NotNull(ex); // no vsock peer here: refused, unsupported, or cancelled after 2 s
+    }
+
+    [Fact]
+    public async Task A_pipelined_call_that_times_out_leaves_a_placeholder_and_the_others_match_by_id()
+    {
+        using var agent = new FakeAgent(async r =>
+        {
+            if (r.Command == "slow")
+            {
+                await Task.Delay(800);
+            }
+
+            await r.ReplyAsync("{\"return\": \"" + r.Command + "\"}");
+        });
+        await using GuestAgentClient client = Client(agent, o => o.MaxPipelineDepth = 4);
+        await client.ConnectAsync(Ct);
+        Assert.Equal(GuestAgentClientState.Ready, client.State);
+
+        Task<JsonElement> a = client.ExecuteAsync("a", Ct);
+        Task<JsonElement> b = client.ExecuteAsync("slow", null, new QgaCallOptions { Timeout = TimeSpan.FromMilliseconds(200) }, Ct);
+        Task<JsonElement> c = client.ExecuteAsync("c", Ct);
+        Task<JsonElement> d = client.ExecuteAsync("d", Ct);
+        Assert.Equal("a", (await a).GetString());
+        await Assert.ThrowsAsync<QgaTimeoutException>(() => b);
+        Assert.Equal("c", (await c).GetString());
+        Assert.Equal("d", (await d).GetString());
+        Assert.Equal("e", (await client.ExecuteAsync("e", Ct)).GetString());
+        Assert.Equal(2, agent.Count("guest-sync-delimited"));
+    }
+
+    [Fact]
+    public async Task Raw_request_without_response_returns_null_on_silence()
+    {
+        using var agent = new FakeAgent(_ => Task.CompletedTask);
+        await using GuestAgentClient client = Client(agent);
+        JsonDocument? reply = await client.ExecuteRawAsync("{\"execute\":\"guest-shutdown\"}"u8.ToArray(), expectResponse: false, new QgaCallOptions { Timeout = TimeSpan.FromMilliseconds(300) }, Ct);
+        Assert.Null(reply);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.ExecuteRawAsync("[1]"u8.ToArray(), cancellationToken: Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.ExecuteRawAsync("{"u8.ToArray(), cancellationToken: Ct));
+    }
+
+    [Fact]
+    public async Task Queue_is_bounded()
+    {
+        using var agent = new FakeAgent(_ => Task.CompletedTask);
+        await using GuestAgentClient client = Client(agent, o => o.MaxQueuedCalls = 2);
+        Task<JsonElement> first = client.ExecuteAsync("hang", Ct);
+        var clock = Stopwatch.StartNew();
+        while (!agent.Log.Contains("hang"))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10));
+            await Task.Delay(10);
+        }
+
+        Task<JsonElement> second = client.ExecuteAsync("q1", Ct);
+        Task<JsonElement> third = client.ExecuteAsync("q2", Ct);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.ExecuteAsync("q3", Ct));
+        await client.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => first);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => third);
+    }
+
+    [Fact]
+    public void Options_are_validated()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GuestAgentClient("unix:/x", new GuestAgentClientOptions { MaxPipelineDepth = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GuestAgentClient("unix:/x", new GuestAgentClientOptions { SyncTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new GuestAgentClient("unix:/x", new GuestAgentClientOptions { Reconnect = new ReconnectPolicy { MaxAttempts = 0 } }));
+        Assert.Throws<FormatException>(() => new GuestAgentClient("nonsense"));
+        Assert.Equal(TimeSpan.FromMilliseconds(800), new ReconnectPolicy().GetDelay(3));
+        Assert.Equal(TimeSpan.FromSeconds(5), new ReconnectPolicy().GetDelay(30));
+    }
+
+    [Fact]
+    public async Task Tcp_transport()
+    {
+        using var agent = new FakeAgent(r => r.ReplyAsync("{\"return\": \"via tcp\"}"));
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        Task serving = Task.Run(async () =>
+        {
+            var tcp = await listener.AcceptTcpClientAsync();
+            await agent.ServeAsync(tcp.GetStream());
+        });
+        try
+        {
+            await using var client = new GuestAgentClient($"127.0.0.1:{port}");
+            Assert.Equal($"tcp:127.0.0.1:{port}", client.Endpoint);
+            Assert.Equal("via tcp", (await client.ExecuteAsync("x", Ct)).GetString());
+        }
+        finally
+        {
+            listener.Stop();
+        }
     }
 }

@@ -27,6 +27,7 @@ internal static class DispatchEmitter
         w.Banner("dispatch", usings.ToArray());
         w.Line("namespace " + map.Namespace + ";");
         var commands = new List<QapiCommand>(map.Schema.Commands);
+        var conditions = new List<string>();
 
         // ---- handler interface ----
         w.Line();
@@ -111,7 +112,7 @@ internal static class DispatchEmitter
         foreach (var c in commands)
         {
             w.Open("case " + TypeMap.Literal(c.Name) + ":");
-            EmitCase(w, map, c);
+            EmitCase(w, map, c, conditions);
             w.Line("return;");
             w.Close();
         }
@@ -119,6 +120,16 @@ internal static class DispatchEmitter
         w.Line("    throw new QgaCommandNotFoundException(command, QapiErrorTexts.CommandNotFound(command));");
         w.Close();
         w.Close();
+        if (conditions.Count > 0)
+        {
+            w.Line();
+            w.Line("// Conditions of argument members and enum values: false on this platform means the stock agent");
+            w.Line("// built for it would not know them (\"is unexpected\" / \"does not accept value\").");
+            for (int i = 0; i < conditions.Count; i++)
+            {
+                w.Line("private static readonly QgaCondition Condition" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + " = " + conditions[i] + ";");
+            }
+        }
         w.Close();
         return w.ToString();
     }
@@ -159,7 +170,79 @@ internal static class DispatchEmitter
         return ret + " " + TypeMap.CommandMethod(c) + "(" + string.Join(", ", ps) + ")";
     }
 
-    private static void EmitCase(SourceWriter w, TypeMap map, QapiCommand c)
+    private static string Condition(List<string> conditions, QapiCondition c)
+    {
+        string expr = TypeMap.ConditionExpr(c);
+        int i = conditions.IndexOf(expr);
+        if (i < 0)
+        {
+            conditions.Add(expr);
+            i = conditions.Count - 1;
+        }
+        return "Condition" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Top-level argument members and enum values under a condition that is false on the platform are
+    /// refused like the stock agent built for it would (after a successful parse, as its checks run).
+    /// Nested (inside lists or structs) conditional values are not checked here.
+    /// </summary>
+    private static void EmitConditionChecks(SourceWriter w, TypeMap map, QapiCommand c, string argType, List<string> conditions)
+    {
+        foreach (var m in map.CommandMembers(c))
+        {
+            string prop = "parsed." + TypeMap.PropertyName(m.Name, argType);
+            string lit = TypeMap.Literal(m.Name);
+            if (m.If is not null && m.Optional)
+            {
+                w.Open("if (" + prop + " is not null && !" + Condition(conditions, m.If) + ".Evaluate(Platform))");
+                w.Line("throw new QapiUnmarshalException(QapiErrorTexts.Unexpected(" + lit + "));");
+                w.Close();
+            }
+            if (m.Type.IsArray)
+            {
+                continue;
+            }
+            if (map.Find(m.Type.Name) is QapiEnum en)
+            {
+                foreach (var v in en.Values)
+                {
+                    if (v.If is null)
+                    {
+                        continue;
+                    }
+                    string value = map.TypeName(en.Name) + "." + Naming.ToPascalCase(v.Name);
+                    w.Open("if (" + prop + " == " + value + " && !" + Condition(conditions, v.If) + ".Evaluate(Platform))");
+                    w.Line("throw new QapiUnmarshalException(QapiErrorTexts.EnumValue(" + lit + ", " + TypeMap.Literal(v.Name) + "));");
+                    w.Close();
+                }
+            }
+            else if (map.Find(m.Type.Name) is QapiAlternate alt)
+            {
+                foreach (var a in alt.Alternatives)
+                {
+                    if (a.Type.IsArray || map.Find(a.Type.Name) is not QapiEnum aen)
+                    {
+                        continue;
+                    }
+                    foreach (var v in aen.Values)
+                    {
+                        if (v.If is null)
+                        {
+                            continue;
+                        }
+                        string value = map.TypeName(aen.Name) + "." + Naming.ToPascalCase(v.Name);
+                        string caseType = map.TypeName(alt.Name) + "." + Naming.ToPascalCase(a.Name) + "Case";
+                        w.Open("if (" + prop + " is " + caseType + " { Value: " + value + " } && !" + Condition(conditions, v.If) + ".Evaluate(Platform))");
+                        w.Line("throw new QapiUnmarshalException(QapiErrorTexts.EnumValue(" + lit + ", " + TypeMap.Literal(v.Name) + "));");
+                        w.Close();
+                    }
+                }
+            }
+        }
+    }
+
+    private static void EmitCase(SourceWriter w, TypeMap map, QapiCommand c, List<string> conditions)
     {
         var call = new List<string>();
         if (c.Arguments is null)
@@ -170,6 +253,10 @@ internal static class DispatchEmitter
         {
             string argType = map.TypeName(c.Arguments);
             w.Line("var parsed = " + argType + ".ReadJson(args, QapiPath.Root);");
+            if (!c.Boxed)
+            {
+                EmitConditionChecks(w, map, c, argType, conditions);
+            }
             if (c.Boxed)
             {
                 call.Add("parsed");

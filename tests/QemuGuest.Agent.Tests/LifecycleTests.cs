@@ -1,0 +1,171 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading;
+
+namespace QemuGuest.Agent.Tests;
+
+/// <summary>Start-up paths: socket activation, -r retry, no retry, -d with a pidfile.</summary>
+public sealed class LifecycleTests
+{
+    private static Process StartOurs(string prefix, string args, string workDir)
+    {
+        var psi = new ProcessStartInfo(prefix.Length > 0 ? prefix.Split(' ')[0] : "dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardInput = true,
+            WorkingDirectory = workDir,
+        };
+        if (prefix.Length > 0)
+        {
+            foreach (string p in prefix.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..])
+            {
+                psi.ArgumentList.Add(p);
+            }
+
+            psi.ArgumentList.Add("dotnet");
+        }
+
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "qemuguest-agent.dll"));
+        foreach (string a in args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["QGA_CONF"] = "/nonexistent/qemu-ga.conf";
+        return Process.Start(psi)!;
+    }
+
+    private static void Kill(Process p)
+    {
+        try
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+                p.WaitForExit(10000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    private static string Ping(string socketPath)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                s.Connect(new UnixDomainSocketEndPoint(socketPath));
+                s.ReceiveTimeout = 10000;
+                s.Send(Encoding.ASCII.GetBytes("{\"execute\":\"guest-ping\",\"id\":\"p\"}"));
+                byte[] buf = new byte[4096];
+                int n = s.Receive(buf);
+                return Encoding.ASCII.GetString(buf, 0, n);
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    [Fact]
+    public void SystemdSocketActivation()
+    {
+        string dir = Directory.CreateTempSubdirectory("qga-act-").FullName;
+        string sock = Path.Combine(dir, "act.sock");
+        Process p = StartOurs("systemd-socket-activate -l " + sock, "-t " + dir, dir);
+        try
+        {
+            Assert.Equal("{\"return\":{},\"id\":\"p\"}\n", Ping(sock));
+        }
+        finally
+        {
+            Kill(p);
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void MissingChannelWithoutRetryExits1()
+    {
+        string dir = Directory.CreateTempSubdirectory("qga-noretry-").FullName;
+        Process p = StartOurs(string.Empty, "-m virtio-serial -p " + Path.Combine(dir, "no-such-port") + " -t " + dir, dir);
+        try
+        {
+            Assert.True(p.WaitForExit(30000), "agent should exit");
+            Assert.Equal(1, p.ExitCode);
+            Assert.Contains("failed to open channel", p.StandardError.ReadToEnd());
+        }
+        finally
+        {
+            Kill(p);
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void MissingChannelWithRetryWaitsQuietly()
+    {
+        string dir = Directory.CreateTempSubdirectory("qga-retry-").FullName;
+        Process p = StartOurs(string.Empty, "-m virtio-serial -p " + Path.Combine(dir, "no-such-port") + " -t " + dir + " -r", dir);
+        try
+        {
+            Assert.False(p.WaitForExit(8000), "agent must keep retrying");
+        }
+        finally
+        {
+            Kill(p);
+            string stderr = p.StandardError.ReadToEnd();
+            Directory.Delete(dir, true);
+            // Attempts 1, 2 and 4 (1 s + 2 s + 4 s of back-off fit in 8 s): at most 4 lines, not one per second.
+            int lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            Assert.InRange(lines, 1, 4);
+            Assert.Contains("waiting for channel path", stderr);
+        }
+    }
+
+    [Fact]
+    public void DaemonizeWritesPidfile()
+    {
+        string dir = Directory.CreateTempSubdirectory("qga-daemon-").FullName;
+        string pidfile = Path.Combine(dir, "agent.pid");
+        string sock = Path.Combine(dir, "sock");
+        Process p = StartOurs(string.Empty, "-d -f " + pidfile + " -m unix-listen -p " + sock + " -t " + dir, dir);
+        int child = 0;
+        try
+        {
+            Assert.True(p.WaitForExit(20000));
+            Assert.Equal(0, p.ExitCode);
+            Assert.Equal("{\"return\":{},\"id\":\"p\"}\n", Ping(sock));
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!File.Exists(pidfile) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(50);
+            }
+
+            child = int.Parse(File.ReadAllText(pidfile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.NotEqual(p.Id, child);
+        }
+        finally
+        {
+            if (child > 0)
+            {
+                using Process c = Process.GetProcessById(child);
+                c.Kill();
+                c.WaitForExit(10000);
+            }
+
+            Kill(p);
+            Directory.Delete(dir, true);
+        }
+    }
+}
