@@ -383,3 +383,46 @@ Describe 'Copy-VMGuestFile against a stock agent without guest-exec (no rename p
         $err[0].FullyQualifiedErrorId | Should -BeLike 'AgentFeatureUnavailable,*'
     }
 }
+
+Describe 'Copy-VMGuestFile and Invoke-VMGuestCommand through the relay (-VMName), <_> agent' -ForEach $Kinds {
+    BeforeDiscovery {
+        $script:RelayDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'src/QemuGuest.Relay/bin/Release/net10.0/qemuguest-relay.dll'
+    }
+
+    BeforeAll {
+        $script:RelayDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'src/QemuGuest.Relay/bin/Release/net10.0/qemuguest-relay.dll'
+        if (-not (Test-Path $RelayDll)) { return }
+        $script:Agent = Start-LocalAgent -Kind $_
+        $script:RelayDir = Join-Path ([IO.Path]::GetTempPath()) ('qg-relay-' + [guid]::NewGuid().ToString('n').Substring(0, 8))
+        $script:Relay = Start-Process dotnet -PassThru -RedirectStandardOutput "$($Agent.Directory)/relay.out" -RedirectStandardError "$($Agent.Directory)/relay.err" `
+            -ArgumentList $RelayDll, "--Relay:RuntimeDirectory=$RelayDir", "--Relay:Vms:pester-vm:Agent=$($Agent.Socket)"
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while (-not (Test-Path "$RelayDir/pester-vm.sock") -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        $script:SavedRelayDir = $env:QEMUGUEST_RELAY_DIR
+        $env:QEMUGUEST_RELAY_DIR = $RelayDir
+        $script:T = Join-Path ([IO.Path]::GetTempPath()) ('qg-copy-' + [guid]::NewGuid().ToString('n').Substring(0, 10))
+        $null = New-Item -ItemType Directory -Path "$T/local/tree/sub", "$T/guest"
+    }
+
+    AfterAll {
+        if (-not (Test-Path $RelayDll)) { return }
+        $env:QEMUGUEST_RELAY_DIR = $SavedRelayDir
+        Stop-Process -Id $Relay.Id -ErrorAction SilentlyContinue
+        $null = $Relay.WaitForExit(10000)
+        $script:Agent | Stop-LocalAgent
+        Remove-Item -Recurse -Force $T, $RelayDir -ErrorAction SilentlyContinue
+    }
+
+    It 'copies a folder in and out and runs a command, by VM name' -Skip:(-not (Test-Path $RelayDll)) {
+        Set-Content "$T/local/tree/a.txt" 'one'
+        [IO.File]::WriteAllBytes("$T/local/tree/sub/b.bin", [byte[]](1..200))
+        $up = Copy-VMGuestFile -VMName pester-vm -LocalToGuest -Source "$T/local/tree" -Destination "$T/guest/tree" -Recurse -Verify -PassThru
+        @($up | Where-Object Verified).Count | Should -Be 2
+        $down = Copy-VMGuestFile -VMName pester-vm -GuestToLocal -Source "$T/guest/tree" -Destination "$T/local/back" -Recurse -Verify -PassThru
+        $down.VMName | Select-Object -Unique | Should -Be 'pester-vm'
+        (Get-FileHash "$T/local/back/sub/b.bin").Hash | Should -Be (Get-FileHash "$T/local/tree/sub/b.bin").Hash
+        $r = Invoke-VMGuestCommand -VMName pester-vm sh -ArgumentList '-c', 'echo relayed; exit 5'
+        $r.ExitCode | Should -Be 5
+        $r.StdOut | Should -Be "relayed`n"
+    }
+}
