@@ -56,7 +56,7 @@ try {
     try {
         Show "Copy-VMGuestFile -Session `$s -LocalToGuest -Source $work/project -Destination $work/guest/project -Recurse -Verify -PassThru" {
             Copy-VMGuestFile -Session $s -LocalToGuest -Source "$work/project" -Destination "$work/guest/project" -Recurse -Verify -PassThru |
-                Format-Table Source, Destination, Bytes, Verified, Atomic -AutoSize
+                Format-Table @{ n = 'Destination'; e = { $_.Destination.Substring($work.Length) } }, Bytes, Verified, Atomic -AutoSize
         }
         Show "Invoke-VMGuestCommand -Session `$s sh -ArgumentList $work/guest/project/src/hello.sh" {
             Invoke-VMGuestCommand -Session $s sh -ArgumentList "$work/guest/project/src/hello.sh" | Format-List ExitCode, StdOut
@@ -66,7 +66,7 @@ try {
         }
         Show "Copy-VMGuestFile -Session `$s -GuestToLocal -Source $work/guest/project -Destination $work/back -Recurse -PassThru" {
             Copy-VMGuestFile -Session $s -GuestToLocal -Source "$work/guest/project" -Destination "$work/back" -Recurse -PassThru |
-                Format-Table Source, Destination, Bytes -AutoSize
+                Format-Table @{ n = 'Source'; e = { $_.Source.Substring($work.Length) } }, @{ n = 'Destination'; e = { $_.Destination.Substring($work.Length) } }, Bytes -AutoSize
         }
         Show "Get-Content $work/back/listing.txt" { Get-Content "$work/back/listing.txt" }
     }
