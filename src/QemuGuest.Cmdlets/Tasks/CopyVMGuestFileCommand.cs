@@ -209,6 +209,9 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
 
     private static bool EndsWithSeparator(string path) => path.EndsWith("/", StringComparison.Ordinal) || path.EndsWith("\\", StringComparison.Ordinal);
 
+    /// <summary>How -WhatIf/-Confirm name a guest path: "VM:path", so many targets stay distinguishable.</summary>
+    private static string GuestTarget(GuestOperationContext context, string guestPath) => (context.Session.VMName ?? context.Session.Name) + ":" + guestPath;
+
     private static string TempSuffix() => ".qgtmp-" + Guid.NewGuid().ToString("N").Substring(0, 8);
 
     // ------------------------------------------------------------------ local -> guest
@@ -234,7 +237,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                     throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound,
                         $"The guest folder '{plan.Destination}' does not exist: create it first or add -Force.", plan.Destination);
                 }
-                if (await context.ShouldProcessAsync(plan.Destination, "Create guest folder").ConfigureAwait(false))
+                if (await context.ShouldProcessAsync(GuestTarget(context, plan.Destination), "Create guest folder").ConfigureAwait(false))
                 {
                     await fs.MkdirAsync(plan.Destination.TrimEnd('/', '\\'), true, ct).ConfigureAwait(false);
                 }
@@ -269,7 +272,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         }
         if (root is null)
         {
-            if (!await context.ShouldProcessAsync(guestRoot, "Create guest folder").ConfigureAwait(false))
+            if (!await context.ShouldProcessAsync(GuestTarget(context, guestRoot), "Create guest folder").ConfigureAwait(false))
             {
                 return;
             }
@@ -292,7 +295,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             string guestDir = fs.Join(guestRoot, rel);
             await GuardAsync(context, guestDir, async () =>
             {
-                if (await context.ShouldProcessAsync(guestDir, "Create guest folder").ConfigureAwait(false))
+                if (await context.ShouldProcessAsync(GuestTarget(context, guestDir), "Create guest folder").ConfigureAwait(false))
                 {
                     await fs.MkdirAsync(guestDir, true, ct).ConfigureAwait(false);
                 }
@@ -417,7 +420,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists,
                 $"The guest file '{guestPath}' exists: add -Force to overwrite it.", guestPath);
         }
-        if (!await context.ShouldProcessAsync(guestPath, $"Copy '{localPath}' into the guest").ConfigureAwait(false))
+        if (!await context.ShouldProcessAsync(GuestTarget(context, guestPath), $"Copy '{localPath}' into the guest").ConfigureAwait(false))
         {
             return;
         }
@@ -816,7 +819,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             }
             Directory.CreateDirectory(parent);
         }
-        if (!await context.ShouldProcessAsync(localPath, $"Copy guest file '{guestPath}' here").ConfigureAwait(false))
+        if (!await context.ShouldProcessAsync(localPath, $"Copy guest file '{GuestTarget(context, guestPath)}' here").ConfigureAwait(false))
         {
             return;
         }

@@ -93,7 +93,7 @@ internal sealed class GuestFs
         return i <= 0 ? (i == 0 ? trimmed.Substring(0, 1) : null) : trimmed.Substring(0, i);
     }
 
-    public static bool IsMissing(Exception ex) => ex is QgaCommandException c && Contains(c.Description,
+    public static bool IsMissing(Exception ex) => ex is QgaCommandException c && c is not QgaCommandNotFoundException && Contains(c.Description,
         "No such file", "cannot find the file", "cannot find the path", "not found", "ENOENT");
 
     public static bool IsPermission(Exception ex) => ex is QgaCommandException c && Contains(c.Description,
