@@ -47,6 +47,32 @@ try {
     Show 'Invoke-VMGuestRpc -Session $s guest-get-host-name' {
         Invoke-VMGuestRpc -Session $s guest-get-host-name | Select-Object host-name
     }
+    # The headline: a folder into the guest and back, and a command run in the guest. The
+    # "guest" is this machine, so both sides are temporary folders here.
+    $work = Join-Path ([IO.Path]::GetTempPath()) ('qg-demo-' + [guid]::NewGuid().ToString('n').Substring(0, 8))
+    $null = New-Item -ItemType Directory -Path "$work/project/src", "$work/guest"
+    Set-Content "$work/project/README.txt" 'Copied into the guest by Copy-VMGuestFile.'
+    Set-Content "$work/project/src/hello.sh" 'echo "Hello from $(hostname), running $(uname -sr)"'
+    try {
+        Show "Copy-VMGuestFile -Session `$s -LocalToGuest -Source $work/project -Destination $work/guest/project -Recurse -Verify -PassThru" {
+            Copy-VMGuestFile -Session $s -LocalToGuest -Source "$work/project" -Destination "$work/guest/project" -Recurse -Verify -PassThru |
+                Format-Table @{ n = 'Destination'; e = { $_.Destination.Substring($work.Length) } }, Bytes, Verified, Atomic -AutoSize
+        }
+        Show "Invoke-VMGuestCommand -Session `$s sh -ArgumentList $work/guest/project/src/hello.sh" {
+            Invoke-VMGuestCommand -Session $s sh -ArgumentList "$work/guest/project/src/hello.sh" | Format-List ExitCode, StdOut
+        }
+        Show "Invoke-VMGuestScript -Session `$s -ScriptType Bash -ScriptText 'ls -R $work/guest/project > $work/guest/project/listing.txt; exit 3'" {
+            Invoke-VMGuestScript -Session $s -ScriptType Bash -ScriptText "ls -R $work/guest/project > $work/guest/project/listing.txt; exit 3" | Format-List ExitCode
+        }
+        Show "Copy-VMGuestFile -Session `$s -GuestToLocal -Source $work/guest/project -Destination $work/back -Recurse -PassThru" {
+            Copy-VMGuestFile -Session $s -GuestToLocal -Source "$work/guest/project" -Destination "$work/back" -Recurse -PassThru |
+                Format-Table @{ n = 'Source'; e = { $_.Source.Substring($work.Length) } }, @{ n = 'Destination'; e = { $_.Destination.Substring($work.Length) } }, Bytes -AutoSize
+        }
+        Show "Get-Content $work/back/listing.txt" { Get-Content "$work/back/listing.txt" }
+    }
+    finally {
+        Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
+    }
     Show 'Get-VMGuestSession | Remove-VMGuestSession' {
         Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
     }

@@ -24,9 +24,25 @@ public static class ErrorTable
     public const string InvalidArgument = "InvalidArgument";
     public const string UnexpectedError = "UnexpectedError";
 
+    // Task cmdlets (Copy-VMGuestFile, guest processes).
+    public const string SourceNotFound = "SourceNotFound";
+    public const string SourceIsDirectory = "SourceIsDirectory";
+    public const string DestinationExists = "DestinationExists";
+    public const string DestinationFolderNotFound = "DestinationFolderNotFound";
+    public const string DestinationIsDirectory = "DestinationIsDirectory";
+    public const string PermissionDenied = "PermissionDenied";
+    public const string DiskFull = "DiskFull";
+    public const string VerifyFailed = "VerifyFailed";
+    public const string TransferInterrupted = "TransferInterrupted";
+    public const string AgentFeatureUnavailable = "AgentFeatureUnavailable";
+    public const string GuestCommandTimeout = "GuestCommandTimeout";
+    public const string GuestProcessNotFound = "GuestProcessNotFound";
+    public const string GuestCommandFailed = "GuestCommandFailed";
+
     /// <summary>ErrorId and category for an exception thrown while talking to a guest.</summary>
     public static (string ErrorId, ErrorCategory Category) Classify(Exception exception) => exception switch
     {
+        GuestTaskException task => (task.ErrorId, task.Category),
         QgaGenericErrorException => (AgentGenericError, ErrorCategory.InvalidOperation),
         QgaCommandNotFoundException => (AgentCommandNotFound, ErrorCategory.NotImplemented),
         QgaCommandException => (AgentError, ErrorCategory.InvalidOperation),
@@ -43,7 +59,7 @@ public static class ErrorTable
     public static ErrorRecord ToErrorRecord(Exception exception, object? target)
     {
         var (id, category) = Classify(exception);
-        var record = new ErrorRecord(exception, id, category, target);
+        var record = new ErrorRecord(exception, id, category, (exception as GuestTaskException)?.Target ?? target);
         if (exception is QgaCommandException agentError)
         {
             record.ErrorDetails = new ErrorDetails(agentError.Message)
@@ -56,6 +72,32 @@ public static class ErrorTable
         return record;
     }
 
+    /// <summary>A task failure (copy, process) with its own ErrorId; <paramref name="inner"/> is the original exception.</summary>
+    public static GuestTaskException Fail(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null) =>
+        new(errorId, category, message, target, inner);
+
     public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target) =>
         new(new InvalidOperationException(message), errorId, category, target);
+}
+
+/// <summary>
+/// A failure of a task cmdlet that already knows its stable ErrorId and category (created
+/// through <see cref="ErrorTable.Fail"/>); the protocol exception that caused it, if any, is
+/// the InnerException.
+/// </summary>
+public sealed class GuestTaskException : Exception
+{
+    internal GuestTaskException(string errorId, ErrorCategory category, string message, object? target, Exception? inner)
+        : base(message, inner)
+    {
+        ErrorId = errorId;
+        Category = category;
+        Target = target;
+    }
+
+    public string ErrorId { get; }
+
+    public ErrorCategory Category { get; }
+
+    public object? Target { get; }
 }

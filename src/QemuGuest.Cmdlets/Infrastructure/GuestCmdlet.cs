@@ -67,6 +67,34 @@ public sealed class GuestOperationContext
     public void WriteProgress(ProgressRecord record) => _cmdlet.Post(c => c.WriteProgress(record));
 
     public void WriteError(ErrorRecord record) => _cmdlet.Post(c => c.WriteError(record));
+
+    /// <summary>
+    /// Asks ShouldProcess (-WhatIf/-Confirm) on the pipeline thread for one item an operation
+    /// discovered while running (e.g. each file of a recursive copy); completes with false when
+    /// the user declines, and is cancelled when the pipeline stops.
+    /// </summary>
+    public Task<bool> ShouldProcessAsync(string target, string action)
+    {
+        var answer = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var registration = CancellationToken.Register(() => answer.TrySetCanceled());
+        _cmdlet.Post(c =>
+        {
+            try
+            {
+                answer.TrySetResult(c.ShouldProcess(target, action));
+            }
+            catch (Exception ex)
+            {
+                answer.TrySetException(ex);
+                throw;
+            }
+            finally
+            {
+                registration.Dispose();
+            }
+        });
+        return answer.Task;
+    }
 }
 
 /// <summary>
@@ -298,6 +326,27 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// After Ctrl+C, gives cancelled operations a bounded time to run their cleanup (close guest
+    /// handles, remove temporary files) before their temporary sessions are closed under them.
+    /// </summary>
+    private void WaitForCleanup(TimeSpan bound)
+    {
+        Task[] running;
+        lock (_running)
+        {
+            running = _running.ToArray();
+        }
+        try
+        {
+            Task.WaitAll(running, bound);
+        }
+        catch (AggregateException)
+        {
+            // Failures were already reported (or are moot once stopping).
+        }
+    }
+
     private void CloseTemporarySessions()
     {
         foreach (var s in _temporarySessions)
@@ -314,6 +363,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             return;
         }
         _stopping.Cancel();
+        WaitForCleanup(TimeSpan.FromSeconds(10));
         CloseTemporarySessions();
         _stopping.Dispose();
         _throttle?.Dispose();

@@ -19,6 +19,9 @@ public static class ProtocolClientFactory
         var options = new GuestAgentClientOptions
         {
             SyncTimeout = connectTimeout < TimeSpan.FromSeconds(5) ? connectTimeout : TimeSpan.FromSeconds(5),
+            // Up to 4 requests on the wire: bulk transfers (Copy-VMGuestFile) keep the agent busy
+            // while the next block is encoded; replies still arrive and are matched in order.
+            MaxPipelineDepth = 4,
         };
         // The connect budget bounds every (re)connection of this session: a socket that is not
         // there yields QgaDisconnectedException within it, naming the endpoint and the last error.

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Minimal raw qemu-ga client for bench/transfer: one request at a time, 0xFF + guest-sync,
+guest-file-write/-read of CHUNK bytes until TOTAL bytes (write) or EOF (read).
+Usage: raw_qga.py SOCKET w|r CHUNK TOTAL PATH    -> prints bytes and seconds."""
+import socket, json, base64, sys, time, os, subprocess, tempfile
+sock_path, mode, chunk, total, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+s = socket.socket(socket.AF_UNIX); s.connect(sock_path)
+f = s.makefile('rb')
+def call(obj):
+    s.sendall(json.dumps(obj).encode())
+    while True:
+        line = f.readline()
+        r = json.loads(line)
+        if 'return' in r or 'error' in r: return r
+s.sendall(b'\xff'); 
+s.sendall(json.dumps({"execute":"guest-sync","arguments":{"id":42}}).encode())
+while True:
+    line = f.readline()
+    try:
+        if json.loads(line.lstrip(b'\xff')).get('return') == 42: break
+    except Exception: pass
+if mode == 'w':
+    h = call({"execute":"guest-file-open","arguments":{"path":path,"mode":"wb"}})['return']
+    data = base64.b64encode(os.urandom(chunk)).decode()
+    t = time.time(); n = 0
+    while n < total:
+        r = call({"execute":"guest-file-write","arguments":{"handle":h,"buf-b64":data}}); n += chunk
+    call({"execute":"guest-file-close","arguments":{"handle":h}})
+else:
+    h = call({"execute":"guest-file-open","arguments":{"path":path,"mode":"rb"}})['return']
+    t = time.time(); n = 0
+    while True:
+        r = call({"execute":"guest-file-read","arguments":{"handle":h,"count":chunk}})['return']
+        n += r['count']
+        if r['count'] == 0 or r['eof']: break
+    call({"execute":"guest-file-close","arguments":{"handle":h}})
+dt = time.time() - t
+print(f"{n} {dt:.3f}")

@@ -1,0 +1,386 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Management.Automation;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using QemuGuest.Cmdlets.Infrastructure;
+using QemuGuest.Protocol;
+using QemuGuest.Protocol.Qga;
+
+namespace QemuGuest.Cmdlets.Tasks;
+
+internal enum GuestEntryKind
+{
+    File,
+    Directory,
+    Other,
+}
+
+internal readonly struct GuestEntry
+{
+    public GuestEntry(GuestEntryKind kind, long size)
+    {
+        Kind = kind;
+        Size = size;
+    }
+
+    public GuestEntryKind Kind { get; }
+
+    public long Size { get; }
+}
+
+/// <summary>One file or folder found under a guest folder, relative to it.</summary>
+internal readonly struct GuestTreeItem
+{
+    public GuestTreeItem(string relativePath, bool isDirectory, long size)
+    {
+        RelativePath = relativePath;
+        IsDirectory = isDirectory;
+        Size = size;
+    }
+
+    public string RelativePath { get; }
+
+    public bool IsDirectory { get; }
+
+    public long Size { get; }
+}
+
+/// <summary>
+/// Guest filesystem operations for the task cmdlets, each with a ladder of strategies:
+/// QemuGuest extension when guest-info lists it, else stock file commands, else standard tools
+/// through guest-exec (POSIX: mkdir, mv, rm, sha256sum, find; Windows: cmd, certutil).
+/// </summary>
+internal sealed class GuestFs
+{
+    private readonly GuestAgentCommands _commands;
+    private readonly QgaCallOptions _options;
+
+    public GuestFs(IGuestAgentChannel channel, AgentProfile profile, QgaCallOptions options)
+    {
+        _commands = new GuestAgentCommands(channel);
+        Profile = profile;
+        _options = options;
+    }
+
+    public AgentProfile Profile { get; }
+
+    public GuestAgentCommands Commands => _commands;
+
+    /// <summary>True when a finished temporary file can be renamed into place (atomic copy).</summary>
+    public bool CanRename => Profile.Has(AgentProfile.Rename) || Profile.CanExec;
+
+    public string Join(string folder, string relative)
+    {
+        char sep = Profile.Separator;
+        relative = relative.Replace('/', sep).Replace('\\', sep);
+        return folder.Length > 0 && (folder[folder.Length - 1] == '/' || folder[folder.Length - 1] == sep) ? folder + relative : folder + sep + relative;
+    }
+
+    public static string LeafName(string path)
+    {
+        string trimmed = path.TrimEnd('/', '\\');
+        int i = trimmed.LastIndexOfAny(new[] { '/', '\\' });
+        return i < 0 ? trimmed : trimmed.Substring(i + 1);
+    }
+
+    public static string? Parent(string path)
+    {
+        string trimmed = path.TrimEnd('/', '\\');
+        int i = trimmed.LastIndexOfAny(new[] { '/', '\\' });
+        return i <= 0 ? (i == 0 ? trimmed.Substring(0, 1) : null) : trimmed.Substring(0, i);
+    }
+
+    public static bool IsMissing(Exception ex) => ex is QgaCommandException c && c is not QgaCommandNotFoundException && Contains(c.Description,
+        "No such file", "cannot find the file", "cannot find the path", "not found", "ENOENT");
+
+    public static bool IsPermission(Exception ex) => ex is QgaCommandException c && Contains(c.Description,
+        "Permission denied", "Access is denied", "Read-only file system", "Operation not permitted", "EACCES", "EPERM");
+
+    public static bool IsDiskFull(Exception ex) => ex is QgaCommandException c && Contains(c.Description,
+        "No space left", "not enough space", "Disk quota", "ENOSPC");
+
+    public static bool IsDirectoryError(Exception ex) => ex is QgaCommandException c && Contains(c.Description, "Is a directory", "EISDIR");
+
+    private static bool Contains(string text, params string[] needles)
+    {
+        foreach (var n in needles)
+        {
+            if (text.IndexOf(n, StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>What is at <paramref name="path"/>, or null when nothing is.</summary>
+    public async Task<GuestEntry?> StatAsync(string path, CancellationToken cancellationToken)
+    {
+        if (Profile.Has(AgentProfile.Stat))
+        {
+            try
+            {
+                var info = await _commands.GuestFileStatAsync(path, true, _options, cancellationToken).ConfigureAwait(false);
+                var kind = info.Type switch
+                {
+                    GuestFileType.File => GuestEntryKind.File,
+                    GuestFileType.Directory => GuestEntryKind.Directory,
+                    _ => GuestEntryKind.Other,
+                };
+                return new GuestEntry(kind, info.Size);
+            }
+            catch (QgaCommandException ex) when (IsMissing(ex))
+            {
+                return null;
+            }
+        }
+
+        // Stock agent: open read-only (POSIX opens directories too), then tell a directory by
+        // its read failing with EISDIR, and size a file by seeking to its end.
+        long handle;
+        try
+        {
+            handle = await _commands.GuestFileOpenAsync(path, "r", _options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QgaCommandException ex) when (IsMissing(ex))
+        {
+            return null;
+        }
+        catch (QgaCommandException ex) when (Profile.IsWindows && IsPermission(ex))
+        {
+            // Windows refuses to open a directory as a file: "access denied".
+            return new GuestEntry(GuestEntryKind.Directory, 0);
+        }
+        try
+        {
+            try
+            {
+                await _commands.GuestFileReadAsync(handle, 1, _options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (QgaCommandException ex) when (IsDirectoryError(ex))
+            {
+                return new GuestEntry(GuestEntryKind.Directory, 0);
+            }
+            var end = await _commands.GuestFileSeekAsync(handle, 0, (GuestFileWhence)QGASeek.End, _options, cancellationToken).ConfigureAwait(false);
+            return new GuestEntry(GuestEntryKind.File, end.Position);
+        }
+        finally
+        {
+            await CloseQuietlyAsync(handle).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Closes a guest handle on a best-effort basis, bounded, even after cancellation.</summary>
+    public async Task CloseQuietlyAsync(long handle)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _commands.GuestFileCloseAsync(handle, new QgaCallOptions { Timeout = TimeSpan.FromSeconds(5) }, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is QgaException or OperationCanceledException)
+        {
+        }
+    }
+
+    public async Task MkdirAsync(string path, bool parents, CancellationToken cancellationToken)
+    {
+        if (Profile.Has(AgentProfile.Mkdir))
+        {
+            await _commands.GuestFileMkdirAsync(path, parents, null, _options, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        ExecOutcome outcome = Profile.IsWindows
+            ? await RunAsync("cmd.exe", new[] { "/c", "mkdir", path }, path, cancellationToken).ConfigureAwait(false)
+            : await RunAsync("mkdir", parents ? new[] { "-p", "--", path } : new[] { "--", path }, path, cancellationToken).ConfigureAwait(false);
+        ThrowIfFailed(outcome, "mkdir", path);
+    }
+
+    /// <summary>Renames <paramref name="source"/> to <paramref name="destination"/> in one step (replacing it when <paramref name="overwrite"/>).</summary>
+    public async Task RenameAsync(string source, string destination, bool overwrite, CancellationToken cancellationToken)
+    {
+        if (Profile.Has(AgentProfile.Rename))
+        {
+            await _commands.GuestFileRenameAsync(source, destination, overwrite, _options, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        // rename(2) through mv: atomic within one filesystem (the temporary file sits next to
+        // the destination). -T: never move into a directory of that name. -n when not overwriting.
+        ExecOutcome outcome = Profile.IsWindows
+            ? await RunAsync("cmd.exe", new[] { "/c", "move", overwrite ? "/y" : "/-y", source, destination }, destination, cancellationToken).ConfigureAwait(false)
+            : await RunAsync("mv", new[] { "-f", "-T", "--", source, destination }, destination, cancellationToken).ConfigureAwait(false);
+        ThrowIfFailed(outcome, "mv", destination);
+    }
+
+    /// <summary>Removes a file on a best-effort basis (cleanup of temporary files); false when it could not.</summary>
+    public async Task<bool> RemoveQuietlyAsync(string path)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var options = new QgaCallOptions { Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            if (Profile.Has(AgentProfile.Remove))
+            {
+                await _commands.GuestFileRemoveAsync(path, false, true, options, cts.Token).ConfigureAwait(false);
+                return true;
+            }
+            if (Profile.CanExec)
+            {
+                ExecOutcome outcome = Profile.IsWindows
+                    ? await GuestExecRunner.RunToolAsync(_commands, Profile, "cmd.exe", new[] { "/c", "del", "/f", "/q", path }, path, options, cts.Token, TimeSpan.FromSeconds(5)).ConfigureAwait(false)
+                    : await GuestExecRunner.RunToolAsync(_commands, Profile, "rm", new[] { "-f", "--", path }, path, options, cts.Token, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                return outcome.ExitCode == 0;
+            }
+        }
+        catch (Exception ex) when (ex is QgaException or OperationCanceledException or GuestTaskException)
+        {
+        }
+        return false;
+    }
+
+    /// <summary>SHA-256 (lower-case hex) of a guest file, or null when the agent offers no way to hash in the guest.</summary>
+    public async Task<string?> HashAsync(string path, CancellationToken cancellationToken)
+    {
+        if (Profile.Has(AgentProfile.Hash))
+        {
+            var longCall = new QgaCallOptions { Timeout = TimeSpan.FromHours(1) };
+            var h = await _commands.GuestFileHashAsync(path, GuestFileHashAlgorithm.Sha256, null, null, longCall, cancellationToken).ConfigureAwait(false);
+            return h.Hash.ToLowerInvariant();
+        }
+        if (!Profile.CanExec)
+        {
+            return null;
+        }
+        if (Profile.IsWindows)
+        {
+            var o = await RunAsync("certutil.exe", new[] { "-hashfile", path, "SHA256" }, path, cancellationToken, TimeSpan.FromHours(1)).ConfigureAwait(false);
+            ThrowIfFailed(o, "certutil", path);
+            foreach (var line in Encoding.UTF8.GetString(o.StdOut).Split('\n'))
+            {
+                string hex = line.Trim().Replace(" ", string.Empty);
+                if (hex.Length == 64 && IsHex(hex))
+                {
+                    return hex.ToLowerInvariant();
+                }
+            }
+            return null;
+        }
+        var outcome = await RunAsync("sha256sum", new[] { "-b", "--", path }, path, cancellationToken, TimeSpan.FromHours(1)).ConfigureAwait(false);
+        if (outcome.ExitCode == 127)
+        {
+            return null;
+        }
+        ThrowIfFailed(outcome, "sha256sum", path);
+        string text = Encoding.UTF8.GetString(outcome.StdOut).TrimStart('\\');
+        return text.Length >= 64 && IsHex(text.Substring(0, 64)) ? text.Substring(0, 64).ToLowerInvariant() : null;
+    }
+
+    private static bool IsHex(string s)
+    {
+        foreach (char c in s)
+        {
+            if (!Uri.IsHexDigit(c))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Every file and folder under a guest folder (depth first, folders before their content).</summary>
+    public async Task<List<GuestTreeItem>> ListTreeAsync(string root, CancellationToken cancellationToken)
+    {
+        var items = new List<GuestTreeItem>();
+        if (Profile.Has(AgentProfile.List))
+        {
+            await ListExtensionAsync(root, string.Empty, items, cancellationToken).ConfigureAwait(false);
+            return items;
+        }
+        if (Profile.IsWindows || !Profile.CanExec)
+        {
+            throw ErrorTable.Fail(ErrorTable.AgentFeatureUnavailable, ErrorCategory.NotImplemented,
+                $"Copying the guest folder '{root}' needs a directory listing: QemuGuest's agent, or a Linux guest whose agent allows guest-exec (for find).", root);
+        }
+        // GNU find: one record per object, NUL-terminated: "d <path>" or "f <size> <path>".
+        var outcome = await RunAsync("find", new[] { root, "-mindepth", "1", "(", "-type", "d", "-printf", "d %P\\0", ")", "-o", "(", "-type", "f", "-printf", "f %s %P\\0", ")" },
+            root, cancellationToken, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
+        ThrowIfFailed(outcome, "find", root);
+        if (outcome.StdOutTruncated)
+        {
+            throw ErrorTable.Fail(ErrorTable.AgentFeatureUnavailable, ErrorCategory.LimitsExceeded,
+                $"The guest folder '{root}' has too many entries to list through guest-exec (output truncated at the agent's limit).", root);
+        }
+        foreach (var record in Encoding.UTF8.GetString(outcome.StdOut).Split(new[] { '\0' }, StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (record.StartsWith("d ", StringComparison.Ordinal))
+            {
+                items.Add(new GuestTreeItem(record.Substring(2), true, 0));
+            }
+            else if (record.StartsWith("f ", StringComparison.Ordinal))
+            {
+                int space = record.IndexOf(' ', 2);
+                long size = long.Parse(record.Substring(2, space - 2), CultureInfo.InvariantCulture);
+                items.Add(new GuestTreeItem(record.Substring(space + 1), false, size));
+            }
+        }
+        items.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
+        return items;
+    }
+
+    private async Task ListExtensionAsync(string folder, string prefix, List<GuestTreeItem> items, CancellationToken cancellationToken)
+    {
+        string? after = null;
+        while (true)
+        {
+            var page = await _commands.GuestFileListAsync(folder, after, 1000, _options, cancellationToken).ConfigureAwait(false);
+            foreach (var e in page.Entries)
+            {
+                string rel = prefix.Length == 0 ? e.Name : prefix + "/" + e.Name;
+                if (e.Type == GuestFileType.Directory)
+                {
+                    items.Add(new GuestTreeItem(rel, true, 0));
+                    await ListExtensionAsync(Join(folder, e.Name), rel, items, cancellationToken).ConfigureAwait(false);
+                }
+                else if (e.Type == GuestFileType.File)
+                {
+                    items.Add(new GuestTreeItem(rel, false, e.Size));
+                }
+                after = e.Name;
+            }
+            if (!page.Truncated || page.Entries.Count == 0)
+            {
+                return;
+            }
+        }
+    }
+
+    private Task<ExecOutcome> RunAsync(string tool, string[] args, string target, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
+        GuestExecRunner.RunToolAsync(_commands, Profile, tool, args, target, _options, cancellationToken, timeout ?? TimeSpan.FromMinutes(2));
+
+    private static void ThrowIfFailed(ExecOutcome outcome, string tool, string target)
+    {
+        if (outcome.ExitCode == 0)
+        {
+            return;
+        }
+        string err = Encoding.UTF8.GetString(outcome.StdErr).Trim();
+        string message = $"{tool} failed in the guest (exit {outcome.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "signal " + outcome.Signal}): {err}";
+        var inner = new QgaGenericErrorException("guest-exec", err);
+        if (IsPermission(inner))
+        {
+            throw ErrorTable.Fail(ErrorTable.PermissionDenied, ErrorCategory.PermissionDenied, message, target, inner);
+        }
+        if (IsMissing(inner))
+        {
+            throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound, message, target, inner);
+        }
+        if (err.IndexOf("File exists", StringComparison.OrdinalIgnoreCase) >= 0 || err.IndexOf("not overwritten", StringComparison.OrdinalIgnoreCase) >= 0)
+        {
+            throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists, message, target, inner);
+        }
+        throw ErrorTable.Fail(ErrorTable.GuestCommandFailed, ErrorCategory.InvalidResult, message, target, inner);
+    }
+}

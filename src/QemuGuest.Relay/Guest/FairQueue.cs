@@ -1,0 +1,140 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace QemuGuest.Relay.Guest;
+
+/// <summary>Why an item was not queued.</summary>
+public enum EnqueueResult
+{
+    Queued,
+    QueueFull,
+    ClientQueueFull,
+    TooManyBytes,
+}
+
+/// <summary>
+/// A bounded queue that serves its producers round-robin: each dequeue takes the oldest item
+/// of the producer whose turn it is, then moves that producer to the back of the line. So a
+/// client that pipelines many requests cannot starve one that sends a single request.
+/// Bounds: items in total, items per producer, and total bytes. Thread-safe.
+/// </summary>
+public sealed class FairQueue<T>
+    where T : class
+{
+    private readonly object _lock = new();
+    private readonly Dictionary<object, Queue<(T Item, long Size)>> _perProducer = new(ReferenceEqualityComparer.Instance);
+    private readonly Queue<object> _turns = new();
+    private readonly SemaphoreSlim _available = new(0);
+    private readonly int _maxItems;
+    private readonly int _maxPerProducer;
+    private readonly long _maxBytes;
+    private int _count;
+    private long _bytes;
+
+    public FairQueue(int maxItems, int maxPerProducer, long maxBytes)
+    {
+        _maxItems = maxItems;
+        _maxPerProducer = maxPerProducer;
+        _maxBytes = maxBytes;
+    }
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _count;
+            }
+        }
+    }
+
+    public long Bytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _bytes;
+            }
+        }
+    }
+
+    public EnqueueResult TryEnqueue(object producer, T item, long size)
+    {
+        lock (_lock)
+        {
+            if (_count >= _maxItems)
+            {
+                return EnqueueResult.QueueFull;
+            }
+
+            if (_bytes + size > _maxBytes)
+            {
+                return EnqueueResult.TooManyBytes;
+            }
+
+            if (!_perProducer.TryGetValue(producer, out var q))
+            {
+                q = new Queue<(T, long)>();
+                _perProducer.Add(producer, q);
+            }
+
+            if (q.Count >= _maxPerProducer)
+            {
+                return EnqueueResult.ClientQueueFull;
+            }
+
+            if (q.Count == 0)
+            {
+                _turns.Enqueue(producer);
+            }
+
+            q.Enqueue((item, size));
+            _count++;
+            _bytes += size;
+        }
+
+        _available.Release();
+        return EnqueueResult.Queued;
+    }
+
+    /// <summary>Waits for the next item in round-robin order.</summary>
+    public async ValueTask<T> DequeueAsync(CancellationToken cancellationToken)
+    {
+        await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            object producer = _turns.Dequeue();
+            var q = _perProducer[producer];
+            var (item, size) = q.Dequeue();
+            if (q.Count > 0)
+            {
+                _turns.Enqueue(producer);
+            }
+            else
+            {
+                _perProducer.Remove(producer);
+            }
+
+            _count--;
+            _bytes -= size;
+            return item;
+        }
+    }
+
+    /// <summary>Non-blocking dequeue of the next item, for draining.</summary>
+    public bool TryDequeue(out T? item)
+    {
+        if (!_available.Wait(0))
+        {
+            item = null;
+            return false;
+        }
+
+        item = DequeueAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        return true;
+    }
+}

@@ -1,0 +1,105 @@
+using System;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using QemuGuest.Protocol.Validation;
+using QemuGuest.Relay.Wire;
+
+namespace QemuGuest.Relay.Guest;
+
+/// <summary>
+/// One client request on its way to the guest: the schema-checked command, its arguments
+/// re-serialised by the relay (never the client's bytes), and the completion the client
+/// session waits on. The client's id stays with the session; the guest sees a relay id.
+/// </summary>
+public sealed class RelayRequest
+{
+    private const int Queued = 0;
+    private const int Taken = 1;
+    private const int Cancelled = 2;
+
+    private readonly TaskCompletionSource<GuestOutcome> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _state;
+
+    public RelayRequest(QgaCommandDescriptor command, byte[]? arguments)
+    {
+        Command = command;
+        Arguments = arguments;
+    }
+
+    public QgaCommandDescriptor Command { get; }
+
+    /// <summary>The "arguments" object as compact ASCII JSON, or null when the client sent none.</summary>
+    public byte[]? Arguments { get; }
+
+    public long Size => (Arguments?.Length ?? 0) + Command.Name.Length + 64;
+
+    /// <summary>Answered locally (client guest-sync/-delimited) once the channel is synchronised.</summary>
+    public bool IsLocalSync { get; init; }
+
+    public Task<GuestOutcome> Completion => _completion.Task;
+
+    /// <summary>The channel claims the request; false when the client gave up first.</summary>
+    internal bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
+
+    /// <summary>The client gives up while still queued; false when the channel already took it.</summary>
+    public bool TryCancel() => Interlocked.CompareExchange(ref _state, Cancelled, Queued) == Queued;
+
+    internal void Complete(GuestOutcome outcome)
+    {
+        if (!_completion.TrySetResult(outcome))
+        {
+            outcome.Dispose();
+        }
+    }
+}
+
+public enum OutcomeKind
+{
+    /// <summary>A schema-valid "return".</summary>
+    Return,
+
+    /// <summary>An agent error, or one the relay made.</summary>
+    Error,
+
+    /// <summary>A success-response:false command that (as it should) sent nothing.</summary>
+    NoReply,
+}
+
+/// <summary>What the client gets; owns the guest reply document until written.</summary>
+public sealed class GuestOutcome : IDisposable
+{
+    private readonly OwnedJson? _document;
+
+    private GuestOutcome(OutcomeKind kind, OwnedJson? document, JsonElement value, string? errorClass, string? description)
+    {
+        Kind = kind;
+        _document = document;
+        Value = value;
+        ErrorClass = errorClass;
+        Description = description;
+    }
+
+    public OutcomeKind Kind { get; }
+
+    /// <summary>Bytes of the guest message behind <see cref="Value"/> (0 when none).</summary>
+    public int Size => _document?.Length ?? 0;
+
+    /// <summary>The checked "return" value (<see cref="OutcomeKind.Return"/>).</summary>
+    public JsonElement Value { get; }
+
+    public string? ErrorClass { get; }
+
+    public string? Description { get; }
+
+    public static GuestOutcome Return(OwnedJson document, JsonElement value) => new(OutcomeKind.Return, document, value, null, null);
+
+    public static GuestOutcome AgentError(string errorClass, string description) => new(OutcomeKind.Error, null, default, errorClass, description);
+
+    /// <summary>An error the relay makes: always GenericError, always saying it is the relay speaking.</summary>
+    public static GuestOutcome RelayError(string description) => new(OutcomeKind.Error, null, default, "GenericError", "qemuguest-relay: " + description);
+
+    public static GuestOutcome NoReply { get; } = new(OutcomeKind.NoReply, null, default, null, null);
+
+    public void Dispose() => _document?.Dispose();
+}

@@ -1,0 +1,496 @@
+using System;
+using System.Buffers;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using QemuGuest.Protocol;
+using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Transports;
+using QemuGuest.Relay.Configuration;
+
+namespace QemuGuest.Relay.Guest;
+
+public enum VmState
+{
+    Stopped,
+    Connecting,
+    Syncing,
+    Ready,
+}
+
+/// <summary>
+/// Owns one VM's agent channel: connects (with backoff), syncs (0xFF + guest-sync-delimited)
+/// on every connect, after every timeout and whenever the stream is out of step, and runs the
+/// clients' requests one at a time, taken round-robin from a bounded <see cref="FairQueue{T}"/>.
+/// Each request goes out with a relay-owned id; the reply must carry it (in-order matching
+/// with the id as a check). Every wait is timed out; every failure ends as a clear error for
+/// the one client it concerns, and the loop goes on.
+/// </summary>
+public sealed class VmChannel : IAsyncDisposable
+{
+    private readonly LimitOptions _limits;
+    private readonly ILogger _logger;
+    private readonly FairQueue<RelayRequest> _queue;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly JsonMessageWriter _writer = new();
+    private long _nextId;
+    private Task? _loop;
+    private volatile GuestConnection? _connection;
+    private volatile VmState _state = VmState.Stopped;
+
+    public VmChannel(string name, IGuestAgentTransport agent, LimitOptions limits, ILogger logger)
+    {
+        Name = name;
+        Agent = agent;
+        _limits = limits;
+        _logger = logger;
+        _queue = new FairQueue<RelayRequest>(limits.MaxQueuedRequests, limits.MaxQueuedPerClient, limits.MaxQueuedBytes);
+        _nextId = Random.Shared.NextInt64(1, 1L << 40);
+    }
+
+    public string Name { get; }
+
+    public IGuestAgentTransport Agent { get; }
+
+    public RelayCounters Counters { get; } = new();
+
+    public VmState State => _state;
+
+    /// <summary>From QMP: null when unknown (no QMP socket), else whether the guest has the agent port open.</summary>
+    public bool? PortOpen { get; private set; }
+
+    public DateTimeOffset? ConnectedSince { get; private set; }
+
+    public DateTimeOffset? LastSync { get; private set; }
+
+    public int QueueLength => _queue.Count;
+
+    public void Start()
+    {
+        _loop ??= Task.Run(() => RunAsync(_stop.Token));
+    }
+
+    /// <summary>Queues a request; the outcome arrives on <see cref="RelayRequest.Completion"/>.</summary>
+    public EnqueueResult Submit(object client, RelayRequest request)
+    {
+        var result = _queue.TryEnqueue(client, request, request.Size);
+        if (result != EnqueueResult.Queued)
+        {
+            RelayCounters.Inc(ref Counters.QueueFull);
+        }
+
+        return result;
+    }
+
+    /// <summary>QMP told us the guest opened or closed the agent port (VSERPORT_CHANGE / query-chardev).</summary>
+    public void OnPortChanged(bool open)
+    {
+        bool? was = PortOpen;
+        PortOpen = open;
+        var c = _connection;
+        if (c is null)
+        {
+            return;
+        }
+
+        if (!open)
+        {
+            c.FailCurrent("the guest closed the agent port (reboot, shutdown or agent stopped); the command may or may not have run");
+        }
+        else if (was == false)
+        {
+            // A fresh agent behind the same chardev: its parser is new, but sync anyway.
+            c.NeedsResync = true;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        while (_queue.TryDequeue(out var r))
+        {
+            if (r!.TryTake())
+            {
+                r.Complete(GuestOutcome.RelayError($"VM '{Name}' was removed from the relay"));
+            }
+        }
+
+        _writer.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        var delay = _limits.ReconnectInitial;
+        while (!stop.IsCancellationRequested)
+        {
+            _state = VmState.Connecting;
+            GuestConnection connection;
+            try
+            {
+                connection = await GuestConnection.ConnectAsync(Agent, Name, _limits, Counters, _logger, stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!stop.IsCancellationRequested)
+            {
+                Log.ConnectFailed(_logger, Name, Agent.Endpoint, e.Message, delay.TotalMilliseconds);
+                if (!await DelayAsync(delay, stop).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _limits.ReconnectMax.Ticks));
+                continue;
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            RelayCounters.Inc(ref Counters.Connects);
+            ConnectedSince = DateTimeOffset.UtcNow;
+            Log.Connected(_logger, Name, Agent.Endpoint);
+            _connection = connection;
+            bool synced = false;
+            try
+            {
+                synced = await ServeAsync(connection, stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!stop.IsCancellationRequested)
+            {
+                Log.ChannelLoopFailed(_logger, Name, e);
+            }
+            finally
+            {
+                _connection = null;
+                ConnectedSince = null;
+                _state = VmState.Connecting;
+                await connection.DisposeAsync().ConfigureAwait(false);
+                RelayCounters.Inc(ref Counters.Disconnects);
+                if (!stop.IsCancellationRequested)
+                {
+                    Log.Disconnected(_logger, Name, connection.CloseReason);
+                }
+            }
+
+            delay = synced ? _limits.ReconnectInitial : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _limits.ReconnectMax.Ticks));
+            if (!await DelayAsync(synced ? _limits.ReconnectInitial : delay, stop).ConfigureAwait(false))
+            {
+                break;
+            }
+        }
+
+        _state = VmState.Stopped;
+    }
+
+    /// <summary>Runs requests on one connection until it closes; true if it was ever synchronised.</summary>
+    private async Task<bool> ServeAsync(GuestConnection connection, CancellationToken stop)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, connection.Closed);
+        var token = linked.Token;
+        _state = VmState.Syncing;
+        if (!await SyncAsync(connection, token).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        _state = VmState.Ready;
+        while (true)
+        {
+            if (connection.NeedsResync)
+            {
+                // Before taking a request: if the guest cannot be brought back in step, the
+                // queued requests stay queued (bounded by the queue timeout) for the next connection.
+                _state = VmState.Syncing;
+                if (!await SyncAsync(connection, token).ConfigureAwait(false))
+                {
+                    return true;
+                }
+
+                _state = VmState.Ready;
+            }
+
+            RelayRequest request;
+            try
+            {
+                request = await _queue.DequeueAsync(token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return true;
+            }
+
+            if (!request.TryTake())
+            {
+                continue;
+            }
+
+            if (connection.NeedsResync)
+            {
+                _state = VmState.Syncing;
+                if (!await SyncAsync(connection, token).ConfigureAwait(false))
+                {
+                    request.Complete(GuestOutcome.RelayError("the guest agent does not answer guest-sync-delimited; the request was not sent"));
+                    RelayCounters.Inc(ref Counters.ErrorsToClients);
+                    return true;
+                }
+
+                _state = VmState.Ready;
+            }
+
+            if (request.IsLocalSync)
+            {
+                RelayCounters.Inc(ref Counters.LocalSyncs);
+                request.Complete(GuestOutcome.NoReply);
+                continue;
+            }
+
+            GuestOutcome outcome;
+            try
+            {
+                outcome = await ExecuteAsync(connection, request, token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
+            {
+                outcome = GuestOutcome.RelayError("internal error: " + e.Message);
+            }
+            catch (OperationCanceledException)
+            {
+                request.Complete(GuestOutcome.RelayError("the relay is stopping"));
+                throw;
+            }
+
+            if (outcome.Kind == OutcomeKind.Error && outcome.Description!.StartsWith("qemuguest-relay:", StringComparison.Ordinal))
+            {
+                RelayCounters.Inc(ref Counters.ErrorsToClients);
+            }
+
+            request.Complete(outcome);
+        }
+    }
+
+    private async Task<bool> SyncAsync(GuestConnection connection, CancellationToken token)
+    {
+        for (int attempt = 1; attempt <= _limits.SyncAttempts; attempt++)
+        {
+            RelayCounters.Inc(ref Counters.Resyncs);
+            long syncId = Random.Shared.NextInt64(1, 1L << 53);
+            var expectation = connection.Expect(syncId, isSync: true, "guest-sync-delimited");
+            try
+            {
+                // Clear the guest's parser state, then ask for an echo we can recognise.
+                await connection.WriteAsync(_writer.WriteRequest("guest-sync-delimited", new SyncArguments(syncId), null, leadingDelimiter: true), token).ConfigureAwait(false);
+                await expectation.Task.WaitAsync(_limits.SyncTimeout, token).ConfigureAwait(false);
+                connection.NeedsResync = false;
+                LastSync = DateTimeOffset.UtcNow;
+                Log.Synced(_logger, Name, attempt);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                connection.Clear(expectation);
+            }
+            catch (GuestChannelException)
+            {
+                connection.Clear(expectation);
+                if (connection.Closed.IsCancellationRequested)
+                {
+                    return false;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                connection.Clear(expectation);
+                return false;
+            }
+        }
+
+        RelayCounters.Inc(ref Counters.SyncFailures);
+        Log.SyncFailed(_logger, Name, _limits.SyncAttempts);
+        return false;
+    }
+
+    private async Task<GuestOutcome> ExecuteAsync(GuestConnection connection, RelayRequest request, CancellationToken token)
+    {
+        var command = request.Command;
+        long id = Interlocked.Increment(ref _nextId);
+        var expectation = connection.Expect(id, isSync: false, command.Name);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
+        deadline.CancelAfter(_limits.FirstByteTimeout);
+        expectation.OnFirstByte = () =>
+        {
+            try
+            {
+                deadline.CancelAfter(_limits.LastByteTimeout);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        };
+
+        try
+        {
+            await connection.WriteAsync(BuildRequest(command.Name, request.Arguments, id), token).ConfigureAwait(false);
+        }
+        catch (GuestChannelException e)
+        {
+            connection.Clear(expectation);
+            return GuestOutcome.RelayError(e.Message);
+        }
+        catch (OperationCanceledException) when (connection.Closed.IsCancellationRequested)
+        {
+            connection.Clear(expectation);
+            return GuestOutcome.RelayError($"{command.Name}: the connection to the guest agent closed ({connection.CloseReason}) before the request was sent");
+        }
+
+        RelayCounters.Inc(ref Counters.Requests);
+        Log.Sent(_logger, Name, command.Name, id);
+
+        if (!command.SuccessResponse)
+        {
+            // The schema says: no reply on success. Wait a little for an error, then treat
+            // silence (or the channel closing, as for guest-shutdown) as success.
+            RelayCounters.Inc(ref Counters.NoResponseCommands);
+            try
+            {
+                var reply = await expectation.Task.WaitAsync(_limits.NoResponseGrace, token).ConfigureAwait(false);
+                var outcome = ReplyChecker.Check(reply!, command, _limits.MaxErrorDescChars, out _);
+                if (outcome.Kind == OutcomeKind.Error)
+                {
+                    RelayCounters.Inc(ref Counters.Replies);
+                    return outcome;
+                }
+
+                outcome.Dispose();
+            }
+            catch (TimeoutException)
+            {
+                connection.Clear(expectation);
+            }
+            catch (GuestChannelException)
+            {
+                connection.Clear(expectation);
+            }
+
+            connection.NeedsResync = true;
+            return GuestOutcome.NoReply;
+        }
+
+        OwnedJsonHolder holder;
+        try
+        {
+            holder = new OwnedJsonHolder(await expectation.Task.WaitAsync(deadline.Token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            connection.Clear(expectation);
+            connection.NeedsResync = true;
+            RelayCounters.Inc(ref Counters.Timeouts);
+            string phase = expectation.SawFirstByte
+                ? $"the reply did not complete within {_limits.LastByteTimeoutSeconds:0.###} s of its first byte"
+                : $"no reply began within {_limits.FirstByteTimeoutSeconds:0.###} s";
+            Log.RequestTimeout(_logger, Name, command.Name, expectation.SawFirstByte ? "last byte" : "first byte");
+            return GuestOutcome.RelayError($"{command.Name}: {phase}; the command may still be running in the guest");
+        }
+        catch (OperationCanceledException) when (connection.Closed.IsCancellationRequested)
+        {
+            connection.Clear(expectation);
+            return GuestOutcome.RelayError($"{command.Name}: the connection to the guest agent was lost ({connection.CloseReason}; VM reboot, agent restart or migration?); the command may or may not have run");
+        }
+        catch (GuestChannelException e)
+        {
+            connection.Clear(expectation);
+            return GuestOutcome.RelayError($"{command.Name}: {e.Message}");
+        }
+
+        var result = ReplyChecker.Check(holder.Value!, command, _limits.MaxErrorDescChars, out string? problem);
+        if (problem is not null)
+        {
+            RelayCounters.Inc(ref Counters.InvalidReplies);
+            Log.InvalidReply(_logger, Name, command.Name, problem);
+        }
+        else
+        {
+            RelayCounters.Inc(ref Counters.Replies);
+        }
+
+        return result;
+    }
+
+    private ReadOnlyMemory<byte> BuildRequest(string command, byte[]? arguments, long id)
+    {
+        if (arguments is { Length: > LargeRequest })
+        {
+            // A large write (guest-file-write) goes in a plain array the GC takes back, not a
+            // pooled buffer the shared pool would keep per thread.
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>(arguments.Length + command.Length + 64);
+            using (var large = new Utf8JsonWriter(buffer, JsonMessageWriter.Options))
+            {
+                WriteRequest(large, command, arguments, id);
+            }
+
+            buffer.Write("\n"u8);
+            return buffer.WrittenMemory;
+        }
+
+        Utf8JsonWriter w = _writer.BeginMessage();
+        WriteRequest(w, command, arguments, id);
+        return _writer.EndMessage();
+    }
+
+    private const int LargeRequest = 1024 * 1024;
+
+    private static void WriteRequest(Utf8JsonWriter w, string command, byte[]? arguments, long id)
+    {
+        w.WriteStartObject();
+        w.WriteString(JsonNames.Execute, command);
+        if (arguments is not null)
+        {
+            w.WritePropertyName(JsonNames.Arguments);
+            w.WriteRawValue(arguments, skipInputValidation: true);
+        }
+
+        w.WriteNumber(JsonNames.Id, id);
+        w.WriteEndObject();
+    }
+
+    private static async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop)
+    {
+        try
+        {
+            await Task.Delay(delay, stop).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private readonly struct OwnedJsonHolder
+    {
+        public OwnedJsonHolder(Wire.OwnedJson? value) => Value = value;
+
+        public Wire.OwnedJson? Value { get; }
+    }
+
+    private sealed class SyncArguments : IQgaArguments
+    {
+        private readonly long _id;
+
+        public SyncArguments(long id) => _id = id;
+
+        public void WriteMembers(Utf8JsonWriter writer) => writer.WriteNumber("id", _id);
+    }
+}

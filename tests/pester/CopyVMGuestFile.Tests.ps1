@@ -1,0 +1,428 @@
+# Copy-VMGuestFile against real agents on this machine (Debian's qemu-ga, and ours when built):
+# the "guest" is this host, so guest paths are temporary folders here too. Never write outside
+# the per-run temporary folder, except the deliberate error cases (/sys, /dev/full).
+
+BeforeDiscovery {
+    Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
+    $script:Kinds = @('Stock') + @(if (Get-OurAgentPath) { 'Ours' })
+}
+
+BeforeAll {
+    Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
+    Import-Module $env:QEMUGUEST_MODULE_PATH -Force
+
+    function New-TestTree([string] $Root) {
+        $null = New-Item -ItemType Directory -Force -Path "$Root/sub/deeper", "$Root/empty"
+        Set-Content -Path "$Root/a.txt" -Value 'alpha' -NoNewline
+        Set-Content -Path "$Root/b.log" -Value 'bravo'
+        Set-Content -Path "$Root/sub/c.txt" -Value 'charlie ✓ é'
+        [IO.File]::WriteAllBytes("$Root/sub/deeper/d.bin", [byte[]](0..255))
+    }
+
+    function Get-TreeHashes([string] $Root) {
+        $base = (Resolve-Path $Root).Path
+        Get-ChildItem -LiteralPath $base -Recurse -Force | Sort-Object FullName | ForEach-Object {
+            $rel = [IO.Path]::GetRelativePath($base, $_.FullName)
+            if ($_.PSIsContainer) { "$rel/" } else { "$rel $((Get-FileHash -LiteralPath $_.FullName).Hash)" }
+        }
+    }
+
+    function New-GeneratedFile([string] $Path, [int] $MiB) {
+        $f = [IO.File]::Create($Path)
+        try {
+            $buf = [byte[]]::new(1MB); [Random]::new(7).NextBytes($buf)
+            for ($i = 0; $i -lt $MiB; $i++) { $buf[0] = [byte]($i % 256); $f.Write($buf, 0, $buf.Length) }
+        }
+        finally { $f.Dispose() }
+    }
+
+    # Handles the agent has handed out since $After and not closed: guest-file-close must fail
+    # for every one of them (handles only grow, so the range is exact).
+    function Get-LeakedHandles($Session, [long] $After, [long] $Before) {
+        foreach ($h in ($After + 1)..($Before - 1)) {
+            $e = $null
+            $null = Invoke-VMGuestRpc -Session $Session guest-file-close @{ handle = $h } -ErrorVariable e -ErrorAction SilentlyContinue -Confirm:$false
+            if (-not $e) { $h }
+        }
+    }
+
+    function Get-ProbeHandle($Session, [string] $Dir) {
+        $h = Invoke-VMGuestRpc -Session $Session guest-file-open @{ path = "$Dir/probe"; mode = 'w' } -Confirm:$false
+        $null = Invoke-VMGuestRpc -Session $Session guest-file-close @{ handle = $h } -Confirm:$false
+        [long] $h
+    }
+}
+
+Describe 'Copy-VMGuestFile against the <_> agent' -ForEach $Kinds {
+    BeforeAll {
+        $script:Kind = $_
+        $script:Agent = Start-LocalAgent -Kind $Kind
+        $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name "copy-$Kind"
+        $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-copy-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
+        $null = New-Item -ItemType Directory -Path $T
+    }
+
+    AfterAll {
+        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
+        $script:Agent | Stop-LocalAgent
+        Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
+    }
+
+    BeforeEach {
+        $script:W = Join-Path $T ([guid]::NewGuid().ToString('n').Substring(0, 8))
+        $null = New-Item -ItemType Directory -Path "$W/local", "$W/guest"
+    }
+
+    Context 'both directions' {
+        It 'copies a file into the guest and back, identical, with a result per file' {
+            New-TestTree "$W/local"
+            $up = Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/a.txt" -Destination "$W/guest/a-copy.txt" -PassThru
+            $up.Direction | Should -Be 'LocalToGuest'
+            $up.Bytes | Should -Be 5
+            $up.Destination | Should -Be "$W/guest/a-copy.txt"
+            $up.Atomic | Should -BeTrue
+            $up.Hash | Should -BeNullOrEmpty
+            $up.Duration | Should -BeOfType [TimeSpan]
+            Get-Content -Raw "$W/guest/a-copy.txt" | Should -Be 'alpha'
+
+            $down = Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/a-copy.txt" -Destination "$W/local/back.txt" -PassThru
+            $down.Direction | Should -Be 'GuestToLocal'
+            $down.Bytes | Should -Be 5
+            Get-Content -Raw "$W/local/back.txt" | Should -Be 'alpha'
+            Get-ChildItem -Recurse $W -Filter '*.qgtmp-*' | Should -BeNullOrEmpty
+        }
+
+        It 'writes nothing and returns nothing without -PassThru' {
+            New-TestTree "$W/local"
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/a.txt" -Destination "$W/guest/" | Should -BeNullOrEmpty
+            "$W/guest/a.txt" | Should -Exist
+        }
+
+        It 'copies an empty file' {
+            $null = New-Item -ItemType File "$W/local/empty.txt"
+            (Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/empty.txt" -Destination "$W/guest/e.txt" -PassThru).Bytes | Should -Be 0
+            (Get-Item "$W/guest/e.txt").Length | Should -Be 0
+            (Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/e.txt" -Destination "$W/local/e2.txt" -PassThru).Bytes | Should -Be 0
+        }
+
+        It 'copies folders with -Recurse into the guest and back, tree and content identical' {
+            New-TestTree "$W/local/tree"
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/tree" -Destination "$W/guest/tree" -Recurse
+            Get-TreeHashes "$W/guest/tree" | Should -Be (Get-TreeHashes "$W/local/tree")
+            $r = Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/tree" -Destination "$W/local/back" -Recurse -PassThru
+            @($r).Count | Should -Be 4
+            Get-TreeHashes "$W/local/back" | Should -Be (Get-TreeHashes "$W/local/tree")
+        }
+
+        It 'copies a folder into an existing folder by name' {
+            New-TestTree "$W/local/tree"
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/tree" -Destination "$W/guest" -Recurse
+            Get-TreeHashes "$W/guest/tree" | Should -Be (Get-TreeHashes "$W/local/tree")
+        }
+
+        It 'expands local wildcards and copies the matches into a guest folder' {
+            New-TestTree "$W/local"
+            $r = Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/*.txt", "$W/local/*.log" -Destination "$W/guest/" -PassThru
+            @($r).Count | Should -Be 2
+            (Get-ChildItem "$W/guest").Name | Sort-Object | Should -Be @('a.txt', 'b.log')
+        }
+
+        It 'takes -LiteralPath names as they are' {
+            Set-Content -LiteralPath "$W/local/odd[1].txt" -Value 'literal' -NoNewline
+            Copy-VMGuestFile -Session $S -LocalToGuest -LiteralPath "$W/local/odd[1].txt" -Destination "$W/guest/"
+            Get-Content -Raw -LiteralPath "$W/guest/odd[1].txt" | Should -Be 'literal'
+        }
+
+        It 'takes files from the pipeline (Get-ChildItem)' {
+            New-TestTree "$W/local"
+            Get-ChildItem "$W/local" -File | Copy-VMGuestFile -Session $S -LocalToGuest -Destination "$W/guest/"
+            (Get-ChildItem "$W/guest").Name | Sort-Object | Should -Be @('a.txt', 'b.log')
+        }
+
+        It 'copies several guest files to a local folder' {
+            New-TestTree "$W/guest"
+            Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/a.txt", "$W/guest/b.log" -Destination "$W/local"
+            (Get-ChildItem "$W/local").Name | Sort-Object | Should -Be @('a.txt', 'b.log')
+        }
+    }
+
+    Context 'integrity' {
+        It 'verifies a 64 MiB generated file both ways with -Verify' {
+            New-GeneratedFile "$W/local/big.bin" 64
+            $expected = (Get-FileHash "$W/local/big.bin").Hash.ToLowerInvariant()
+            $up = Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/big.bin" -Destination "$W/guest/big.bin" -Verify -PassThru
+            $up.Verified | Should -BeTrue
+            $up.Hash | Should -Be $expected
+            $up.Bytes | Should -Be 64MB
+            $down = Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/big.bin" -Destination "$W/local/big2.bin" -Verify -PassThru
+            $down.Hash | Should -Be $expected
+            (Get-FileHash "$W/local/big2.bin").Hash | Should -Be $expected.ToUpperInvariant()
+        }
+
+        It 'keeps memory bounded copying a large sparse file both ways (peak working set delta < 300 MB)' {
+            # In a child pwsh with its own agent, so the peak belongs to this copy alone.
+            # 512 MiB by default (the stock agent moves ~10 MiB/s); QEMUGUEST_BIG_TESTS=1 for 2 GiB.
+            $mib = if ($env:QEMUGUEST_BIG_TESTS) { 2048 } else { 512 }
+            $agent2 = Start-LocalAgent -Kind $Kind
+            try {
+                $null = & truncate -s "$($mib)M" "$W/guest/sparse.bin"
+                $script = @"
+`$ErrorActionPreference = 'Stop'
+`$ProgressPreference = 'SilentlyContinue'
+Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
+`$s = New-VMGuestSession -ConnectionString '$($agent2.ConnectionString)'
+`$p = [Diagnostics.Process]::GetCurrentProcess(); `$p.Refresh(); `$before = `$p.WorkingSet64
+`$down = Copy-VMGuestFile -Session `$s -GuestToLocal -Source '$W/guest/sparse.bin' -Destination '$W/local/sparse.bin' -PassThru
+`$up = Copy-VMGuestFile -Session `$s -LocalToGuest -Source '$W/local/sparse.bin' -Destination '$W/guest/up.bin' -PassThru
+`$p.Refresh()
+'{0} {1} {2}' -f `$down.Bytes, `$up.Bytes, (`$p.PeakWorkingSet64 - `$before)
+"@
+                $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+                $out = & $pwsh -NoProfile -NonInteractive -Command $script
+                $LASTEXITCODE | Should -Be 0
+                $down, $up, $delta = ($out | Select-Object -Last 1) -split ' '
+                [long] $down | Should -Be ([long] $mib * 1MB)
+                [long] $up | Should -Be ([long] $mib * 1MB)
+                Write-Host ("        $Kind, $mib MiB each way: peak working set delta {0:N0} MB" -f ([long] $delta / 1MB))
+                [long] $delta | Should -BeLessThan 300MB
+                (Get-Item "$W/local/sparse.bin").Length | Should -Be ([long] $mib * 1MB)
+            }
+            finally {
+                $agent2 | Stop-LocalAgent
+                Remove-Item "$W/local/sparse.bin", "$W/guest/sparse.bin", "$W/guest/up.bin" -ErrorAction SilentlyContinue
+            }
+        }
+    }
+
+    Context '-Force and -WhatIf' {
+        It 'refuses to overwrite without -Force (DestinationExists) and overwrites with it' {
+            Set-Content "$W/local/f.txt" 'new' -NoNewline
+            Set-Content "$W/guest/f.txt" 'old' -NoNewline
+            $err = $null
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/f.txt" -Destination "$W/guest/f.txt" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'DestinationExists,*'
+            $err[0].CategoryInfo.Category | Should -Be 'ResourceExists'
+            Get-Content -Raw "$W/guest/f.txt" | Should -Be 'old'
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/f.txt" -Destination "$W/guest/f.txt" -Force
+            Get-Content -Raw "$W/guest/f.txt" | Should -Be 'new'
+
+            Set-Content "$W/local/g.txt" 'local' -NoNewline
+            Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/f.txt" -Destination "$W/local/g.txt" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'DestinationExists,*'
+            Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/f.txt" -Destination "$W/local/g.txt" -Force
+            Get-Content -Raw "$W/local/g.txt" | Should -Be 'new'
+        }
+
+        It 'needs -Force for a missing destination folder, and creates it with -Force' {
+            Set-Content "$W/local/f.txt" 'x'
+            $err = $null
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/f.txt" -Destination "$W/guest/no/such/f.txt" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'DestinationFolderNotFound,*'
+            "$W/guest/no" | Should -Not -Exist
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/f.txt" -Destination "$W/guest/no/such/f.txt" -Force
+            "$W/guest/no/such/f.txt" | Should -Exist
+
+            Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/no/such/f.txt" -Destination "$W/local/x/y/f.txt" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'DestinationFolderNotFound,*'
+            Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/no/such/f.txt" -Destination "$W/local/x/y/f.txt" -Force
+            "$W/local/x/y/f.txt" | Should -Exist
+        }
+
+        It 'copies nothing with -WhatIf' {
+            New-TestTree "$W/local/tree"
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/tree" -Destination "$W/guest/tree" -Recurse -WhatIf
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/tree/a.txt" -Destination "$W/guest/a.txt" -WhatIf
+            Get-ChildItem "$W/guest" | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'errors' {
+        It 'reports a missing local source as SourceNotFound' {
+            $err = $null
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/nope.txt" -Destination "$W/guest/" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'SourceNotFound,*'
+            $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        }
+
+        It 'reports a missing guest source as SourceNotFound' {
+            $err = $null
+            Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/nope.txt" -Destination "$W/local/" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'SourceNotFound,*'
+            $err[0].TargetObject | Should -Be "$W/guest/nope.txt"
+        }
+
+        It 'asks for -Recurse for a folder (SourceIsDirectory), both ways' {
+            New-TestTree "$W/local/tree"
+            New-TestTree "$W/guest/tree"
+            $err = $null
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/tree" -Destination "$W/guest/t2" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'SourceIsDirectory,*'
+            Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/tree" -Destination "$W/local/t2" -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'SourceIsDirectory,*'
+        }
+
+        It 'reports permission denied in the guest as PermissionDenied' {
+            # Even root cannot create files in /sys.
+            Set-Content "$W/local/f.txt" 'x'
+            $err = $null
+            Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/f.txt" -Destination '/sys/qemuguest-pester.txt' -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'PermissionDenied,*'
+            $err[0].CategoryInfo.Category | Should -Be 'PermissionDenied'
+            $err[0].Exception.InnerException | Should -Not -BeNullOrEmpty
+        }
+
+        It 'keeps copying the other files after one fails' {
+            New-TestTree "$W/local"
+            Set-Content "$W/guest/a.txt" 'existing'
+            $err = $null
+            $r = Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/a.txt", "$W/local/b.log" -Destination "$W/guest" -PassThru -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            @($r).Destination | Should -Be "$W/guest/b.log"
+        }
+
+        It 'rejects a call without a direction' {
+            { Copy-VMGuestFile -Session $S -Source "$W/local/a.txt" -Destination "$W/guest/" -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InvalidArgument,QemuGuest.Cmdlets.Tasks.CopyVMGuestFileCommand'
+        }
+    }
+
+    Context 'interruptions' {
+        It 'stops cleanly on Ctrl+C: no destination, no temporary file, no guest handle left open' {
+            New-GeneratedFile "$W/local/big.bin" 64
+            $h0 = Get-ProbeHandle $S "$W/guest"
+            $ps = [powershell]::Create()
+            $null = $ps.AddScript({
+                    param($m, $s, $src, $dst)
+                    Import-Module $m
+                    Copy-VMGuestFile -Session $s -LocalToGuest -Source $src -Destination $dst
+                }).AddArgument($env:QEMUGUEST_MODULE_PATH).AddArgument($S).AddArgument("$W/local/big.bin").AddArgument("$W/guest/big.bin")
+            $async = $ps.BeginInvoke()
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while (-not (Get-ChildItem "$W/guest" -Filter 'big.bin.qgtmp-*' | Where-Object Length -GT 4MB) -and [DateTime]::UtcNow -lt $deadline) {
+                Start-Sleep -Milliseconds 50
+            }
+            $ps.Stop()
+            $ps.Dispose()
+            Start-Sleep -Seconds 1
+            "$W/guest/big.bin" | Should -Not -Exist
+            Get-ChildItem "$W/guest" -Filter '*.qgtmp-*' | Should -BeNullOrEmpty
+            $h1 = Get-ProbeHandle $S "$W/guest"
+            $h1 - $h0 | Should -BeGreaterThan 1
+            Get-LeakedHandles $S $h0 $h1 | Should -BeNullOrEmpty
+        }
+
+        It 'reports an agent that dies mid-copy (TransferInterrupted) and never presents a partial file as complete' {
+            $agent2 = Start-LocalAgent -Kind $Kind
+            try {
+                $s2 = New-VMGuestSession -ConnectionString $agent2.ConnectionString -Name "dying-$Kind" -ConnectTimeoutSec 2
+                New-GeneratedFile "$W/local/big.bin" 64
+                $ps = [powershell]::Create()
+                $null = $ps.AddScript({
+                        param($m, $s, $src, $dst)
+                        Import-Module $m
+                        Copy-VMGuestFile -Session $s -LocalToGuest -Source $src -Destination $dst -TimeoutSec 5 -ErrorAction Continue
+                    }).AddArgument($env:QEMUGUEST_MODULE_PATH).AddArgument($s2).AddArgument("$W/local/big.bin").AddArgument("$W/guest/big.bin")
+                $async = $ps.BeginInvoke()
+                $deadline = [DateTime]::UtcNow.AddSeconds(30)
+                while (-not (Get-ChildItem "$W/guest" -Filter 'big.bin.qgtmp-*' | Where-Object Length -GT 4MB) -and [DateTime]::UtcNow -lt $deadline) {
+                    Start-Sleep -Milliseconds 50
+                }
+                $agent2.Process.Kill()
+                $null = $async.AsyncWaitHandle.WaitOne(60000)
+                $async.IsCompleted | Should -BeTrue
+                $null = $ps.EndInvoke($async)
+                $errors = @($ps.Streams.Error)
+                $ps.Dispose()
+                $errors.Count | Should -BeGreaterThan 0
+                $errors[0].FullyQualifiedErrorId | Should -Match '^(TransferInterrupted|AgentDisconnected),'
+                "$W/guest/big.bin" | Should -Not -Exist
+            }
+            finally {
+                $agent2 | Stop-LocalAgent
+            }
+        }
+    }
+}
+
+Describe 'Copy-VMGuestFile against a stock agent without guest-exec (no rename possible)' {
+    BeforeAll {
+        $script:Agent = Start-LocalAgent -Kind Stock -ExtraArguments @('-b', 'guest-exec,guest-exec-status')
+        $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name 'copy-noexec'
+        $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-copy-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
+        $null = New-Item -ItemType Directory -Path $T
+    }
+
+    AfterAll {
+        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
+        $script:Agent | Stop-LocalAgent
+        Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
+    }
+
+    It 'writes in place, says so, and still verifies by reading back' {
+        Set-Content "$T/f.txt" 'in place' -NoNewline
+        $w = $null
+        $r = Copy-VMGuestFile -Session $S -LocalToGuest -Source "$T/f.txt" -Destination "$T/g.txt" -Verify -PassThru -WarningVariable w -WarningAction SilentlyContinue
+        $r.Atomic | Should -BeFalse
+        $r.Verified | Should -BeTrue
+        $w | Should -Not -BeNullOrEmpty
+        Get-Content -Raw "$T/g.txt" | Should -Be 'in place'
+    }
+
+    It 'reports a full guest disk as DiskFull (writing to /dev/full)' {
+        [IO.File]::WriteAllBytes("$T/data.bin", [byte[]]::new(1MB))
+        $err = $null
+        Copy-VMGuestFile -Session $S -LocalToGuest -Source "$T/data.bin" -Destination '/dev/full' -Force -ErrorVariable err -ErrorAction SilentlyContinue -WarningAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'DiskFull,*'
+        $err[0].CategoryInfo.Category | Should -Be 'WriteError'
+    }
+
+    It 'needs a listing for guest folders and says which feature is missing' {
+        $null = New-Item -ItemType Directory "$T/tree"
+        $err = $null
+        Copy-VMGuestFile -Session $S -GuestToLocal -Source "$T/tree" -Destination "$T/back" -Recurse -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'AgentFeatureUnavailable,*'
+    }
+}
+
+Describe 'Copy-VMGuestFile and Invoke-VMGuestCommand through the relay (-VMName), <_> agent' -ForEach $Kinds {
+    BeforeDiscovery {
+        $script:RelayDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'src/QemuGuest.Relay/bin/Release/net10.0/qemuguest-relay.dll'
+    }
+
+    BeforeAll {
+        $script:RelayDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'src/QemuGuest.Relay/bin/Release/net10.0/qemuguest-relay.dll'
+        if (-not (Test-Path $RelayDll)) { return }
+        $script:Agent = Start-LocalAgent -Kind $_
+        $script:RelayDir = Join-Path ([IO.Path]::GetTempPath()) ('qg-relay-' + [guid]::NewGuid().ToString('n').Substring(0, 8))
+        $script:Relay = Start-Process dotnet -PassThru -RedirectStandardOutput "$($Agent.Directory)/relay.out" -RedirectStandardError "$($Agent.Directory)/relay.err" `
+            -ArgumentList $RelayDll, "--Relay:RuntimeDirectory=$RelayDir", "--Relay:Vms:pester-vm:Agent=$($Agent.Socket)"
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while (-not (Test-Path "$RelayDir/pester-vm.sock") -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        $script:SavedRelayDir = $env:QEMUGUEST_RELAY_DIR
+        $env:QEMUGUEST_RELAY_DIR = $RelayDir
+        $script:T = Join-Path ([IO.Path]::GetTempPath()) ('qg-copy-' + [guid]::NewGuid().ToString('n').Substring(0, 10))
+        $null = New-Item -ItemType Directory -Path "$T/local/tree/sub", "$T/guest"
+    }
+
+    AfterAll {
+        if (-not (Test-Path $RelayDll)) { return }
+        $env:QEMUGUEST_RELAY_DIR = $SavedRelayDir
+        Stop-Process -Id $Relay.Id -ErrorAction SilentlyContinue
+        $null = $Relay.WaitForExit(10000)
+        $script:Agent | Stop-LocalAgent
+        Remove-Item -Recurse -Force $T, $RelayDir -ErrorAction SilentlyContinue
+    }
+
+    It 'copies a folder in and out and runs a command, by VM name' -Skip:(-not (Test-Path $RelayDll)) {
+        Set-Content "$T/local/tree/a.txt" 'one'
+        [IO.File]::WriteAllBytes("$T/local/tree/sub/b.bin", [byte[]](1..200))
+        $up = Copy-VMGuestFile -VMName pester-vm -LocalToGuest -Source "$T/local/tree" -Destination "$T/guest/tree" -Recurse -Verify -PassThru
+        @($up | Where-Object Verified).Count | Should -Be 2
+        $down = Copy-VMGuestFile -VMName pester-vm -GuestToLocal -Source "$T/guest/tree" -Destination "$T/local/back" -Recurse -Verify -PassThru
+        $down.VMName | Select-Object -Unique | Should -Be 'pester-vm'
+        (Get-FileHash "$T/local/back/sub/b.bin").Hash | Should -Be (Get-FileHash "$T/local/tree/sub/b.bin").Hash
+        $r = Invoke-VMGuestCommand -VMName pester-vm sh -ArgumentList '-c', 'echo relayed; exit 5'
+        $r.ExitCode | Should -Be 5
+        $r.StdOut | Should -Be "relayed`n"
+    }
+}
