@@ -37,6 +37,12 @@ public enum Compare
     /// <summary>Both succeed, and every member of the stock reply exists in ours with the same kind.</summary>
     Shape,
 
+    /// <summary>Shape, plus the same list of "name" members (e.g. disks), in any order.</summary>
+    Names,
+
+    /// <summary>Both return arrays holding the same elements (exactly), in any order.</summary>
+    Unordered,
+
     /// <summary>Both fail with the same class and the same desc.</summary>
     Error,
 
@@ -72,11 +78,13 @@ public sealed class DifferentialTests : IClassFixture<AgentPair>
         { "Exact", """{'execute':'guest-ping'}""" },
         { "Shape", """{"execute":"guest-get-time"}""" },
         { "Shape", """{"execute":"guest-get-fsinfo"}""" },
-        { "Shape", """{"execute":"guest-network-get-interfaces"}""" },
-        { "Shape", """{"execute":"guest-get-vcpus"}""" },
-        { "Shape", """{"execute":"guest-get-memory-blocks"}""" },
-        { "Shape", """{"execute":"guest-get-cpustats"}""" },
-        { "Shape", """{"execute":"guest-get-diskstats"}""" },
+        { "Names", """{"execute":"guest-network-get-interfaces"}""" },
+        { "Unordered", """{"execute":"guest-get-vcpus"}""" },
+        { "Unordered", """{"execute":"guest-get-memory-blocks"}""" },
+        { "Names", """{"execute":"guest-get-cpustats"}""" },
+        { "Names", """{"execute":"guest-get-diskstats"}""" },
+        { "Names", """{"execute":"guest-get-disks"}""" },
+        { "Names", """{"execute":"guest-get-fsinfo"}""" },
         { "Error", """{"execute":"guest-no-such-command","id":7}""" },
         { "Error", """{"execute":"guest-ping","arguments":{"foo":42}}""" },
         { "Error", """{"execute":"guest-ping","bogus":1,"id":1}""" },
@@ -267,10 +275,31 @@ public sealed class DifferentialTests : IClassFixture<AgentPair>
                 Assert.True(JsonCompare.DeepEquals(stock, ours), context);
                 break;
             case Compare.Shape:
+            case Compare.Names:
                 Assert.True(stock.TryGetProperty("return", out JsonElement sr), context);
                 Assert.True(ours.TryGetProperty("return", out JsonElement or), context);
                 string? diff = JsonCompare.ShapeSubset(sr, or);
                 Assert.True(diff is null, diff + "\n" + context);
+                if (mode == Compare.Names)
+                {
+                    static string Key(JsonElement e) => e.TryGetProperty("name", out JsonElement n) ? n.GetString()! : e.GetProperty("cpu").GetRawText();
+                    var sn = sr.EnumerateArray().Select(Key).OrderBy(x => x, StringComparer.Ordinal).ToList();
+                    var on = or.EnumerateArray().Select(Key).OrderBy(x => x, StringComparer.Ordinal).ToList();
+                    Assert.True(sn.SequenceEqual(on), "names differ: stock [" + string.Join(",", sn) + "] ours [" + string.Join(",", on) + "]\n" + context);
+                }
+
+                break;
+            case Compare.Unordered:
+                var sa = stock.GetProperty("return").EnumerateArray().Select(e => e.Clone()).ToList();
+                var oa = ours.GetProperty("return").EnumerateArray().Select(e => e.Clone()).ToList();
+                Assert.True(sa.Count == oa.Count, context);
+                foreach (JsonElement e in sa)
+                {
+                    int i = oa.FindIndex(o => JsonCompare.DeepEquals(e, o));
+                    Assert.True(i >= 0, "ours lacks " + e.GetRawText() + "\n" + context);
+                    oa.RemoveAt(i);
+                }
+
                 break;
             case Compare.Error:
             case Compare.ErrorClass:

@@ -230,7 +230,7 @@ public sealed class LinuxHandlerTests
         var stats = await f.Handler.GuestGetCpustatsAsync(default);
         var linux = Assert.IsType<GuestCpuStats.LinuxCase>(Assert.Single(stats));
         Assert.Equal(0, linux.Cpu);
-        Assert.Equal(100UL, linux.Guestnice);
+        Assert.Equal(1000UL, linux.Guestnice); // ticks of 10 ms, reported in ms like qemu-ga
     }
 
     [Fact]

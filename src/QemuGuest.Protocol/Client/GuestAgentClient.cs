@@ -529,24 +529,62 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
             _inFlight.Add(call);
         }
 
-        await WriteAsync(connection, payload, call.Command, cancellationToken).ConfigureAwait(false);
-        bool closedAfterSend = false;
+        try
+        {
+            await WriteAsync(connection, payload, call.Command, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QgaDisconnectedException)
+        {
+            // The connection died under the write (e.g. the agent restarted while we were idle):
+            // the request never reached a live agent, so it goes back to the head of the queue
+            // once and is sent again after reconnect + sync.
+            lock (_gate)
+            {
+                if (call.State == CallState.Sending && !call.Retried)
+                {
+                    _inFlight.Remove(call);
+                    call.Retried = true;
+                    call.State = CallState.Queued;
+                    call.Node = _queue.AddFirst(call);
+                    Pulse();
+                    return;
+                }
+            }
+
+            throw;
+        }
+
+        Exception? lost = null;
+        bool quietSuccess = false;
         lock (_gate)
         {
             if (call.State == CallState.Sending)
             {
-                // The peer may close as soon as it has read the request (guest-shutdown), even
-                // before this write reports completion: for such a command that is success.
-                closedAfterSend = _connection != connection && call.Kind is CallKind.NoResponse or CallKind.RawNoResponse;
-                call.State = closedAfterSend ? CallState.Done : CallState.InFlight;
+                if (_connection == connection)
+                {
+                    call.State = CallState.InFlight;
+                }
+                else
+                {
+                    // The receive side saw the connection close while this write was finishing.
+                    // A command without response counts that as success (guest-shutdown closes
+                    // the channel as soon as it has read the request); others cannot know.
+                    call.State = CallState.Done;
+                    quietSuccess = call.Kind is CallKind.NoResponse or CallKind.RawNoResponse;
+                    lost = quietSuccess ? null : new QgaDisconnectedException(call.Command, $"Lost the connection to {Endpoint} right after sending {call.Command}.");
+                }
             }
 
             Pulse();
         }
 
-        if (closedAfterSend)
+        if (quietSuccess)
         {
             call.TrySetResult(null);
+        }
+        else if (lost is not null)
+        {
+            call.TrySetException(lost);
         }
     }
 
@@ -727,8 +765,10 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
         }
         catch (Exception ex)
         {
-            // Half a request may be on the wire: this connection is unusable.
+            // Half a request may be on the wire: this connection is unusable. Drop it now so the
+            // next send reconnects instead of finding the dead stream.
             connection.Abort();
+            OnDisconnected(connection, ex);
             if (cancellationToken.IsCancellationRequested)
             {
                 throw new OperationCanceledException(cancellationToken);
@@ -1063,11 +1103,10 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
             _inFlight.Clear();
             foreach (PendingCall call in inFlight)
             {
-                if (call.State == CallState.Done
-                    || (call.State == CallState.Sending && call.Kind is CallKind.NoResponse or CallKind.RawNoResponse))
+                if (call.State is CallState.Done or CallState.Sending)
                 {
-                    // Done: nothing to do. A command without response still being written: the
-                    // pump decides when its write completes (success) or fails (error).
+                    // Done: nothing to do. Still being written: the pump decides when its write
+                    // completes or fails.
                     call.Skipped = false;
                     continue;
                 }
@@ -1186,6 +1225,9 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
         public bool Skipped { get; set; }
 
         public bool SentCompletely { get; set; }
+
+        /// <summary>Already put back in the queue once after a failed write.</summary>
+        public bool Retried { get; set; }
 
         public Task<object?> Task => _completion.Task;
 

@@ -153,12 +153,17 @@ public sealed partial class LinuxCommandHandler
                 }
             }
 
+            if (dir.Contains("/devices/virtual/", StringComparison.Ordinal) && deps.Count == 0)
+            {
+                continue; // loop, zram, ram: no backing disk (qemu-ga's udev walk skips them too)
+            }
+
             var addresses = new List<GuestDiskAddress>();
             CollectAddresses(dir, addresses, 0);
             string? alias = SysText.ReadTrim(Path.Combine(dir, "dm", "name"));
             list.Add(new GuestDiskInfo("/dev/" + disk, false)
             {
-                Dependencies = deps.Count > 0 ? deps : null,
+                Dependencies = deps,
                 Address = deps.Count == 0 && addresses.Count > 0 ? addresses[0] : null,
                 Alias = alias,
             });
@@ -215,7 +220,7 @@ public sealed partial class LinuxCommandHandler
                 FlushIos = O(18),
                 FlushTicks = O(19),
             };
-            list.Add(new GuestDiskStatsInfo("/dev/" + f[2], V(0), V(1), stats));
+            list.Add(new GuestDiskStatsInfo(f[2], V(0), V(1), stats));
         }
 
         return Done<IReadOnlyList<GuestDiskStatsInfo>>(list);

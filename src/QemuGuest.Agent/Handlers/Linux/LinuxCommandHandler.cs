@@ -319,9 +319,10 @@ public sealed partial class LinuxCommandHandler : CommandHandler
             return;
         }
 
-        if (!File.Exists(hook))
+        if (!File.Exists(hook) || (File.GetUnixFileMode(hook) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
         {
-            return; // qemu-ga: a missing hook is skipped
+            // qemu-ga: access(hook, X_OK) fails -> "can't access fsfreeze hook '%s'" + strerror
+            throw new AgentCommandException("can't access fsfreeze hook '" + hook + "': " + (File.Exists(hook) ? "Permission denied" : "No such file or directory"));
         }
 
         int status = _sys.Actions.RunHook(hook, argument);
@@ -508,8 +509,9 @@ public sealed partial class LinuxCommandHandler : CommandHandler
             }
 
             string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            ulong V(int i) => i < f.Length ? ulong.Parse(f[i], CultureInfo.InvariantCulture) : 0;
-            ulong? O(int i) => i < f.Length ? ulong.Parse(f[i], CultureInfo.InvariantCulture) : null;
+            // /proc/stat counts USER_HZ (100 per second) ticks; qemu-ga reports milliseconds.
+            ulong V(int i) => i < f.Length ? ulong.Parse(f[i], CultureInfo.InvariantCulture) * MsPerTick : 0;
+            ulong? O(int i) => i < f.Length ? ulong.Parse(f[i], CultureInfo.InvariantCulture) * MsPerTick : null;
             long cpu = long.Parse(f[0].AsSpan(3), CultureInfo.InvariantCulture);
             list.Add(new GuestCpuStats.LinuxCase(cpu, V(1), V(2), V(3), V(4))
             {
@@ -524,6 +526,8 @@ public sealed partial class LinuxCommandHandler : CommandHandler
 
         return Done<IReadOnlyList<GuestCpuStats>>(list);
     }
+
+    private const ulong MsPerTick = 10;
 
     private List<int> CpuIds()
     {
