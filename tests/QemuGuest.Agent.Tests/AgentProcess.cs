@@ -33,10 +33,11 @@ public sealed class AgentProcess : IDisposable
     private Socket? _socket;
     private readonly List<byte> _pending = new();
 
-    public AgentProcess(AgentKind kind, string extraArgs = "", IDictionary<string, string>? environment = null)
+    public AgentProcess(AgentKind kind, string extraArgs = "", IDictionary<string, string>? environment = null, Action<string>? prepareStateDir = null)
     {
         Kind = kind;
         StateDir = Directory.CreateTempSubdirectory("qga-test-").FullName;
+        prepareStateDir?.Invoke(StateDir);
         SocketPath = Path.Combine(StateDir, "sock");
         var psi = Start(kind, "-m unix-listen -p " + SocketPath + " -t " + StateDir + (extraArgs.Length > 0 ? " " + extraArgs : string.Empty));
         psi.WorkingDirectory = StateDir;

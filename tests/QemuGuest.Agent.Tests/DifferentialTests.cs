@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.Json;
+using System.IO;
 using System.Threading;
 
 namespace QemuGuest.Agent.Tests;
@@ -258,6 +259,39 @@ public sealed class DifferentialTests : IClassFixture<AgentPair>
                 Assert.True(ours.ContainsKey(name), "ours lacks " + name);
                 Assert.Equal(info, ours[name]);
             }
+        }
+    }
+
+    /// <summary>
+    /// A previous instance exited frozen (STATEDIR/qga.state.isfrozen exists): both agents start
+    /// with only the freeze-safe commands enabled, and guest-fsfreeze-thaw reopens the gate.
+    /// (Thaw on filesystems that are not frozen is a no-op; nothing is ever frozen here.)
+    /// </summary>
+    [Fact]
+    public void StartsFrozenWhenMarkerLeftBehind()
+    {
+        var replies = new List<List<JsonElement>>();
+        foreach (AgentKind kind in new[] { AgentKind.Stock, AgentKind.Ours })
+        {
+            using var agent = new AgentProcess(kind, string.Empty, null, dir => File.WriteAllText(Path.Combine(dir, "qga.state.isfrozen"), string.Empty));
+            var list = new List<JsonElement>
+            {
+                agent.Execute("""{"execute":"guest-fsfreeze-status"}"""),
+                agent.Execute("""{"execute":"guest-ping"}"""),
+                agent.Execute("""{"execute":"guest-get-time","id":3}"""),
+                agent.Execute("""{"execute":"guest-file-open","arguments":{"path":"/etc/hostname"}}"""),
+                agent.Execute("""{"execute":"guest-fsfreeze-thaw"}"""),
+                agent.Execute("""{"execute":"guest-fsfreeze-status"}"""),
+            };
+            JsonElement open = agent.Execute("""{"execute":"guest-file-open","arguments":{"path":"/etc/hostname"}}""");
+            Assert.True(open.TryGetProperty("return", out _), kind + ": " + open.GetRawText());
+            Assert.False(File.Exists(Path.Combine(agent.StateDir, "qga.state.isfrozen")));
+            replies.Add(list);
+        }
+
+        for (int i = 0; i < replies[0].Count; i++)
+        {
+            Judge(replies[0][i].TryGetProperty("error", out _) ? Compare.Error : Compare.Exact, "frozen step " + i, replies[0][i], replies[1][i]);
         }
     }
 

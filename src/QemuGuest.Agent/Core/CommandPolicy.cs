@@ -44,6 +44,27 @@ public sealed class CommandPolicy
     /// <summary>True when the previous instance left the frozen marker behind (or we froze).</summary>
     public bool IsFrozen => Volatile.Read(ref _frozen) != 0;
 
+    /// <summary>
+    /// The reply text for a disabled command, qemu-ga 7.2's wording: "Command X has been
+    /// disabled" for the allow/block lists, with ": the agent is in frozen state" appended
+    /// while frozen.
+    /// </summary>
+    public string DisabledDescription(string command) =>
+        QemuGuest.Protocol.Marshalling.QapiErrorTexts.CommandDisabled(command) + (IsFrozen && !IsFreezeSafe(command) ? ": the agent is in frozen state" : string.Empty);
+
+    private static bool IsFreezeSafe(string command)
+    {
+        foreach (string safe in FreezeSafe)
+        {
+            if (safe == command)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public bool IsEnabled(string command)
     {
         bool allowed = true;

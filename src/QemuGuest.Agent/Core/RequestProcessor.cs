@@ -134,7 +134,7 @@ public sealed class RequestProcessor
 
             if (!_policy.IsEnabled(command!))
             {
-                return writer.WriteError("CommandNotFound", QapiErrorTexts.CommandDisabled(command!), id);
+                return writer.WriteError("CommandNotFound", _policy.DisabledDescription(command!), id);
             }
 
             AgentLog.RequestReceived(_logger, command!);
