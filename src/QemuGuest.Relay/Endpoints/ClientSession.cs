@@ -204,19 +204,32 @@ internal sealed class VmRequestHandler : IRequestHandler
         }
 
         var completion = relayRequest.Completion;
-        using var waitCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var queueTimeout = Task.Delay(_limits.QueueTimeout, waitCts.Token);
-        bool gaveUp = await Task.WhenAny(completion, queueTimeout).ConfigureAwait(false) != completion;
-        waitCts.Cancel();
-        if (gaveUp && relayRequest.TryCancel())
+        while (!completion.IsCompleted)
         {
-            if (cancellationToken.IsCancellationRequested)
+            // A request still queued when the wait ends is withdrawn; one the channel holds is
+            // always completed within the channel's own timeouts (or put back in the queue,
+            // never sent, when its connection closed: then the next round withdraws it).
+            using var waitCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var queueTimeout = Task.Delay(_limits.QueueTimeout, waitCts.Token);
+            bool gaveUp = await Task.WhenAny(completion, queueTimeout).ConfigureAwait(false) != completion;
+            waitCts.Cancel();
+            if (gaveUp && relayRequest.TryCancel())
             {
-                throw new OperationCanceledException(cancellationToken);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    throw new OperationCanceledException(cancellationToken);
+                }
+
+                RelayCounters.Inc(ref _channel.Counters.QueueTimeouts);
+                return RelayError(writer, $"{command}: the guest agent channel of VM '{_channel.Name}' was not ready within {_limits.QueueTimeoutSeconds:0.###} s (state {_channel.State}); the request was not sent", id);
             }
 
-            RelayCounters.Inc(ref _channel.Counters.QueueTimeouts);
-            return RelayError(writer, $"{command}: the guest agent channel of VM '{_channel.Name}' was not ready within {_limits.QueueTimeoutSeconds:0.###} s (state {_channel.State}); the request was not sent", id);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Stopping while the channel holds it: the channel completes it in bounded time.
+                (await completion.ConfigureAwait(false)).Dispose();
+                throw new OperationCanceledException(cancellationToken);
+            }
         }
 
         using var outcome = await completion.ConfigureAwait(false);

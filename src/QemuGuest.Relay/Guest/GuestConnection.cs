@@ -15,10 +15,14 @@ namespace QemuGuest.Relay.Guest;
 /// <summary>A failure of the guest channel that ends one request (the message is for the client).</summary>
 public sealed class GuestChannelException : Exception
 {
-    public GuestChannelException(string message, Exception? inner = null)
+    public GuestChannelException(string message, Exception? inner = null, bool notSent = false)
         : base(message, inner)
     {
+        NotSent = notSent;
     }
+
+    /// <summary>The connection was already gone: not one byte of the request was written.</summary>
+    public bool NotSent { get; }
 }
 
 /// <summary>
@@ -164,6 +168,11 @@ internal sealed class GuestConnection : IAsyncDisposable
 
     public async Task WriteAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
     {
+        if (_closed.IsCancellationRequested)
+        {
+            throw new GuestChannelException("the connection to the guest agent closed (" + _closeReason + ") before the request was sent", notSent: true);
+        }
+
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closed.Token);
         cts.CancelAfter(_limits.WriteTimeout);
         try
@@ -173,7 +182,7 @@ internal sealed class GuestConnection : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
-            if (cancellationToken.IsCancellationRequested)
+            if (cancellationToken.IsCancellationRequested && !_closed.IsCancellationRequested)
             {
                 throw;
             }

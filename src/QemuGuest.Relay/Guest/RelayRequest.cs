@@ -42,6 +42,12 @@ public sealed class RelayRequest
     /// <summary>The channel claims the request; false when the client gave up first.</summary>
     internal bool TryTake() => Interlocked.CompareExchange(ref _state, Taken, Queued) == Queued;
 
+    /// <summary>The client connection that queued it (its turn in the fair queue).</summary>
+    internal object? Client { get; set; }
+
+    /// <summary>Back to queued, for a request taken but never sent (its connection closed first).</summary>
+    internal bool TryUntake() => Interlocked.CompareExchange(ref _state, Queued, Taken) == Taken;
+
     /// <summary>The client gives up while still queued; false when the channel already took it.</summary>
     public bool TryCancel() => Interlocked.CompareExchange(ref _state, Cancelled, Queued) == Queued;
 

@@ -74,6 +74,7 @@ public sealed class VmChannel : IAsyncDisposable
     /// <summary>Queues a request; the outcome arrives on <see cref="RelayRequest.Completion"/>.</summary>
     public EnqueueResult Submit(object client, RelayRequest request)
     {
+        request.Client = client;
         var result = _queue.TryEnqueue(client, request, request.Size);
         if (result != EnqueueResult.Queued)
         {
@@ -241,8 +242,13 @@ public sealed class VmChannel : IAsyncDisposable
                 _state = VmState.Syncing;
                 if (!await SyncAsync(connection, token).ConfigureAwait(false))
                 {
-                    request.Complete(GuestOutcome.RelayError("the guest agent does not answer guest-sync-delimited; the request was not sent"));
-                    RelayCounters.Inc(ref Counters.ErrorsToClients);
+                    // Not sent: back in the queue for the next connection (bounded by its timeout).
+                    if (!(request.TryUntake() && _queue.TryEnqueue(request.Client!, request, request.Size) == EnqueueResult.Queued))
+                    {
+                        request.Complete(GuestOutcome.RelayError("the guest agent does not answer guest-sync-delimited; the request was not sent"));
+                        RelayCounters.Inc(ref Counters.ErrorsToClients);
+                    }
+
                     return true;
                 }
 
@@ -256,10 +262,20 @@ public sealed class VmChannel : IAsyncDisposable
                 continue;
             }
 
-            GuestOutcome outcome;
+            GuestOutcome? outcome;
             try
             {
                 outcome = await ExecuteAsync(connection, request, token).ConfigureAwait(false);
+                if (outcome is null)
+                {
+                    // Never sent: the connection closed under it. It waits for the next one.
+                    if (request.TryUntake() && _queue.TryEnqueue(request.Client!, request, request.Size) == EnqueueResult.Queued)
+                    {
+                        return true;
+                    }
+
+                    outcome = GuestOutcome.RelayError($"{request.Command.Name}: the connection to the guest agent closed before the request was sent, and the queue is full");
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
             {
@@ -321,7 +337,8 @@ public sealed class VmChannel : IAsyncDisposable
         return false;
     }
 
-    private async Task<GuestOutcome> ExecuteAsync(GuestConnection connection, RelayRequest request, CancellationToken token)
+    /// <summary>Runs one request; null when it was never sent (the connection was already gone).</summary>
+    private async Task<GuestOutcome?> ExecuteAsync(GuestConnection connection, RelayRequest request, CancellationToken token)
     {
         var command = request.Command;
         long id = Interlocked.Increment(ref _nextId);
@@ -346,12 +363,7 @@ public sealed class VmChannel : IAsyncDisposable
         catch (GuestChannelException e)
         {
             connection.Clear(expectation);
-            return GuestOutcome.RelayError(e.Message);
-        }
-        catch (OperationCanceledException) when (connection.Closed.IsCancellationRequested)
-        {
-            connection.Clear(expectation);
-            return GuestOutcome.RelayError($"{command.Name}: the connection to the guest agent closed ({connection.CloseReason}) before the request was sent");
+            return e.NotSent ? null : GuestOutcome.RelayError($"{command.Name}: {e.Message}; the command may or may not have run");
         }
 
         RelayCounters.Inc(ref Counters.Requests);
