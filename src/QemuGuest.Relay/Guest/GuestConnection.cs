@@ -187,8 +187,11 @@ internal sealed class GuestConnection : IAsyncDisposable
                 throw;
             }
 
+            // Not sent: the stream was closed under us before the write began, or the agent had
+            // already hung up (end of stream seen) - a peer that closed reads nothing more.
+            bool notSent = e is ObjectDisposedException || (_closed.IsCancellationRequested && _closeReason == "end of stream");
             Close(e is OperationCanceledException ? "write timed out" : "write failed: " + e.Message);
-            throw new GuestChannelException("could not send the request to the guest agent (" + _closeReason + ")", e);
+            throw new GuestChannelException("could not send the request to the guest agent (" + _closeReason + ")", e, notSent);
         }
     }
 
