@@ -41,6 +41,20 @@ Describe 'New-VMGuestSession' {
         $err[0].Exception.Message | Should -BeLike '*tcp:no-port-here*'
     }
 
+    It 'takes VM names from the pipeline by value, and objects by their VMName property' {
+        $null = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name 'pipe-vm'
+        $times = 'pipe-vm', 'pipe-vm' | Get-VMGuestTime
+        @($times).Count | Should -Be 2
+        $times | ForEach-Object { $_.VMName | Should -Be 'pipe-vm' }
+        # A piped object is not taken as a VM name by its text: its properties bind.
+        $handle = Open-VMGuestFile -VMName 'pipe-vm' -Path (Join-Path $Agent.Directory 'pipe.txt') -Mode w
+        $handle | Close-VMGuestFile
+        $err = $null
+        'no-such-vm' | Test-VMGuestAgent -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VMNotFound,*'
+        $err[0].TargetObject | Should -Be 'no-such-vm'
+    }
+
     It 'closes sessions with Remove-VMGuestSession' {
         $s = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name 'pester-close'
         $s | Remove-VMGuestSession -Confirm:$false

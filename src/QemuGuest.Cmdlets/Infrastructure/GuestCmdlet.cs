@@ -124,12 +124,12 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
     /// VM names: an open session with that name, or else the relay's endpoint for that VM.
     /// Also bound from the VMName property of piped objects (every output object has one).
     /// </summary>
-    // By property name only: a string parameter taking pipeline input by value would swallow
-    // any piped object (an exec result, a file handle) as its text instead of binding its members.
-    [Parameter(ParameterSetName = VMNameParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    // By value too ('vm1','vm2' | Test-VMGuestAgent). The parameter type converts from strings
+    // only, so other piped objects bind by their properties instead of as their text.
+    [Parameter(ParameterSetName = VMNameParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(VMNameCompleter))]
-    public string[] VMName { get; set; } = Array.Empty<string>();
+    public VMNameArgument[] VMName { get; set; } = Array.Empty<VMNameArgument>();
 
     /// <summary>How many targets are worked on at once.</summary>
     [Parameter]
@@ -226,7 +226,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             yield break;
         }
 
-        foreach (var name in VMName)
+        foreach (var name in System.Linq.Enumerable.Select(VMName, v => v.Name))
         {
             GuestSession? session = SessionRegistry.FindByName(name);
             if (session is null)

@@ -491,8 +491,10 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             }
 
             await fs.Commands.GuestFileFlushAsync(handle, context.CallOptions, ct).ConfigureAwait(false);
-            open = false;
+            // Only a close that completed releases the handle: if it is cancelled on the way
+            // (Ctrl+C right here), the finally block's bounded close must still run.
             await fs.Commands.GuestFileCloseAsync(handle, context.CallOptions, ct).ConfigureAwait(false);
+            open = false;
 
             string? digest = null;
             if (hash is not null)
@@ -854,8 +856,10 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 }).ConfigureAwait(false);
                 await output.FlushAsync(ct).ConfigureAwait(false);
             }
-            open = false;
+            // Only a close that completed releases the handle: if it is cancelled on the way
+            // (Ctrl+C right here), the finally block's bounded close must still run.
             await fs.Commands.GuestFileCloseAsync(handle, context.CallOptions, ct).ConfigureAwait(false);
+            open = false;
 
             string? digest = null;
             if (hash is not null)
