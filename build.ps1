@@ -362,8 +362,8 @@ Add-Task 'Demo' 'Start a local agent on a temporary socket and drive it through 
 }
 Add-Task 'Bench' 'Run the benchmarks and write bench/RESULTS.md.' {
     Install-AptPackages
-    Invoke-Build
-    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration
+    Invoke-Package
+    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration -ModulePath $ModuleOut
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 Add-Task 'UpdateManifest' 'Rewrite QemuGuest.psd1 from Directory.Build.props and the built cmdlets.' {

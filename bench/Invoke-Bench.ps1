@@ -9,6 +9,8 @@
 #>
 param(
     [ValidateSet('Debug', 'Release')] [string] $Configuration = 'Release',
+    # The laid-out module (build.ps1 Package) for benchmarks that drive the cmdlets.
+    [string] $ModulePath = (Join-Path $PSScriptRoot '../out/QemuGuest'),
     # Limits the run to areas whose folder name matches (e.g. 'micro', 'transfer').
     [string[]] $Area = @('*')
 )
@@ -40,8 +42,20 @@ if (@($scripts).Count -eq 0) {
 
 foreach ($s in $scripts) {
     Write-Host "==> bench: $([IO.Path]::GetRelativePath($benchRoot, $s.FullName))" -ForegroundColor Cyan
-    $text = & $s.FullName -Configuration $Configuration | Out-String
-    $sections.Add($text.TrimEnd())
+    # Each script takes what it declares: -Configuration, -ModulePath, and -OutFile when it
+    # writes its own bench/<area>.md (that file is then its section).
+    $declared = (Get-Command $s.FullName).Parameters
+    $arguments = @{}
+    if ($declared.ContainsKey('Configuration')) { $arguments.Configuration = $Configuration }
+    if ($declared.ContainsKey('ModulePath')) { $arguments.ModulePath = (Resolve-Path $ModulePath).Path }
+    $outFile = $null
+    if ($declared.ContainsKey('OutFile')) {
+        $outFile = Join-Path $benchRoot ($s.Directory.Name + '.md')
+        $arguments.OutFile = $outFile
+    }
+    $text = & $s.FullName @arguments | Out-String
+    if ($outFile -and (Test-Path $outFile)) { $text = Get-Content -Raw $outFile }
+    $sections.Add(($text.TrimEnd() -replace '(?m)^# ', '## '))
 }
 
 $body = @(
