@@ -38,14 +38,21 @@ try {
         $script:session
     }
     $s = $script:session
-    Show 'Invoke-VMGuestRpc -Session $s guest-info | Select-Object version, @{n=''commands'';e={$_.supported_commands.Count}}' {
-        Invoke-VMGuestRpc -Session $s guest-info | Select-Object version, @{ n = 'commands'; e = { $_.supported_commands.Count } }
+    Show 'Test-VMGuestAgent -Session $s; Get-VMGuestAgent -Session $s | Select-Object Version, @{n=''Commands'';e={$_.SupportedCommands.Count}}' {
+        Test-VMGuestAgent -Session $s
+        Get-VMGuestAgent -Session $s | Select-Object Version, @{ n = 'Commands'; e = { $_.SupportedCommands.Count } }
     }
-    Show 'Invoke-VMGuestRpc -Session $s guest-get-osinfo' {
-        Invoke-VMGuestRpc -Session $s guest-get-osinfo | Select-Object name, version, kernel-release, machine
+    Show 'Get-VMGuestOSInfo -Session $s' {
+        Get-VMGuestOSInfo -Session $s
     }
-    Show 'Invoke-VMGuestRpc -Session $s guest-get-host-name' {
-        Invoke-VMGuestRpc -Session $s guest-get-host-name | Select-Object host-name
+    Show 'Get-VMGuestHostName -Session $s' {
+        Get-VMGuestHostName -Session $s
+    }
+    Show 'Get-VMGuestTimeZone -Session $s | Format-List' {
+        Get-VMGuestTimeZone -Session $s | Format-List
+    }
+    Show 'Invoke-VMGuestRpc -Session $s guest-get-time   # any command by its wire name' {
+        Invoke-VMGuestRpc -Session $s guest-get-time
     }
     # The headline: a folder into the guest and back, and a command run in the guest. The
     # "guest" is this machine, so both sides are temporary folders here.
