@@ -289,7 +289,8 @@ function Get-TrxCounts([string] $Dir) {
         $c = $x.TestRun.ResultSummary.Counters
         $passed += [int] $c.passed
         $failed += [int] $c.failed + [int] $c.error + [int] $c.timeout + [int] $c.aborted
-        $skipped += [int] $c.notExecuted
+        # Skipped tests count in 'total' but not in 'executed' (TRX leaves notExecuted at 0 for them).
+        $skipped += [int] $c.total - [int] $c.executed
     }
     return [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped }
 }
