@@ -55,7 +55,7 @@ public sealed class GuestOperationContext
         var ps = PSObject.AsPSObject(value);
         if (ps.Properties["VMName"] is null)
         {
-            ps.Properties.Add(new PSNoteProperty("VMName", Session.VMName ?? Session.Name));
+            ps.Properties.Add(new PSNoteProperty("VMName", Session.TargetName));
         }
         _cmdlet.Post(c => c.WriteObject(ps));
     }
@@ -282,7 +282,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             }
             catch (Exception ex)
             {
-                var record = ErrorTable.ToErrorRecord(ex, session.VMName ?? session.Name);
+                var record = ErrorTable.ToErrorRecord(ex, session.TargetName);
                 Post(c => c.WriteError(record));
             }
             finally

@@ -41,6 +41,9 @@ public sealed class GuestSession : IDisposable
 
     public DateTime CreatedAt { get; }
 
+    /// <summary>The name output objects, errors and progress report for this session: the VM name, else the session name.</summary>
+    internal string TargetName => VMName ?? Name;
+
     /// <summary>Opened or Closed.</summary>
     public string State => Volatile.Read(ref _disposed) == 0 ? "Opened" : "Closed";
 

@@ -18,7 +18,7 @@ public sealed class VMNameCompleter : IArgumentCompleter
         {
             if (!s.IsDisposed)
             {
-                candidates.Add(s.VMName ?? s.Name);
+                candidates.Add(s.TargetName);
             }
         }
         candidates.AddRange(SessionFactory.ListRelayVMs());

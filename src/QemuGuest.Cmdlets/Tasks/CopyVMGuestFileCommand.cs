@@ -210,7 +210,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     private static bool EndsWithSeparator(string path) => path.EndsWith("/", StringComparison.Ordinal) || path.EndsWith("\\", StringComparison.Ordinal);
 
     /// <summary>How -WhatIf/-Confirm name a guest path: "VM:path", so many targets stay distinguishable.</summary>
-    private static string GuestTarget(GuestOperationContext context, string guestPath) => (context.Session.VMName ?? context.Session.Name) + ":" + guestPath;
+    private static string GuestTarget(GuestOperationContext context, string guestPath) => context.Session.TargetName + ":" + guestPath;
 
     private static string TempSuffix() => ".qgtmp-" + Guid.NewGuid().ToString("N").Substring(0, 8);
 
@@ -221,7 +221,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         CancellationToken ct = context.CancellationToken;
         var profile = await AgentProfile.GetAsync(context.Channel, context.CallOptions, ct).ConfigureAwait(false);
         var fs = new GuestFs(context.Channel, profile, context.CallOptions);
-        var progress = new TransferProgress(context, $"Copy-VMGuestFile to {context.Session.VMName ?? context.Session.Name}");
+        var progress = new TransferProgress(context, $"Copy-VMGuestFile to {context.Session.TargetName}");
         if (!fs.CanRename)
         {
             context.WriteWarning("This agent can neither rename files nor run programs (guest-exec): files are written in place, so a failed copy leaves a truncated destination.");
@@ -518,7 +518,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 context.WriteObject(new GuestFileCopyResult
                 {
-                    VMName = context.Session.VMName ?? context.Session.Name,
+                    VMName = context.Session.TargetName,
                     Direction = "LocalToGuest",
                     Source = localPath,
                     Destination = guestPath,
@@ -716,7 +716,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         CancellationToken ct = context.CancellationToken;
         var profile = await AgentProfile.GetAsync(context.Channel, context.CallOptions, ct).ConfigureAwait(false);
         var fs = new GuestFs(context.Channel, profile, context.CallOptions);
-        var progress = new TransferProgress(context, $"Copy-VMGuestFile from {context.Session.VMName ?? context.Session.Name}");
+        var progress = new TransferProgress(context, $"Copy-VMGuestFile from {context.Session.TargetName}");
         try
         {
             bool destIsDir = Directory.Exists(plan.Destination);
@@ -889,7 +889,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 context.WriteObject(new GuestFileCopyResult
                 {
-                    VMName = context.Session.VMName ?? context.Session.Name,
+                    VMName = context.Session.TargetName,
                     Direction = "GuestToLocal",
                     Source = guestPath,
                     Destination = localPath,

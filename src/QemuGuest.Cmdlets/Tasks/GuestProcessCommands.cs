@@ -101,7 +101,7 @@ internal static class GuestProcesses
     {
         var commands = new GuestAgentCommands(context.Channel);
         CancellationToken ct = context.CancellationToken;
-        string? target = context.Session.VMName ?? context.Session.Name;
+        string? target = context.Session.TargetName;
         var env = new List<string>();
         if (environment is not null)
         {
@@ -162,7 +162,7 @@ internal static class GuestProcesses
     public static async Task<GuestProcessResult> WaitAsync(GuestOperationContext context, AgentProfile profile, long pid, string filePath, TimeSpan? timeout, Stopwatch clock)
     {
         var commands = new GuestAgentCommands(context.Channel);
-        string target = context.Session.VMName ?? context.Session.Name;
+        string target = context.Session.TargetName;
         ExecOutcome? outcome;
         if (Exited(context.Channel).TryRemove(pid, out var remembered))
         {
@@ -426,7 +426,7 @@ public sealed class StartVMGuestProcessCommand : GuestProcessCmdletBase
             long pid = await GuestProcesses.StartAsync(context, profile, spec.Path, spec.Args, spec.Environment, spec.WorkingDirectory, spec.Stdin).ConfigureAwait(false);
             context.WriteObject(new GuestProcessInfo
             {
-                VMName = context.Session.VMName ?? context.Session.Name,
+                VMName = context.Session.TargetName,
                 Pid = pid,
                 FilePath = spec.Path,
                 ArgumentList = spec.Args,
@@ -532,7 +532,7 @@ public sealed class GetVMGuestProcessCommand : GuestCmdlet
                     }
                     context.WriteObject(new GuestProcessInfo
                     {
-                        VMName = context.Session.VMName ?? context.Session.Name,
+                        VMName = context.Session.TargetName,
                         Pid = pid,
                         State = outcome is null ? "Running" : "Exited",
                         ExitCode = outcome?.ExitCode is long c ? (int)c : null,
