@@ -529,9 +529,19 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
             _inFlight.Add(call);
         }
 
+        // A request half on the wire makes the connection unusable, so a caller who gives up
+        // (Ctrl+C, timeout) does not cut the write short: it finishes within a bound, the call
+        // stays behind as a placeholder that swallows the late reply, and the connection lives
+        // on. Dropping it instead forces a reconnect, which the stock qemu-ga (one client at a
+        // time) refuses until it has worked through everything already sent on the old one;
+        // that is what left cleanup requests after a Ctrl+C failing to connect.
+        using var writeCts = CancellationTokenSource.CreateLinkedTokenSource(_disposeCts.Token);
+        using var abandon = cancellationToken.Register(
+            static s => { var (cts, bound) = ((CancellationTokenSource, TimeSpan))s!; try { cts.CancelAfter(bound); } catch (ObjectDisposedException) { } },
+            (writeCts, _options.AbandonedWriteTimeout));
         try
         {
-            await WriteAsync(connection, payload, call.Command, cancellationToken).ConfigureAwait(false);
+            await WriteAsync(connection, payload, call.Command, writeCts.Token).ConfigureAwait(false);
         }
         catch (QgaDisconnectedException)
         {
