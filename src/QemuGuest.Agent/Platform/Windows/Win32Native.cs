@@ -440,11 +440,14 @@ internal unsafe struct MibIfRow2
     public ulong OutQLen;
 }
 
-/// <summary>SOCKADDR_INET: the union of sockaddr_in and sockaddr_in6 (28 bytes).</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct SockaddrInet
+/// <summary>
+/// SOCKADDR_INET: the union of sockaddr_in and sockaddr_in6, 28 bytes aligned like its ULONG
+/// members (a byte array alone would pack IP_ADDRESS_PREFIX and shift every later field).
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Size = 28)]
+internal struct SockaddrInet
 {
-    public fixed byte Bytes[28];
+    public uint Head;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -321,9 +321,9 @@ internal static unsafe class WindowsSystem
                 byLuid.TryGetValue(r->InterfaceLuid, out Adapter? adapter);
                 WindowsMapping.RouteRow? row = WindowsMapping.RouteFromSockaddrs(
                     adapter?.FriendlyName ?? r->InterfaceIndex.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    new ReadOnlySpan<byte>(r->DestinationPrefix.Prefix.Bytes, 28),
+                    new ReadOnlySpan<byte>(&r->DestinationPrefix.Prefix, 28),
                     r->DestinationPrefix.PrefixLength,
-                    new ReadOnlySpan<byte>(r->NextHop.Bytes, 28),
+                    new ReadOnlySpan<byte>(&r->NextHop, 28),
                     r->Metric,
                     0);
                 if (row is WindowsMapping.RouteRow value)
