@@ -295,6 +295,16 @@ function Get-TrxCounts([string] $Dir) {
     return [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped }
 }
 
+function Invoke-WindowsAgentCheck {
+    # The agent's Windows code only runs on Windows, and NativeAOT cannot cross-compile from
+    # Linux: publishing it trimmed for win-x64 compiles it for that RID (platform and AOT
+    # analyzers) and runs ILLink's trim analysis; any warning fails it (warnings are errors).
+    Write-Step 'Windows agent: trimmed win-x64 publish (compile + trim analysis)'
+    $out = Join-Path $TestResults 'win-x64-agent'
+    & dotnet publish (Join-Path $Root 'src/QemuGuest.Agent/QemuGuest.Agent.csproj') -c $Configuration -r win-x64 -p:QemuGuestWindowsTrimCheck=true -o $out --nologo -v q '-clp:ErrorsOnly;Summary' | Out-Host
+    return $LASTEXITCODE -eq 0
+}
+
 function Invoke-Tests {
     Install-AptPackages
     $pester = Get-PesterModulePath
@@ -336,6 +346,11 @@ function Invoke-Tests {
         $suites.Add([pscustomobject]@{ Suite = 'Pester'; Passed = 0; Failed = 1; Skipped = 0 })
         $failures.Add('Pester produced no result file')
     }
+
+    # Last: it republishes the agent for another RID, after every suite has used the Linux build.
+    $winOk = Invoke-WindowsAgentCheck
+    if (-not $winOk) { $failures.Add('win-x64 agent publish (trim analysis) failed') }
+    $suites.Add([pscustomobject]@{ Suite = 'win-x64 agent build'; Passed = [int] $winOk; Failed = [int] (-not $winOk); Skipped = 0 })
 
     $suites | Format-Table -AutoSize | Out-String | Write-Host
     foreach ($f in $failures) { Write-Host "FAILED: $f" -ForegroundColor Red }
