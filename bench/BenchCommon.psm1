@@ -50,6 +50,7 @@ function Start-BenchAgent {
     $dir = Join-Path ([IO.Path]::GetTempPath()) ('qg-bench-agent-' + [guid]::NewGuid().ToString('n').Substring(0, 12))
     $null = New-Item -ItemType Directory -Path $dir
     if (-not $Socket) { $Socket = Join-Path $dir 'qga.sock' }
+    if ($AgentPath) { $AgentPath = (Resolve-Path $AgentPath).Path }
     $psi = if ($Kind -eq 'Stock') {
         [Diagnostics.ProcessStartInfo]::new('/usr/sbin/qemu-ga')
     }

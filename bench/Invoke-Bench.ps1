@@ -38,6 +38,9 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
 $ProgressPreference = 'SilentlyContinue'
 
+# `pwsh -File` hands a list over as one comma-separated string.
+$Area = @($Area -split ',' | ForEach-Object Trim | Where-Object { $_ })
+$ExcludeArea = @($ExcludeArea -split ',' | ForEach-Object Trim | Where-Object { $_ })
 $benchRoot = $PSScriptRoot
 $repo = (Resolve-Path (Join-Path $benchRoot '..')).Path
 Import-Module (Join-Path $benchRoot 'BenchCommon.psm1') -Force
@@ -98,6 +101,9 @@ $timings = [Collections.Generic.List[string]]::new()
 foreach ($a in $selected) {
     $rel = [IO.Path]::GetRelativePath($benchRoot, $a.Script.FullName)
     Write-Host "==> bench: $rel" -ForegroundColor Cyan
+    $parseErrors = $null
+    $null = [Management.Automation.Language.Parser]::ParseFile($a.Script.FullName, [ref]$null, [ref]$parseErrors)
+    if ($parseErrors) { throw "$rel does not parse: line $($parseErrors[0].Extent.StartLineNumber): $($parseErrors[0].Message)" }
     $declared = (Get-Command $a.Script.FullName).Parameters
     $arguments = @{}
     if ($declared.ContainsKey('Configuration')) { $arguments.Configuration = $Configuration }

@@ -21,7 +21,8 @@ if (Test-Path $artifacts) { Remove-Item -Recurse -Force $artifacts }
 $job = if ($Quick) { 'dry' } else { 'short' }
 # In-process: building BenchmarkDotNet's per-benchmark boilerplate project timed out on the
 # shared machine.
-$toolArgs = @('--filter', '*', '--job', $job, '--inProcess', '--memory', '--exporters', 'csv', 'github', '--artifacts', $artifacts)
+# Not '*': PowerShell expands a bare '*' argument of a native command to file names on Unix.
+$toolArgs = @('--filter', 'QemuGuest.Benchmarks.*', '--job', $job, '--inProcess', '--memory', '--artifacts', $artifacts)
 & dotnet $tool @toolArgs | Out-Host
 if ($LASTEXITCODE -ne 0) { throw "micro-benchmarks failed ($LASTEXITCODE)" }
 $command = "dotnet build bench/QemuGuest.Benchmarks -c $Configuration; dotnet bench/QemuGuest.Benchmarks/bin/$Configuration/net10.0/QemuGuest.Benchmarks.dll $($toolArgs[0..($toolArgs.Count - 3)] -join ' ') --artifacts out/bench/micro"
@@ -34,7 +35,7 @@ $detail.Add("BenchmarkDotNet, job ``$job``, in-process, ``--memory``. Classes: r
 foreach ($csv in Get-ChildItem (Join-Path $artifacts 'results') -Filter '*-report.csv' | Sort-Object Name) {
     $class = $csv.BaseName -replace '-report$', '' -replace '^QemuGuest\.Benchmarks\.', ''
     foreach ($r in Import-Csv $csv.FullName) {
-        $rows.Add((New-BenchRow -Area micro -What "$class · $($r.Method -replace "^'|'$", '') (mean; allocated per op)" -Unit '' `
+        $rows.Add((New-BenchRow -Area micro -What "$class · $($r.Method -replace "^'|'$", '') (mean; allocated per op)" -Unit 'text' `
                     -Ours "$($r.Mean); $($r.Allocated)" -Command $command))
     }
     $md = Join-Path $csv.DirectoryName ($csv.BaseName + '-github.md')

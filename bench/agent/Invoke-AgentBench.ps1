@@ -43,7 +43,10 @@ $agentNote = if ($AgentPath -like '*.dll') { 'JIT build through `dotnet` (quick 
 $cmd = "python3 bench/agent/agent-startup.py $(if ($AgentPath -like '*.dll') { 'src/QemuGuest.Agent/bin/Release/net10.0/qemuguest-agent.dll' } else { 'out/bench/aot/qemuguest-agent' }) $runs; python3 bench/agent/agent-startup.py /usr/sbin/qemu-ga $runs"
 $rows = @(
     New-BenchRow -Area agent -What 'agent binary size, MB' -Unit 'MB' -Better lower -Ours ($ours.size_bytes / 1e6) -Stock ($theirs.size_bytes / 1e6) -Command 'dotnet publish src/QemuGuest.Agent -c Release -r linux-x64 -o out/bench/aot; stat'
-    New-BenchRow -Area agent -What 'agent binary + shared libraries beyond libc/libm, MB' -Unit 'MB' -Better lower -Ours $(if ($null -ne $oursLibs) { ($ours.size_bytes + $oursLibs) / 1e6 }) -Stock (($theirs.size_bytes + $stockLibs) / 1e6) -Command 'ldd; stat'
+    # A JIT build (quick runs) has no native binary to follow with ldd.
+    if ($null -ne $oursLibs) {
+        New-BenchRow -Area agent -What 'agent binary + shared libraries beyond libc/libm, MB' -Unit 'MB' -Better lower -Ours (($ours.size_bytes + $oursLibs) / 1e6) -Stock (($theirs.size_bytes + $stockLibs) / 1e6) -Command 'ldd; stat'
+    }
     New-BenchRow -Area agent -What "process start → first guest-ping reply, ms, median of $runs" -Unit 'ms' -Better lower -Ours $ours.first_reply_ms_median -Stock $theirs.first_reply_ms_median -Command $cmd
     New-BenchRow -Area agent -What "process start → first guest-ping reply, ms, best of $runs" -Unit 'ms' -Better lower -Ours $ours.first_reply_ms_min -Stock $theirs.first_reply_ms_min -Command $cmd
     New-BenchRow -Area agent -What 'idle RSS 2 s after the first reply, MiB' -Unit 'MiB' -Better lower -Ours ($ours.idle_rss_kib / 1024) -Stock ($theirs.idle_rss_kib / 1024) -Command $cmd

@@ -17,7 +17,8 @@ Set-StrictMode -Version 3.0
 Import-Module (Join-Path $PSScriptRoot '../BenchCommon.psm1') -Force
 $runs = if ($Quick) { 1 } else { 7 }
 $module = (Resolve-Path $ModulePath).Path
-$pwsh = (Get-Process -Id $PID).Path
+# Under 'dotnet pwsh' this process is dotnet itself; the tool ships its own apphost.
+$pwsh = Join-Path $PSHOME 'pwsh'
 
 # Times are taken inside the child with a stopwatch, so pwsh's own start-up is not counted in
 # them; the child's whole life (start-up included) is measured from here.
@@ -73,8 +74,8 @@ $cmd = "dotnet pwsh -File bench/module/Invoke-ModuleBench.ps1 -ModulePath out/Qe
 $n = if ($runs -gt 1) { ", median of $runs" } else { '' }
 $rows = @(
     New-BenchRow -Area module -What "Import-Module QemuGuest in a fresh pwsh, ms$n (no stock module exists)" -Unit 'ms' -Better lower -Ours $m['Ours'].Import -Command $cmd
-    New-BenchRow -Area module -What "first command (New-VMGuestSession + Get-VMGuestOSInfo) after import, ms$n: our agent vs qemu-ga" -Unit 'ms' -Better lower -Ours $m['Ours'].First -Stock $m['Stock'].First -Command $cmd
-    New-BenchRow -Area module -What "fresh pwsh: start, import, first command, exit, ms$n: our agent vs qemu-ga; ceiling = bare pwsh" -Unit 'ms' -Better lower -Ours $m['Ours'].Whole -Stock $m['Stock'].Whole -Ceiling $bare -Command $cmd
+    New-BenchRow -Area module -What "first command (New-VMGuestSession + Get-VMGuestOSInfo) after import, ms${n}: our agent vs qemu-ga" -Unit 'ms' -Better lower -Ours $m['Ours'].First -Stock $m['Stock'].First -Command $cmd
+    New-BenchRow -Area module -What "fresh pwsh: start, import, first command, exit, ms${n}: our agent vs qemu-ga; ceiling = bare pwsh" -Unit 'ms' -Better lower -Ours $m['Ours'].Whole -Stock $m['Stock'].Whole -Ceiling $bare -Command $cmd
 )
 $detail = @(
     '### Module'

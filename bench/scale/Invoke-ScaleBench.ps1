@@ -21,13 +21,16 @@ Import-Module (Join-Path $PSScriptRoot '../BenchCommon.psm1') -Force
 if ($Quick) { $Count = 3; $SizeMiB = 1 }
 $relayPath = Get-RelayPath $Configuration
 $module = (Resolve-Path $ModulePath).Path
-$pwsh = (Get-Process -Id $PID).Path
+# Under 'dotnet pwsh' this process is dotnet itself; the tool ships its own apphost.
+$pwsh = Join-Path $PSHOME 'pwsh'
 
 # The driving pwsh is a fresh child so that its VmHWM is the peak of this copy alone. Each
 # local agent runs in its own working directory, so the one relative destination lands in a
 # separate directory per "VM", as it would in separate guests.
 $child = @'
-param($ModulePath, $RelayDir, $Source, $SizeBytes, [string[]] $Names)
+param($ModulePath, $RelayDir, $Source, $SizeBytes, [string] $NameList)
+# One argument through -File: the names come comma-separated.
+$Names = @($NameList -split ',')
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $env:QEMUGUEST_RELAY_DIR = $RelayDir
@@ -59,7 +62,7 @@ try {
             foreach ($n in $names) { $agents.Add((Start-BenchAgent -Kind $kind -AgentPath $AgentPath -Socket (Join-Path $sockets "$n.sock"))) }
             $agentRss = ($agents | ForEach-Object { (Get-ProcessMemory $_.Pid).RssKiB } | Measure-Object -Sum).Sum
             $relay = Start-BenchRelay -RelayPath $relayPath -DiscoveryDirectory $sockets -ExpectVms $names -TimeoutSeconds 60
-            $out = & $pwsh -NoProfile -NonInteractive -File $script $module $relay.RuntimeDirectory $src ([long]$SizeMiB * 1MB) $names
+            $out = & $pwsh -NoProfile -NonInteractive -File $script $module $relay.RuntimeDirectory $src ([long]$SizeMiB * 1MB) ($names -join ',')
             if ($LASTEXITCODE -ne 0) { throw "the driving pwsh failed ($LASTEXITCODE): $out" }
             $seconds, $hwm = ($out | Select-Object -Last 1) -split ' '
             foreach ($a in $agents) {

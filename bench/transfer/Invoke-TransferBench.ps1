@@ -25,7 +25,8 @@ $tool = Get-BenchToolPath $Configuration
 
 # Repetitions per size: small copies are dominated by noise and session set-up, so they are
 # repeated and the median is reported; the 1 GiB copy runs once per path and direction.
-$plan = if ($Quick) { [ordered]@{ 1 = 1 } } else { [ordered]@{ 1 = 5; 64 = 3; 1024 = 1 } }
+$sizes = if ($Quick) { @(1) } else { @(1, 64, 1024) }
+$reps = if ($Quick) { @{ '1' = 1 } } else { @{ '1' = 5; '64' = 3; '1024' = 1 } }
 $ceilingBytes = if ($Quick) { 64MB } else { 1GB }
 $stockVersion = Get-StockAgentVersion
 $work = Join-Path ([IO.Path]::GetTempPath()) ('qg-bench-transfer-' + [guid]::NewGuid().ToString('n').Substring(0, 8))
@@ -39,7 +40,7 @@ function Add-Sample([string] $Path, [int] $SizeMiB, [string] $Direction, [long] 
 
 $peak = @{}
 try {
-    foreach ($size in $plan.Keys) { New-BenchData -Path (Join-Path $work "src-$size.bin") -Bytes ([long]$size * 1MB) }
+    foreach ($size in $sizes) { New-BenchData -Path (Join-Path $work "src-$size.bin") -Bytes ([long]$size * 1MB) }
 
     $ceiling = Invoke-BenchProbe $tool @('ceiling', '--bytes', $ceilingBytes, '--buffer', 1MB, '--runs', 3)
     Write-Host ('  raw unix socket (ceiling)          {0,8:N1} MiB/s' -f $ceiling.mibps_median)
@@ -47,8 +48,8 @@ try {
     # 1. The plain minimal client against qemu-ga: the best a user can do today.
     $agent = Start-BenchAgent -Kind Stock
     try {
-        foreach ($size in $plan.Keys) {
-            for ($r = 0; $r -lt $plan[$size]; $r++) {
+        foreach ($size in $sizes) {
+            for ($r = 0; $r -lt $reps["$size"]; $r++) {
                 $src = Join-Path $work "src-$size.bin"
                 $n, $s = (& python3 (Join-Path $PSScriptRoot 'raw_qga.py') $agent.Socket w $ChunkSize ([long]$size * 1MB) (Join-Path $work 'raw.bin')) -split ' '
                 Add-Sample 'minimal client + qemu-ga' $size 'to guest' $n $s
@@ -66,8 +67,8 @@ try {
         $agent = Start-BenchAgent -Kind $kind -AgentPath $AgentPath
         try {
             $session = New-VMGuestSession -ConnectionString $agent.ConnectionString -Name "bench-$kind"
-            foreach ($size in $plan.Keys) {
-                for ($r = 0; $r -lt $plan[$size]; $r++) {
+            foreach ($size in $sizes) {
+                for ($r = 0; $r -lt $reps["$size"]; $r++) {
                     $up = Copy-VMGuestFile -Session $session -LocalToGuest -Source (Join-Path $work "src-$size.bin") -Destination (Join-Path $work 'up.bin') -ChunkSize $ChunkSize -Force -PassThru
                     Add-Sample $label $size 'to guest' $up.Bytes $up.Duration.TotalSeconds
                     $down = Copy-VMGuestFile -Session $session -GuestToLocal -Source (Join-Path $work "src-$size.bin") -Destination (Join-Path $work 'down.bin') -ChunkSize $ChunkSize -Force -PassThru
@@ -90,17 +91,17 @@ function Get-Rate([string] $Path, [int] $Size, [string] $Direction) {
 }
 $agentNote = if ($AgentPath -like '*.dll') { 'JIT build (quick run)' } else { 'NativeAOT' }
 $cmd = "dotnet pwsh -File bench/transfer/Invoke-TransferBench.ps1 -ModulePath out/QemuGuest -AgentPath $(if ($AgentPath -like '*.dll') { 'src/QemuGuest.Agent/bin/Release/net10.0/qemuguest-agent.dll' } else { 'out/bench/aot/qemuguest-agent' })$(if ($Quick) { ' -Quick' })"
-$rows = foreach ($size in $plan.Keys) {
+$rows = foreach ($size in $sizes) {
     $sizeText = if ($size -ge 1024) { "$($size / 1024) GiB" } else { "$size MiB" }
     foreach ($dir in @(@('to guest', 'host→guest'), @('from guest', 'guest→host'))) {
-        $note = if ($plan[$size] -gt 1) { ", median of $($plan[$size])" } else { '' }
-        New-BenchRow -Area transfer -What "$($dir[1]) $sizeText, MiB/s$note: our cmdlets + our agent vs minimal client + qemu-ga" -Unit 'MiB/s' `
+        $note = if ($reps["$size"] -gt 1) { ", median of $($reps["$size"])" } else { '' }
+        New-BenchRow -Area transfer -What "$($dir[1]) $sizeText, MiB/s${note}: our cmdlets + our agent vs minimal client + qemu-ga" -Unit 'MiB/s' `
             -Ours (Get-Rate 'our cmdlets + our agent' $size $dir[0]) -Stock (Get-Rate 'minimal client + qemu-ga' $size $dir[0]) -Ceiling $ceiling.mibps_median -Command $cmd
-        New-BenchRow -Area transfer -What "$($dir[1]) $sizeText, MiB/s$note: our cmdlets + qemu-ga vs minimal client + qemu-ga" -Unit 'MiB/s' `
+        New-BenchRow -Area transfer -What "$($dir[1]) $sizeText, MiB/s${note}: our cmdlets + qemu-ga vs minimal client + qemu-ga" -Unit 'MiB/s' `
             -Ours (Get-Rate 'our cmdlets + qemu-ga' $size $dir[0]) -Stock (Get-Rate 'minimal client + qemu-ga' $size $dir[0]) -Ceiling $ceiling.mibps_median -Command $cmd
     }
 }
-$biggest = @($plan.Keys)[-1]
+$biggest = $sizes[-1]
 $rows = @($rows) + (New-BenchRow -Area transfer -What "agent peak RSS (VmHWM) over all its copies up to $biggest MiB each way, MiB (driven by our cmdlets)" -Unit 'MiB' -Better lower `
         -Ours ($peak['Ours'] / 1024) -Stock ($peak['Stock'] / 1024) -Command $cmd)
 
