@@ -376,7 +376,9 @@ Add-Task 'Demo' 'Start a local agent on a temporary socket and drive it through 
 Add-Task 'Bench' 'Run the benchmarks, ours next to qemu-ga, and write bench/RESULTS.md (-Quick, -BenchArea).' {
     Install-AptPackages
     Invoke-Package
-    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration -ModulePath $ModuleOut -Quick:$Quick -Area ($BenchArea -join ',')
+    # '*' is never handed to a native command: PowerShell would expand it to file names.
+    $areaArguments = if (@($BenchArea | Where-Object { $_ -ne '*' }).Count) { @('-Area', ($BenchArea -join ',')) } else { @() }
+    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration -ModulePath $ModuleOut -Quick:$Quick @areaArguments
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 Add-Task 'UpdateManifest' 'Rewrite QemuGuest.psd1 from Directory.Build.props and the built cmdlets.' {
