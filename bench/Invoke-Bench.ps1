@@ -163,7 +163,9 @@ $vmLine = if (Test-Path $vmFile) {
     "In-VM transfer (a real QEMU guest, issue 9): [bench/vm-transfer.md](vm-transfer.md)$(if ($ran) { ', rerun in this run' } else { ", not rerun in this run (opt-in: ``-Area vm``)" })."
 }
 else { 'In-VM transfer (a real QEMU guest): bench/vm-transfer.md once bench/vm/ exists (opt-in: `-Area vm`).' }
-$invocation = if ($full) { 'dotnet pwsh ./build.ps1 Bench' } else { "dotnet pwsh ./build.ps1 Bench$(if ($Quick) { ' -Quick' }) -BenchArea $($Area -join ',')" }
+$invocation = if ($NoBuild) { "dotnet pwsh bench/Invoke-Bench.ps1 -NoBuild$(if ($Quick) { ' -Quick' })$(if (-not $full) { " -Area $($Area -join ',')" }) (after build.ps1 Package and the agent's NativeAOT publish)" }
+elseif ($full) { 'dotnet pwsh ./build.ps1 Bench' }
+else { "dotnet pwsh ./build.ps1 Bench$(if ($Quick) { ' -Quick' }) -BenchArea $($Area -join ',')" }
 
 $body = @(
     "# Benchmark results$(if ($Quick) { ' (QUICK RUN: harness check, figures meaningless)' })"

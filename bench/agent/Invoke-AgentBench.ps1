@@ -33,7 +33,8 @@ function Get-ExtraLibraryBytes([string] $Binary) {
     if ($Binary -like '*.dll') { return $null }
     $libs = & ldd $Binary | ForEach-Object { if ($_ -match '=>\s+(\S+)\s+\(') { $Matches[1] } } |
         Where-Object { (Split-Path $_ -Leaf) -notmatch '^(libc|libm|ld-linux.*|libdl|libpthread|librt)\.so' }
-    [long](($libs | ForEach-Object { (Get-Item (Resolve-Path $_)).Length } | Measure-Object -Sum).Sum)
+    # ldd names the sonames' symlinks; the size that counts is the file they point to.
+    [long](($libs | ForEach-Object { [IO.FileInfo]::new((& realpath $_)).Length } | Measure-Object -Sum).Sum)
 }
 
 $ours = Measure-Agent $AgentPath
