@@ -20,6 +20,12 @@
 
 .PARAMETER VM
     Demo only: run the demo against a real QEMU VM instead of a local agent.
+
+.PARAMETER Quick
+    Bench only: run each benchmark area once with small sizes, writing out/bench/RESULTS.md.
+
+.PARAMETER BenchArea
+    Bench only: the areas to run (see bench/Invoke-Bench.ps1); a partial run writes out/bench/RESULTS.md.
 #>
 [CmdletBinding()]
 param(
@@ -29,7 +35,13 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
-    [switch] $VM
+    [switch] $VM,
+
+    # Bench only: each area once with small sizes (a harness check; figures meaningless).
+    [switch] $Quick,
+
+    # Bench only: areas to run (transfer, latency, agent, module, scale, micro; vm when named).
+    [string[]] $BenchArea = @('*')
 )
 
 Set-StrictMode -Version 3.0
@@ -376,10 +388,12 @@ Add-Task 'Demo' 'Start a local agent on a temporary socket and drive it through 
     & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'tools/Demo.ps1') -ModulePath $ModuleOut -VM:$VM
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
-Add-Task 'Bench' 'Run the benchmarks and write bench/RESULTS.md.' {
+Add-Task 'Bench' 'Run the benchmarks, ours next to qemu-ga, and write bench/RESULTS.md (-Quick, -BenchArea).' {
     Install-AptPackages
     Invoke-Package
-    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration -ModulePath $ModuleOut
+    # '*' is never handed to a native command: PowerShell would expand it to file names.
+    $areaArguments = if (@($BenchArea | Where-Object { $_ -ne '*' }).Count) { @('-Area', ($BenchArea -join ',')) } else { @() }
+    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration -ModulePath $ModuleOut -Quick:$Quick @areaArguments
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 Add-Task 'UpdateManifest' 'Rewrite QemuGuest.psd1 from Directory.Build.props and the built cmdlets.' {
