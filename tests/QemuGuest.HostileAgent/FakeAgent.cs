@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.IO;
+using System.Linq;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -72,9 +73,16 @@ public sealed class FakeAgent : IDisposable, IAsyncDisposable
         "guest-file-write" => r.ReplyAsync("{\"return\": {\"count\": 0, \"eof\": false}}"),
         "guest-file-seek" => r.ReplyAsync("{\"return\": {\"position\": 0, \"eof\": false}}"),
         "guest-exec" => r.ReplyAsync("{\"return\": {\"pid\": 1}}"),
+        "guest-info" => r.ReplyAsync(GuestInfo),
         "guest-shutdown" or "guest-suspend-ram" or "guest-suspend-disk" or "guest-suspend-hybrid" => Task.CompletedTask,
         _ => r.ReplyAsync("{\"return\": {}}"),
     };
+
+    /// <summary>A stock-like guest-info: file commands and the basics, no guest-exec (so no extensions, no rename).</summary>
+    public static string GuestInfo { get; } = "{\"return\": {\"version\": \"7.2.0\", \"supported_commands\": ["
+        + string.Join(", ", new[] { "guest-sync-delimited", "guest-sync", "guest-ping", "guest-info", "guest-get-time", "guest-get-host-name", "guest-file-open", "guest-file-close", "guest-file-read", "guest-file-write", "guest-file-seek", "guest-file-flush" }
+            .Select(n => "{\"name\": \"" + n + "\", \"enabled\": true, \"success-response\": true}"))
+        + "]}}";
 
     public int Count(string entry)
     {
