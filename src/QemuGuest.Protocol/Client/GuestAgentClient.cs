@@ -691,6 +691,14 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
                 await WriteAsync(connection, payload, delimited ? SyncDelimited : Sync, cancellationToken).ConfigureAwait(false);
                 Task<SyncOutcome> reply = round.Task;
                 Task finished = await Task.WhenAny(reply, Task.Delay(_options.SyncTimeout, cancellationToken)).ConfigureAwait(false);
+                if (finished != reply && cancellationToken.IsCancellationRequested)
+                {
+                    // The call ran out of time with its sync unanswered: as below, this connection
+                    // may be stuck, and a call timeout shorter than SyncAttempts x SyncTimeout
+                    // would otherwise never get to drop it. Reconnecting costs a stock agent nothing.
+                    OnDisconnected(connection, null);
+                }
+
                 cancellationToken.ThrowIfCancellationRequested();
                 outcome = finished == reply ? reply.Result : SyncOutcome.TimedOut;
             }
