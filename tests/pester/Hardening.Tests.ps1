@@ -120,7 +120,7 @@ Describe 'Faults under Copy-VMGuestFile, <_> agent' -ForEach $Kinds {
     }
 
     It 'agent killed and restarted mid-copy into the guest: error, no destination, next copy verified' {
-        New-GeneratedFile "$W/local/big.bin" 48
+        New-GeneratedFile "$W/local/big.bin" 24
         $job = Start-BackgroundCopy { param($m, $s, $src, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -LocalToGuest -Source $src -Destination $dst -TimeoutSec 5 } `
             @($S, "$W/local/big.bin", "$W/guest/big.bin") "$W/guest" 'big.bin.qgtmp-*'
         Restart-Agent $Agent
@@ -140,7 +140,7 @@ Describe 'Faults under Copy-VMGuestFile, <_> agent' -ForEach $Kinds {
     }
 
     It 'agent killed and restarted mid-copy out of the guest: error, no local file or temporary, next copy verified' {
-        New-GeneratedFile "$W/guest/big.bin" 48
+        New-GeneratedFile "$W/guest/big.bin" 24
         $job = Start-BackgroundCopy { param($m, $s, $src, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -GuestToLocal -Source $src -Destination $dst -TimeoutSec 5 } `
             @($S, "$W/guest/big.bin", "$W/local/big.bin") "$W/local" 'big.bin.qgtmp-*'
         Restart-Agent $Agent
@@ -239,7 +239,7 @@ Describe 'Faults through the relay, <_> agent' -ForEach $Kinds {
 
     It 'the guest reboots (agent killed and restarted behind the relay) mid-copy: error, no destination, next copy verified' {
         $S = New-VMGuestSession -VMName hvm -ConnectTimeoutSec 5
-        New-GeneratedFile "$T/local/big.bin" 48
+        New-GeneratedFile "$T/local/big.bin" 24
         $job = Start-BackgroundCopy { param($m, $s, $src, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -LocalToGuest -Source $src -Destination $dst -TimeoutSec 10 } `
             @($S, "$T/local/big.bin", "$T/guest/big.bin") "$T/guest" 'big.bin.qgtmp-*'
         Restart-Agent $Agent
