@@ -360,6 +360,9 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         DirectoryNotFoundException => ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound, ex.Message, target, ex),
         FileNotFoundException => ErrorTable.Fail(ErrorTable.SourceNotFound, ErrorCategory.ObjectNotFound, ex.Message, target, ex),
         IOException io when IsLocalDiskFull(io) => ErrorTable.Fail(ErrorTable.DiskFull, ErrorCategory.WriteError, $"The local disk is full: {ex.Message}", target, ex),
+        // EROFS: as much "cannot write here" as EACCES, and nothing to do with the agent.
+        IOException io when io.HResult == 30 || io.Message.IndexOf("Read-only file system", StringComparison.OrdinalIgnoreCase) >= 0
+            => ErrorTable.Fail(ErrorTable.PermissionDenied, ErrorCategory.PermissionDenied, $"Local destination not writable: {ex.Message}", target, ex),
         _ => ErrorTable.Fail(ErrorTable.TransferInterrupted, ErrorCategory.WriteError, ex.Message, target, ex),
     };
 
@@ -374,7 +377,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         {
             return ex;
         }
-        if (ex is QgaDisconnectedException or QgaTimeoutException or QgaProtocolException)
+        if (ex is QgaDisconnectedException or QgaTimeoutException or QgaProtocolException || GuestFs.IsRelayInterruption(ex))
         {
             return ErrorTable.Fail(ErrorTable.TransferInterrupted, ErrorCategory.ConnectionError,
                 $"The copy to '{target}' was interrupted: {ex.Message}" + (leftOver is null ? " The destination was not touched." : $" The destination was not touched; the temporary file '{leftOver}' may remain."),
