@@ -293,6 +293,36 @@ public class HostileAgentTests
     }
 
     [Fact]
+    public async Task Guest_shutdown_that_closes_the_channel_is_a_success_not_an_internal_error()
+    {
+        // The guest powers off right after reading guest-shutdown: the channel closes while the
+        // relay waits for a possible error reply (found in a real VM by tests/e2e).
+        var (dir, agent, relay) = await StartAsync(r =>
+        {
+            if (r.Command == "guest-shutdown")
+            {
+                r.Connection.Close();
+                return Task.CompletedTask;
+            }
+
+            return FakeAgent.Normal(r);
+        });
+        using (dir)
+        using (relay)
+        await using (agent)
+        {
+            using var c = await TestClient.ConnectAsync(relay.Socket("vm"));
+            await c.SendAsync("{\"execute\":\"guest-shutdown\",\"id\":1}");
+            using (var none = await c.ReadAsync(TimeSpan.FromSeconds(2.5)))
+            {
+                Assert.True(none is null, "no reply expected, got: " + none?.RootElement.GetRawText());
+            }
+
+            await AssertStillServesAsync(relay, agent);
+        }
+    }
+
+    [Fact]
     public async Task Client_ids_never_reach_the_guest()
     {
         var (dir, agent, relay) = await StartAsync(FakeAgent.Normal);

@@ -394,6 +394,12 @@ public sealed class VmChannel : IAsyncDisposable
             {
                 connection.Clear(expectation);
             }
+            catch (OperationCanceledException) when (connection.Closed.IsCancellationRequested)
+            {
+                // The channel closed while we waited (the guest powered off after reading
+                // guest-shutdown): the expectation is cancelled with it. That is the success case.
+                connection.Clear(expectation);
+            }
 
             connection.NeedsResync = true;
             return GuestOutcome.NoReply;
