@@ -48,6 +48,7 @@ public sealed class RequestProcessor
             JsonFrameKind.UnexpectedByte => "JSON parse error, expecting value",
             JsonFrameKind.TooLarge => "JSON token size limit exceeded",
             JsonFrameKind.TooDeep => "JSON nesting depth limit exceeded",
+            JsonFrameKind.TooManyTokens => "JSON token count limit exceeded",
             _ => "JSON parse error",
         };
         return writer.WriteError("GenericError", desc, null);

@@ -850,10 +850,14 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
                 break;
             case JsonFrameKind.TooLarge:
             case JsonFrameKind.TooDeep:
+            case JsonFrameKind.TooManyTokens:
                 // The reader skips the rest of the value, so the stream stays in step.
-                FailOldest(new QgaProtocolException(null, frame.Kind == JsonFrameKind.TooLarge
-                    ? $"A reply from {Endpoint} exceeds {_options.MaxMessageBytes} bytes."
-                    : $"A reply from {Endpoint} nests deeper than {_options.MaxDepth} levels."), markOutOfStep: false);
+                FailOldest(new QgaProtocolException(null, frame.Kind switch
+                {
+                    JsonFrameKind.TooLarge => $"A reply from {Endpoint} exceeds {_options.MaxMessageBytes} bytes.",
+                    JsonFrameKind.TooDeep => $"A reply from {Endpoint} nests deeper than {_options.MaxDepth} levels.",
+                    _ => $"A reply from {Endpoint} has more than {connection.Reader.MaxTokens} JSON tokens.",
+                }), markOutOfStep: false);
                 break;
             default:
                 // Stray or unexpected bytes: the agent never sends these outside sync.
