@@ -20,6 +20,13 @@
 
 .PARAMETER VM
     Demo only: run the demo against a real QEMU VM instead of a local agent.
+
+.PARAMETER Target
+    Fuzz only: the fuzz targets to run (default: all of reader, agent-dispatch,
+    relay-validation, qapi-parser).
+
+.PARAMETER FuzzSeconds
+    Fuzz only: afl-fuzz's time budget per target, in seconds (default 180).
 #>
 [CmdletBinding()]
 param(
@@ -29,7 +36,13 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
-    [switch] $VM
+    [switch] $VM,
+
+    [ValidateSet('reader', 'agent-dispatch', 'relay-validation', 'qapi-parser')]
+    [string[]] $Target = @('reader', 'agent-dispatch', 'relay-validation', 'qapi-parser'),
+
+    [ValidateRange(10, 86400)]
+    [int] $FuzzSeconds = 180
 )
 
 Set-StrictMode -Version 3.0
@@ -79,6 +92,8 @@ $ModuleIgnoredPublishFiles = @(
 # openssh-server: tests/pester/Remoting.Tests.ps1 runs the module over pwsh SSH remoting to localhost.
 # systemd: systemd-socket-activate for the agent's socket-activation test; socat: pty bridge tests.
 $AptPackages = @('qemu-guest-agent', 'socat', 'openssh-server', 'systemd')
+# Only the Fuzz task needs these; Test stays light.
+$FuzzAptPackages = @('afl++')
 
 # ---------------------------------------------------------------------------------------
 # Task table: name → synopsis + script block. Order is the order shown by Help.
@@ -108,9 +123,9 @@ function Get-ProductVersion {
     return [string] $v
 }
 
-function Install-AptPackages {
+function Install-AptPackages([string[]] $Packages = $AptPackages) {
     if (-not $IsLinux) { return }
-    $missing = @($AptPackages | Where-Object {
+    $missing = @($Packages | Where-Object {
         $status = & dpkg-query -W -f '${Status}' $_ 2>$null
         $status -notmatch 'install ok installed'
     })
@@ -365,6 +380,11 @@ Add-Task 'Bench' 'Run the benchmarks and write bench/RESULTS.md.' {
     Install-AptPackages
     Invoke-Package
     & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration -ModulePath $ModuleOut
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+Add-Task 'Fuzz' 'Coverage-guided fuzzing (SharpFuzz + AFL++) of each -Target for -FuzzSeconds; fails on any crash or hang.' {
+    Install-AptPackages $FuzzAptPackages
+    & (Join-Path $Root 'fuzz/Invoke-Fuzz.ps1') -Configuration $Configuration -Target $Target -Seconds $FuzzSeconds
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 Add-Task 'UpdateManifest' 'Rewrite QemuGuest.psd1 from Directory.Build.props and the built cmdlets.' {
