@@ -60,6 +60,14 @@ public sealed class RequestProcessor
     /// </summary>
     public async ValueTask<ReadOnlyMemory<byte>> ProcessAsync(ReadOnlyMemory<byte> message, JsonMessageWriter writer, CancellationToken cancellationToken)
     {
+        // Found by fuzzing: JsonDocument accepts bad strings and throws only when one is read.
+        string? stringError = JsonStringCheck.FindError(message.Span);
+        if (stringError is not null)
+        {
+            AgentLog.StrayInput(_logger, stringError);
+            return writer.WriteError("GenericError", "JSON parse error, " + stringError, null);
+        }
+
         JsonDocument document;
         try
         {

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Text.Json;
+using QemuGuest.Protocol.Framing;
 
 namespace QemuGuest.Relay.Wire;
 
@@ -48,8 +49,8 @@ public sealed class OwnedJson : IDisposable
 /// <summary>
 /// The second stage after the protocol's framer (<see cref="QemuGuest.Protocol.Framing.JsonMessageReader"/>,
 /// which bounds size, nesting and token count while framing, so no document built here can
-/// be bigger than those bounds): a real, strict JSON parse with duplicate member names
-/// refused. Duplicates are refused so that what the relay checked is exactly what every
+/// be bigger than those bounds): a real, strict JSON parse with duplicate member names,
+/// invalid UTF-8 and lone surrogates refused. Duplicates are refused so that what the relay checked is exactly what every
 /// client parser sees (parsers disagree on which duplicate wins).
 /// </summary>
 public static class BoundedJson
@@ -61,6 +62,14 @@ public static class BoundedJson
     /// <param name="error">Why the message is not strict JSON, without the message's text.</param>
     public static OwnedJson? TryParse(ReadOnlySpan<byte> message, int maxDepth, out string? error)
     {
+        // JsonDocument accepts invalid UTF-8 and lone surrogate escapes in strings and throws only
+        // when such a string is read, i.e. inside the schema checks (found by fuzzing).
+        error = JsonStringCheck.FindError(message);
+        if (error is not null)
+        {
+            return null;
+        }
+
         // Small copies come from the shared pool; large ones are plain arrays the GC reclaims,
         // so a rare huge message does not stay cached per thread in the pool.
         byte[] copy = message.Length <= PooledLimit ? ArrayPool<byte>.Shared.Rent(Math.Max(message.Length, 1)) : new byte[message.Length];
