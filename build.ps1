@@ -363,7 +363,7 @@ function Invoke-Tests {
 }
 
 Add-Task 'Help' 'List the tasks.' {
-    Write-Host 'Usage: dotnet pwsh ./build.ps1 <Task> [-Configuration Debug|Release] [-VM]'
+    Write-Host 'Usage: dotnet pwsh ./build.ps1 <Task> [-Configuration Debug|Release] [-VM] [-Target fuzz-targets] [-FuzzSeconds N]'
     Write-Host ''
     foreach ($t in $Tasks.Values) { Write-Host ('  {0,-15} {1}' -f $t.Name, $t.Synopsis) }
 }
