@@ -912,6 +912,15 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
 
     private void OnReply(Connection connection, ReadOnlyMemory<byte> message)
     {
+        // JsonDocument would accept these and throw InvalidOperationException in whoever reads
+        // the string later (a typed reader, a cmdlet): refuse them here as a protocol error.
+        string? badString = JsonStringCheck.FindError(message.Span);
+        if (badString is not null)
+        {
+            FailOldest(new QgaProtocolException(null, $"The guest agent at {Endpoint} sent malformed JSON: {badString}."), markOutOfStep: true);
+            return;
+        }
+
         JsonDocument document;
         try
         {

@@ -1,4 +1,7 @@
 using System;
+#if NET
+using System.Buffers;
+#endif
 
 namespace QemuGuest.Protocol.Framing;
 
@@ -11,6 +14,23 @@ namespace QemuGuest.Protocol.Framing;
 /// </summary>
 public static class JsonStringCheck
 {
+#if NET
+    // Where a run of plain ASCII string content ends: a megabyte of base64 is one vectorized scan.
+    private static readonly SearchValues<byte> DoubleQuotedStops = SearchValues.Create(Stops((byte)'"'));
+    private static readonly SearchValues<byte> SingleQuotedStops = SearchValues.Create(Stops((byte)'\''));
+
+    private static byte[] Stops(byte quote)
+    {
+        var stops = new System.Collections.Generic.List<byte> { quote, (byte)'\\' };
+        for (int b = 0x80; b <= 0xFF; b++)
+        {
+            stops.Add((byte)b);
+        }
+
+        return stops.ToArray();
+    }
+#endif
+
     /// <summary>
     /// Null when every string in <paramref name="message"/> (one framed message; single-quoted
     /// strings count too) is well formed; else qemu-ga's error text without the "JSON parse
@@ -34,6 +54,20 @@ public static class JsonStringCheck
                 i++;
                 continue;
             }
+
+#if NET
+            if (b is not ((byte)'\\' or >= 0x80) && b != quote)
+            {
+                int stop = message.Slice(i).IndexOfAny(quote == (byte)'"' ? DoubleQuotedStops : SingleQuotedStops);
+                if (stop < 0)
+                {
+                    break;
+                }
+
+                i += stop;
+                continue;
+            }
+#endif
 
             if (b == quote)
             {
