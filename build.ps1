@@ -38,7 +38,7 @@ param(
 
     [switch] $VM,
 
-    [ValidateSet('reader', 'agent-dispatch', 'relay-validation', 'qapi-parser')]
+    # Comma-separated works too: `dotnet pwsh ./build.ps1 Fuzz -Target reader,qapi-parser` passes one string.
     [string[]] $Target = @('reader', 'agent-dispatch', 'relay-validation', 'qapi-parser'),
 
     [ValidateRange(10, 86400)]
@@ -383,8 +383,12 @@ Add-Task 'Bench' 'Run the benchmarks and write bench/RESULTS.md.' {
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 Add-Task 'Fuzz' 'Coverage-guided fuzzing (SharpFuzz + AFL++) of each -Target for -FuzzSeconds; fails on any crash or hang.' {
+    $targets = @($Target | ForEach-Object { $_ -split ',' } | ForEach-Object Trim | Where-Object { $_ })
+    $known = @('reader', 'agent-dispatch', 'relay-validation', 'qapi-parser')
+    $unknown = @($targets | Where-Object { $_ -notin $known })
+    if ($unknown.Count -gt 0) { throw "unknown fuzz target(s) '$($unknown -join "', '")'; targets: $($known -join ', ')" }
     Install-AptPackages $FuzzAptPackages
-    & (Join-Path $Root 'fuzz/Invoke-Fuzz.ps1') -Configuration $Configuration -Target $Target -Seconds $FuzzSeconds
+    & (Join-Path $Root 'fuzz/Invoke-Fuzz.ps1') -Configuration $Configuration -Target $targets -Seconds $FuzzSeconds
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 Add-Task 'UpdateManifest' 'Rewrite QemuGuest.psd1 from Directory.Build.props and the built cmdlets.' {
