@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
 using QemuGuest.Protocol.Client;
 
 namespace QemuGuest.Protocol.Tests;
