@@ -21,6 +21,13 @@
 .PARAMETER VM
     Demo only: run the demo against a real QEMU VM instead of a local agent.
 
+.PARAMETER Target
+    Fuzz only: the fuzz targets to run (default: all of reader, agent-dispatch,
+    relay-validation, qapi-parser).
+
+.PARAMETER FuzzSeconds
+    Fuzz only: afl-fuzz's time budget per target, in seconds (default 180).
+
 .PARAMETER Quick
     Bench only: run each benchmark area once with small sizes, writing out/bench/RESULTS.md.
 
@@ -36,6 +43,12 @@ param(
     [string] $Configuration = 'Release',
 
     [switch] $VM,
+
+    # Comma-separated works too: `dotnet pwsh ./build.ps1 Fuzz -Target reader,qapi-parser` passes one string.
+    [string[]] $Target = @('reader', 'agent-dispatch', 'relay-validation', 'qapi-parser'),
+
+    [ValidateRange(10, 86400)]
+    [int] $FuzzSeconds = 180,
 
     # Bench only: each area once with small sizes (a harness check; figures meaningless).
     [switch] $Quick,
@@ -91,6 +104,8 @@ $ModuleIgnoredPublishFiles = @(
 # openssh-server: tests/pester/Remoting.Tests.ps1 runs the module over pwsh SSH remoting to localhost.
 # systemd: systemd-socket-activate for the agent's socket-activation test; socat: pty bridge tests.
 $AptPackages = @('qemu-guest-agent', 'socat', 'openssh-server', 'systemd')
+# Only the Fuzz task needs these; Test stays light.
+$FuzzAptPackages = @('afl++')
 
 # ---------------------------------------------------------------------------------------
 # Task table: name → synopsis + script block. Order is the order shown by Help.
@@ -120,9 +135,9 @@ function Get-ProductVersion {
     return [string] $v
 }
 
-function Install-AptPackages {
+function Install-AptPackages([string[]] $Packages = $AptPackages) {
     if (-not $IsLinux) { return }
-    $missing = @($AptPackages | Where-Object {
+    $missing = @($Packages | Where-Object {
         $status = & dpkg-query -W -f '${Status}' $_ 2>$null
         $status -notmatch 'install ok installed'
     })
@@ -375,7 +390,7 @@ function Invoke-Tests {
 }
 
 Add-Task 'Help' 'List the tasks.' {
-    Write-Host 'Usage: dotnet pwsh ./build.ps1 <Task> [-Configuration Debug|Release] [-VM]'
+    Write-Host 'Usage: dotnet pwsh ./build.ps1 <Task> [-Configuration Debug|Release] [-VM] [-Target fuzz-targets] [-FuzzSeconds N]'
     Write-Host ''
     foreach ($t in $Tasks.Values) { Write-Host ('  {0,-15} {1}' -f $t.Name, $t.Synopsis) }
 }
@@ -394,6 +409,15 @@ Add-Task 'Bench' 'Run the benchmarks, ours next to qemu-ga, and write bench/RESU
     # '*' is never handed to a native command: PowerShell would expand it to file names.
     $areaArguments = if (@($BenchArea | Where-Object { $_ -ne '*' }).Count) { @('-Area', ($BenchArea -join ',')) } else { @() }
     & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration -ModulePath $ModuleOut -Quick:$Quick @areaArguments
+    if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+Add-Task 'Fuzz' 'Coverage-guided fuzzing (SharpFuzz + AFL++) of each -Target for -FuzzSeconds; fails on any crash or hang.' {
+    $targets = @($Target | ForEach-Object { $_ -split ',' } | ForEach-Object Trim | Where-Object { $_ })
+    $known = @('reader', 'agent-dispatch', 'relay-validation', 'qapi-parser')
+    $unknown = @($targets | Where-Object { $_ -notin $known })
+    if ($unknown.Count -gt 0) { throw "unknown fuzz target(s) '$($unknown -join "', '")'; targets: $($known -join ', ')" }
+    Install-AptPackages $FuzzAptPackages
+    & (Join-Path $Root 'fuzz/Invoke-Fuzz.ps1') -Configuration $Configuration -Target $targets -Seconds $FuzzSeconds
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 Add-Task 'UpdateManifest' 'Rewrite QemuGuest.psd1 from Directory.Build.props and the built cmdlets.' {

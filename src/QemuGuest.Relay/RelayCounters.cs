@@ -18,7 +18,7 @@ public sealed class RelayCounters
     internal long SyncDiscarded;     // messages discarded while syncing (expected: stale replies, the 0xFF parse error)
     internal long InvalidReplies;    // replies of the wrong shape for the command asked
     internal long Malformed;         // guest messages that were not strict JSON within bounds
-    internal long Oversized;         // guest messages over the size or depth bound
+    internal long Oversized;         // guest messages over the size, depth or token bound
     internal long GarbageBytes;      // guest bytes that formed no accepted message (approximate)
     internal long GarbageResyncs;    // resyncs forced by too many such bytes
     internal long Timeouts;

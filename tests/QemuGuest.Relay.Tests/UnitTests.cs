@@ -6,6 +6,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging.Abstractions;
+using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Qga;
 using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Discovery;
@@ -68,23 +69,32 @@ public class FairQueueTests
 public class BoundedJsonTests
 {
     [Fact]
-    public void Counts_tokens_before_building_a_document()
+    public void The_token_bound_is_the_framers_so_no_document_is_built_past_it()
     {
-        string many = "[" + string.Join(",", Enumerable.Repeat("1", 1000)) + "]";
-        Assert.Null(BoundedJson.TryParse(Encoding.ASCII.GetBytes(many), 64, 500, out var error));
-        Assert.Contains("more than 500 JSON tokens", error);
-        using var ok = BoundedJson.TryParse(Encoding.ASCII.GetBytes(many), 64, 5000, out error);
-        Assert.NotNull(ok);
+        byte[] many = Encoding.ASCII.GetBytes("[" + string.Join(",", Enumerable.Repeat("1", 1000)) + "]");
+        using (var reader = new JsonMessageReader(1 << 20, 64, 500))
+        {
+            Assert.Equal(JsonFrameKind.TooManyTokens, reader.Read(many, out _).Kind);
+        }
+
+        using (var reader = new JsonMessageReader(1 << 20, 64, 5000))
+        {
+            var frame = reader.Read(many, out _);
+            Assert.Equal(JsonFrameKind.Message, frame.Kind);
+            using var ok = BoundedJson.TryParse(frame.Message.Span, 64, out var error);
+            Assert.NotNull(ok);
+            Assert.Null(error);
+        }
     }
 
     [Fact]
     public void Refuses_depth_duplicates_and_non_json()
     {
-        Assert.Null(BoundedJson.TryParse(Encoding.ASCII.GetBytes(new string('[', 70) + new string(']', 70)), 64, 1000, out _));
-        Assert.Null(BoundedJson.TryParse("{\"return\": 1, \"return\": 2}"u8, 64, 1000, out var dup));
+        Assert.Null(BoundedJson.TryParse(Encoding.ASCII.GetBytes(new string('[', 70) + new string(']', 70)), 64, out _));
+        Assert.Null(BoundedJson.TryParse("{\"return\": 1, \"return\": 2}"u8, 64, out var dup));
         Assert.NotNull(dup);
-        Assert.Null(BoundedJson.TryParse("{'a': 1}"u8, 64, 1000, out _));
-        Assert.Null(BoundedJson.TryParse("{\"a\": 1} x"u8, 64, 1000, out _));
+        Assert.Null(BoundedJson.TryParse("{'a': 1}"u8, 64, out _));
+        Assert.Null(BoundedJson.TryParse("{\"a\": 1} x"u8, 64, out _));
     }
 }
 
@@ -94,7 +104,7 @@ public class ReplyCheckerTests
 
     private static GuestOutcome Check(string command, string reply, out string? problem)
     {
-        var doc = BoundedJson.TryParse(Encoding.UTF8.GetBytes(reply), 64, 10000, out _)!;
+        var doc = BoundedJson.TryParse(Encoding.UTF8.GetBytes(reply), 64, out _)!;
         return ReplyChecker.Check(doc, Schema.Find(command)!, 100, out problem);
     }
 

@@ -51,6 +51,7 @@ public sealed class RequestProcessor
             JsonFrameKind.UnexpectedByte => "JSON parse error, expecting value",
             JsonFrameKind.TooLarge => "JSON token size limit exceeded",
             JsonFrameKind.TooDeep => "JSON nesting depth limit exceeded",
+            JsonFrameKind.TooManyTokens => "JSON token count limit exceeded",
             _ => "JSON parse error",
         };
         return writer.WriteError("GenericError", desc, null);
@@ -62,6 +63,14 @@ public sealed class RequestProcessor
     /// </summary>
     public async ValueTask<ReadOnlyMemory<byte>> ProcessAsync(ReadOnlyMemory<byte> message, JsonMessageWriter writer, CancellationToken cancellationToken)
     {
+        // Found by fuzzing: JsonDocument accepts bad strings and throws only when one is read.
+        string? stringError = JsonStringCheck.FindError(message.Span);
+        if (stringError is not null)
+        {
+            AgentLog.StrayInput(_logger, stringError);
+            return writer.WriteError("GenericError", "JSON parse error, " + stringError, null);
+        }
+
         JsonDocument document;
         try
         {

@@ -874,10 +874,14 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
                 break;
             case JsonFrameKind.TooLarge:
             case JsonFrameKind.TooDeep:
+            case JsonFrameKind.TooManyTokens:
                 // The reader skips the rest of the value, so the stream stays in step.
-                FailOldest(new QgaProtocolException(null, frame.Kind == JsonFrameKind.TooLarge
-                    ? $"A reply from {Endpoint} exceeds {_options.MaxMessageBytes} bytes."
-                    : $"A reply from {Endpoint} nests deeper than {_options.MaxDepth} levels."), markOutOfStep: false);
+                FailOldest(new QgaProtocolException(null, frame.Kind switch
+                {
+                    JsonFrameKind.TooLarge => $"A reply from {Endpoint} exceeds {_options.MaxMessageBytes} bytes.",
+                    JsonFrameKind.TooDeep => $"A reply from {Endpoint} nests deeper than {_options.MaxDepth} levels.",
+                    _ => $"A reply from {Endpoint} has more than {connection.Reader.MaxTokens} JSON tokens.",
+                }), markOutOfStep: false);
                 break;
             default:
                 // Stray or unexpected bytes: the agent never sends these outside sync.
@@ -932,6 +936,15 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
 
     private void OnReply(Connection connection, ReadOnlyMemory<byte> message)
     {
+        // JsonDocument would accept these and throw InvalidOperationException in whoever reads
+        // the string later (a typed reader, a cmdlet): refuse them here as a protocol error.
+        string? badString = JsonStringCheck.FindError(message.Span);
+        if (badString is not null)
+        {
+            FailOldest(new QgaProtocolException(null, $"The guest agent at {Endpoint} sent malformed JSON: {badString}."), markOutOfStep: true);
+            return;
+        }
+
         JsonDocument document;
         try
         {

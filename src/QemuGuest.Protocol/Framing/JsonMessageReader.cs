@@ -31,6 +31,9 @@ public enum JsonFrameKind : byte
 
     /// <summary>The current message nests deeper than the bound; the rest of it is skipped without being stored.</summary>
     TooDeep,
+
+    /// <summary>The current message has more tokens than the bound; the rest of it is skipped without being stored.</summary>
+    TooManyTokens,
 }
 
 /// <summary>
@@ -77,10 +80,14 @@ public readonly struct JsonFrame
 /// are reported once each; like QEMU's lexer, the reader then skips up to the next promising
 /// restart point ('{', '}', '[', ']', an ASCII control other than TAB, 0xFE or 0xFF). Single
 /// quoted strings (a QEMU extension) are framed as strings.</para>
+/// <para>Tokens are counted the way QEMU's json-streamer counts them (each of <c>{ } [ ] : ,</c>,
+/// each string and each bare token such as <c>123</c> or <c>true</c>), so a parser behind the
+/// reader never builds metadata for more than <see cref="MaxTokens"/> values: the one place
+/// size, nesting and token count are bounded, for the client, the agent and the relay alike.</para>
 /// <para>Memory: one pooled buffer holding at most <see cref="MaxMessageBytes"/> of the current
 /// object or array (<see cref="MaxTopLevelScalarBytes"/> of a top-level string or token), given
-/// back to the pool after a message larger than 1 MiB. Whitespace, stray bytes, recovery skips and the rest of a too large or too deep
-/// value are never stored. Not thread-safe: one reader per direction of one connection.</para>
+/// back to the pool after a message larger than 1 MiB. Whitespace, stray bytes, recovery skips and the rest of a too large, too deep or
+/// too long value are never stored. Not thread-safe: one reader per direction of one connection.</para>
 /// </remarks>
 public sealed class JsonMessageReader : IDisposable
 {
@@ -89,6 +96,9 @@ public sealed class JsonMessageReader : IDisposable
 
     /// <summary>Same as the stock agent's parser.</summary>
     public const int DefaultMaxDepth = 1024;
+
+    /// <summary>Same as the stock agent's parser (QEMU's MAX_TOKEN_COUNT).</summary>
+    public const int DefaultMaxTokens = 2 * 1024 * 1024;
 
     /// <summary>
     /// Bound on a top-level string or bare token. Those are never valid messages (requests and
@@ -127,6 +137,8 @@ public sealed class JsonMessageReader : IDisposable
 
     private State _state;
     private int _depth;
+    private int _tokens;
+    private bool _inBare;
     private byte _quote;
     private bool _discard;
     private bool _scalar;
@@ -135,7 +147,7 @@ public sealed class JsonMessageReader : IDisposable
     private bool _shrinkPending;
     private bool _disposed;
 
-    public JsonMessageReader(int maxMessageBytes = DefaultMaxMessageBytes, int maxDepth = DefaultMaxDepth)
+    public JsonMessageReader(int maxMessageBytes = DefaultMaxMessageBytes, int maxDepth = DefaultMaxDepth, int maxTokens = DefaultMaxTokens)
     {
         if (maxMessageBytes < 2)
         {
@@ -147,13 +159,22 @@ public sealed class JsonMessageReader : IDisposable
             throw new ArgumentOutOfRangeException(nameof(maxDepth), maxDepth, "Must be at least 1.");
         }
 
+        if (maxTokens < 2)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "Must be at least 2.");
+        }
+
         MaxMessageBytes = maxMessageBytes;
         MaxDepth = maxDepth;
+        MaxTokens = maxTokens;
     }
 
     public int MaxMessageBytes { get; }
 
     public int MaxDepth { get; }
+
+    /// <summary>Most tokens one message may have (see the remarks for what counts as a token).</summary>
+    public int MaxTokens { get; }
 
     /// <summary>True when a value has started but not completed (including one being skipped).</summary>
     public bool IsInMessage => _state is State.Value or State.String or State.StringEscape or State.Bare;
@@ -228,6 +249,8 @@ public sealed class JsonMessageReader : IDisposable
                             Begin(State.Value);
                             _scalar = false;
                             _depth = 1;
+                            _tokens = 1;
+                            _inBare = false;
                             segStart = i++;
                             continue;
                         case CQuote:
@@ -256,15 +279,53 @@ public sealed class JsonMessageReader : IDisposable
                     while (i < n)
                     {
                         byte b = input[i];
-                        switch (classes[b])
+                        byte cls = classes[b];
+                        if (cls == CToken)
                         {
-                            case CSpace:
+                            i++;
+                            if (!_inBare)
+                            {
+                                _inBare = true;
+                                if (OverTokenLimit())
+                                {
+                                    consumed = i;
+                                    return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
+                                }
+                            }
+
+                            continue;
+                        }
+
+                        _inBare = false;
+                        if (cls == CSpace)
+                        {
+                            i++;
+                            continue;
+                        }
+
+                        // Every other byte starts a token; the byte's own effect (depth, string,
+                        // end of value) still applies when the bound is first crossed on it.
+                        bool over = OverTokenLimit();
+                        switch (cls)
+                        {
                             case CPunct:
-                            case CToken:
                                 i++;
+                                if (over)
+                                {
+                                    consumed = i;
+                                    return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
+                                }
+
                                 continue;
                             case COpen:
                                 i++;
+                                if (over)
+                                {
+                                    _depth++;
+                                    consumed = i;
+                                    return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
+                                }
+
                                 if (++_depth > MaxDepth && !_discard)
                                 {
                                     _discard = true;
@@ -285,7 +346,19 @@ public sealed class JsonMessageReader : IDisposable
                                     }
 
                                     segStart = -1;
+                                    if (over)
+                                    {
+                                        consumed = i;
+                                        return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
+                                    }
+
                                     goto NextState;
+                                }
+
+                                if (over)
+                                {
+                                    consumed = i;
+                                    return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
                                 }
 
                                 continue;
@@ -293,6 +366,12 @@ public sealed class JsonMessageReader : IDisposable
                                 _quote = b;
                                 _state = State.String;
                                 i++;
+                                if (over)
+                                {
+                                    consumed = i;
+                                    return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
+                                }
+
                                 goto NextState;
                             default:
                                 consumed = i + 1;
@@ -414,6 +493,22 @@ public sealed class JsonMessageReader : IDisposable
         }
 
         return default;
+    }
+
+    /// <summary>
+    /// Counts one token of the current value; true exactly once per value, when it first has
+    /// more than <see cref="MaxTokens"/> (the rest of the value is then skipped unstored).
+    /// </summary>
+    private bool OverTokenLimit()
+    {
+        if (_discard || ++_tokens <= MaxTokens)
+        {
+            return false;
+        }
+
+        _discard = true;
+        _length = 0;
+        return true;
     }
 
     private int Limit => _scalar ? Math.Min(MaxMessageBytes, MaxTopLevelScalarBytes) : MaxMessageBytes;

@@ -50,7 +50,7 @@ internal sealed class ClientSession
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
-        using var reader = new JsonMessageReader(_limits.MaxRequestBytes, _limits.MaxDepth);
+        using var reader = new JsonMessageReader(_limits.MaxRequestBytes, _limits.MaxDepth, _limits.MaxTokens);
         using var writer = new JsonMessageWriter();
         string reason = "end of stream";
         try
@@ -75,6 +75,7 @@ internal sealed class ClientSession
                         JsonFrameKind.UnexpectedByte => writer.WriteError("GenericError", WireTexts.ExpectingValue, null),
                         JsonFrameKind.TooLarge => writer.WriteError("GenericError", WireTexts.TooLarge(_limits.MaxRequestBytes), null),
                         JsonFrameKind.TooDeep => writer.WriteError("GenericError", WireTexts.TooDeep(_limits.MaxDepth), null),
+                        JsonFrameKind.TooManyTokens => writer.WriteError("GenericError", WireTexts.TooManyTokens(_limits.MaxTokens), null),
                         _ => await HandleMessageAsync(frame.Message, writer, cancellationToken).ConfigureAwait(false),
                     };
                     if (!reply.IsEmpty)
@@ -102,7 +103,7 @@ internal sealed class ClientSession
 
     private async ValueTask<ReadOnlyMemory<byte>> HandleMessageAsync(ReadOnlyMemory<byte> message, JsonMessageWriter writer, CancellationToken cancellationToken)
     {
-        using var request = BoundedJson.TryParse(message.Span, _limits.MaxDepth, _limits.MaxTokens, out string? error);
+        using var request = BoundedJson.TryParse(message.Span, _limits.MaxDepth, out string? error);
         if (request is null)
         {
             return writer.WriteError("GenericError", WireTexts.Invalid(error!), null);

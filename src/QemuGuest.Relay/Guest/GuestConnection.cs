@@ -257,7 +257,7 @@ internal sealed class GuestConnection : IAsyncDisposable
     private void ReadLoopCore()
     {
         var buffer = new byte[ChunkSize];
-        using var reader = new JsonMessageReader(_limits.MaxReplyBytes, _limits.MaxDepth);
+        using var reader = new JsonMessageReader(_limits.MaxReplyBytes, _limits.MaxDepth, _limits.MaxTokens);
         long garbageLimit = (long)_limits.MaxReplyBytes + _limits.MaxGarbageBytes;
         try
         {
@@ -333,9 +333,15 @@ internal sealed class GuestConnection : IAsyncDisposable
                 return;
             case JsonFrameKind.TooLarge:
             case JsonFrameKind.TooDeep:
+            case JsonFrameKind.TooManyTokens:
                 {
                     MemoryGovernor.AfterMessage(frame.Kind == JsonFrameKind.TooLarge ? _limits.MaxReplyBytes : 0);
-                    string bound = frame.Kind == JsonFrameKind.TooLarge ? $"larger than {_limits.MaxReplyBytes} bytes" : $"nested deeper than {_limits.MaxDepth}";
+                    string bound = frame.Kind switch
+                    {
+                        JsonFrameKind.TooLarge => $"larger than {_limits.MaxReplyBytes} bytes",
+                        JsonFrameKind.TooDeep => $"nested deeper than {_limits.MaxDepth}",
+                        _ => $"made of more than {_limits.MaxTokens} JSON tokens",
+                    };
                     RelayCounters.Inc(ref _counters.Oversized);
                     Log.Oversized(_logger, _vm, bound);
                     _needsResync = true;
@@ -344,24 +350,13 @@ internal sealed class GuestConnection : IAsyncDisposable
                 }
         }
 
-        var message = BoundedJson.TryParse(frame.Message.Span, _limits.MaxDepth, _limits.MaxTokens, out string? error);
+        var message = BoundedJson.TryParse(frame.Message.Span, _limits.MaxDepth, out string? error);
         MemoryGovernor.AfterMessage(frame.Message.Length);
         if (message is null)
         {
             RelayCounters.Inc(ref _counters.Malformed);
             RelayCounters.Add(ref _counters.GarbageBytes, frame.Message.Length);
-            Log.Dropped(_logger, _vm, "not strict JSON within bounds: " + error);
-            var e = Volatile.Read(ref _expect);
-            if (e is not null && !e.IsSync && error is not null && error.StartsWith("more than", StringComparison.Ordinal))
-            {
-                // A reply with too many tokens is most likely *the* reply: fail fast.
-                if (Interlocked.CompareExchange(ref _expect, null, e) == e)
-                {
-                    e.TryFail($"the guest agent's reply to {e.Command} had {error}; not passed on");
-                    _needsResync = true;
-                }
-            }
-
+            Log.Dropped(_logger, _vm, "not strict JSON: " + error);
             return;
         }
 

@@ -141,7 +141,7 @@ internal sealed class QmpWatcher : IAsyncDisposable
                     continue;
                 }
 
-                using var message = BoundedJson.TryParse(frame.Message.Span, 64, 1_000_000, out _);
+                using var message = BoundedJson.TryParse(frame.Message.Span, 64, out _);
                 if (message is null || message.Root.ValueKind != JsonValueKind.Object)
                 {
                     continue;

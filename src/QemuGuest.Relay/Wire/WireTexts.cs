@@ -19,4 +19,6 @@ internal static class WireTexts
     public static string TooLarge(int max) => $"JSON parse error, message larger than {max} bytes";
 
     public static string TooDeep(int max) => $"JSON parse error, nesting deeper than {max}";
+
+    public static string TooManyTokens(int max) => $"JSON parse error, more than {max} JSON tokens";
 }
