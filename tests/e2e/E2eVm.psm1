@@ -224,13 +224,23 @@ case "`$agent" in
     stock) cmd="/usr/sbin/qemu-ga -m virtio-serial -p `$port -t /run/qga" ;;
     raw)
         # The port's own ceiling, no agent: the host sends N bytes, the guest counts them and
-        # answers; then the guest sends N bytes.
+        # answers; then the guest sends N bytes. The host sends one start byte first.
         n=`$(sed -n 's/.*qg\.rawbytes=\([0-9]*\).*/\1/p' /proc/cmdline)
         exec 3<>"`$port"
         log "raw: ready"
-        head -c "`$n" <&3 | wc -c > /run/raw.count
-        echo "got `$(cat /run/raw.count)" >&3
-        head -c "`$n" /dev/zero >&3
+        # Reads see end-of-file until the host side connects: wait (at most 600 s) for the
+        # host's one start byte, then count N bytes.
+        i=0
+        while [ `$i -lt 6000 ]; do
+            head -c 1 <&3 > /run/raw.start
+            [ -s /run/raw.start ] && break
+            sleep 0.1; i=`$((i + 1))
+        done
+        # dd with 64 KiB blocks: few syscalls, which is what costs under TCG (N is a multiple of 1 MiB).
+        dd bs=65536 count=`$((n / 65536)) iflag=fullblock of=/dev/null <&3 2>/run/raw.count
+        full=`$(sed -n 's/^\([0-9]*\)+.*records in.*/\1/p' /run/raw.count)
+        echo "got `$((full * 65536))" >&3
+        dd if=/dev/zero bs=65536 count=`$((n / 65536)) 2>/dev/null >&3
         log "raw: done"
         exec 3>&-
         while :; do sleep 3600; done ;;
@@ -513,4 +523,40 @@ function Stop-E2eVm {
     }
 }
 
-Export-ModuleMember -Function New-E2eImage, Get-E2eAgentBinary, Start-E2eVm, Stop-E2eVm, Wait-E2eVmExit, Get-E2eVmConsole, Get-E2eDebPackage
+function Start-E2eRelay {
+    <#
+    .SYNOPSIS
+        Starts our relay (the built dll) with one VM, named like the VM, whose agent is the VM's
+        chardev socket. Waits at most 30 s for its per-VM endpoint. Set $env:QEMUGUEST_RELAY_DIR
+        to the returned Directory for -VMName.
+    #>
+    param([Parameter(Mandatory)] $Vm, [ValidateSet('Debug', 'Release')] [string] $Configuration = 'Release')
+    $dll = Join-Path $script:RepoRoot "src/QemuGuest.Relay/bin/$Configuration/net10.0/qemuguest-relay.dll"
+    if (-not (Test-Path $dll)) { throw "E2eRelayMissing: $dll is not built (dotnet build src/QemuGuest.Relay -c $Configuration)" }
+    $dir = Join-Path $Vm.Directory 'relay'
+    $endpoint = Join-Path $dir "$($Vm.Name).sock"
+    $proc = Start-Process dotnet -PassThru -RedirectStandardOutput (Join-Path $Vm.Directory 'relay.out') -RedirectStandardError (Join-Path $Vm.Directory 'relay.err') `
+        -ArgumentList $dll, "--Relay:RuntimeDirectory=$dir", "--Relay:Vms:$($Vm.Name):Agent=$($Vm.Socket)"
+    $relay = [pscustomobject]@{ Process = $proc; Pid = $proc.Id; Directory = $dir; Endpoint = $endpoint; VMName = $Vm.Name; LogFile = (Join-Path $Vm.Directory 'relay.out') }
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    while (-not (Test-Path $endpoint)) {
+        if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) {
+            $why = if ($proc.HasExited) { "exited with $($proc.ExitCode)" } else { 'did not create it within 30 s' }
+            Stop-E2eRelay $relay
+            throw "E2eRelayStart: the relay $why ($endpoint): $(Get-Content -Raw (Join-Path $Vm.Directory 'relay.err') -ErrorAction SilentlyContinue)"
+        }
+        Start-Sleep -Milliseconds 100
+    }
+    return $relay
+}
+
+function Stop-E2eRelay {
+    param([Parameter(ValueFromPipeline)] $Relay)
+    process {
+        if ($null -eq $Relay -or $Relay.Process.HasExited) { return }
+        $Relay.Process.Kill()
+        if (-not $Relay.Process.WaitForExit(10000)) { throw "E2eRelayStopTimeout: relay pid $($Relay.Pid) did not exit within 10 s" }
+    }
+}
+
+Export-ModuleMember -Function Start-E2eRelay, Stop-E2eRelay, New-E2eImage, Get-E2eAgentBinary, Start-E2eVm, Stop-E2eVm, Wait-E2eVmExit, Get-E2eVmConsole, Get-E2eDebPackage
