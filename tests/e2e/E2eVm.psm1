@@ -27,6 +27,18 @@ function Invoke-E2eNative {
     return $out
 }
 
+function Get-E2eDebVersion([string] $Name) {
+    return (& apt-cache show --no-all-versions $Name 2>$null | Where-Object { $_ -like 'Version: *' } | Select-Object -First 1) -replace '^Version: ', ''
+}
+
+function Update-E2eAptLists {
+    if ($script:AptUpdated) { return }
+    $sudo = if ((& id -u) -eq '0') { @() } else { @('sudo') }
+    $cmd = $sudo + @('apt-get', 'update', '-qq')
+    $null = Invoke-E2eNative $cmd[0] @($cmd | Select-Object -Skip 1) 'apt-get update'
+    $script:AptUpdated = $true
+}
+
 function Get-E2eDebPackage {
     <#
     .SYNOPSIS
@@ -34,8 +46,13 @@ function Get-E2eDebPackage {
         (reused while the version is the same). Returns the extraction folder.
     #>
     param([Parameter(Mandatory)] [string] $Name)
-    $version = (& apt-cache show --no-all-versions $Name 2>$null | Where-Object { $_ -like 'Version: *' } | Select-Object -First 1) -replace '^Version: ', ''
-    if (-not $version) { throw "E2eDebPackageUnknown: apt-cache knows no package '$Name' (run apt-get update)" }
+    $version = Get-E2eDebVersion $Name
+    if (-not $version) {
+        # A machine whose package lists were never fetched (or were cleaned): fetch them once.
+        Update-E2eAptLists
+        $version = Get-E2eDebVersion $Name
+    }
+    if (-not $version) { throw "E2eDebPackageUnknown: apt-cache knows no package '$Name' after apt-get update" }
     $key = "${Name}_$($version -replace '[^A-Za-z0-9.+~-]', '_')"
     $dir = Join-Path $script:CacheRoot "debs/$key"
     if (Test-Path (Join-Path $dir '.complete')) { return $dir }
@@ -59,6 +76,10 @@ function Get-E2eDebPackage {
 function Get-E2eKernelPackageName {
     # linux-image-amd64 is a metapackage; the kernel is in the versioned package it depends on.
     $dep = & apt-cache depends linux-image-amd64 2>$null | Where-Object { $_ -match 'Depends: (linux-image-[0-9][^ ]*-amd64)$' } | Select-Object -First 1
+    if (-not $dep) {
+        Update-E2eAptLists
+        $dep = & apt-cache depends linux-image-amd64 2>$null | Where-Object { $_ -match 'Depends: (linux-image-[0-9][^ ]*-amd64)$' } | Select-Object -First 1
+    }
     if (-not $dep -or $dep -notmatch 'Depends: (linux-image-\S+)') { throw 'E2eKernelPackageUnknown: linux-image-amd64 depends on no versioned linux-image-*-amd64 package (run apt-get update)' }
     return $Matches[1]
 }
@@ -155,6 +176,7 @@ function Get-E2eSharedLibraries {
     param([string[]] $Binaries)
     $libs = [Collections.Generic.SortedSet[string]]::new([StringComparer]::Ordinal)
     foreach ($b in $Binaries) {
+        if ($b -like '*.so*') { $null = $libs.Add($b) }
         $lines = Invoke-E2eNative 'ldd' @($b) "ldd $b"
         foreach ($line in $lines) {
             if ("$line" -match '=> (/\S+)') { $null = $libs.Add($Matches[1]) }
@@ -252,6 +274,7 @@ while :; do
     `$cmd &
     echo `$! > /run/agent.pid
     echo `$restarts > /run/agent.restarts
+    log "agent `$restarts started (pid `$!)"
     wait `$!
     log "agent exited with `$?, restarting"
     restarts=`$((restarts + 1))
@@ -356,7 +379,14 @@ exit 0
         # Copy-VMGuestFile lists guest folders with GNU find -printf when the agent has no listing
         # command (qemu-ga); busybox find cannot. A Debian guest always has findutils (Essential).
         Add-CpioFile $w 'usr/bin/find' $gnuFind
-        foreach ($lib in Get-E2eSharedLibraries @($AgentBinary, $stockAgent, $gnuFind)) {
+        # Not in ldd's list: .NET loads OpenSSL with dlopen (our agent's SHA-256 for file
+        # hashes); without it the agent process aborts.
+        $dlopened = foreach ($soname in 'libssl.so.3', 'libcrypto.so.3') {
+            $line = & ldconfig -p | Where-Object { $_ -match "^\s*$([regex]::Escape($soname)) \(libc6,x86-64\) => (\S+)" } | Select-Object -First 1
+            if (-not $line -or $line -notmatch '=> (\S+)') { throw "E2eLibraryMissing: $soname is not installed on the host (apt-get install libssl3)" }
+            $Matches[1]
+        }
+        foreach ($lib in Get-E2eSharedLibraries (@($AgentBinary, $stockAgent, $gnuFind) + $dlopened)) {
             $name = $lib.TrimStart('/')
             $dir = Split-Path $name -Parent
             if ($dir -notin 'lib64', 'lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu') { throw "E2eLibraryPath: $lib is outside the folders the initramfs has" }
