@@ -20,6 +20,12 @@
 
 .PARAMETER VM
     Demo only: run the demo against a real QEMU VM instead of a local agent.
+
+.PARAMETER Quick
+    Bench only: run each benchmark area once with small sizes, writing out/bench/RESULTS.md.
+
+.PARAMETER BenchArea
+    Bench only: the areas to run (see bench/Invoke-Bench.ps1); a partial run writes out/bench/RESULTS.md.
 #>
 [CmdletBinding()]
 param(
@@ -29,7 +35,13 @@ param(
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
 
-    [switch] $VM
+    [switch] $VM,
+
+    # Bench only: each area once with small sizes (a harness check; figures meaningless).
+    [switch] $Quick,
+
+    # Bench only: areas to run (transfer, latency, agent, module, scale, micro; vm when named).
+    [string[]] $BenchArea = @('*')
 )
 
 Set-StrictMode -Version 3.0
@@ -328,6 +340,16 @@ function Invoke-PesterRow {
     }
 }
 
+function Invoke-WindowsAgentCheck {
+    # The agent's Windows code only runs on Windows, and NativeAOT cannot cross-compile from
+    # Linux: publishing it trimmed for win-x64 compiles it for that RID (platform and AOT
+    # analyzers) and runs ILLink's trim analysis; any warning fails it (warnings are errors).
+    Write-Step 'Windows agent: trimmed win-x64 publish (compile + trim analysis)'
+    $out = Join-Path $TestResults 'win-x64-agent'
+    & dotnet publish (Join-Path $Root 'src/QemuGuest.Agent/QemuGuest.Agent.csproj') -c $Configuration -r win-x64 -p:QemuGuestWindowsTrimCheck=true -o $out --nologo -v q '-clp:ErrorsOnly;Summary' | Out-Host
+    return $LASTEXITCODE -eq 0
+}
+
 function Invoke-Tests {
     Install-AptPackages
     $pester = Get-PesterModulePath
@@ -363,6 +385,11 @@ function Invoke-Tests {
     Write-Step 'E2E: tests/e2e in QEMU VMs against out/QemuGuest'
     Invoke-PesterRow 'E2E' (Join-Path $Root 'tests/e2e') 'e2e.json' -TimeoutMinutes 20
 
+    # Last: it republishes the agent for another RID, after every suite has used the Linux build.
+    $winOk = Invoke-WindowsAgentCheck
+    if (-not $winOk) { $failures.Add('win-x64 agent publish (trim analysis) failed') }
+    $suites.Add([pscustomobject]@{ Suite = 'win-x64 agent build'; Passed = [int] $winOk; Failed = [int] (-not $winOk); Skipped = 0 })
+
     $suites | Format-Table -AutoSize | Out-String | Write-Host
     foreach ($f in $failures) { Write-Host "FAILED: $f" -ForegroundColor Red }
     $passed = ($suites | Measure-Object Passed -Sum).Sum
@@ -387,10 +414,12 @@ Add-Task 'Demo' 'Start a local agent on a temporary socket (-VM: boot a QEMU VM)
     & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'tools/Demo.ps1') -ModulePath $ModuleOut -VM:$VM
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
-Add-Task 'Bench' 'Run the benchmarks and write bench/RESULTS.md.' {
+Add-Task 'Bench' 'Run the benchmarks, ours next to qemu-ga, and write bench/RESULTS.md (-Quick, -BenchArea).' {
     Install-AptPackages
     Invoke-Package
-    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration -ModulePath $ModuleOut
+    # '*' is never handed to a native command: PowerShell would expand it to file names.
+    $areaArguments = if (@($BenchArea | Where-Object { $_ -ne '*' }).Count) { @('-Area', ($BenchArea -join ',')) } else { @() }
+    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -Configuration $Configuration -ModulePath $ModuleOut -Quick:$Quick @areaArguments
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 Add-Task 'UpdateManifest' 'Rewrite QemuGuest.psd1 from Directory.Build.props and the built cmdlets.' {

@@ -3,16 +3,10 @@ using System.Collections.Generic;
 using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Running;
 using QemuGuest.Protocol;
 using QemuGuest.Protocol.Framing;
 
 namespace QemuGuest.Benchmarks;
-
-public static class Program
-{
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
-}
 
 /// <summary>
 /// Reader throughput over (a) a stream of 1,000 typical small replies fed in 64 KiB chunks, as

@@ -2,37 +2,42 @@
 """Minimal raw qemu-ga client for bench/transfer: one request at a time, 0xFF + guest-sync,
 guest-file-write/-read of CHUNK bytes until TOTAL bytes (write) or EOF (read).
 Usage: raw_qga.py SOCKET w|r CHUNK TOTAL PATH    -> prints bytes and seconds."""
-import socket, json, base64, sys, time, os, subprocess, tempfile
+import socket, json, base64, sys, time, os
 sock_path, mode, chunk, total, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-s = socket.socket(socket.AF_UNIX); s.connect(sock_path)
-f = s.makefile('rb')
+s = socket.socket(socket.AF_UNIX); s.settimeout(60); s.connect(sock_path)  # every wait is bounded
+f = s.makefile("rb")
+MAX_LINE = 70 << 20  # above the stock agent's largest reply (48 MiB of data as base64)
 def call(obj):
     s.sendall(json.dumps(obj).encode())
     while True:
-        line = f.readline()
+        line = f.readline(MAX_LINE)
         r = json.loads(line)
         if 'return' in r or 'error' in r: return r
-s.sendall(b'\xff'); 
+s.sendall(b'\xff')
 s.sendall(json.dumps({"execute":"guest-sync","arguments":{"id":42}}).encode())
 while True:
-    line = f.readline()
+    line = f.readline(MAX_LINE)
     try:
         if json.loads(line.lstrip(b'\xff')).get('return') == 42: break
     except Exception: pass
 if mode == 'w':
     h = call({"execute":"guest-file-open","arguments":{"path":path,"mode":"wb"}})['return']
-    data = base64.b64encode(os.urandom(chunk)).decode()
-    t = time.time(); n = 0
+    block = os.urandom(chunk)
+    data = base64.b64encode(block).decode()
+    t = time.perf_counter(); n = 0
     while n < total:
-        r = call({"execute":"guest-file-write","arguments":{"handle":h,"buf-b64":data}}); n += chunk
+        # The last block is short when TOTAL is not a multiple of CHUNK: exactly TOTAL bytes go out.
+        part = data if total - n >= chunk else base64.b64encode(block[:total - n]).decode()
+        r = call({"execute":"guest-file-write","arguments":{"handle":h,"buf-b64":part}})['return']
+        n += r['count']
     call({"execute":"guest-file-close","arguments":{"handle":h}})
 else:
     h = call({"execute":"guest-file-open","arguments":{"path":path,"mode":"rb"}})['return']
-    t = time.time(); n = 0
+    t = time.perf_counter(); n = 0
     while True:
         r = call({"execute":"guest-file-read","arguments":{"handle":h,"count":chunk}})['return']
         n += r['count']
         if r['count'] == 0 or r['eof']: break
     call({"execute":"guest-file-close","arguments":{"handle":h}})
-dt = time.time() - t
-print(f"{n} {dt:.3f}")
+dt = time.perf_counter() - t
+print(f"{n} {dt:.6f}")

@@ -166,6 +166,14 @@ public sealed class AgentProcess : IDisposable
         }
     }
 
+    /// <summary>Closes this fixture's connection (a unix-listen agent serves one client at a time).</summary>
+    public void Disconnect()
+    {
+        _socket?.Dispose();
+        _socket = null;
+        _pending.Clear();
+    }
+
     public void SendRaw(byte[] bytes) => _socket!.Send(bytes);
 
     public void Send(string json) => SendRaw(Encoding.UTF8.GetBytes(json));

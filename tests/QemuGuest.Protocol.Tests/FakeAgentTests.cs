@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
 using QemuGuest.Protocol.Client;
 using QemuGuest.Protocol.Transports;
 
@@ -96,7 +97,7 @@ public class FakeAgentTests
     [Fact]
     public async Task Without_response_quiet_timeout_is_success_then_resync()
     {
-        using var agent = new FakeAgent(_ => Task.CompletedTask);
+        using var agent = new FakeAgent(r => r.Command == "guest-ping" ? FakeAgent.Normal(r) : Task.CompletedTask);
         await using GuestAgentClient client = Client(agent);
         await client.ExecuteWithoutResponseAsync("guest-suspend-ram", null, new QgaCallOptions { Timeout = TimeSpan.FromMilliseconds(300) }, Ct);
         Assert.Equal(GuestAgentClientState.OutOfStep, client.State);

@@ -4,6 +4,7 @@ using System.IO;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;
 
 namespace QemuGuest.Relay.Tests;
@@ -15,12 +16,12 @@ public class FairnessAndFilesTests
     public async Task A_pipelining_client_cannot_starve_another()
     {
         using var dir = new TempDir();
-        await using var agent = new FakeAgent(dir["vm.qga"], async (r, c) =>
+        await using var agent = new FakeAgent(dir["vm.qga"], async r =>
         {
             await Task.Delay(40); // the stock agent also runs one command at a time
-            await FakeAgent.Normal(r, c);
+            await FakeAgent.Normal(r);
         });
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.Path));
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.SocketPath));
         await relay.WaitReadyAsync("vm");
         using var greedy = await TestClient.ConnectAsync(relay.Socket("vm"));
         using var modest = await TestClient.ConnectAsync(relay.Socket("vm"));
@@ -109,12 +110,12 @@ public class FairnessAndFilesTests
     public async Task Clients_vanishing_mid_request_leave_the_channel_in_step()
     {
         using var dir = new TempDir();
-        await using var agent = new FakeAgent(dir["vm.qga"], async (r, c) =>
+        await using var agent = new FakeAgent(dir["vm.qga"], async r =>
         {
             await Task.Delay(300);
-            await FakeAgent.Normal(r, c);
+            await FakeAgent.Normal(r);
         });
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.Path));
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.SocketPath));
         await relay.WaitReadyAsync("vm");
         for (int i = 0; i < 5; i++)
         {

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;
 using Xunit.Abstractions;
 
@@ -19,13 +20,13 @@ public class HostileAgentTests
 
     public HostileAgentTests(ITestOutputHelper output) => _output = output;
 
-    private static async Task<(TempDir Dir, FakeAgent Agent, RelayProcess Relay)> StartAsync(Func<FakeRequest, FakeConnection, Task> behavior, Action<Dictionary<string, object?>>? limits = null, Action<Dictionary<string, object?>>? vm = null)
+    private static async Task<(TempDir Dir, FakeAgent Agent, RelayProcess Relay)> StartAsync(Func<FakeRequest, Task> behavior, Action<Dictionary<string, object?>>? limits = null, Action<Dictionary<string, object?>>? vm = null)
     {
         var dir = new TempDir();
         var agent = new FakeAgent(dir["vm.qga"], behavior);
         var relay = await RelayProcess.StartAsync(dir, r =>
         {
-            var v = RelayProcess.Vm(agent.Path);
+            var v = RelayProcess.Vm(agent.SocketPath);
             vm?.Invoke(v);
             ((Dictionary<string, object?>)r["Vms"]!)["vm"] = v;
             limits?.Invoke((Dictionary<string, object?>)r["Limits"]!);
@@ -36,7 +37,7 @@ public class HostileAgentTests
 
     private static async Task AssertStillServesAsync(RelayProcess relay, FakeAgent agent)
     {
-        agent.Behavior = FakeAgent.Normal;
+        agent.Handler = FakeAgent.Normal;
         using var c = await TestClient.ConnectAsync(relay.Socket("vm"));
         using var r = await c.RequestAsync("{\"execute\":\"guest-get-time\",\"id\":\"after\"}", TimeSpan.FromSeconds(30));
         Assert.Equal("\"after\"", r.IdText());
@@ -47,13 +48,13 @@ public class HostileAgentTests
     [Fact]
     public async Task Forged_stale_and_duplicate_replies_are_dropped_and_counted()
     {
-        var (dir, agent, relay) = await StartAsync(async (r, c) =>
+        var (dir, agent, relay) = await StartAsync(async r =>
         {
             // A forged id, an id-less reply, the real one, then a duplicate of it.
-            await c.SendAsync("{\"return\": 666, \"id\": 12345}\n");
-            await c.SendAsync("{\"return\": 667}\n");
-            await c.SendAsync("{\"return\": 1" + r.IdMember + "}\n");
-            await c.SendAsync("{\"return\": 2" + r.IdMember + "}\n");
+            await r.SendAsync("{\"return\": 666, \"id\": 12345}\n");
+            await r.SendAsync("{\"return\": 667}\n");
+            await r.SendAsync("{\"return\": 1" + r.IdMember + "}\n");
+            await r.SendAsync("{\"return\": 2" + r.IdMember + "}\n");
         });
         using (dir)
         using (relay)
@@ -79,11 +80,11 @@ public class HostileAgentTests
     [Fact]
     public async Task Wrong_shape_replies_become_clear_errors()
     {
-        var (dir, agent, relay) = await StartAsync((r, c) => r.Command switch
+        var (dir, agent, relay) = await StartAsync(r => r.Command switch
         {
-            "guest-get-time" => c.SendAsync("{\"return\": \"noon\"" + r.IdMember + "}\n"),
-            "guest-get-host-name" => c.SendAsync("{\"return\": {\"host-name\": \"h\", \"evil\": [1]}" + r.IdMember + "}\n"),
-            _ => c.SendAsync("{\"return\": {}, \"error\": {\"class\": \"X\", \"desc\": \"y\"}" + r.IdMember + "}\n"),
+            "guest-get-time" => r.SendAsync("{\"return\": \"noon\"" + r.IdMember + "}\n"),
+            "guest-get-host-name" => r.SendAsync("{\"return\": {\"host-name\": \"h\", \"evil\": [1]}" + r.IdMember + "}\n"),
+            _ => r.SendAsync("{\"return\": {}, \"error\": {\"class\": \"X\", \"desc\": \"y\"}" + r.IdMember + "}\n"),
         });
         using (dir)
         using (relay)
@@ -109,30 +110,30 @@ public class HostileAgentTests
     {
         const int maxReply = 256 * 1024;
         var rng = new Random(7);
-        var (dir, agent, relay) = await StartAsync(async (r, c) =>
+        var (dir, agent, relay) = await StartAsync(async r =>
         {
-            switch (r.Arguments?.GetProperty("path").GetString())
+            switch (r.Arguments.GetProperty("path").GetString())
             {
                 case "garbage":
                     var junk = new byte[200_000];
                     rng.NextBytes(junk);
-                    await c.SendAsync(junk);
-                    await c.SendAsync("{\"return\": {\"pid\": 1}" + r.IdMember + "}\n");
+                    await r.SendAsync(junk);
+                    await r.SendAsync("{\"return\": {\"pid\": 1}" + r.IdMember + "}\n");
                     break;
                 case "oversized":
-                    await c.SendAsync("{\"return\": {\"pid\": 1, \"x\": \"" + new string('a', 2 * maxReply) + "\"}" + r.IdMember + "}\n");
+                    await r.SendAsync("{\"return\": {\"pid\": 1, \"x\": \"" + new string('a', 2 * maxReply) + "\"}" + r.IdMember + "}\n");
                     break;
                 case "deep":
-                    await c.SendAsync("{\"return\": " + new string('[', 5000) + new string(']', 5000) + r.IdMember + "}\n");
+                    await r.SendAsync("{\"return\": " + new string('[', 5000) + new string(']', 5000) + r.IdMember + "}\n");
                     break;
                 case "tokens":
-                    await c.SendAsync("{\"return\": {\"pid\": [" + string.Join(",", Enumerable.Repeat("0", 60_000)) + "]}" + r.IdMember + "}\n");
+                    await r.SendAsync("{\"return\": {\"pid\": [" + string.Join(",", Enumerable.Repeat("0", 60_000)) + "]}" + r.IdMember + "}\n");
                     break;
                 case "endless":
                     // Never-ending unframed noise with no restart point.
                     for (int i = 0; i < 40; i++)
                     {
-                        await c.SendAsync(Encoding.ASCII.GetBytes(new string('z', 64 * 1024)));
+                        await r.SendAsync(Encoding.ASCII.GetBytes(new string('z', 64 * 1024)));
                     }
 
                     break;
@@ -177,12 +178,12 @@ public class HostileAgentTests
     [Fact]
     public async Task Slowloris_replies_time_out_by_the_last_byte_bound()
     {
-        var (dir, agent, relay) = await StartAsync(async (r, c) =>
+        var (dir, agent, relay) = await StartAsync(async r =>
         {
             byte[] reply = Encoding.ASCII.GetBytes("{\"return\": 5" + r.IdMember + "}\n");
             foreach (byte b in reply)
             {
-                await c.SendAsync(new[] { b });
+                await r.SendAsync(new[] { b });
                 await Task.Delay(300);
             }
         });
@@ -204,14 +205,14 @@ public class HostileAgentTests
     public async Task Silent_agent_times_out_then_resyncs_and_drops_the_late_reply()
     {
         int calls = 0;
-        var (dir, agent, relay) = await StartAsync(async (r, c) =>
+        var (dir, agent, relay) = await StartAsync(async r =>
         {
             if (Interlocked.Increment(ref calls) == 1)
             {
                 await Task.Delay(4500); // well past the 2 s first-byte bound; the stock agent blocks likewise
             }
 
-            await c.SendAsync("{\"return\": " + calls + r.IdMember + "}\n");
+            await r.SendAsync("{\"return\": " + calls + r.IdMember + "}\n");
         });
         using (dir)
         using (relay)
@@ -240,9 +241,9 @@ public class HostileAgentTests
     [Fact]
     public async Task Agent_dies_mid_request_and_comes_back()
     {
-        var (dir, agent, relay) = await StartAsync((r, c) =>
+        var (dir, agent, relay) = await StartAsync(r =>
         {
-            c.Close();
+            r.Connection.Close();
             return Task.CompletedTask;
         });
         using (dir)
@@ -265,8 +266,8 @@ public class HostileAgentTests
     public async Task No_response_commands_get_no_reply_and_errors_pass()
     {
         bool fail = false;
-        var (dir, agent, relay) = await StartAsync((r, c) =>
-            fail ? c.SendAsync("{\"error\": {\"class\": \"GenericError\", \"desc\": \"shutdown refused\"}" + r.IdMember + "}\n") : Task.CompletedTask);
+        var (dir, agent, relay) = await StartAsync(r =>
+            fail ? r.SendAsync("{\"error\": {\"class\": \"GenericError\", \"desc\": \"shutdown refused\"}" + r.IdMember + "}\n") : Task.CompletedTask);
         using (dir)
         using (relay)
         await using (agent)
@@ -303,8 +304,8 @@ public class HostileAgentTests
             using var r = await c.RequestAsync("{\"execute\":\"guest-ping\",\"id\":{\"secret\":\"client-token\"}}");
             Assert.Equal("{\"secret\":\"client-token\"}", r.IdText());
             var seen = agent.Seen.Single();
-            Assert.DoesNotContain("secret", seen.Id);
-            Assert.True(long.TryParse(seen.Id, out _));
+            Assert.DoesNotContain("secret", seen.IdText);
+            Assert.True(long.TryParse(seen.IdText, out _));
         }
     }
 
@@ -312,10 +313,10 @@ public class HostileAgentTests
     public async Task Unsynchronisable_agent_fails_requests_clearly()
     {
         var dir = new TempDir();
-        await using var agent = new FakeAgent(dir["vm.qga"], FakeAgent.Normal) { AnswerSync = false };
+        await using var agent = new FakeAgent(dir["vm.qga"], FakeAgent.Normal) { AnswersSync = false };
         using var relay = await RelayProcess.StartAsync(dir, r =>
         {
-            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.Path);
+            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.SocketPath);
             ((Dictionary<string, object?>)r["Limits"]!)["QueueTimeoutSeconds"] = 3.0;
         });
         using (dir)

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;
 using Xunit.Abstractions;
 
@@ -22,7 +23,7 @@ public class LifecycleTests
     {
         using var dir = new TempDir();
         var hang = new TaskCompletionSource();
-        await using var agent = new FakeAgent(dir["vm.qga"], async (r, c) =>
+        await using var agent = new FakeAgent(dir["vm.qga"], async r =>
         {
             if (r.Command == "guest-get-time" && !hang.Task.IsCompleted)
             {
@@ -30,12 +31,12 @@ public class LifecycleTests
                 return;
             }
 
-            await FakeAgent.Normal(r, c);
+            await FakeAgent.Normal(r);
         });
-        await using var qmp = new FakeQmp(dir["vm.qmp"], agent.Path);
+        await using var qmp = new FakeQmp(dir["vm.qmp"], agent.SocketPath);
         using var relay = await RelayProcess.StartAsync(dir, r =>
         {
-            var vm = RelayProcess.Vm(agent.Path);
+            var vm = RelayProcess.Vm(agent.SocketPath);
             vm["Qmp"] = qmp.Path;
             vm["QmpPort"] = "qga0";
             ((Dictionary<string, object?>)r["Vms"]!)["vm"] = vm;
@@ -73,14 +74,14 @@ public class LifecycleTests
     {
         using var dir = new TempDir();
         var gate = new TaskCompletionSource();
-        await using var agent = new FakeAgent(dir["vm.qga"], async (r, c) =>
+        await using var agent = new FakeAgent(dir["vm.qga"], async r =>
         {
             await gate.Task;
-            await FakeAgent.Normal(r, c);
+            await FakeAgent.Normal(r);
         });
         using var relay = await RelayProcess.StartAsync(dir, r =>
         {
-            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.Path);
+            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.SocketPath);
             var l = (Dictionary<string, object?>)r["Limits"]!;
             l["MaxClientsPerEndpoint"] = 6;
             l["MaxQueuedRequests"] = 3;
@@ -189,26 +190,26 @@ public class LifecycleTests
         byte[] valid = Encoding.ASCII.GetBytes("{\"return\": {\"count\": " + big + ", \"buf-b64\": \"" + b64 + "\", \"eof\": false}, \"id\": ");
         byte[] oversized = Encoding.ASCII.GetBytes("{\"return\": {\"x\": \"" + new string('A', 80 * 1024 * 1024) + "\"}}\n");
         byte[] wrongShape = Encoding.ASCII.GetBytes("{\"return\": {\"count\": \"" + new string('B', 60 * 1024 * 1024) + "\", \"eof\": false}, \"id\": ");
-        await using var agent = new FakeAgent(dir["vm.qga"], async (r, c) =>
+        await using var agent = new FakeAgent(dir["vm.qga"], async r =>
         {
-            switch (r.Arguments?.GetProperty("handle").GetInt64())
+            switch (r.Arguments.GetProperty("handle").GetInt64())
             {
                 case 1:
-                    await c.SendAsync(valid);
-                    await c.SendAsync(r.Id + "}\n");
+                    await r.SendAsync(valid);
+                    await r.SendAsync(r.IdText + "}\n");
                     break;
                 case 2:
-                    await c.SendAsync(oversized);
+                    await r.SendAsync(oversized);
                     break;
                 default:
-                    await c.SendAsync(wrongShape);
-                    await c.SendAsync(r.Id + "}\n");
+                    await r.SendAsync(wrongShape);
+                    await r.SendAsync(r.IdText + "}\n");
                     break;
             }
         });
         using var relay = await RelayProcess.StartAsync(dir, r =>
         {
-            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.Path);
+            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.SocketPath);
             var l = (Dictionary<string, object?>)r["Limits"]!;
             l["FirstByteTimeoutSeconds"] = 30.0;
             l["LastByteTimeoutSeconds"] = 30.0;
@@ -311,7 +312,7 @@ public class TcpEndpointTests
         int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
         probe.Stop();
         using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(
-            agent.Path,
+            agent.SocketPath,
             new Dictionary<string, object?> { ["Name"] = "" },
             new Dictionary<string, object?> { ["Name"] = "net", ["Policy"] = "read-only", ["Tcp"] = "127.0.0.1:" + port, ["NoSocket"] = true }));
         await relay.WaitReadyAsync("vm");

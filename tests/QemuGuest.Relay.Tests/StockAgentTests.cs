@@ -6,6 +6,7 @@ using System.Linq;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;
 
 namespace QemuGuest.Relay.Tests;
@@ -108,7 +109,7 @@ public class StockAgentTests
             var vms = (Dictionary<string, object?>)r["Vms"]!;
             vms["vm1"] = RelayProcess.Vm(a1.Socket);
             vms["vm2"] = RelayProcess.Vm(a2.Socket);
-            vms["vm3"] = RelayProcess.Vm(fake.Path);
+            vms["vm3"] = RelayProcess.Vm(fake.SocketPath);
         });
         foreach (var vm in new[] { "vm1", "vm2", "vm3" })
         {

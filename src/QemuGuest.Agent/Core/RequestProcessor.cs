@@ -22,7 +22,10 @@ public sealed class RequestProcessor
 {
     public const string SyncDelimited = "guest-sync-delimited";
 
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = JsonMessageReader.DefaultMaxDepth + 1 };
+    // Duplicate names are refused like qemu-ga's parser does ("duplicate key"): taking the last
+    // one would let {"execute":"guest-ping","execute":"guest-shutdown"} run a command that a
+    // first-wins reader in front of us (a filter, a log) saw as a ping.
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = JsonMessageReader.DefaultMaxDepth + 1, AllowDuplicateProperties = false };
     private static readonly byte[] EmptyObjectJson = "{}"u8.ToArray();
 
     private readonly IAgentDispatcher _dispatcher;
@@ -208,6 +211,11 @@ public sealed class RequestProcessor
     private static string DescribeJsonError(JsonException ex)
     {
         string m = ex.Message;
+        if (m.Contains("uplicate", StringComparison.Ordinal))
+        {
+            return "duplicate key";
+        }
+
         if (m.Contains("after a property name", StringComparison.Ordinal) || m.Contains("after a value", StringComparison.Ordinal) || m.Contains("',' or '}'", StringComparison.Ordinal))
         {
             return "expected separator in dict";

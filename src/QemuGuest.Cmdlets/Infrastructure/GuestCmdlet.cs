@@ -266,6 +266,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
         }
         catch (OperationCanceledException)
         {
+            WaitForCleanup(CleanupBound);
             throw new PipelineStoppedException();
         }
 
@@ -308,6 +309,10 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             DrainPipelineQueue(block: true, timeoutMs: 50);
             if (_stopping.IsCancellationRequested)
             {
+                // Ctrl+C returns the prompt only after the operations' own cleanup (close guest
+                // handles, remove temporary files) has run: a caller that checks the guest right
+                // after the stop must not find a half-written temporary file still being removed.
+                WaitForCleanup(CleanupBound);
                 break;
             }
         }
@@ -325,6 +330,12 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             action(this);
         }
     }
+
+    /// <summary>
+    /// How long Ctrl+C waits for cancelled operations to clean up. Longer than the cleanup
+    /// helpers' own bounds (GuestFs: close 5 s, then remove 10 s), so they finish or give up first.
+    /// </summary>
+    private static readonly TimeSpan CleanupBound = TimeSpan.FromSeconds(16);
 
     /// <summary>
     /// After Ctrl+C, gives cancelled operations a bounded time to run their cleanup (close guest
@@ -363,7 +374,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             return;
         }
         _stopping.Cancel();
-        WaitForCleanup(TimeSpan.FromSeconds(10));
+        WaitForCleanup(CleanupBound);
         CloseTemporarySessions();
         _stopping.Dispose();
         _throttle?.Dispose();

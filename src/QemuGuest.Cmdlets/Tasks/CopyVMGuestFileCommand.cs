@@ -360,6 +360,9 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         DirectoryNotFoundException => ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound, ex.Message, target, ex),
         FileNotFoundException => ErrorTable.Fail(ErrorTable.SourceNotFound, ErrorCategory.ObjectNotFound, ex.Message, target, ex),
         IOException io when IsLocalDiskFull(io) => ErrorTable.Fail(ErrorTable.DiskFull, ErrorCategory.WriteError, $"The local disk is full: {ex.Message}", target, ex),
+        // EROFS: as much "cannot write here" as EACCES, and nothing to do with the agent.
+        IOException io when io.HResult == 30 || io.Message.IndexOf("Read-only file system", StringComparison.OrdinalIgnoreCase) >= 0
+            => ErrorTable.Fail(ErrorTable.PermissionDenied, ErrorCategory.PermissionDenied, $"Local destination not writable: {ex.Message}", target, ex),
         _ => ErrorTable.Fail(ErrorTable.TransferInterrupted, ErrorCategory.WriteError, ex.Message, target, ex),
     };
 
@@ -374,7 +377,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         {
             return ex;
         }
-        if (ex is QgaDisconnectedException or QgaTimeoutException or QgaProtocolException)
+        if (ex is QgaDisconnectedException or QgaTimeoutException or QgaProtocolException || GuestFs.IsRelayInterruption(ex))
         {
             return ErrorTable.Fail(ErrorTable.TransferInterrupted, ErrorCategory.ConnectionError,
                 $"The copy to '{target}' was interrupted: {ex.Message}" + (leftOver is null ? " The destination was not touched." : $" The destination was not touched; the temporary file '{leftOver}' may remain."),
@@ -513,22 +516,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 await fs.RenameAsync(writePath, guestPath, true, ct).ConfigureAwait(false);
             }
             done = true;
-            progress.Report(Path.GetFileName(localPath), sent, total, clock.Elapsed, force: true);
-            if (plan.PassThru)
-            {
-                context.WriteObject(new GuestFileCopyResult
-                {
-                    VMName = context.Session.TargetName,
-                    Direction = "LocalToGuest",
-                    Source = localPath,
-                    Destination = guestPath,
-                    Bytes = sent,
-                    Duration = clock.Elapsed,
-                    Hash = digest,
-                    Verified = digest is not null,
-                    Atomic = atomic,
-                });
-            }
+            Completed(context, plan, progress, "LocalToGuest", localPath, guestPath, Path.GetFileName(localPath), sent, total, clock, digest, atomic);
         }
         catch (Exception ex)
         {
@@ -536,21 +524,49 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         }
         finally
         {
-            if (open)
+            await FinishAsync(fs, handle, open, done, () => atomic ? fs.RemoveQuietlyAsync(writePath) : TruncateQuietlyAsync(fs, writePath)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Both directions end here once the destination is in place: the last progress update and,
+    /// with -PassThru, the result object.
+    /// </summary>
+    private static void Completed(GuestOperationContext context, Plan plan, TransferProgress progress, string direction, string source, string destination,
+        string progressName, long bytes, long size, Stopwatch clock, string? digest, bool atomic)
+    {
+        progress.Report(progressName, bytes, size, clock.Elapsed, force: true);
+        if (plan.PassThru)
+        {
+            context.WriteObject(new GuestFileCopyResult
             {
-                await fs.CloseQuietlyAsync(handle).ConfigureAwait(false);
-            }
-            if (!done)
-            {
-                if (atomic)
-                {
-                    await fs.RemoveQuietlyAsync(writePath).ConfigureAwait(false);
-                }
-                else
-                {
-                    await TruncateQuietlyAsync(fs, writePath).ConfigureAwait(false);
-                }
-            }
+                VMName = context.Session.TargetName,
+                Direction = direction,
+                Source = source,
+                Destination = destination,
+                Bytes = bytes,
+                Duration = clock.Elapsed,
+                Hash = digest,
+                Verified = digest is not null,
+                Atomic = atomic,
+            });
+        }
+    }
+
+    /// <summary>
+    /// Both directions run this whatever happened (success, failure, Ctrl+C): a guest handle
+    /// still open is closed (bounded, even after cancellation), and a destination that did not
+    /// complete is discarded, so no partial file is ever presented as complete.
+    /// </summary>
+    private static async Task FinishAsync(GuestFs fs, long handle, bool open, bool done, Func<Task> discardDestination)
+    {
+        if (open)
+        {
+            await fs.CloseQuietlyAsync(handle).ConfigureAwait(false);
+        }
+        if (!done)
+        {
+            await discardDestination().ConfigureAwait(false);
         }
     }
 
@@ -884,22 +900,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 File.Move(temp, localPath);
             }
             done = true;
-            progress.Report(GuestFs.LeafName(guestPath), received, size, clock.Elapsed, force: true);
-            if (plan.PassThru)
-            {
-                context.WriteObject(new GuestFileCopyResult
-                {
-                    VMName = context.Session.TargetName,
-                    Direction = "GuestToLocal",
-                    Source = guestPath,
-                    Destination = localPath,
-                    Bytes = received,
-                    Duration = clock.Elapsed,
-                    Hash = digest,
-                    Verified = digest is not null,
-                    Atomic = true,
-                });
-            }
+            Completed(context, plan, progress, "GuestToLocal", guestPath, localPath, GuestFs.LeafName(guestPath), received, size, clock, digest, atomic: true);
         }
         catch (Exception ex)
         {
@@ -907,21 +908,20 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         }
         finally
         {
-            if (open)
-            {
-                await fs.CloseQuietlyAsync(handle).ConfigureAwait(false);
-            }
-            if (!done)
-            {
-                try
-                {
-                    File.Delete(temp);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                }
-            }
+            await FinishAsync(fs, handle, open, done, () => DeleteLocalQuietly(temp)).ConfigureAwait(false);
         }
+    }
+
+    private static Task DeleteLocalQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        return Task.CompletedTask;
     }
 
     private static string LocalHash(string path)

@@ -102,6 +102,15 @@ internal sealed class GuestFs
     public static bool IsDiskFull(Exception ex) => ex is QgaCommandException c && Contains(c.Description,
         "No space left", "not enough space", "Disk quota", "ENOSPC");
 
+    /// <summary>
+    /// The relay's own errors for a lost agent connection or a reply that never came (texts of
+    /// src/QemuGuest.Relay, all prefixed "qemuguest-relay: "): the same interruption a direct
+    /// session reports as QgaDisconnectedException / QgaTimeoutException.
+    /// </summary>
+    public static bool IsRelayInterruption(Exception ex) => ex is QgaGenericErrorException g
+        && g.Description.StartsWith("qemuguest-relay: ", StringComparison.Ordinal)
+        && Contains(g.Description, "connection to the guest agent was lost", "no reply began within", "did not complete within", "was not ready within");
+
     public static bool IsDirectoryError(Exception ex) => ex is QgaCommandException c && Contains(c.Description, "Is a directory", "EISDIR");
 
     private static bool Contains(string text, params string[] needles)

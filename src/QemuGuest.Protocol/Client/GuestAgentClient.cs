@@ -38,8 +38,9 @@ public enum GuestAgentClientState
 /// with a numeric id completes the in-flight request with that id (older in-flight requests
 /// that got no reply fail with <see cref="QgaProtocolException"/>, or succeed if they were
 /// sent without expecting a response). A reply with an id nobody is waiting for is stale: it
-/// is dropped and the connection re-syncs. A reply without an id (the agent could not parse a
-/// request) goes to the oldest in-flight request. Raw requests keep whatever id the caller gave
+/// is dropped and the connection re-syncs. An error without an id (the agent could not parse a
+/// request) goes to the oldest in-flight request; a success without an id is stale like a
+/// foreign id (a correct agent always echoes the id of a request it parsed). Raw requests keep whatever id the caller gave
 /// and are matched in order.</para>
 /// <para><b>Sync.</b> On every new connection, after a call timed out or was cancelled once
 /// sent, after an unexpected or malformed reply, and after a command without success response,
@@ -529,9 +530,19 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
             _inFlight.Add(call);
         }
 
+        // A request half on the wire makes the connection unusable, so a caller who gives up
+        // (Ctrl+C, timeout) does not cut the write short: it finishes within a bound, the call
+        // stays behind as a placeholder that swallows the late reply, and the connection lives
+        // on. Dropping it instead forces a reconnect, which the stock qemu-ga (one client at a
+        // time) refuses until it has worked through everything already sent on the old one;
+        // that is what left cleanup requests after a Ctrl+C failing to connect.
+        using var writeCts = CancellationTokenSource.CreateLinkedTokenSource(_disposeCts.Token);
+        using var abandon = cancellationToken.Register(
+            static s => { var (cts, bound) = ((CancellationTokenSource, TimeSpan))s!; try { cts.CancelAfter(bound); } catch (ObjectDisposedException) { } },
+            (writeCts, _options.AbandonedWriteTimeout));
         try
         {
-            await WriteAsync(connection, payload, call.Command, cancellationToken).ConfigureAwait(false);
+            await WriteAsync(connection, payload, call.Command, writeCts.Token).ConfigureAwait(false);
         }
         catch (QgaDisconnectedException)
         {
@@ -690,6 +701,14 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
                 await WriteAsync(connection, payload, delimited ? SyncDelimited : Sync, cancellationToken).ConfigureAwait(false);
                 Task<SyncOutcome> reply = round.Task;
                 Task finished = await Task.WhenAny(reply, Task.Delay(_options.SyncTimeout, cancellationToken)).ConfigureAwait(false);
+                if (finished != reply && cancellationToken.IsCancellationRequested)
+                {
+                    // The call ran out of time with its sync unanswered: as below, this connection
+                    // may be stuck, and a call timeout shorter than SyncAttempts x SyncTimeout
+                    // would otherwise never get to drop it. Reconnecting costs a stock agent nothing.
+                    OnDisconnected(connection, null);
+                }
+
                 cancellationToken.ThrowIfCancellationRequested();
                 outcome = finished == reply ? reply.Result : SyncOutcome.TimedOut;
             }
@@ -734,6 +753,11 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
 
             if (rounds >= _options.SyncAttempts)
             {
+                // A peer that stays silent on this connection may be stuck on it (a reply it
+                // stalled in the middle of, a half-read request): only a fresh connection can
+                // get past that, so the next call reconnects instead of syncing into the same
+                // silence forever. The relay does the same.
+                OnDisconnected(connection, null);
                 TimeSpan total = TimeSpan.FromTicks(_options.SyncTimeout.Ticks * rounds);
                 throw new QgaTimeoutException(
                     delimited ? SyncDelimited : Sync,
@@ -952,10 +976,13 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
 
                 if (index < 0 && _inFlight.Count > 0)
                 {
-                    // Raw requests (caller's id, if any) and id-less replies: oldest first. A typed
-                    // request's reply echoing some other id is stale.
+                    // Raw requests (caller's id, if any) and id-less errors: oldest first. A typed
+                    // request's reply echoing some other id is stale. So is an id-less success: the
+                    // agent echoes the id of every request it could parse, so only an error can lack
+                    // it; a success without one was never an answer to this request, and a value
+                    // must never reach a call that did not ask for it.
                     PendingCall oldest = _inFlight[0];
-                    if (oldest.ExpectedId is null || !hasId)
+                    if (oldest.ExpectedId is null || (!hasId && root.TryGetProperty("error", out _)))
                     {
                         index = 0;
                     }

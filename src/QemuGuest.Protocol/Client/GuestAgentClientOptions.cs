@@ -15,6 +15,12 @@ public sealed class GuestAgentClientOptions
     /// </summary>
     public TimeSpan NoResponseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a request that is already being written may keep writing after its caller gave
+    /// up (cancelled or timed out), so the connection survives; past it the connection is dropped.
+    /// </summary>
+    public TimeSpan AbandonedWriteTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Bound on one sync round trip (0xFF + guest-sync-delimited).</summary>
     public TimeSpan SyncTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -58,6 +64,11 @@ public sealed class GuestAgentClientOptions
             throw new ArgumentOutOfRangeException(nameof(SyncTimeout), SyncTimeout, "Sync must be bounded.");
         }
 
+        if (AbandonedWriteTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(AbandonedWriteTimeout), AbandonedWriteTimeout, "An abandoned write must be bounded.");
+        }
+
         if (SyncAttempts < 1 || MaxPipelineDepth < 1 || MaxQueuedCalls < 1 || MaxMessageBytes < 64 || MaxDepth < 2 || ReceiveBufferSize < 16)
         {
             throw new ArgumentOutOfRangeException(nameof(GuestAgentClientOptions), "SyncAttempts, MaxPipelineDepth, MaxQueuedCalls >= 1; MaxMessageBytes >= 64; MaxDepth >= 2; ReceiveBufferSize >= 16.");
@@ -67,6 +78,7 @@ public sealed class GuestAgentClientOptions
         return new GuestAgentClientOptions
         {
             DefaultTimeout = DefaultTimeout,
+            AbandonedWriteTimeout = AbandonedWriteTimeout,
             NoResponseTimeout = NoResponseTimeout,
             SyncTimeout = SyncTimeout,
             SyncAttempts = SyncAttempts,

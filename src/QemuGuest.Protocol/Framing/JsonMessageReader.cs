@@ -408,7 +408,7 @@ public sealed class JsonMessageReader : IDisposable
             if (!Append(input.Slice(segStart, n - segStart)))
             {
                 _discard = true;
-                _length = 0;
+                ReturnBuffer(); // the rest is skipped, not stored: nothing to keep a maximal buffer for
                 return new JsonFrame(JsonFrameKind.TooLarge, default, 0);
             }
         }
@@ -442,7 +442,7 @@ public sealed class JsonMessageReader : IDisposable
         int tail = end - segStart;
         if ((long)_length + tail > Limit)
         {
-            _length = 0;
+            ReturnBuffer();
             frame = new JsonFrame(JsonFrameKind.TooLarge, default, 0);
             return true;
         }
@@ -485,11 +485,11 @@ public sealed class JsonMessageReader : IDisposable
         {
             long grown = Math.Max(need, Math.Max(InitialBufferSize, (_buffer?.Length ?? 0) * 2L));
             int size = (int)Math.Min(grown, MaxMessageBytes);
-            byte[] next = ArrayPool<byte>.Shared.Rent(size);
+            byte[] next = size <= RetainedBufferSize ? ArrayPool<byte>.Shared.Rent(size) : new byte[size];
             if (_buffer is not null)
             {
                 Buffer.BlockCopy(_buffer, 0, next, 0, _length);
-                ArrayPool<byte>.Shared.Return(_buffer);
+                Release(_buffer);
             }
 
             _buffer = next;
@@ -512,11 +512,22 @@ public sealed class JsonMessageReader : IDisposable
     {
         if (_buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            Release(_buffer);
             _buffer = null;
         }
 
         _length = 0;
+    }
+
+    // Buffers over RetainedBufferSize are ordinary arrays that the GC takes back: the shared
+    // pool keeps what it is given (arrays up to 1 GiB), so one huge reply from a hostile peer
+    // would otherwise stay in the process for good (measured: 256 MiB after one 1 GiB reply).
+    private static void Release(byte[] buffer)
+    {
+        if (buffer.Length <= RetainedBufferSize)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
 #if NET

@@ -103,6 +103,11 @@ public static class BoundedJson
     {
         // Keep the reader's position but not its (possibly guest-controlled) excerpt.
         string text = e.Message;
+        if (text.StartsWith("Duplicate property", StringComparison.Ordinal))
+        {
+            return "duplicate key"; // qemu-ga's own text, without the (peer-chosen) member name
+        }
+
         int cut = text.IndexOf(" Path:", StringComparison.Ordinal);
         if (cut > 0)
         {

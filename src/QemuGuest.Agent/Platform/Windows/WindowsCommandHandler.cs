@@ -1,7 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Net.NetworkInformation;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Threading;
@@ -13,10 +11,13 @@ using QemuGuest.Protocol.Qga;
 namespace QemuGuest.Agent.Platform.Windows;
 
 /// <summary>
-/// Windows handlers against Win32: IP Helper (through System.Net.NetworkInformation) for the
-/// network, InitiateShutdownW, SetSystemTime, SetSuspendState. Compiled everywhere, exercised
-/// only on Windows; what is untested is listed in docs/agent-windows.md. VSS freeze is not
-/// implemented yet (the fsfreeze commands answer "not currently supported").
+/// Windows handlers against Win32, after qemu-ga's qga/commands-win32.c: IP Helper for the
+/// network, WTS for users, NetUserSetInfo, SetupAPI for devices and disks, volume IOCTLs for
+/// fsinfo, defrag.exe /L for fstrim, PDH for the load average, VSS for fsfreeze,
+/// InitiateShutdownW, SetSystemTime, SetSuspendState. The Win32 calls live in WindowsSystem,
+/// WindowsVolumes and WindowsVss; what they return is turned into QAPI values by the portable,
+/// unit-tested WindowsMapping and VssFreezer. Compiled everywhere, exercised only on Windows;
+/// docs/agent-windows.md lists what has never run there.
 /// </summary>
 [SupportedOSPlatform("windows")]
 public sealed partial class WindowsCommandHandler : CommandHandler
@@ -26,9 +27,28 @@ public sealed partial class WindowsCommandHandler : CommandHandler
     private const uint SHUTDOWN_RESTART = 0x4;
     private const uint SHUTDOWN_FORCE_SELF = 0x2;
 
+    private readonly Lazy<VssFreezer?> _vss = new(() => WindowsVss.Available() ? new VssFreezer(new WindowsVss()) : null);
+    private readonly WindowsLoadSampler _load = new();
+
     public WindowsCommandHandler(AgentContext context)
         : base(context)
     {
+        // qemu-ga's guest_fsfreeze_cleanup: never leave the volumes frozen when the agent stops.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            if (_vss.IsValueCreated && _vss.Value is { IsActive: true } vss)
+            {
+                try
+                {
+                    vss.Thaw();
+                }
+                catch (AgentCommandException)
+                {
+                }
+            }
+
+            _load.Dispose();
+        };
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -98,27 +118,7 @@ public sealed partial class WindowsCommandHandler : CommandHandler
 
     public override ValueTask GuestSuspendRamAsync(CancellationToken cancellationToken) => Suspend(false);
 
-    public override ValueTask<GuestOSInfo> GuestGetOsinfoAsync(CancellationToken cancellationToken)
-    {
-        var v = Environment.OSVersion.Version;
-        return Done(new GuestOSInfo
-        {
-            KernelRelease = v.Build.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            KernelVersion = v.Major + "." + v.Minor,
-            Machine = RuntimeInformation.OSArchitecture switch
-            {
-                Architecture.X64 => "x86_64",
-                Architecture.X86 => "x86",
-                Architecture.Arm64 => "aarch64",
-                _ => RuntimeInformation.OSArchitecture.ToString(),
-            },
-            Id = "mswindows",
-            Name = "Microsoft Windows",
-            PrettyName = RuntimeInformation.OSDescription,
-            Version = RuntimeInformation.OSDescription,
-            VersionId = v.Major.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
-    }
+    public override ValueTask<GuestOSInfo> GuestGetOsinfoAsync(CancellationToken cancellationToken) => Done(WindowsSystem.OsInfo());
 
     public override ValueTask<IReadOnlyList<GuestLogicalProcessor>> GuestGetVcpusAsync(CancellationToken cancellationToken)
     {
@@ -131,34 +131,106 @@ public sealed partial class WindowsCommandHandler : CommandHandler
         return Done<IReadOnlyList<GuestLogicalProcessor>>(list);
     }
 
-    public override ValueTask<IReadOnlyList<GuestNetworkInterface>> GuestNetworkGetInterfacesAsync(CancellationToken cancellationToken)
-    {
-        var list = new List<GuestNetworkInterface>();
-        foreach (NetworkInterface nic in NetworkInterface.GetAllNetworkInterfaces())
-        {
-            var addresses = new List<GuestIpAddress>();
-            foreach (UnicastIPAddressInformation a in nic.GetIPProperties().UnicastAddresses)
-            {
-                addresses.Add(new GuestIpAddress(
-                    a.Address.ToString(),
-                    a.Address.AddressFamily == AddressFamily.InterNetworkV6 ? GuestIpAddressType.Ipv6 : GuestIpAddressType.Ipv4,
-                    a.PrefixLength));
-            }
+    public override ValueTask<IReadOnlyList<GuestNetworkInterface>> GuestNetworkGetInterfacesAsync(CancellationToken cancellationToken) =>
+        Done<IReadOnlyList<GuestNetworkInterface>>(WindowsSystem.Adapters().ConvertAll(a => a.Interface));
 
-            IPInterfaceStatistics s = nic.GetIPStatistics();
-            byte[] mac = nic.GetPhysicalAddress().GetAddressBytes();
-            list.Add(new GuestNetworkInterface(nic.Name)
+    public override ValueTask<IReadOnlyList<GuestNetworkRoute>> GuestNetworkGetRouteAsync(CancellationToken cancellationToken) =>
+        Done<IReadOnlyList<GuestNetworkRoute>>(WindowsSystem.Routes());
+
+    public override ValueTask<IReadOnlyList<GuestUser>> GuestGetUsersAsync(CancellationToken cancellationToken) =>
+        Done<IReadOnlyList<GuestUser>>(WindowsSystem.Users());
+
+    public override ValueTask GuestSetUserPasswordAsync(string username, string password, bool crypted, CancellationToken cancellationToken)
+    {
+        WindowsSystem.SetPassword(username, password, crypted);
+        return ValueTask.CompletedTask;
+    }
+
+    public override ValueTask<IReadOnlyList<GuestDeviceInfo>> GuestGetDevicesAsync(CancellationToken cancellationToken) =>
+        Done<IReadOnlyList<GuestDeviceInfo>>(WindowsSystem.Devices());
+
+    public override ValueTask<IReadOnlyList<GuestDiskInfo>> GuestGetDisksAsync(CancellationToken cancellationToken) =>
+        Done<IReadOnlyList<GuestDiskInfo>>(WindowsVolumes.Disks());
+
+    public override ValueTask<IReadOnlyList<GuestFilesystemInfo>> GuestGetFsinfoAsync(CancellationToken cancellationToken)
+    {
+        RequireVss();
+        var list = new List<GuestFilesystemInfo>();
+        foreach (string volume in WindowsVolumes.Volumes())
+        {
+            try
             {
-                HardwareAddress = mac.Length == 0 ? null : string.Join(":", Array.ConvertAll(mac, b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))),
-                IpAddresses = addresses,
-                Statistics = new GuestNetworkInterfaceStat(
-                    (ulong)s.BytesReceived, (ulong)(s.UnicastPacketsReceived + s.NonUnicastPacketsReceived), (ulong)s.IncomingPacketsWithErrors, (ulong)s.IncomingPacketsDiscarded,
-                    (ulong)s.BytesSent, (ulong)(s.UnicastPacketsSent + s.NonUnicastPacketsSent), (ulong)s.OutgoingPacketsWithErrors, (ulong)s.OutgoingPacketsDiscarded),
-            });
+                // qemu-ga prepends each volume and skips the ones it cannot read.
+                if (WindowsVolumes.Filesystem(volume) is GuestFilesystemInfo fs)
+                {
+                    list.Insert(0, fs);
+                }
+            }
+            catch (AgentCommandException)
+            {
+            }
         }
 
-        return Done<IReadOnlyList<GuestNetworkInterface>>(list);
+        return Done<IReadOnlyList<GuestFilesystemInfo>>(list);
     }
+
+    public override ValueTask<GuestFilesystemTrimResponse> GuestFstrimAsync(long? minimum, CancellationToken cancellationToken) =>
+        Done(WindowsSystem.Fstrim(cancellationToken));
+
+    public override ValueTask<GuestLoadAverage> GuestGetLoadAsync(CancellationToken cancellationToken) => Done(_load.Current());
+
+    // ---- fsfreeze through VSS (qmp_guest_fsfreeze_*) ----
+    public override ValueTask<GuestFsfreezeStatus> GuestFsfreezeStatusAsync(CancellationToken cancellationToken)
+    {
+        RequireVss();
+        return base.GuestFsfreezeStatusAsync(cancellationToken);
+    }
+
+    public override ValueTask<long> GuestFsfreezeFreezeAsync(CancellationToken cancellationToken) => Freeze(null);
+
+    public override ValueTask<long> GuestFsfreezeFreezeListAsync(IReadOnlyList<string>? mountpoints, CancellationToken cancellationToken) => Freeze(mountpoints);
+
+    private ValueTask<long> Freeze(IReadOnlyList<string>? mountpoints)
+    {
+        VssFreezer vss = RequireVss();
+
+        // Set before freezing: the agent must not block itself on a write to a frozen volume.
+        Policy.SetFrozen();
+        try
+        {
+            return Done<long>(vss.Freeze(mountpoints));
+        }
+        catch (AgentCommandException)
+        {
+            try
+            {
+                vss.Thaw();
+            }
+            catch (AgentCommandException)
+            {
+                // qemu-ga only logs the cleanup thaw's error; the freeze error is the answer.
+            }
+
+            Policy.UnsetFrozen();
+            throw;
+        }
+    }
+
+    public override ValueTask<long> GuestFsfreezeThawAsync(CancellationToken cancellationToken)
+    {
+        VssFreezer vss = RequireVss();
+        try
+        {
+            return Done<long>(vss.Thaw());
+        }
+        finally
+        {
+            Policy.UnsetFrozen();
+        }
+    }
+
+    // qemu-ga disables the VSS commands (and guest-get-fsinfo) when vss_init fails.
+    private VssFreezer RequireVss() => _vss.Value ?? throw AgentCommandException.Unsupported();
 
     private static ValueTask Suspend(bool hibernate)
     {

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Start-up time, idle RSS and size of a guest agent binary (ours or the stock qemu-ga).
 
-Usage: agent-startup.py AGENT_BINARY [RUNS]
+Usage: agent-startup.py AGENT_BINARY [RUNS] [IDLE_SECONDS]   (a .dll runs through `dotnet`: quick runs only)
 
 For each run: start the agent in unix-listen mode with a fresh state dir, connect as soon
 as the socket accepts, send guest-ping and time until the reply arrives (process start ->
-first reply). After the last run, keep one agent idle for 2 s and read VmRSS from
+first reply). After the last run, keep one agent idle for IDLE_SECONDS (2) and read VmRSS from
 /proc/PID/status. Agents are killed by pid. Prints one JSON line.
 """
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
@@ -14,7 +14,8 @@ def one_run(binary):
     d = tempfile.mkdtemp(prefix="qga-bench-")
     sock = os.path.join(d, "sock")
     t0 = time.perf_counter()
-    p = subprocess.Popen([binary, "-m", "unix-listen", "-p", sock, "-t", d],
+    command = ["dotnet", binary] if binary.endswith(".dll") else [binary]
+    p = subprocess.Popen(command + ["-m", "unix-listen", "-p", sock, "-t", d],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = t0 + 20
@@ -31,7 +32,7 @@ def one_run(binary):
         s.settimeout(10)
         s.sendall(b'{"execute":"guest-ping"}')
         buf = b""
-        while not buf.endswith(b"\n"):
+        while not buf.endswith(b"\n") and len(buf) < 65536:
             chunk = s.recv(4096)
             if not chunk:
                 raise IOError("closed")
@@ -45,12 +46,13 @@ def one_run(binary):
 def main():
     binary = sys.argv[1]
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    idle = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
     times = []
     for i in range(runs):
         elapsed, p, s, d = one_run(binary)
         times.append(elapsed * 1000)
         if i == runs - 1:
-            time.sleep(2)
+            time.sleep(idle)
             with open(f"/proc/{p.pid}/status") as f:
                 rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
         s.close(); p.kill(); p.wait(); shutil.rmtree(d, ignore_errors=True)

@@ -1,0 +1,173 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace QemuGuest.HostileAgent;
+
+/// <summary>
+/// One mode per hostile behaviour of issue 11. Syncs are always answered correctly (the fixture
+/// does that), so a peer gets past its handshake and meets the hostility on a real request. The
+/// file-read modes answer open/close/seek normally and lie only in guest-file-read.
+/// </summary>
+public static class HostileModes
+{
+    /// <summary>Size of the "huge" reply's string member.</summary>
+    public const long HugeBytes = 1L << 30;
+
+    /// <summary>Every mode, with what it does (also the program's --help).</summary>
+    public static IReadOnlyDictionary<string, string> All { get; } = new Dictionary<string, string>
+    {
+        ["normal"] = "well-behaved replies (FakeAgent.Normal)",
+        ["garbage"] = "64 KiB of random bytes (0xFF included), no reply",
+        ["truncated"] = "the first half of a valid reply, then the connection closes",
+        ["huge"] = "a syntactically valid reply of 1 GiB (one string member), streamed",
+        ["deep"] = "a reply nested 100,000 arrays deep",
+        ["invalid-utf8"] = "a reply whose string holds invalid UTF-8 (lone continuation, surrogate, overlong)",
+        ["other-id"] = "a valid reply carrying another request's id, never the asked one",
+        ["unsolicited"] = "correct replies, plus a stream of replies nobody asked for (with and without ids)",
+        ["wrong-type"] = "replies of the wrong shape for the asked command (array/string where the schema says otherwise)",
+        ["bad-base64"] = "guest-file-read returns buf-b64 that is not base64",
+        ["endless-read"] = "guest-file-read never reports eof: every read returns count bytes, eof false",
+        ["stall"] = "the first half of a valid reply, then silence with the connection open",
+    };
+
+    /// <summary>Configures <paramref name="agent"/> for <paramref name="mode"/>.</summary>
+    public static void Apply(FakeAgent agent, string mode)
+    {
+        agent.OnConnect = null;
+        switch (mode)
+        {
+            case "normal":
+                agent.Handler = FakeAgent.Normal;
+                break;
+            case "garbage":
+                agent.Handler = r =>
+                {
+                    var junk = new byte[64 * 1024];
+                    Random.Shared.NextBytes(junk);
+                    return r.SendAsync(junk);
+                };
+                break;
+            case "truncated":
+                agent.Handler = async r =>
+                {
+                    string reply = ValidReply(r);
+                    await r.SendAsync(reply.Substring(0, reply.Length / 2));
+                    r.Connection.Close();
+                };
+                break;
+            case "huge":
+                agent.Handler = r => SendHugeAsync(r, HugeBytes);
+                break;
+            case "deep":
+                agent.Handler = r => r.SendAsync("{\"return\": " + new string('[', 100_000) + new string(']', 100_000) + r.IdMember + "}\n");
+                break;
+            case "invalid-utf8":
+                agent.Handler = r =>
+                {
+                    var bytes = new List<byte>(Encoding.ASCII.GetBytes("{\"return\": {\"host-name\": \"a"));
+                    bytes.AddRange(new byte[] { 0x80, 0xC3, 0x28, 0xED, 0xA0, 0x80, 0xC0, 0xAF, 0xFE });
+                    bytes.AddRange(Encoding.ASCII.GetBytes("\"}" + r.IdMember + "}\n"));
+                    return r.SendAsync(bytes.ToArray());
+                };
+                break;
+            case "other-id":
+                agent.Handler = r => r.ReplyAsync(ValidBody(r), id: r.Id is { ValueKind: System.Text.Json.JsonValueKind.Number } id && id.TryGetInt64(out long n) ? (n + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) : "\"someone-else\"");
+                break;
+            case "unsolicited":
+                agent.Handler = FakeAgent.Normal;
+                agent.OnConnect = SpamAsync;
+                break;
+            case "wrong-type":
+                agent.Handler = r => r.ReplyAsync(r.Command switch
+                {
+                    "guest-get-time" => "{\"return\": \"noon\"}",
+                    "guest-file-open" => "{\"return\": {\"handle\": 1000}}",
+                    "guest-file-read" => "{\"return\": {\"count\": \"many\", \"buf-b64\": 7, \"eof\": \"no\"}}",
+                    _ => "{\"return\": [\"wrong\"]}",
+                });
+                break;
+            case "bad-base64":
+                agent.Handler = r => r.Command == "guest-file-read"
+                    ? r.ReplyAsync("{\"return\": {\"count\": 12, \"buf-b64\": \"@@not*base64!!\", \"eof\": false}}")
+                    : FakeAgent.Normal(r);
+                break;
+            case "endless-read":
+                agent.Handler = r =>
+                {
+                    if (r.Command != "guest-file-read")
+                    {
+                        return FakeAgent.Normal(r);
+                    }
+
+                    int count = r.Arguments.TryGetProperty("count", out var c) && c.TryGetInt32(out int n) ? Math.Clamp(n, 1, 1 << 20) : 4096;
+                    return r.ReplyAsync("{\"return\": {\"count\": " + count + ", \"buf-b64\": \"" + Convert.ToBase64String(new byte[count]) + "\", \"eof\": false}}");
+                };
+                break;
+            case "stall":
+                agent.Handler = async r =>
+                {
+                    string reply = ValidReply(r);
+                    await r.SendAsync(reply.Substring(0, reply.Length / 2));
+                    while (!r.Connection.Closed)
+                    {
+                        // Silent but alive: a keep-alive probe would show the peer gone.
+                        await Task.Delay(200);
+                        await r.SendAsync(Array.Empty<byte>());
+                    }
+                };
+                break;
+            default:
+                throw new ArgumentException("unknown hostile mode '" + mode + "'; modes: " + string.Join(", ", All.Keys), nameof(mode));
+        }
+    }
+
+    /// <summary>A reply the schema accepts for the command, so only the mode's lie is wrong.</summary>
+    public static string ValidBody(FakeRequest r) => r.Command switch
+    {
+        "guest-get-time" => "{\"return\": 1234567890}",
+        "guest-get-host-name" => "{\"return\": {\"host-name\": \"fake\"}}",
+        "guest-file-open" => "{\"return\": 1000}",
+        "guest-file-read" => "{\"return\": {\"count\": 0, \"buf-b64\": \"\", \"eof\": true}}",
+        _ => "{\"return\": {}}",
+    };
+
+    private static string ValidReply(FakeRequest r)
+    {
+        string body = ValidBody(r);
+        return body.Substring(0, body.LastIndexOf('}')) + r.IdMember + "}\n";
+    }
+
+    private static async Task SendHugeAsync(FakeRequest r, long size)
+    {
+        var chunk = new byte[1 << 20];
+        chunk.AsSpan().Fill((byte)'A');
+        await r.SendAsync("{\"return\": {\"host-name\": \"");
+        for (long sent = 0; sent < size && !r.Connection.Closed; sent += chunk.Length)
+        {
+            await r.SendAsync(chunk);
+        }
+
+        await r.SendAsync("\"}" + r.IdMember + "}\n");
+    }
+
+    private static async Task SpamAsync(FakeConnection c, CancellationToken stop)
+    {
+        long n = 0;
+        while (!stop.IsCancellationRequested && !c.Closed)
+        {
+            n++;
+            await c.SendAsync((n % 2 == 0 ? "{\"return\": {}, \"id\": " + (900_000_000 + n) + "}" : "{\"return\": 1}") + "\n");
+            try
+            {
+                await Task.Delay(5, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using System;
+using System.Diagnostics;
+using System.Threading;
+using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
+using QemuGuest.Protocol.Client;
+using QemuGuest.Protocol.Qga;
+using QemuGuest.Protocol.Transfer;
+using Xunit.Abstractions;
+
+namespace QemuGuest.Protocol.Tests;
+
+/// <summary>Process-wide allocation figures are only meaningful while nothing else runs.</summary>
+[CollectionDefinition(nameof(HostileAgentClientTests), DisableParallelization = true)]
+public sealed class HostileAgentClientCollection
+{
+}
+
+/// <summary>
+/// The protocol client (the one the cmdlets use) against every hostile mode: each call ends in a
+/// named QgaException within its bound, allocation stays bounded, and the same client object
+/// serves the next request once the agent behaves.
+/// </summary>
+[Collection(nameof(HostileAgentClientTests))]
+public class HostileAgentClientTests
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
+    private readonly ITestOutputHelper _output;
+
+    public HostileAgentClientTests(ITestOutputHelper output) => _output = output;
+
+    private static CancellationToken Ct => new CancellationTokenSource(TimeSpan.FromSeconds(90)).Token;
+
+    [Theory]
+    [InlineData("garbage", typeof(QgaException))] // random bytes: malformed, or a timeout if they happen to open a message
+    [InlineData("truncated", typeof(QgaDisconnectedException))]
+    [InlineData("huge", typeof(QgaProtocolException))]
+    [InlineData("deep", typeof(QgaProtocolException))]
+    [InlineData("invalid-utf8", typeof(QgaProtocolException))]
+    [InlineData("other-id", typeof(QgaTimeoutException))]
+    [InlineData("wrong-type", typeof(QgaProtocolException))]
+    [InlineData("stall", typeof(QgaTimeoutException))]
+    public async Task Each_hostile_reply_is_a_named_error_and_the_client_recovers(string mode, Type expected)
+    {
+        using var agent = new FakeAgent();
+        await using var client = new GuestAgentClient(agent.ConnectionString, new GuestAgentClientOptions { DefaultTimeout = CallTimeout, SyncTimeout = TimeSpan.FromSeconds(0.5) });
+        await client.ConnectAsync(Ct);
+        var commands = new GuestAgentCommands(client);
+        HostileModes.Apply(agent, mode);
+
+        using var heap = new HeapSampler();
+        var clock = Stopwatch.StartNew();
+        var ex = await Assert.ThrowsAnyAsync<QgaException>(() => commands.GuestGetHostNameAsync(null, Ct));
+        clock.Stop();
+        var (peak, retained) = heap.Stop();
+        _output.WriteLine($"{mode}: {ex.GetType().Name}: {ex.Message} ({clock.Elapsed.TotalSeconds:0.0} s, managed heap peak +{peak / 1048576.0:0.0} MiB, retained +{retained / 1048576.0:0.0} MiB)");
+
+        Assert.IsAssignableFrom(expected, ex);
+        // Named: the command when the failure belongs to it, the agent's endpoint when the
+        // stream itself broke (framing errors are found before any reply is matched).
+        Assert.True(ex.Message.Contains("guest-get-host-name", StringComparison.Ordinal) || ex.Message.Contains(agent.SocketPath, StringComparison.Ordinal), ex.Message);
+        // Bounded in time: the call's timeout plus slack for a loaded machine...
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), clock.Elapsed.ToString());
+        // ...and in memory: one message of at most MaxMessageBytes (65 MiB) is buffered; growing
+        // to it by doubling leaves at worst 4 KiB + ... + 64 MiB (128 MiB) uncollected beside
+        // the final 65 MiB buffer: 193 MiB. A 1 GiB reply is skipped past that, never stored, and
+        // nothing of it is kept afterwards.
+        Assert.True(peak < 224L * 1024 * 1024, $"managed heap grew by {peak} bytes");
+        Assert.True(retained < 16L * 1024 * 1024, $"{retained} bytes retained after the call");
+
+        HostileModes.Apply(agent, "normal");
+        await AssertRecoversAsync(commands, _output);
+    }
+
+    /// <summary>
+    /// The next request succeeds; after a stall the agent may still be stuck on the old
+    /// connection, so one more request may first fail its sync (and drop that connection).
+    /// </summary>
+    internal static async Task AssertRecoversAsync(GuestAgentCommands commands, ITestOutputHelper output)
+    {
+        try
+        {
+            Assert.Equal(1234567890, await commands.GuestGetTimeAsync(null, Ct));
+            return;
+        }
+        catch (QgaTimeoutException ex) when (ex.Command == "guest-sync-delimited")
+        {
+            output.WriteLine("first request after: " + ex.Message);
+        }
+
+        Assert.Equal(1234567890, await commands.GuestGetTimeAsync(null, Ct));
+    }
+
+    [Fact]
+    public async Task Unsolicited_replies_never_reach_a_caller()
+    {
+        using var agent = new FakeAgent();
+        HostileModes.Apply(agent, "unsolicited");
+        await using var client = new GuestAgentClient(agent.ConnectionString, new GuestAgentClientOptions { DefaultTimeout = CallTimeout, SyncTimeout = TimeSpan.FromSeconds(0.5) });
+        var commands = new GuestAgentCommands(client);
+        for (int i = 0; i < 200; i++)
+        {
+            Assert.Equal("fake", (await commands.GuestGetHostNameAsync(null, Ct)).HostName);
+            Assert.Equal(1234567890, await commands.GuestGetTimeAsync(null, Ct));
+        }
+    }
+
+    [Fact]
+    public async Task Base64_that_is_not_base64_is_a_protocol_error()
+    {
+        using var agent = new FakeAgent();
+        HostileModes.Apply(agent, "bad-base64");
+        await using var client = new GuestAgentClient(agent.ConnectionString, new GuestAgentClientOptions { DefaultTimeout = CallTimeout });
+        var buffer = new byte[4096];
+        var ex = await Assert.ThrowsAsync<QgaProtocolException>(() => GuestFileIO.ReadAsync(client, 1000, buffer, null, Ct));
+        Assert.Contains("invalid base64", ex.Message);
+        HostileModes.Apply(agent, "normal");
+        Assert.True((await GuestFileIO.ReadAsync(client, 1000, buffer, null, Ct)).Eof);
+    }
+
+    [Fact]
+    public async Task A_read_that_never_reaches_eof_streams_in_constant_memory_until_cancelled()
+    {
+        using var agent = new FakeAgent();
+        HostileModes.Apply(agent, "endless-read");
+        await using var client = new GuestAgentClient(agent.ConnectionString, new GuestAgentClientOptions { DefaultTimeout = CallTimeout });
+        var buffer = new byte[60 * 1024];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        long total = 0;
+        GC.Collect();
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        long heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            while (true)
+            {
+                var r = await GuestFileIO.ReadAsync(client, 1000, buffer, null, cts.Token);
+                Assert.False(r.Eof);
+                total += r.Count;
+            }
+        });
+        long heapAfter = GC.GetTotalMemory(forceFullCollection: true);
+        _output.WriteLine($"read {total / 1048576.0:0.0} MiB from an endless file, allocated {(GC.GetTotalAllocatedBytes(true) - allocatedBefore) / 1048576.0:0.0} MiB, live heap {heapBefore / 1048576.0:0.0} -> {heapAfter / 1048576.0:0.0} MiB");
+        Assert.True(total > 4 * buffer.Length, "read " + total);
+        Assert.True(heapAfter < heapBefore + 16L * 1024 * 1024, $"live heap grew from {heapBefore} to {heapAfter}");
+
+        // Cancelled mid-call: the client resyncs and serves the next request.
+        HostileModes.Apply(agent, "normal");
+        await AssertRecoversAsync(new GuestAgentCommands(client), _output);
+    }
+}
+
+/// <summary>Samples the managed heap every few milliseconds: its peak growth and what is left after a full collection.</summary>
+internal sealed class HeapSampler : IDisposable
+{
+    private readonly long _baseline;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _sampling;
+    private long _peak;
+
+    public HeapSampler()
+    {
+        _baseline = GC.GetTotalMemory(forceFullCollection: true);
+        _peak = _baseline;
+        _sampling = Task.Run(async () =>
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                long now = GC.GetGCMemoryInfo().HeapSizeBytes;
+                long total = GC.GetTotalMemory(false);
+                long seen = Math.Max(now, total);
+                if (seen > Interlocked.Read(ref _peak))
+                {
+                    Interlocked.Exchange(ref _peak, seen);
+                }
+
+                await Task.Delay(5).ConfigureAwait(false);
+            }
+        });
+    }
+
+    public (long Peak, long Retained) Stop()
+    {
+        _stop.Cancel();
+        _sampling.Wait(TimeSpan.FromSeconds(5));
+        long after = GC.GetTotalMemory(forceFullCollection: true);
+        return (Interlocked.Read(ref _peak) - _baseline, Math.Max(0, after - _baseline));
+    }
+
+    public void Dispose() => _stop.Cancel();
+}

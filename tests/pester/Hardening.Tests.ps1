@@ -1,0 +1,284 @@
+# Faults under Copy-VMGuestFile, against real agents on this machine (Debian's qemu-ga, and ours
+# when built) and the real relay: agents killed and restarted mid-copy both ways (a VM reboot
+# closing the chardev, directly and behind the relay), a full guest disk (a small tmpfs this suite
+# mounts and always unmounts), destinations that cannot be written (read-only tmpfs), and the
+# relay restarted while a client waits. After each: no partial destination presented as
+# complete, no guest handle left open, and the next operation succeeds.
+# Every wait is bounded; every process is stopped by its own pid; mounts live under the run's
+# temporary folder and are unmounted in AfterEach.
+
+BeforeDiscovery {
+    Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
+    $script:Kinds = @('Stock') + @(if (Get-OurAgentPath) { 'Ours' })
+}
+
+BeforeAll {
+    Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
+    Import-Module $env:QEMUGUEST_MODULE_PATH -Force
+    $script:RelayDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'src/QemuGuest.Relay/bin/Release/net10.0/qemuguest-relay.dll'
+
+    function New-GeneratedFile([string] $Path, [int] $MiB) {
+        $f = [IO.File]::Create($Path)
+        try {
+            $buf = [byte[]]::new(1MB); [Random]::new(11).NextBytes($buf)
+            for ($i = 0; $i -lt $MiB; $i++) { $buf[0] = [byte]($i % 256); $f.Write($buf, 0, $buf.Length) }
+        }
+        finally { $f.Dispose() }
+    }
+
+    # The same agent again on the same socket and state folder: what a guest reboot looks like
+    # from the host (the chardev closes, then a new agent answers on it).
+    function Restart-Agent($Agent) {
+        if (-not $Agent.Process.HasExited) { $Agent.Process.Kill($true); $null = $Agent.Process.WaitForExit(10000) }
+        Remove-Item -Force $Agent.Socket -ErrorAction SilentlyContinue
+        $psi = if ($Agent.Kind -eq 'Stock') { [Diagnostics.ProcessStartInfo]::new('/usr/sbin/qemu-ga') }
+        else { $p = [Diagnostics.ProcessStartInfo]::new('dotnet'); $p.ArgumentList.Add((Get-OurAgentPath)); $p }
+        foreach ($a in @('-m', 'unix-listen', '-p', $Agent.Socket, '-t', (Join-Path $Agent.Directory 'state'), '-l', $Agent.LogFile)) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
+        $proc = [Diagnostics.Process]::Start($psi)
+        $deadline = [DateTime]::UtcNow.AddSeconds(15)
+        while (-not (Test-Path $Agent.Socket)) {
+            if ([DateTime]::UtcNow -gt $deadline -or $proc.HasExited) { throw "restarted $($Agent.Kind) agent did not come up" }
+            Start-Sleep -Milliseconds 50
+        }
+        $Agent.Process = $proc
+        $Agent.Pid = $proc.Id
+    }
+
+    # Starts a copy in its own runspace (so the test can kill things under it) and returns once
+    # the temporary file at $Watch has grown past 4 MB (or after 30 s).
+    function Start-BackgroundCopy([scriptblock] $Copy, [object[]] $Arguments, [string] $WatchFolder, [string] $WatchFilter) {
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript($Copy)
+        foreach ($a in @($env:QEMUGUEST_MODULE_PATH) + $Arguments) { $null = $ps.AddArgument($a) }
+        $async = $ps.BeginInvoke()
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while (-not (Get-ChildItem $WatchFolder -Filter $WatchFilter -ErrorAction SilentlyContinue | Where-Object Length -GT 4MB) -and [DateTime]::UtcNow -lt $deadline) {
+            if ($async.IsCompleted) { break }
+            Start-Sleep -Milliseconds 20
+        }
+        [pscustomobject]@{ PowerShell = $ps; Async = $async }
+    }
+
+    function Wait-BackgroundCopy($Job) {
+        $null = $Job.Async.AsyncWaitHandle.WaitOne(90000)
+        $Job.Async.IsCompleted | Should -BeTrue -Because 'a copy whose agent vanished must end within its timeouts'
+        $null = $Job.PowerShell.EndInvoke($Job.Async)
+        $errors = @($Job.PowerShell.Streams.Error)
+        $Job.PowerShell.Dispose()
+        , $errors
+    }
+
+    # Handles handed out between two probes and still open (guest-file-close succeeds on them).
+    function Get-ProbeHandle($Session, [string] $Dir) {
+        $h = Invoke-VMGuestRpc -Session $Session guest-file-open @{ path = "$Dir/probe"; mode = 'w' } -Confirm:$false
+        $null = Invoke-VMGuestRpc -Session $Session guest-file-close @{ handle = $h } -Confirm:$false
+        [long] $h
+    }
+    function Get-LeakedHandles($Session, [long] $After, [long] $Before) {
+        foreach ($h in ($After + 1)..($Before - 1)) {
+            $e = $null
+            $null = Invoke-VMGuestRpc -Session $Session guest-file-close @{ handle = $h } -ErrorVariable e -ErrorAction SilentlyContinue -Confirm:$false
+            if (-not $e) { $h }
+        }
+    }
+
+    function Mount-SmallFs([string] $Path, [string] $Options) {
+        $null = New-Item -ItemType Directory -Force -Path $Path
+        & mount -t tmpfs -o $Options tmpfs $Path
+        if ($LASTEXITCODE -ne 0) { throw "mount -t tmpfs -o $Options failed (this suite needs root)" }
+        $script:Mounts += $Path
+    }
+
+    $script:Faults = 0
+}
+
+Describe 'Faults under Copy-VMGuestFile, <_> agent' -ForEach $Kinds {
+    BeforeAll {
+        $script:Kind = $_
+        $script:Agent = Start-LocalAgent -Kind $Kind
+        $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name "harden-$Kind" -ConnectTimeoutSec 5
+        $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-harden-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
+        $null = New-Item -ItemType Directory -Path $T
+    }
+
+    AfterAll {
+        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
+        $script:Agent | Stop-LocalAgent
+        Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
+    }
+
+    BeforeEach {
+        $script:Mounts = @()
+        $script:W = Join-Path $T ([guid]::NewGuid().ToString('n').Substring(0, 8))
+        $null = New-Item -ItemType Directory -Path "$W/local", "$W/guest"
+    }
+
+    AfterEach {
+        foreach ($m in $script:Mounts) { & umount -l $m 2>$null }
+        $script:Mounts = @()
+    }
+
+    It 'agent killed and restarted mid-copy into the guest: error, no destination, next copy verified' {
+        New-GeneratedFile "$W/local/big.bin" 24
+        $job = Start-BackgroundCopy { param($m, $s, $src, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -LocalToGuest -Source $src -Destination $dst -TimeoutSec 5 } `
+            @($S, "$W/local/big.bin", "$W/guest/big.bin") "$W/guest" 'big.bin.qgtmp-*'
+        Restart-Agent $Agent
+        $script:Faults++
+        $errors = Wait-BackgroundCopy $job
+        $errors.Count | Should -BeGreaterThan 0
+        $errors[0].FullyQualifiedErrorId | Should -Match '^(TransferInterrupted|AgentDisconnected),'
+        "$W/guest/big.bin" | Should -Not -Exist
+
+        # The same session carries on against the restarted agent, and leaves no handle open.
+        $h0 = Get-ProbeHandle $S "$W/guest"
+        $r = Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/big.bin" -Destination "$W/guest/big.bin" -Force -Verify -PassThru
+        $r.Verified | Should -BeTrue
+        (Get-FileHash "$W/guest/big.bin").Hash | Should -Be (Get-FileHash "$W/local/big.bin").Hash
+        $h1 = Get-ProbeHandle $S "$W/guest"
+        Get-LeakedHandles $S $h0 $h1 | Should -BeNullOrEmpty
+    }
+
+    It 'agent killed and restarted mid-copy out of the guest: error, no local file or temporary, next copy verified' {
+        New-GeneratedFile "$W/guest/big.bin" 24
+        $job = Start-BackgroundCopy { param($m, $s, $src, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -GuestToLocal -Source $src -Destination $dst -TimeoutSec 5 } `
+            @($S, "$W/guest/big.bin", "$W/local/big.bin") "$W/local" 'big.bin.qgtmp-*'
+        Restart-Agent $Agent
+        $script:Faults++
+        $errors = Wait-BackgroundCopy $job
+        $errors.Count | Should -BeGreaterThan 0
+        $errors[0].FullyQualifiedErrorId | Should -Match '^(TransferInterrupted|AgentDisconnected),'
+        "$W/local/big.bin" | Should -Not -Exist
+        Get-ChildItem "$W/local" -Filter '*.qgtmp-*' | Should -BeNullOrEmpty
+
+        $h0 = Get-ProbeHandle $S "$W/guest"
+        $r = Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/big.bin" -Destination "$W/local/big.bin" -Verify -PassThru
+        $r.Verified | Should -BeTrue
+        (Get-FileHash "$W/local/big.bin").Hash | Should -Be (Get-FileHash "$W/guest/big.bin").Hash
+        $h1 = Get-ProbeHandle $S "$W/guest"
+        Get-LeakedHandles $S $h0 $h1 | Should -BeNullOrEmpty
+    }
+
+    It 'a full guest disk is DiskFull, leaves neither destination nor temporary, frees the space, and a smaller copy then succeeds' {
+        Mount-SmallFs "$W/guest/small" 'size=8m'
+        New-GeneratedFile "$W/local/big.bin" 12
+        $script:Faults++
+        Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/big.bin" -Destination "$W/guest/small/big.bin" -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'DiskFull,*'
+        Get-ChildItem "$W/guest/small" -Force | Should -BeNullOrEmpty -Because 'no partial file may stay behind on a full disk'
+
+        $h0 = Get-ProbeHandle $S "$W/guest"
+        New-GeneratedFile "$W/local/fits.bin" 4
+        $r = Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/fits.bin" -Destination "$W/guest/small/fits.bin" -Verify -PassThru
+        $r.Verified | Should -BeTrue
+        $h1 = Get-ProbeHandle $S "$W/guest"
+        Get-LeakedHandles $S $h0 $h1 | Should -BeNullOrEmpty
+    }
+
+    It 'a full local disk is DiskFull and leaves no local temporary' {
+        Mount-SmallFs "$W/local/small" 'size=8m'
+        New-GeneratedFile "$W/guest/big.bin" 12
+        $script:Faults++
+        Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/big.bin" -Destination "$W/local/small/big.bin" -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'DiskFull,*'
+        Get-ChildItem "$W/local/small" -Force | Should -BeNullOrEmpty
+        $h0 = Get-ProbeHandle $S "$W/guest"
+        $h1 = Get-ProbeHandle $S "$W/guest"
+        Get-LeakedHandles $S $h0 $h1 | Should -BeNullOrEmpty
+    }
+
+    It 'a destination that cannot be written (read-only file system) is PermissionDenied, both ways, and nothing is left' {
+        Mount-SmallFs "$W/guest/ro" 'size=1m,ro'
+        Mount-SmallFs "$W/local/ro" 'size=1m,ro'
+        Set-Content "$W/local/a.txt" 'alpha'
+        Set-Content "$W/guest/b.txt" 'bravo'
+        $script:Faults += 2
+        Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/a.txt" -Destination "$W/guest/ro/a.txt" -ErrorVariable e1 -ErrorAction SilentlyContinue
+        Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/b.txt" -Destination "$W/local/ro/b.txt" -ErrorVariable e2 -ErrorAction SilentlyContinue
+        $e1.Count | Should -Be 1
+        $e2.Count | Should -Be 1
+        $e1[0].FullyQualifiedErrorId | Should -BeLike 'PermissionDenied,*'
+        $e2[0].FullyQualifiedErrorId | Should -BeLike 'PermissionDenied,*'
+        Get-ChildItem "$W/guest/ro", "$W/local/ro" -Force | Should -BeNullOrEmpty
+        $r = Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/a.txt" -Destination "$W/guest/a.txt" -PassThru
+        $r | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'Faults through the relay, <_> agent' -ForEach $Kinds {
+    BeforeAll {
+        $script:Kind = $_
+        if (-not (Test-Path $RelayDll)) { throw "the relay is not built: $RelayDll" }
+        $script:Agent = Start-LocalAgent -Kind $Kind
+        $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-hrelay-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
+        $null = New-Item -ItemType Directory -Path "$T/local", "$T/guest"
+        $script:RelayDir = Join-Path $T 'rt'
+
+        function Start-Relay {
+            $p = Start-Process dotnet -PassThru -RedirectStandardOutput "$T/relay.out" -RedirectStandardError "$T/relay.err" `
+                -ArgumentList $RelayDll, "--Relay:RuntimeDirectory=$RelayDir", "--Relay:Vms:hvm:Agent=$($Agent.Socket)", '--Relay:Limits:FirstByteTimeoutSeconds=5', '--Relay:Limits:LastByteTimeoutSeconds=5', '--Relay:Limits:ReconnectMaxSeconds=0.5'
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while (-not (Test-Path "$RelayDir/hvm.sock") -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            if (-not (Test-Path "$RelayDir/hvm.sock")) { throw "relay did not start: $(Get-Content -Raw "$T/relay.err" -ErrorAction SilentlyContinue)" }
+            $p
+        }
+        $script:Relay = Start-Relay
+        $script:SavedRelayDir = $env:QEMUGUEST_RELAY_DIR
+        $env:QEMUGUEST_RELAY_DIR = $RelayDir
+    }
+
+    AfterAll {
+        $env:QEMUGUEST_RELAY_DIR = $SavedRelayDir
+        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
+        if ($script:Relay) { Stop-Process -Id $Relay.Id -ErrorAction SilentlyContinue; $null = $Relay.WaitForExit(10000) }
+        $script:Agent | Stop-LocalAgent
+        Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
+    }
+
+    It 'the guest reboots (agent killed and restarted behind the relay) mid-copy: error, no destination, next copy verified' {
+        $S = New-VMGuestSession -VMName hvm -ConnectTimeoutSec 5
+        New-GeneratedFile "$T/local/big.bin" 24
+        $job = Start-BackgroundCopy { param($m, $s, $src, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -LocalToGuest -Source $src -Destination $dst -TimeoutSec 10 } `
+            @($S, "$T/local/big.bin", "$T/guest/big.bin") "$T/guest" 'big.bin.qgtmp-*'
+        Restart-Agent $Agent
+        $script:Faults++
+        $errors = Wait-BackgroundCopy $job
+        $errors.Count | Should -BeGreaterThan 0
+        $errors[0].FullyQualifiedErrorId | Should -Match '^(TransferInterrupted|AgentDisconnected),'
+        "$T/guest/big.bin" | Should -Not -Exist
+
+        $r = Copy-VMGuestFile -Session $S -LocalToGuest -Source "$T/local/big.bin" -Destination "$T/guest/big.bin" -Force -Verify -PassThru
+        $r.Verified | Should -BeTrue
+        $S | Remove-VMGuestSession -Confirm:$false
+    }
+
+    It 'the relay restarted while a client waits: a clear error within the timeout, then the next call succeeds' {
+        $S = New-VMGuestSession -VMName hvm -ConnectTimeoutSec 10
+        (Invoke-VMGuestCommand -Session $S sh -ArgumentList '-c', 'echo before').StdOut | Should -Be "before`n"
+        $ps = [powershell]::Create()
+        $null = $ps.AddScript({ param($m, $s) Import-Module $m; Invoke-VMGuestCommand -Session $s sleep -ArgumentList 3 -TimeoutSec 20 }).AddArgument($env:QEMUGUEST_MODULE_PATH).AddArgument($S)
+        $async = $ps.BeginInvoke()
+        Start-Sleep -Milliseconds 800
+        Stop-Process -Id $Relay.Id
+        $null = $Relay.WaitForExit(10000)
+        $script:Relay = Start-Relay
+        $script:Faults++
+        $null = $async.AsyncWaitHandle.WaitOne(60000)
+        $async.IsCompleted | Should -BeTrue -Because 'a waiting client must not hang when the relay goes away'
+        $null = $ps.EndInvoke($async)
+        $errors = @($ps.Streams.Error)
+        $ps.Dispose()
+        # Either the wait fails with a named error, or (reconnecting) it finishes the poll: never a hang.
+        $errors | ForEach-Object { $_.FullyQualifiedErrorId | Should -Not -BeNullOrEmpty }
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        do {
+            $out = Invoke-VMGuestCommand -Session $S sh -ArgumentList '-c', 'echo after' -ErrorAction SilentlyContinue -ErrorVariable e
+            if ($out) { break }
+            Start-Sleep -Milliseconds 500
+        } while ([DateTime]::UtcNow -lt $deadline)
+        $out.StdOut | Should -Be "after`n"
+        $S | Remove-VMGuestSession -Confirm:$false
+    }
+}
