@@ -73,7 +73,7 @@ try {
     $work = Join-Path ([IO.Path]::GetTempPath()) ('qg-demo-' + [guid]::NewGuid().ToString('n').Substring(0, 8))
     $null = New-Item -ItemType Directory -Path "$work/project/src"
     # The VM's guest is busybox: sh, no bash.
-    if ($VM) { $guest = '/mnt/data/demo'; $shell = 'Sh' } else { $guest = "$work/guest"; $shell = 'Bash'; $null = New-Item -ItemType Directory -Path $guest }
+    if ($VM) { $guest = '/mnt/data'; $shell = 'Sh' } else { $guest = "$work/guest"; $shell = 'Bash'; $null = New-Item -ItemType Directory -Path $guest }
     function Short([string] $Path) { if ($Path.StartsWith($work)) { $Path.Substring($work.Length) } else { $Path } }
     Set-Content "$work/project/README.txt" 'Copied into the guest by Copy-VMGuestFile.'
     Set-Content "$work/project/src/hello.sh" 'echo "Hello from $(hostname), running $(uname -sr)"'
