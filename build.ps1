@@ -103,7 +103,8 @@ $ModuleIgnoredPublishFiles = @(
 
 # openssh-server: tests/pester/Remoting.Tests.ps1 runs the module over pwsh SSH remoting to localhost.
 # systemd: systemd-socket-activate for the agent's socket-activation test; socat: pty bridge tests.
-$AptPackages = @('qemu-guest-agent', 'socat', 'openssh-server', 'systemd')
+# qemu-system-x86: the end-to-end VM (tests/e2e; its guest packages are fetched with apt-get download).
+$AptPackages = @('qemu-guest-agent', 'socat', 'openssh-server', 'systemd', 'qemu-system-x86')
 # Only the Fuzz task needs these; Test stays light.
 $FuzzAptPackages = @('afl++')
 
@@ -322,6 +323,38 @@ function Get-TrxCounts([string] $Dir) {
     return [pscustomobject]@{ Passed = $passed; Failed = $failed; Skipped = $skipped }
 }
 
+function Invoke-PesterRow {
+    # One suite row from tests/pester/Invoke-PesterSuite.ps1 run on a folder of *.Tests.ps1.
+    # Uses $pester, $suites and $failures of Invoke-Tests.
+    param([string] $Name, [string] $Path, [string] $ResultName, [int] $TimeoutMinutes = 0)
+    $json = Join-Path $TestResults $ResultName
+    $psi = [Diagnostics.ProcessStartInfo]::new((Get-PwshPath))
+    foreach ($a in @('-NoProfile', '-NonInteractive', '-File', (Join-Path $Root 'tests/pester/Invoke-PesterSuite.ps1'),
+            '-PesterPath', $pester, '-ModulePath', $ModuleOut, '-RepositoryPath', $RepoOut, '-ResultPath', $json, '-Path', $Path)) { $psi.ArgumentList.Add($a) }
+    $psi.UseShellExecute = $false
+    $proc = [Diagnostics.Process]::Start($psi)
+    $limit = if ($TimeoutMinutes -gt 0) { $TimeoutMinutes * 60000 } else { -1 }
+    if (-not $proc.WaitForExit($limit)) {
+        # The suites stop their own VMs and agents in AfterAll; killing the tree covers a hang.
+        $proc.Kill($true)
+        $null = $proc.WaitForExit(30000)
+        $failures.Add("$Name did not finish within $TimeoutMinutes minutes and was stopped")
+        $suites.Add([pscustomobject]@{ Suite = $Name; Passed = 0; Failed = 1; Skipped = 0 })
+        return
+    }
+    $exit = $proc.ExitCode
+    if (Test-Path $json) {
+        $p = Get-Content -Raw $json | ConvertFrom-Json
+        if ($exit -ne 0 -and $p.Failed -eq 0) { $p.Failed = 1 }
+        if ([int] $p.Passed + [int] $p.Failed -eq 0) { $failures.Add("$Name ran no tests"); $p.Failed = 1 }
+        $suites.Add([pscustomobject]@{ Suite = $Name; Passed = [int] $p.Passed; Failed = [int] $p.Failed; Skipped = [int] $p.Skipped })
+    }
+    else {
+        $suites.Add([pscustomobject]@{ Suite = $Name; Passed = 0; Failed = 1; Skipped = 0 })
+        $failures.Add("$Name produced no result file")
+    }
+}
+
 function Invoke-WindowsAgentCheck {
     # The agent's Windows code only runs on Windows, and NativeAOT cannot cross-compile from
     # Linux: publishing it trimmed for win-x64 compiles it for that RID (platform and AOT
@@ -361,18 +394,11 @@ function Invoke-Tests {
     }
 
     Write-Step 'Pester: tests/pester against out/QemuGuest'
-    $pesterJson = Join-Path $TestResults 'pester.json'
-    & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'tests/pester/Invoke-PesterSuite.ps1') -PesterPath $pester -ModulePath $ModuleOut -RepositoryPath $RepoOut -ResultPath $pesterJson
-    $exit = $LASTEXITCODE
-    if (Test-Path $pesterJson) {
-        $p = Get-Content -Raw $pesterJson | ConvertFrom-Json
-        if ($exit -ne 0 -and $p.Failed -eq 0) { $p.Failed = 1 }
-        $suites.Add([pscustomobject]@{ Suite = 'Pester'; Passed = [int] $p.Passed; Failed = [int] $p.Failed; Skipped = [int] $p.Skipped })
-    }
-    else {
-        $suites.Add([pscustomobject]@{ Suite = 'Pester'; Passed = 0; Failed = 1; Skipped = 0 })
-        $failures.Add('Pester produced no result file')
-    }
+    Invoke-PesterRow 'Pester' (Join-Path $Root 'tests/pester') 'pester.json'
+    # A real QEMU VM per agent kind and path; the whole suite is bounded so a hang fails CI
+    # instead of stalling it.
+    Write-Step 'E2E: tests/e2e in QEMU VMs against out/QemuGuest'
+    Invoke-PesterRow 'E2E' (Join-Path $Root 'tests/e2e') 'e2e.json' -TimeoutMinutes 20
 
     # Last: it republishes the agent for another RID, after every suite has used the Linux build.
     $winOk = Invoke-WindowsAgentCheck
@@ -397,7 +423,7 @@ Add-Task 'Help' 'List the tasks.' {
 Add-Task 'Build' 'Restore and compile every project (warnings are errors).' { Invoke-Build }
 Add-Task 'Package' 'Lay the module out in out/QemuGuest (allow-listed files) and publish it as a .nupkg to out/repo.' { Invoke-Package }
 Add-Task 'Test' 'Build, package, run every xunit and Pester suite; last line "N passed, N failed".' { Invoke-Tests }
-Add-Task 'Demo' 'Start a local agent on a temporary socket and drive it through the module.' {
+Add-Task 'Demo' 'Start a local agent on a temporary socket (-VM: boot a QEMU VM) and drive it through the module.' {
     Install-AptPackages
     Invoke-Package
     & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'tools/Demo.ps1') -ModulePath $ModuleOut -VM:$VM

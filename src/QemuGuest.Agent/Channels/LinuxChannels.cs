@@ -28,20 +28,42 @@ public sealed unsafe class LinuxDeviceChannel : IAgentChannel
 
     public string Description => (_serial ? "isa-serial " : "virtio-serial ") + _path;
 
+    // The descriptor Open() probed with, handed to the first AcceptAsync. Closing it instead
+    // lost the host's first request after an agent restart: the host sends as soon as the port
+    // is open, and the guest kernel discards a virtio-serial port's unread data on close.
+    private int _probed = -1;
+
     public void Open()
     {
-        // Probing is done by AcceptAsync: the device is opened per connection.
         int fd = OpenDevice();
-        Libc.Close(fd);
+        int previous = Interlocked.Exchange(ref _probed, fd);
+        if (previous >= 0)
+        {
+            Libc.Close(previous);
+        }
     }
 
     public ValueTask<AgentConnection> AcceptAsync(CancellationToken cancellationToken)
     {
-        int fd = OpenDevice();
+        int fd = Interlocked.Exchange(ref _probed, -1);
+        if (fd < 0)
+        {
+            fd = OpenDevice();
+        }
+
         return ValueTask.FromResult(new AgentConnection(new FdStream(fd, isSocket: false), isDevice: true));
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        int fd = Interlocked.Exchange(ref _probed, -1);
+        if (fd >= 0)
+        {
+            Libc.Close(fd);
+        }
+
+        return ValueTask.CompletedTask;
+    }
 
     private int OpenDevice()
     {
