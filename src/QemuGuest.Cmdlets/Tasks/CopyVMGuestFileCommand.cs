@@ -441,17 +441,22 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         try
         {
             int chunk = fs.Profile.WriteChunk(plan.Chunk);
+            // The stock qemu-ga (7.2) on a real virtio-serial port loses replies to pipelined
+            // guest-file-write requests (its log shows every reply sent; only the last reaches
+            // the host: tests/e2e found it). Over a unix socket it does not, but a VM is where it
+            // runs, so writes to it go one at a time, like any plain client's.
+            int depth = fs.Profile.IsOurs ? Depth : 1;
             var free = new Stack<byte[]>();
             var pending = new Queue<(Task<long> Task, int Length, byte[] Buffer)>();
             try
             {
-                for (int i = 0; i <= Depth; i++)
+                for (int i = 0; i <= depth; i++)
                 {
                     free.Push(ArrayPool<byte>.Shared.Rent(chunk));
                 }
                 while (true)
                 {
-                    if (pending.Count == Depth)
+                    if (pending.Count == depth)
                     {
                         await CompleteWriteAsync(pending.Dequeue(), free, guestPath).ConfigureAwait(false);
                     }
