@@ -31,20 +31,10 @@ BeforeAll {
         return $map
     }
 
-    # Known defect, found by this suite: qemu-ga 7.2 on a virtio-serial port sends a reply for
-    # each of several pipelined guest-file-write requests (its -v log says so), yet only the
-    # last reaches the host, so Copy-VMGuestFile's 4-deep write pipeline fails with "answered a
-    # later request without answering guest-file-write". Pipelined guest-ping and
-    # guest-file-read are unaffected, and so is the relay (one request at a time). Only that
-    # exact failure, on that path, is reported as skipped; anything else fails.
+    # qemu-ga 7.2 on a virtio-serial port loses replies to pipelined guest-file-write, which
+    # this suite found; Copy-VMGuestFile now writes to a stock agent one request at a time.
     function Invoke-CopyToGuest([hashtable] $Arguments) {
-        try { return Copy-VMGuestFile -Session $S -LocalToGuest @Arguments -ErrorAction Stop }
-        catch {
-            if ($Agent -eq 'Stock' -and $Via -eq 'Direct' -and "$_" -match 'answered a later request without answering guest-file-write') {
-                Set-ItResult -Skipped -Because "known: qemu-ga 7.2 over virtio-serial loses replies to pipelined guest-file-write ($_)"
-            }
-            throw
-        }
+        Copy-VMGuestFile -Session $S -LocalToGuest @Arguments -ErrorAction Stop
     }
 
     function Get-GuestText([string] $Command) {
@@ -194,12 +184,6 @@ Describe 'A real QEMU VM (TCG), <Agent> agent, <Via>' -ForEach $Cases {
         Stop-VMGuest -Session $S -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable err
         $exit = Wait-E2eVmExit -Vm $Vm -TimeoutSec 60
         $exit | Should -Be 0 -Because "qemu should exit after the guest powers off`n$(Get-E2eVmConsole $Vm)"
-        # Known defect, found by this suite: when the VM powers off, the relay's wait for a
-        # possible error reply to guest-shutdown ends in a cancelled task (the channel closed),
-        # which VmChannel's no-reply path does not catch, so it answers "internal error".
-        if ($Via -eq 'Relay' -and "$err" -match 'guest-shutdown: qemuguest-relay: internal error: A task was canceled') {
-            Set-ItResult -Skipped -Because "known: the relay reports guest-shutdown as an internal error when the channel closes ($err)"
-        }
         $err | Should -BeNullOrEmpty
     }
 }
