@@ -89,7 +89,6 @@ try {
     foreach ($kind in 'Stock', 'Ours') {
         $label = if ($kind -eq 'Stock') { "Debian $($image.StockAgent)" } else { 'QemuGuest agent (NativeAOT)' }
         $vm = Start-E2eVm -Image $image -Agent $kind -Name "bench-$($kind.ToLowerInvariant())" -MemoryMiB 1024 -Cpus $Cpus
-        $relay = $null
         try {
             $boots.Add("$label $($vm.BootSeconds) s")
             # 1. A minimal raw client, one request at a time (bench/transfer/raw_qga.py).
@@ -103,23 +102,11 @@ try {
 
             # 2. Copy-VMGuestFile, straight to the VM's chardev socket. Guest side on tmpfs: the
             # agent and the channel are measured, not the emulated disk.
-            if ($kind -eq 'Stock') {
-                # Pipelined writes lose replies with qemu-ga over virtio-serial (tests/e2e/Vm.Tests.ps1):
-                # the upload goes through the relay, which sends one request at a time.
-                $relay = Start-E2eRelay -Vm $vm -Configuration $Configuration
-                $saved = $env:QEMUGUEST_RELAY_DIR; $env:QEMUGUEST_RELAY_DIR = $relay.Directory
-                try {
-                    $up = Copy-VMGuestFile -VMName $vm.Name -LocalToGuest -Source $src -Destination '/tmp/up.bin' -ChunkSize $ChunkSize -Force -PassThru
-                }
-                finally { $env:QEMUGUEST_RELAY_DIR = $saved; $relay | Stop-E2eRelay; $relay = $null }
-                Add-Row "$label, Copy-VMGuestFile via relay" 'to guest' $up.Bytes $up.Duration.TotalSeconds "$($ChunkSize / 1KB) KiB blocks, 1 in flight (relay), atomic=$($up.Atomic); direct: fails, see notes"
-            }
-            # QEMU's chardev takes one client at a time: the relay is gone before this session.
             $session = New-VMGuestSession -ConnectionString $vm.ConnectionString -Name "direct-$kind" -ConnectTimeoutSec 30
-            if ($kind -ne 'Stock') {
-                $up = Copy-VMGuestFile -Session $session -LocalToGuest -Source $src -Destination '/tmp/up.bin' -ChunkSize $ChunkSize -Force -PassThru
-                Add-Row "$label, Copy-VMGuestFile" 'to guest' $up.Bytes $up.Duration.TotalSeconds "$($ChunkSize / 1KB) KiB blocks, 4 in flight, atomic=$($up.Atomic)"
-            }
+            $up = Copy-VMGuestFile -Session $session -LocalToGuest -Source $src -Destination '/tmp/up.bin' -ChunkSize $ChunkSize -Force -PassThru
+            # Writes to the stock agent go one at a time (docs/copy.md, Pipelining).
+            $inFlight = if ($kind -eq 'Stock') { 1 } else { 4 }
+            Add-Row "$label, Copy-VMGuestFile" 'to guest' $up.Bytes $up.Duration.TotalSeconds "$($ChunkSize / 1KB) KiB blocks, $inFlight in flight, atomic=$($up.Atomic)"
             $down = Copy-VMGuestFile -Session $session -GuestToLocal -Source '/tmp/up.bin' -Destination (Join-Path $work "down-$kind.bin") -ChunkSize $ChunkSize -Force -PassThru
             Add-Row "$label, Copy-VMGuestFile" 'from guest' $down.Bytes $down.Duration.TotalSeconds "$($ChunkSize / 1KB) KiB blocks, 4 in flight"
             if ((Get-FileHash $src).Hash -ne (Get-FileHash (Join-Path $work "down-$kind.bin")).Hash) { throw "E2eBenchCorrupt: the round trip through $label changed the file" }
@@ -157,10 +144,8 @@ $(($rows | ForEach-Object { "| $($_.Path) | $($_.Direction) | $($_.MiBps) | $($_
 Reading the table: the ceiling row is the port itself (QEMU's chardev and virtio-serial, the
 guest kernel's virtio_console) with nothing parsing the bytes. Every agent row pays for JSON
 and base64 in the guest, under TCG's emulated CPU, one request at a time on the agent side.
-The stock agent's upload goes through the relay because Copy-VMGuestFile's pipelined writes
-straight to qemu-ga 7.2 over virtio-serial fail: qemu-ga sends every reply (its -v log shows
-them) but only the last of several pipelined guest-file-write replies reaches the host
-(tests/e2e/Vm.Tests.ps1 reports those cases as skipped on exactly that error).
+Copy-VMGuestFile writes to the stock agent one request at a time: qemu-ga 7.2 on virtio-serial
+loses replies to pipelined guest-file-write requests (found by tests/e2e).
 "@
     Set-Content -Path $ResultFile -Value $md
     Write-Host "wrote $ResultFile"
