@@ -254,7 +254,8 @@ case "`$agent" in
         # host's one start byte, then count N bytes.
         i=0
         while [ `$i -lt 6000 ]; do
-            head -c 1 <&3 > /run/raw.start
+            # dd bs=1 reads exactly one byte; head may read ahead and swallow the data behind it.
+            dd bs=1 count=1 <&3 > /run/raw.start 2>/dev/null
             [ -s /run/raw.start ] && break
             sleep 0.1; i=`$((i + 1))
         done
