@@ -17,14 +17,7 @@ BeforeAll {
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
     $script:RelayDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'src/QemuGuest.Relay/bin/Release/net10.0/qemuguest-relay.dll'
 
-    function New-GeneratedFile([string] $Path, [int] $MiB) {
-        $f = [IO.File]::Create($Path)
-        try {
-            $buf = [byte[]]::new(1MB); [Random]::new(11).NextBytes($buf)
-            for ($i = 0; $i -lt $MiB; $i++) { $buf[0] = [byte]($i % 256); $f.Write($buf, 0, $buf.Length) }
-        }
-        finally { $f.Dispose() }
-    }
+    . (Join-Path $PSScriptRoot 'CopyTestHelpers.ps1')
 
     # The same agent again on the same socket and state folder: what a guest reboot looks like
     # from the host (the chardev closes, then a new agent answers on it).
@@ -67,20 +60,6 @@ BeforeAll {
         $errors = @($Job.PowerShell.Streams.Error)
         $Job.PowerShell.Dispose()
         , $errors
-    }
-
-    # Handles handed out between two probes and still open (guest-file-close succeeds on them).
-    function Get-ProbeHandle($Session, [string] $Dir) {
-        $h = Invoke-VMGuestRpc -Session $Session guest-file-open @{ path = "$Dir/probe"; mode = 'w' } -Confirm:$false
-        $null = Invoke-VMGuestRpc -Session $Session guest-file-close @{ handle = $h } -Confirm:$false
-        [long] $h
-    }
-    function Get-LeakedHandles($Session, [long] $After, [long] $Before) {
-        foreach ($h in ($After + 1)..($Before - 1)) {
-            $e = $null
-            $null = Invoke-VMGuestRpc -Session $Session guest-file-close @{ handle = $h } -ErrorVariable e -ErrorAction SilentlyContinue -Confirm:$false
-            if (-not $e) { $h }
-        }
     }
 
     function Mount-SmallFs([string] $Path, [string] $Options) {
