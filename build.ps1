@@ -71,6 +71,7 @@ $TestResults = Join-Path $OutDir 'test-results'
 # missing one fails the Package task. Paths relative to out/QemuGuest.
 $ModuleRootFiles = @(
     'QemuGuest.psd1'
+    'LICENSE'
     'QemuGuest.Cmdlets.dll'
     'QemuGuest.Format.ps1xml'
     'en-US/about_QemuGuest.help.txt'
@@ -101,12 +102,9 @@ $ModuleIgnoredPublishFiles = @(
     'System.Runtime.Loader.dll'
 )
 
-# openssh-server: tests/pester/Remoting.Tests.ps1 runs the module over pwsh SSH remoting to localhost.
-# systemd: systemd-socket-activate for the agent's socket-activation test; socat: pty bridge tests.
-# qemu-system-x86: the end-to-end VM (tests/e2e; its guest packages are fetched with apt-get download).
-$AptPackages = @('qemu-guest-agent', 'socat', 'openssh-server', 'systemd', 'qemu-system-x86')
-# Only the Fuzz task needs these; Test stays light.
-$FuzzAptPackages = @('afl++')
+# What each task needs from the machine (Debian packages, found by tool and by dpkg state) is
+# declared in tools/Prerequisites.psm1; each task checks its own before doing anything else.
+Import-Module (Join-Path $Root 'tools/Prerequisites.psm1') -Force
 
 # ---------------------------------------------------------------------------------------
 # Task table: name → synopsis + script block. Order is the order shown by Help.
@@ -134,26 +132,6 @@ function Get-ProductVersion {
     $v = $props.Project.PropertyGroup | ForEach-Object { $_.VersionPrefix } | Where-Object { $_ } | Select-Object -First 1
     if (-not $v) { throw 'VersionPrefix not found in Directory.Build.props' }
     return [string] $v
-}
-
-function Install-AptPackages([string[]] $Packages = $AptPackages) {
-    if (-not $IsLinux) { return }
-    $missing = @($Packages | Where-Object {
-        $status = & dpkg-query -W -f '${Status}' $_ 2>$null
-        $status -notmatch 'install ok installed'
-    })
-    if ($missing.Count -eq 0) { return }
-    Write-Step "Installing Debian packages: $($missing -join ', ')"
-    $sudo = if ((& id -u) -eq '0') { @() } else { @('sudo') }
-    $env:DEBIAN_FRONTEND = 'noninteractive'
-    if ($sudo) {
-        Invoke-Native 'sudo' @('apt-get', 'update', '-qq') 'apt-get update'
-        Invoke-Native 'sudo' (@('apt-get', 'install', '-y', '-qq', '--no-install-recommends') + $missing) 'apt-get install'
-    }
-    else {
-        Invoke-Native 'apt-get' @('update', '-qq') 'apt-get update'
-        Invoke-Native 'apt-get' (@('install', '-y', '-qq', '--no-install-recommends') + $missing) 'apt-get install'
-    }
 }
 
 function Get-PesterModulePath {
@@ -224,8 +202,7 @@ $list
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('QEMU', 'qemu-ga', 'GuestAgent', 'VirtualMachine', 'Linux', 'Windows', 'PSEdition_Core', 'PSEdition_Desktop')
-            ProjectUri = 'https://example.invalid/qemuguest'
+            Tags = @('QEMU', 'qemu-ga', 'GuestAgent', 'VirtualMachine', 'Linux', 'Windows', 'PSEdition_Core', 'PSEdition_Desktop')
         }
     }
 }
@@ -272,6 +249,7 @@ function Invoke-Package {
 
     $sources = @{
         'QemuGuest.psd1'                  = Join-Path $Root 'QemuGuest.psd1'
+        'LICENSE'                         = Join-Path $Root 'LICENSE'
         'QemuGuest.Cmdlets.dll'           = Join-Path $publish 'QemuGuest.Cmdlets.dll'
         'QemuGuest.Format.ps1xml'         = Join-Path $Root 'src/QemuGuest.Cmdlets/QemuGuest.Format.ps1xml'
         'en-US/about_QemuGuest.help.txt'  = Join-Path $Root 'en-US/about_QemuGuest.help.txt'
@@ -306,8 +284,36 @@ function Invoke-Package {
     }
     $nupkg = Get-ChildItem $RepoOut -Filter 'QemuGuest.*.nupkg' | Select-Object -First 1
     if (-not $nupkg) { throw "Publish-PSResource produced no .nupkg in $RepoOut" }
+    Add-NuspecLicense $nupkg.FullName
     Write-Host "    module: $ModuleOut"
     Write-Host "    package: $($nupkg.FullName)"
+}
+
+function Add-NuspecLicense([string] $Path) {
+    # Publish-PSResource writes a nuspec from the psd1, which can only point at a LicenseUri, and
+    # there is no home page to point at. The LICENSE file is in the package (module allow-list);
+    # this declares it in the nuspec too, as an SPDX expression that NuGet clients display.
+    Add-Type -AssemblyName System.IO.Compression
+    $zip = [IO.Compression.ZipFile]::Open($Path, [IO.Compression.ZipArchiveMode]::Update)
+    try {
+        $entry = @($zip.Entries | Where-Object { $_.FullName -notmatch '/' -and $_.Name -like '*.nuspec' })
+        if ($entry.Count -ne 1) { throw "expected one .nuspec at the root of $Path, found $($entry.Count)" }
+        $reader = [IO.StreamReader]::new($entry[0].Open())
+        try { [xml] $nuspec = $reader.ReadToEnd() } finally { $reader.Dispose() }
+        $ns = $nuspec.DocumentElement.NamespaceURI
+        $metadata = $nuspec.DocumentElement['metadata', $ns]
+        if (-not $metadata['license', $ns]) {
+            $license = $nuspec.CreateElement('license', $ns)
+            $license.SetAttribute('type', 'expression')
+            $license.InnerText = 'MIT'
+            $null = $metadata.InsertAfter($license, $metadata['requireLicenseAcceptance', $ns])
+        }
+        $name = $entry[0].FullName
+        $entry[0].Delete()
+        $writer = [IO.StreamWriter]::new($zip.CreateEntry($name).Open(), [Text.UTF8Encoding]::new($false))
+        try { $nuspec.Save($writer) } finally { $writer.Dispose() }
+    }
+    finally { $zip.Dispose() }
 }
 
 function Get-TrxCounts([string] $Dir) {
@@ -366,7 +372,7 @@ function Invoke-WindowsAgentCheck {
 }
 
 function Invoke-Tests {
-    Install-AptPackages
+    Install-Prerequisite -Task Test
     $pester = Get-PesterModulePath
     Invoke-Package
 
@@ -424,13 +430,15 @@ Add-Task 'Build' 'Restore and compile every project (warnings are errors).' { In
 Add-Task 'Package' 'Lay the module out in out/QemuGuest (allow-listed files) and publish it as a .nupkg to out/repo.' { Invoke-Package }
 Add-Task 'Test' 'Build, package, run every xunit and Pester suite; last line "N passed, N failed".' { Invoke-Tests }
 Add-Task 'Demo' 'Start a local agent on a temporary socket (-VM: boot a QEMU VM) and drive it through the module.' {
-    Install-AptPackages
+    # The local demo runs our own agent and needs nothing from apt; the VM needs QEMU and qemu-ga.
+    Install-Prerequisite -Task ($VM ? 'Demo -VM' : 'Demo')
     Invoke-Package
     & (Get-PwshPath) -NoProfile -NonInteractive -File (Join-Path $Root 'tools/Demo.ps1') -ModulePath $ModuleOut -VM:$VM
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
 Add-Task 'Bench' 'Run the benchmarks, ours next to qemu-ga, and write bench/RESULTS.md (-Quick, -BenchArea).' {
-    Install-AptPackages
+    Install-Prerequisite -Task Bench
+    if ($BenchArea -contains 'vm') { Install-Prerequisite -Task 'Bench -BenchArea vm' }
     Invoke-Package
     # '*' is never handed to a native command: PowerShell would expand it to file names.
     $areaArguments = if (@($BenchArea | Where-Object { $_ -ne '*' }).Count) { @('-Area', ($BenchArea -join ',')) } else { @() }
@@ -442,9 +450,16 @@ Add-Task 'Fuzz' 'Coverage-guided fuzzing (SharpFuzz + AFL++) of each -Target for
     $known = @('reader', 'agent-dispatch', 'relay-validation', 'qapi-parser')
     $unknown = @($targets | Where-Object { $_ -notin $known })
     if ($unknown.Count -gt 0) { throw "unknown fuzz target(s) '$($unknown -join "', '")'; targets: $($known -join ', ')" }
-    Install-AptPackages $FuzzAptPackages
+    Install-Prerequisite -Task Fuzz
     & (Join-Path $Root 'fuzz/Invoke-Fuzz.ps1') -Configuration $Configuration -Target $targets -Seconds $FuzzSeconds
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
+}
+Add-Task 'Prerequisites' 'Show what each task needs from the machine and whether it is here (installs nothing).' {
+    foreach ($task in 'Test', 'Demo', 'Demo -VM', 'Bench', 'Bench -BenchArea vm', 'Fuzz') {
+        $rows = @(Get-Prerequisite $task | Test-Prerequisite)
+        Write-Host "${task}: $(if ($rows.Count) { '' } else { 'nothing' })"
+        foreach ($r in $rows) { Write-Host ('    {0,-24} {1,-18} {2,-14} {3}' -f $r.Tool, $r.Package, $r.State, $(if ($r.Present) { 'present' } else { 'MISSING' })) }
+    }
 }
 Add-Task 'UpdateManifest' 'Rewrite QemuGuest.psd1 from Directory.Build.props and the built cmdlets.' {
     Invoke-Build

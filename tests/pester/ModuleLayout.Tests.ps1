@@ -17,6 +17,7 @@ Describe 'Module layout (out/QemuGuest)' {
     It 'contains exactly the allow-listed files' {
         $files = Get-ChildItem -Recurse -File $ModulePath | ForEach-Object { [IO.Path]::GetRelativePath($ModulePath, $_.FullName).Replace('\', '/') } | Sort-Object
         $files | Should -Contain 'QemuGuest.psd1'
+        $files | Should -Contain 'LICENSE'
         $files | Should -Contain 'QemuGuest.Cmdlets.dll'
         $files | Should -Contain 'QemuGuest.Format.ps1xml'
         $files | Should -Contain 'en-US/about_QemuGuest.help.txt'
@@ -56,6 +57,43 @@ Describe 'Module layout (out/QemuGuest)' {
         $LASTEXITCODE | Should -Be 0
         $out[0] | Should -Be 'WARNINGS=0'
         @($out | Select-Object -Skip 1) | Should -Be @($Manifest.CmdletsToExport | Sort-Object)
+    }
+}
+
+Describe 'Release hygiene' {
+    It 'passes Test-ModuleManifest and invents no home page' {
+        $m = Test-ModuleManifest -Path (Join-Path $ModulePath 'QemuGuest.psd1') -ErrorAction Stop
+        $m.Name | Should -Be 'QemuGuest'
+        # Fields with no real value stay empty rather than point somewhere made up.
+        $m.ProjectUri | Should -BeNullOrEmpty
+        Get-Content -Raw (Join-Path $RepoRoot 'QemuGuest.psd1') | Should -Not -Match 'example\.(invalid|com|org)'
+    }
+
+    It 'ships the LICENSE whose holder and kind the manifest names' {
+        $license = Get-Content -Raw (Join-Path $RepoRoot 'LICENSE')
+        $license | Should -Match '^MIT License'
+        $license -match 'Copyright \(c\) (.+)' | Should -BeTrue
+        $holder = $Matches[1].Trim()
+        $Manifest.Copyright | Should -Be "(c) $holder. MIT License."
+        Get-Content -Raw (Join-Path $ModulePath 'LICENSE') | Should -Be $license
+    }
+
+    It 'publishes a nupkg that carries the LICENSE file and declares MIT' {
+        Add-Type -AssemblyName System.IO.Compression.FileSystem
+        $nupkg = @(Get-ChildItem $RepoPath -Filter 'QemuGuest.*.nupkg')
+        $nupkg.Count | Should -Be 1
+        $zip = [IO.Compression.ZipFile]::OpenRead($nupkg[0].FullName)
+        try {
+            $read = { param($e) $r = [IO.StreamReader]::new($e.Open()); try { $r.ReadToEnd() } finally { $r.Dispose() } }
+            $licenseEntry = $zip.GetEntry('LICENSE')
+            $licenseEntry | Should -Not -BeNullOrEmpty
+            (& $read $licenseEntry) | Should -Be (Get-Content -Raw (Join-Path $RepoRoot 'LICENSE'))
+            [xml] $nuspec = & $read $zip.GetEntry('QemuGuest.nuspec')
+            $nuspec.package.metadata.license.type | Should -Be 'expression'
+            $nuspec.package.metadata.license.'#text' | Should -Be 'MIT'
+            $nuspec.OuterXml | Should -Not -Match 'example\.invalid'
+        }
+        finally { $zip.Dispose() }
     }
 }
 
