@@ -110,7 +110,9 @@ function Install-Prerequisite {
         [switch] $NoInstall
     )
     if (-not $PSBoundParameters.ContainsKey('Rows')) { $Rows = Get-Prerequisite $Task }
-    if (@($Rows).Count -eq 0) { return }
+    # A task that needs nothing gives $null here, and @($null) would be one empty row.
+    $Rows = @($Rows | Where-Object { $null -ne $_ })
+    if ($Rows.Count -eq 0) { return }
     $missing = @($Rows | Test-Prerequisite | Where-Object { -not $_.Present })
     if ($missing.Count -eq 0) { return }
 

@@ -87,6 +87,7 @@ Describe 'Prerequisite detection (tools/Prerequisites.psm1)' {
 
     It 'installs nothing for the local demo, and no sshd for any demo' {
         @(Get-Prerequisite Demo).Count | Should -Be 0
+        { Install-Prerequisite -Task Demo -NoInstall } | Should -Not -Throw
         (Get-Prerequisite 'Demo -VM').Package | Should -Not -Contain 'openssh-server'
     }
 
