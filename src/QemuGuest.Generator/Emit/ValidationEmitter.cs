@@ -126,7 +126,12 @@ internal static class ValidationEmitter
         var parts = new List<string>();
         foreach (var m in members)
         {
-            parts.Add("new(" + TypeMap.Literal(m.Name) + ", " + map.DescriptorExpr(m.Type) + ", " + (m.Optional ? "true" : "false") + ")");
+            bool pathComponent = false;
+            foreach (var f in m.Features)
+            {
+                pathComponent |= f.Name == "path-component";
+            }
+            parts.Add("new(" + TypeMap.Literal(m.Name) + ", " + map.DescriptorExpr(m.Type) + ", " + (m.Optional ? "true" : "false") + (pathComponent ? ", pathComponent: true" : "") + ")");
         }
         return "new QapiMemberDescriptor[] { " + string.Join(", ", parts) + " }";
     }

@@ -32,6 +32,14 @@ public static class QapiErrorTexts
     public static string EnumValue(string name, string value) =>
         "Parameter '" + name + "' does not accept value '" + value + "'";
 
+    /// <summary>
+    /// A 'path-component' member holding more or less than one name (ours, no QEMU counterpart):
+    /// "Parameter 'entries[0].name' is not a single path component: '../x' contains '/'".
+    /// <paramref name="printable"/> is the value already made printable.
+    /// </summary>
+    public static string NotPathComponent(string fullName, string printable, string problem) =>
+        "Parameter '" + fullName + "' is not a single path component: '" + printable + "' " + problem;
+
     /// <summary>Request envelope: not an object.</summary>
     public const string InputNotObject = "QMP input must be a JSON object";
 

@@ -82,11 +82,12 @@ public sealed class QapiEnumDescriptor : QapiTypeDescriptor
 /// <summary>A member of an object type.</summary>
 public sealed class QapiMemberDescriptor
 {
-    public QapiMemberDescriptor(string name, QapiTypeDescriptor type, bool optional)
+    public QapiMemberDescriptor(string name, QapiTypeDescriptor type, bool optional, bool pathComponent = false)
     {
         Name = name;
         Type = type;
         Optional = optional;
+        PathComponent = pathComponent;
     }
 
     public string Name { get; }
@@ -94,6 +95,12 @@ public sealed class QapiMemberDescriptor
     public QapiTypeDescriptor Type { get; }
 
     public bool Optional { get; }
+
+    /// <summary>
+    /// The member has the schema feature 'path-component': a string that must be exactly one
+    /// path component (<see cref="Validation.PathComponent"/>), checked wherever the validator runs.
+    /// </summary>
+    public bool PathComponent { get; }
 }
 
 /// <summary>

@@ -265,16 +265,43 @@ public sealed class SchemaValidator
 
     private static void CheckMember(QapiMemberDescriptor member, JsonElement obj, QapiPath path)
     {
+        JsonElement value;
         if (member.Optional)
         {
-            if (QapiJson.Optional(obj, member.Name, out var v))
+            if (!QapiJson.Optional(obj, member.Name, out value))
             {
-                Check(member.Type, v, path.Member(member.Name));
+                return;
             }
         }
         else
         {
-            Check(member.Type, QapiJson.Required(obj, path, member.Name), path.Member(member.Name));
+            value = QapiJson.Required(obj, path, member.Name);
+        }
+        var memberPath = path.Member(member.Name);
+        Check(member.Type, value, memberPath);
+        if (member.PathComponent)
+        {
+            CheckPathComponent(member.Type, value, memberPath);
+        }
+    }
+
+    // Applies to a str member or a list of them; the schema checker allows the feature on nothing else.
+    private static void CheckPathComponent(QapiTypeDescriptor type, JsonElement value, QapiPath path)
+    {
+        if (type is QapiArrayDescriptor a)
+        {
+            int i = 0;
+            foreach (var item in value.EnumerateArray())
+            {
+                CheckPathComponent(a.Element, item, path.Element(i++));
+            }
+            return;
+        }
+        string name = value.GetString()!;
+        string? problem = PathComponent.Problem(name);
+        if (problem is not null)
+        {
+            throw new QapiUnmarshalException(QapiErrorTexts.NotPathComponent(path.FullName, PathComponent.Printable(name, 100), problem));
         }
     }
 

@@ -404,6 +404,12 @@ internal sealed class ExprChecker
             _def.MemberFeatures.AddRange(feats);
             var typeNode = arg["type"]!;
             var type = CheckTypeNameOrArray(typeNode, keySource);
+            // The validator checks 'path-component' on strings only; elsewhere it would be a
+            // defence that silently checks nothing.
+            if (type.Name != "str" && feats.Any(f => f.Feature.Name == "path-component"))
+            {
+                throw Error(typeNode.Location, keySource + " has feature 'path-component' but is not of type 'str' or ['str']");
+            }
             members.Add(new RawMember(key, type, typeNode.Location, optional, cond, feats.Select(f => f.Feature).ToEquatableArray(), e.KeyLocation, definedIn));
         }
         return members;
