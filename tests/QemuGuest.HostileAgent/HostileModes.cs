@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -31,7 +32,7 @@ public static class HostileModes
         ["bad-base64"] = "guest-file-read returns buf-b64 that is not base64",
         ["endless-read"] = "guest-file-read never reports eof: every read returns count bytes, eof false",
         ["stall"] = "the first half of a valid reply, then silence with the connection open",
-    };
+    }.Concat(HostileListings.Modes).ToDictionary(p => p.Key, p => p.Value);
 
     /// <summary>Configures <paramref name="agent"/> for <paramref name="mode"/>.</summary>
     public static void Apply(FakeAgent agent, string mode)
@@ -120,6 +121,10 @@ public static class HostileModes
                 };
                 break;
             default:
+                if (HostileListings.TryApply(agent, mode))
+                {
+                    break;
+                }
                 throw new ArgumentException("unknown hostile mode '" + mode + "'; modes: " + string.Join(", ", All.Keys), nameof(mode));
         }
     }

@@ -263,6 +263,36 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
         }
     }
 
+    Context 'names and sizes from the guest (issue 15)' {
+        It 'a guest file named lnk\..\..\escaped beside a symlink lnk cannot make -Recurse -Force write outside -Destination' {
+            # What any unprivileged guest user can do: a link, and a file whose name holds
+            # backslashes. The guest reads src/lnk/../../escaped through the link; before the
+            # fix the host wrote DEST/src/lnk/../../escaped, i.e. $W/local/escaped.
+            $null = New-Item -ItemType Directory -Path "$W/guest/src", "$W/guest/deep/deeper", "$W/local/out"
+            $null = New-Item -ItemType SymbolicLink -Path "$W/guest/src/lnk" -Target "$W/guest/deep/deeper"
+            [IO.File]::WriteAllText("$W/guest/src/lnk\..\..\escaped", 'planted')
+            [IO.File]::WriteAllText("$W/guest/escaped", 'owned')
+            [IO.File]::WriteAllText("$W/guest/src/ok.txt", 'fine')
+            $err = $null
+            Copy-VMGuestFile -Session $S -GuestToLocal -Recurse -Force -Source "$W/guest/src" -Destination "$W/local/out/" -ErrorVariable err -ErrorAction SilentlyContinue
+            "$W/local/escaped" | Should -Not -Exist
+            Get-Content -Raw "$W/local/out/src/ok.txt" | Should -Be 'fine'
+            @(Get-ChildItem -Force -Recurse "$W/local").FullName | Sort-Object | Should -Be @("$W/local/out", "$W/local/out/src", "$W/local/out/src/ok.txt")
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'InvalidGuestName,*'
+            $err[0].Exception.Message | Should -Match ([regex]::Escape('lnk\..\..\escaped'))
+            $err[0].Exception.Message | Should -Match "^copy-$Kind "
+        }
+
+        It 'a device that reads forever (/dev/zero, size 0) stops at -MaxBytes with SourceSizeExceeded and leaves nothing' {
+            $err = $null
+            Copy-VMGuestFile -Session $S -GuestToLocal -Source /dev/zero -Destination "$W/local/zero.bin" -MaxBytes 2MB -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 1
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'SourceSizeExceeded,*'
+            @(Get-ChildItem -Force "$W/local") | Should -BeNullOrEmpty
+        }
+    }
+
     Context 'interruptions' {
         It 'stops cleanly on Ctrl+C: no destination, no temporary file, no guest handle left open' {
             New-GeneratedFile "$W/local/big.bin" 64

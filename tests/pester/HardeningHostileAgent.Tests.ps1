@@ -73,24 +73,125 @@ Describe 'Cmdlets against the hostile agent program' {
         Set-Mode 'normal'
     }
 
-    It 'a file that never reaches eof streams in bounded memory and, stopped, leaves no local file' {
+    It 'a file that never reaches eof (size reported 0) stops at 64 MiB with SourceSizeExceeded, in bounded memory, leaving no local file' {
         Set-Mode 'endless-read'
         $before = Get-PeakWorkingSetMB
-        $ps = [powershell]::Create()
-        $null = $ps.AddScript({ param($m, $s, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -GuestToLocal -Source /hostile/endless -Destination $dst -TimeoutSec 5 }).AddArgument($env:QEMUGUEST_MODULE_PATH).AddArgument($S).AddArgument("$T/endless.bin")
-        $async = $ps.BeginInvoke()
-        $deadline = [DateTime]::UtcNow.AddSeconds(30)
-        while (-not (Get-ChildItem $T -Filter 'endless.bin.qgtmp-*' | Where-Object Length -GT 64MB) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
-        $streamed = (Get-ChildItem $T -Filter 'endless.bin.qgtmp-*' | Measure-Object Length -Sum).Sum
-        $ps.Stop()
-        $ps.Dispose()
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        Copy-VMGuestFile -Session $S -GuestToLocal -Source /hostile/endless -Destination "$T/endless.bin" -TimeoutSec 5 -ErrorVariable err -ErrorAction SilentlyContinue
+        $clock.Stop()
         $growth = (Get-PeakWorkingSetMB) - $before
-        Write-Host "    endless-read: $([int]($streamed / 1MB)) MiB streamed before Stop, peak working set +$([int]$growth) MB"
-        $streamed | Should -BeGreaterThan 64MB
+        Write-Host "    endless-read: $($err[0].FullyQualifiedErrorId.Split(',')[0]) after $([int]$clock.Elapsed.TotalSeconds) s, peak working set +$([int]$growth) MB"
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'SourceSizeExceeded*'
+        $err[0].Exception.Message | Should -Match '67108864 bytes'
         $growth | Should -BeLessThan 300
         "$T/endless.bin" | Should -Not -Exist
         Get-ChildItem $T -Filter '*.qgtmp-*' | Should -BeNullOrEmpty
         Set-Mode 'normal'
         (Get-VMGuestHostName -Session $S -TimeoutSec 5).HostName | Should -Be 'fake'
+    }
+
+    It 'a file that never reaches eof stops at -MaxBytes' {
+        Set-Mode 'endless-read'
+        Copy-VMGuestFile -Session $S -GuestToLocal -Source /hostile/endless -Destination "$T/endless.bin" -MaxBytes 1MB -TimeoutSec 5 -ErrorVariable err -ErrorAction SilentlyContinue
+        Set-Mode 'normal'
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'SourceSizeExceeded*'
+        $err[0].Exception.Message | Should -Match '1048576 bytes \(-MaxBytes\)'
+        "$T/endless.bin" | Should -Not -Exist
+        Get-ChildItem $T -Filter '*.qgtmp-*' | Should -BeNullOrEmpty
+    }
+}
+
+# Issue 15: a recursive copy out of the guest takes names, sizes and counts from the guest.
+# Each test performs the attack through the hostile agent; before the fix the names wrote
+# outside -Destination and the endless listings grew pwsh to gigabytes.
+Describe 'Copy-VMGuestFile -GuestToLocal -Recurse against hostile listings' {
+    BeforeEach {
+        $script:W = Join-Path $T ([guid]::NewGuid().ToString('n').Substring(0, 8))
+        $null = New-Item -ItemType Directory -Path "$W/dest/deeper"
+    }
+
+    AfterEach {
+        Set-Mode 'normal'
+        if ($script:L) { Remove-VMGuestSession -Session $L -Confirm:$false; $script:L = $null }
+    }
+
+    It '<Mode>: every name that is not one component is a per-item error naming the VM; nothing lands outside -Destination, with -Force too' -ForEach @(
+        @{ Mode = 'list-names' }, @{ Mode = 'find-names' }
+    ) {
+        Set-Mode $Mode
+        $script:L = New-VMGuestSession -ConnectionString "unix:$Socket" -Name hostile -ConnectTimeoutSec 5
+        $src = "$W/tree"
+        Copy-VMGuestFile -Session $L -GuestToLocal -Recurse -Force -Source $src -Destination "$W/dest/deeper/" -TimeoutSec 5 -ErrorVariable err -ErrorAction SilentlyContinue
+        $ids = @($err | ForEach-Object { $_.FullyQualifiedErrorId.Split(',')[0] })
+        Write-Host "    $Mode -> $($ids -join ' ')"
+        # Nothing outside the destination: ../../x, the absolute name, lnk\..\..\escaped, sub/../../../y.
+        @(Get-ChildItem -Recurse -Force $W | Where-Object { -not $_.FullName.StartsWith("$W/dest/deeper/tree") -and $_.FullName -notin "$W/dest", "$W/dest/deeper" }).FullName | Should -BeNullOrEmpty
+        "$W/tree-abs" | Should -Not -Exist
+        "$W/dest/deeper/tree/good.txt" | Should -Exist
+        "$W/dest/deeper/tree/sub/ok.txt" | Should -Exist
+        # 'a\b' must not become a folder a with a file b.
+        "$W/dest/deeper/tree/a" | Should -Not -Exist
+        $ids | Should -Contain 'InvalidGuestName'
+        ($err | Where-Object { $_.FullyQualifiedErrorId -like 'InvalidGuestName*' }).Count | Should -BeGreaterOrEqual 5
+        foreach ($e in $err) {
+            $e.Exception.Message | Should -Match 'hostile'
+            $e.Exception.Message | Should -Not -Match "[`u{0}-`u{8}`u{b}-`u{1f}`u{7f}]"
+        }
+        if ($Mode -eq 'list-names') {
+            $ids | Should -Contain 'DuplicateGuestName'
+            "$W/dest/deeper/tree/dup" | Should -Not -Exist
+            # Case twins are two files on this (case-sensitive) host.
+            "$W/dest/deeper/tree/Case" | Should -Exist
+            "$W/dest/deeper/tree/case" | Should -Exist
+        }
+    }
+
+    It 'list-names: -WhatIf creates no folder and no file' {
+        Set-Mode 'list-names'
+        $script:L = New-VMGuestSession -ConnectionString "unix:$Socket" -Name hostile -ConnectTimeoutSec 5
+        Copy-VMGuestFile -Session $L -GuestToLocal -Recurse -Source "$W/tree" -Destination "$W/dest/" -TimeoutSec 5 -WhatIf -ErrorAction SilentlyContinue
+        @(Get-ChildItem -Recurse -Force "$W/dest").FullName | Should -Be @("$W/dest/deeper")
+    }
+
+    It 'a link inside the destination is never followed (DestinationIsLink), with -Force' {
+        Set-Mode 'list-names'
+        $script:L = New-VMGuestSession -ConnectionString "unix:$Socket" -Name hostile -ConnectTimeoutSec 5
+        $null = New-Item -ItemType Directory -Path "$W/elsewhere", "$W/dest/tree"
+        $null = New-Item -ItemType SymbolicLink -Path "$W/dest/tree/sub" -Target "$W/elsewhere"
+        $null = New-Item -ItemType SymbolicLink -Path "$W/dest/tree/good.txt" -Target "$W/elsewhere/good.txt"
+        Copy-VMGuestFile -Session $L -GuestToLocal -Recurse -Force -Source "$W/tree" -Destination "$W/dest/" -TimeoutSec 5 -ErrorVariable err -ErrorAction SilentlyContinue
+        @(Get-ChildItem -Force "$W/elsewhere") | Should -BeNullOrEmpty
+        ($err | Where-Object { $_.FullyQualifiedErrorId -like 'DestinationIsLink*' }).Count | Should -Be 2
+    }
+
+    It '<Mode>: stops with <Id> within 60 s; peak working set delta of the copying pwsh below 400 MB' -ForEach @(
+        @{ Mode = 'list-recurse'; Id = 'ListingLimitExceeded' }
+        @{ Mode = 'list-paging-stuck'; Id = 'InvalidGuestListing' }
+        @{ Mode = 'list-paging-endless'; Id = 'ListingLimitExceeded' }
+    ) {
+        # In a child pwsh, so the peak belongs to this copy alone (before the fix: 4.6 GiB in 45 s).
+        Set-Mode $Mode
+        $script = @"
+`$ProgressPreference = 'SilentlyContinue'
+Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
+`$s = New-VMGuestSession -ConnectionString 'unix:$Socket' -Name hostile
+`$p = [Diagnostics.Process]::GetCurrentProcess(); `$p.Refresh(); `$before = `$p.WorkingSet64
+`$clock = [Diagnostics.Stopwatch]::StartNew()
+Copy-VMGuestFile -Session `$s -GuestToLocal -Recurse -Source '$W/tree' -Destination '$W/dest/' -TimeoutSec 10 -ErrorVariable e -ErrorAction SilentlyContinue
+`$p.Refresh()
+'{0} {1} {2}' -f (@(`$e | ForEach-Object { `$_.FullyQualifiedErrorId.Split(',')[0] }) -join '+'), [int]`$clock.Elapsed.TotalSeconds, (`$p.PeakWorkingSet64 - `$before)
+"@
+        $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+        $job = Start-ThreadJob { & $using:pwsh -NoProfile -NonInteractive -Command $using:script }
+        $finished = Wait-Job $job -Timeout 90
+        $out = Receive-Job $job; Remove-Job $job -Force
+        $ids, $seconds, $delta = ($out | Select-Object -Last 1) -split ' '
+        Write-Host ("    $Mode -> $ids in $seconds s; peak working set delta {0:N0} MB" -f ([long] $delta / 1MB))
+        $finished | Should -Not -BeNullOrEmpty
+        $ids | Should -Be $Id
+        [int] $seconds | Should -BeLessThan 60
+        [long] $delta | Should -BeLessThan 400MB
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using QemuGuest.Protocol;
+using QemuGuest.Protocol.Transfer;
 
 namespace QemuGuest.Cmdlets.Infrastructure;
 
@@ -38,6 +39,16 @@ public static class ErrorTable
     public const string GuestCommandTimeout = "GuestCommandTimeout";
     public const string GuestProcessNotFound = "GuestProcessNotFound";
     public const string GuestCommandFailed = "GuestCommandFailed";
+
+    // Copy-VMGuestFile -GuestToLocal: what the guest lists or sends is checked before it
+    // becomes a host path or host disk space (issue 15).
+    public const string InvalidGuestName = "InvalidGuestName";
+    public const string DuplicateGuestName = "DuplicateGuestName";
+    public const string DestinationOutsideRoot = "DestinationOutsideRoot";
+    public const string DestinationIsLink = "DestinationIsLink";
+    public const string InvalidGuestListing = GuestListingException.Invalid;
+    public const string ListingLimitExceeded = GuestListingException.LimitExceeded;
+    public const string SourceSizeExceeded = "SourceSizeExceeded";
 
     /// <summary>ErrorId and category for an exception thrown while talking to a guest.</summary>
     public static (string ErrorId, ErrorCategory Category) Classify(Exception exception) => exception switch

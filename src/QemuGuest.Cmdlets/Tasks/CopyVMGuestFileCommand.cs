@@ -86,6 +86,19 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     [ValidateRange(4096, GuestFileIO.StockMaxReadCount)]
     public int ChunkSize { get; set; } = AgentProfile.DefaultChunkSize;
 
+    /// <summary>
+    /// With -GuestToLocal, the most bytes read from one guest file. Default: the size the guest
+    /// reported for it, or 64 MiB when it reported 0 (devices, /proc files). A file that sends
+    /// more fails with SourceSizeExceeded and nothing of it is kept, so an endless or growing
+    /// file cannot fill the local disk.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(1, long.MaxValue)]
+    public long MaxBytes { get; set; }
+
+    /// <summary>The read limit for a guest file whose reported size is 0, without -MaxBytes.</summary>
+    internal const long UnknownSizeLimit = 64L * 1024 * 1024;
+
     private sealed class LocalItem
     {
         public LocalItem(string path, bool isDirectory)
@@ -110,6 +123,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         public bool PassThru;
         public bool Verify;
         public int Chunk;
+        public long MaxBytes;
     }
 
     protected override GuestOperation? CreateOperation()
@@ -135,6 +149,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             PassThru = PassThru.IsPresent,
             Verify = Verify.IsPresent,
             Chunk = ChunkSize,
+            MaxBytes = MaxBytes,
         };
 
         if (plan.ToGuest)
@@ -509,7 +524,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 digest = ToHex(hash.GetHashAndReset());
                 string guestDigest = await fs.HashAsync(writePath, ct).ConfigureAwait(false)
-                    ?? await HashByReadingAsync(context, fs, writePath, plan.Chunk).ConfigureAwait(false);
+                    ?? await HashByReadingAsync(context, fs, writePath, plan.Chunk, sent).ConfigureAwait(false);
                 if (!string.Equals(digest, guestDigest, StringComparison.OrdinalIgnoreCase))
                 {
                     throw ErrorTable.Fail(ErrorTable.VerifyFailed, ErrorCategory.InvalidResult,
@@ -656,7 +671,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     /// Streams a guest file through <paramref name="sink"/> in order, with up to Depth reads in
     /// flight (each into its own buffer). Returns the byte count.
     /// </summary>
-    private static async Task<long> ReadGuestAsync(GuestOperationContext context, long handle, int chunk, Func<byte[], int, Task> sink)
+    private static async Task<long> ReadGuestAsync(GuestOperationContext context, long handle, int chunk, long limit, Func<long, Exception> tooMuch, Func<byte[], int, Task> sink)
     {
         CancellationToken ct = context.CancellationToken;
         var free = new Stack<byte[]>();
@@ -684,6 +699,11 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 GuestReadResult r = await task.ConfigureAwait(false);
                 if (r.Count > 0)
                 {
+                    // Checked before the bytes go anywhere: the sink never holds more than the limit.
+                    if (total + r.Count > limit)
+                    {
+                        throw tooMuch(total + r.Count);
+                    }
                     await sink(buffer, r.Count).ConfigureAwait(false);
                     total += r.Count;
                 }
@@ -713,13 +733,16 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         }
     }
 
-    private static async Task<string> HashByReadingAsync(GuestOperationContext context, GuestFs fs, string guestPath, int chunkWish)
+    private static async Task<string> HashByReadingAsync(GuestOperationContext context, GuestFs fs, string guestPath, int chunkWish, long expected)
     {
         long handle = await fs.Commands.GuestFileOpenAsync(guestPath, "rb", context.CallOptions, context.CancellationToken).ConfigureAwait(false);
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await ReadGuestAsync(context, handle, fs.Profile.ReadChunk(chunkWish), (b, n) =>
+            // Reading back what was just written: more bytes than that cannot hash equal.
+            await ReadGuestAsync(context, handle, fs.Profile.ReadChunk(chunkWish), expected,
+                got => ErrorTable.Fail(ErrorTable.VerifyFailed, ErrorCategory.InvalidResult, $"Verification failed for '{guestPath}': the guest file holds more than the {expected} bytes copied.", guestPath),
+                (b, n) =>
             {
                 hash.AppendData(b, 0, n);
                 return Task.CompletedTask;
@@ -807,23 +830,177 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             }
             Directory.CreateDirectory(localRoot);
         }
-        var items = await fs.ListTreeAsync(guestRoot, ct).ConfigureAwait(false);
-        foreach (var item in items)
+        var walk = new DownloadWalk(context, fs, plan, progress, Path.GetFullPath(localRoot));
+        try
         {
-            string local = Path.Combine(localRoot, item.RelativePath.Replace('/', Path.DirectorySeparatorChar).Replace('\\', Path.DirectorySeparatorChar));
-            string guest = fs.Join(guestRoot, item.RelativePath);
-            if (item.IsDirectory)
-            {
-                Directory.CreateDirectory(local);
-                continue;
-            }
-            await GuardAsync(context, guest, () => DownloadFileAsync(context, fs, plan, guest, local, item.Size, progress)).ConfigureAwait(false);
+            walk.Lister = await fs.OpenListingAsync(guestRoot, walk.Budget, ct).ConfigureAwait(false);
+            await DownloadFolderContentAsync(walk, guestRoot, walk.Root, string.Empty, 1).ConfigureAwait(false);
+        }
+        catch (GuestListingException ex)
+        {
+            throw ErrorTable.Fail(ex.Kind, ex.Kind == GuestListingException.LimitExceeded ? ErrorCategory.LimitsExceeded : ErrorCategory.InvalidData,
+                $"{context.Session.TargetName}: {ex.Message} Nothing more was copied from '{guestRoot}'.", GuestTarget(context, guestRoot), ex);
         }
     }
 
-    private static async Task DownloadFileAsync(GuestOperationContext context, GuestFs fs, Plan plan, string guestPath, string localPath, long size, TransferProgress progress)
+    /// <summary>One recursive copy out of the guest: where it may write, and how much listing it may take.</summary>
+    private sealed class DownloadWalk
+    {
+        public DownloadWalk(GuestOperationContext context, GuestFs fs, Plan plan, TransferProgress progress, string root)
+        {
+            Context = context;
+            Fs = fs;
+            Plan = plan;
+            Progress = progress;
+            Root = root;
+        }
+
+        public GuestOperationContext Context { get; }
+
+        public GuestFs Fs { get; }
+
+        public Plan Plan { get; }
+
+        public TransferProgress Progress { get; }
+
+        /// <summary>The local folder (full path) nothing may be written outside of.</summary>
+        public string Root { get; }
+
+        public GuestListingBudget Budget { get; } = new();
+
+        public GuestFolderLister Lister { get; set; } = null!;
+    }
+
+    /// <summary>
+    /// Copies one guest folder's files, then its folders, each checked first: the name must be
+    /// one path component, unique on this host's file system, and join to a path under the
+    /// root that is not a link. A name that fails is a per-item error naming the VM; the rest
+    /// of the copy goes on. Folders are listed only when reached, so memory holds the folders
+    /// on the current path, not the tree.
+    /// </summary>
+    private static async Task DownloadFolderContentAsync(DownloadWalk walk, string guestFolder, string localFolder, string relative, int depth)
+    {
+        var context = walk.Context;
+        var fs = walk.Fs;
+        List<GuestListEntry> entries = await walk.Lister.ListAsync(guestFolder, relative, depth, context.CancellationToken).ConfigureAwait(false);
+
+        var seen = new Dictionary<string, int>(GuestNames.HostComparer);
+        foreach (var e in entries)
+        {
+            if (e.Kind != GuestEntryKind.Other)
+            {
+                seen[e.Name] = seen.TryGetValue(e.Name, out int n) ? n + 1 : 1;
+            }
+        }
+
+        var files = new List<(GuestListEntry Entry, string Local)>();
+        var folders = new List<(GuestListEntry Entry, string Local)>();
+        foreach (var e in entries)
+        {
+            // Links, devices, FIFOs and sockets are not copied (as before): only their names
+            // would reach the host, and they do not.
+            if (e.Kind == GuestEntryKind.Other)
+            {
+                continue;
+            }
+            string shown = GuestNames.Printable(e.Name);
+            string target = GuestTarget(context, fs.Join(guestFolder, shown));
+            string? problem = GuestNames.Problem(e.Name);
+            if (problem is not null)
+            {
+                context.WriteError(ErrorTable.Create(ErrorTable.InvalidGuestName, ErrorCategory.InvalidData,
+                    $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}', which is not a single file name: {problem}. It was not copied.", target));
+                continue;
+            }
+            if (seen[e.Name] > 1)
+            {
+                context.WriteError(ErrorTable.Create(ErrorTable.DuplicateGuestName, ErrorCategory.InvalidData,
+                    $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}' more than once"
+                    + (GuestNames.HostFoldsCase ? " (names that differ only in case are one name on this host)" : string.Empty)
+                    + ": none of them was copied.", target));
+                continue;
+            }
+            string? local = GuestNames.JoinUnder(walk.Root, localFolder, e.Name);
+            if (local is null)
+            {
+                context.WriteError(ErrorTable.Create(ErrorTable.DestinationOutsideRoot, ErrorCategory.SecurityError,
+                    $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}', which would be written outside '{walk.Root}'. It was not copied.", target));
+                continue;
+            }
+            (e.Kind == GuestEntryKind.Directory ? folders : files).Add((e, local));
+        }
+
+        // A case-insensitive file system on a host that usually is not (e.g. ext4 casefold, a
+        // CIFS mount) still folds 'A' and 'a' into one file: the second one finds the first.
+        var written = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (e, local) in files)
+        {
+            string guest = fs.Join(guestFolder, e.Name);
+            await GuardAsync(context, guest, () =>
+            {
+                CheckFoldedDuplicate(context, written, e.Name, local, guestFolder);
+                written.Add(e.Name);
+                return DownloadFileAsync(context, fs, walk.Plan, guest, local, e.Size, walk.Progress, guestNamed: true);
+            }).ConfigureAwait(false);
+        }
+        foreach (var (e, local) in folders)
+        {
+            string guest = fs.Join(guestFolder, e.Name);
+            await GuardAsync(context, guest, async () =>
+            {
+                CheckFoldedDuplicate(context, written, e.Name, local, guestFolder);
+                written.Add(e.Name);
+                if (await EnsureLocalFolderAsync(context, local).ConfigureAwait(false))
+                {
+                    await DownloadFolderContentAsync(walk, guest, local, relative.Length == 0 ? e.Name : relative + "/" + e.Name, depth + 1).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
+        }
+    }
+
+    private static void CheckFoldedDuplicate(GuestOperationContext context, HashSet<string> written, string name, string local, string guestFolder)
+    {
+        if (written.Contains(name) && HostPath.Inspect(local) != HostEntryKind.None)
+        {
+            throw ErrorTable.Fail(ErrorTable.DuplicateGuestName, ErrorCategory.InvalidData,
+                $"{context.Session.TargetName} listed '{GuestNames.Printable(name)}' in '{guestFolder}', and this host's file system takes it for a name already copied (it ignores case): it was not copied.", local);
+        }
+    }
+
+    /// <summary>
+    /// A folder the guest named, inside the walk: an existing real folder is merged into; a link
+    /// is never followed (DestinationIsLink); a new one is created only when ShouldProcess
+    /// agrees. False when it was not created (-WhatIf, or No at -Confirm): its content is skipped.
+    /// </summary>
+    private static async Task<bool> EnsureLocalFolderAsync(GuestOperationContext context, string local)
+    {
+        switch (HostPath.Inspect(local))
+        {
+            case HostEntryKind.Directory:
+                return true;
+            case HostEntryKind.Link:
+                throw ErrorTable.Fail(ErrorTable.DestinationIsLink, ErrorCategory.SecurityError,
+                    $"'{local}' is a link: a copy out of the guest never writes through links inside its destination.", local);
+            case HostEntryKind.File:
+                throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists,
+                    $"Cannot create the local folder '{local}': a file of that name exists.", local);
+        }
+        if (!await context.ShouldProcessAsync(local, "Create local folder").ConfigureAwait(false))
+        {
+            return false;
+        }
+        Directory.CreateDirectory(local);
+        return true;
+    }
+
+    private static async Task DownloadFileAsync(GuestOperationContext context, GuestFs fs, Plan plan, string guestPath, string localPath, long size, TransferProgress progress, bool guestNamed = false)
     {
         CancellationToken ct = context.CancellationToken;
+        if (guestNamed && HostPath.Inspect(localPath) == HostEntryKind.Link)
+        {
+            throw ErrorTable.Fail(ErrorTable.DestinationIsLink, ErrorCategory.SecurityError,
+                $"'{localPath}' is a link: a copy out of the guest never writes through links inside its destination.", localPath);
+        }
         if (Directory.Exists(localPath))
         {
             throw ErrorTable.Fail(ErrorTable.DestinationIsDirectory, ErrorCategory.InvalidArgument, $"'{localPath}' is a local folder.", localPath);
@@ -833,18 +1010,20 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists, $"The local file '{localPath}' exists: add -Force to overwrite it.", localPath);
         }
         string? parent = Path.GetDirectoryName(localPath);
-        if (parent is { Length: > 0 } && !Directory.Exists(parent))
+        bool parentMissing = parent is { Length: > 0 } && !Directory.Exists(parent);
+        if (parentMissing && !plan.Force)
         {
-            if (!plan.Force)
-            {
-                throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound,
-                    $"The local folder '{parent}' does not exist: create it first or add -Force.", localPath);
-            }
-            Directory.CreateDirectory(parent);
+            throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound,
+                $"The local folder '{parent}' does not exist: create it first or add -Force.", localPath);
         }
+        // Asked before anything is created: under -WhatIf not even the folder appears.
         if (!await context.ShouldProcessAsync(localPath, $"Copy guest file '{GuestTarget(context, guestPath)}' here").ConfigureAwait(false))
         {
             return;
+        }
+        if (parentMissing)
+        {
+            Directory.CreateDirectory(parent!);
         }
 
         var clock = Stopwatch.StartNew();
@@ -868,7 +1047,12 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 long got = 0;
                 string name = GuestFs.LeafName(guestPath);
-                received = await ReadGuestAsync(context, handle, fs.Profile.ReadChunk(plan.Chunk), async (b, n) =>
+                long limit = plan.MaxBytes > 0 ? plan.MaxBytes : size > 0 ? size : UnknownSizeLimit;
+                string why = plan.MaxBytes > 0 ? "-MaxBytes" : size > 0 ? "the size it reported" : "the limit for a file of unknown size; give -MaxBytes to read more";
+                received = await ReadGuestAsync(context, handle, fs.Profile.ReadChunk(plan.Chunk), limit,
+                    got => ErrorTable.Fail(ErrorTable.SourceSizeExceeded, ErrorCategory.LimitsExceeded,
+                        $"{context.Session.TargetName} sent more of '{guestPath}' than {limit} bytes ({why}): the copy was stopped and nothing of it was kept.", guestPath),
+                    async (b, n) =>
                 {
                     hash?.AppendData(b, 0, n);
                     await output.WriteAsync(b, 0, n, ct).ConfigureAwait(false);
@@ -887,7 +1071,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 digest = ToHex(hash.GetHashAndReset());
                 string guestDigest = await fs.HashAsync(guestPath, ct).ConfigureAwait(false)
-                    ?? await HashByReadingAsync(context, fs, guestPath, plan.Chunk).ConfigureAwait(false);
+                    ?? await HashByReadingAsync(context, fs, guestPath, plan.Chunk, received).ConfigureAwait(false);
                 string localDigest = LocalHash(temp);
                 if (!string.Equals(digest, guestDigest, StringComparison.OrdinalIgnoreCase) || !string.Equals(digest, localDigest, StringComparison.Ordinal))
                 {

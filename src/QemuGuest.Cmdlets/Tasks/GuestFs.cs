@@ -8,6 +8,7 @@ using System.Threading.Tasks;
 using QemuGuest.Cmdlets.Infrastructure;
 using QemuGuest.Protocol;
 using QemuGuest.Protocol.Qga;
+using QemuGuest.Protocol.Transfer;
 
 namespace QemuGuest.Cmdlets.Tasks;
 
@@ -27,23 +28,6 @@ internal readonly struct GuestEntry
     }
 
     public GuestEntryKind Kind { get; }
-
-    public long Size { get; }
-}
-
-/// <summary>One file or folder found under a guest folder, relative to it.</summary>
-internal readonly struct GuestTreeItem
-{
-    public GuestTreeItem(string relativePath, bool isDirectory, long size)
-    {
-        RelativePath = relativePath;
-        IsDirectory = isDirectory;
-        Size = size;
-    }
-
-    public string RelativePath { get; }
-
-    public bool IsDirectory { get; }
 
     public long Size { get; }
 }
@@ -68,6 +52,8 @@ internal sealed class GuestFs
     public AgentProfile Profile { get; }
 
     public GuestAgentCommands Commands => _commands;
+
+    public QgaCallOptions CallOptions => _options;
 
     /// <summary>True when a finished temporary file can be renamed into place (atomic copy).</summary>
     public bool CanRename => Profile.Has(AgentProfile.Rename) || Profile.CanExec;
@@ -299,14 +285,17 @@ internal sealed class GuestFs
         return true;
     }
 
-    /// <summary>Every file and folder under a guest folder (depth first, folders before their content).</summary>
-    public async Task<List<GuestTreeItem>> ListTreeAsync(string root, CancellationToken cancellationToken)
+    /// <summary>
+    /// A lister for the folders under <paramref name="root"/>: our list extension (one folder,
+    /// page by page, when asked), else GNU find through guest-exec (one run for the whole tree,
+    /// bounded by the agent's output cap, then served per folder). Both return raw guest names:
+    /// checking them is the caller's, in one place, whichever strategy produced them.
+    /// </summary>
+    public async Task<GuestFolderLister> OpenListingAsync(string root, GuestListingBudget budget, CancellationToken cancellationToken)
     {
-        var items = new List<GuestTreeItem>();
         if (Profile.Has(AgentProfile.List))
         {
-            await ListExtensionAsync(root, string.Empty, items, cancellationToken).ConfigureAwait(false);
-            return items;
+            return new ExtensionLister(this, budget);
         }
         if (Profile.IsWindows || !Profile.CanExec)
         {
@@ -322,48 +311,7 @@ internal sealed class GuestFs
             throw ErrorTable.Fail(ErrorTable.AgentFeatureUnavailable, ErrorCategory.LimitsExceeded,
                 $"The guest folder '{root}' has too many entries to list through guest-exec (output truncated at the agent's limit).", root);
         }
-        foreach (var record in Encoding.UTF8.GetString(outcome.StdOut).Split(new[] { '\0' }, StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (record.StartsWith("d ", StringComparison.Ordinal))
-            {
-                items.Add(new GuestTreeItem(record.Substring(2), true, 0));
-            }
-            else if (record.StartsWith("f ", StringComparison.Ordinal))
-            {
-                int space = record.IndexOf(' ', 2);
-                long size = long.Parse(record.Substring(2, space - 2), CultureInfo.InvariantCulture);
-                items.Add(new GuestTreeItem(record.Substring(space + 1), false, size));
-            }
-        }
-        items.Sort((a, b) => string.CompareOrdinal(a.RelativePath, b.RelativePath));
-        return items;
-    }
-
-    private async Task ListExtensionAsync(string folder, string prefix, List<GuestTreeItem> items, CancellationToken cancellationToken)
-    {
-        string? after = null;
-        while (true)
-        {
-            var page = await _commands.GuestFileListAsync(folder, after, 1000, _options, cancellationToken).ConfigureAwait(false);
-            foreach (var e in page.Entries)
-            {
-                string rel = prefix.Length == 0 ? e.Name : prefix + "/" + e.Name;
-                if (e.Type == GuestFileType.Directory)
-                {
-                    items.Add(new GuestTreeItem(rel, true, 0));
-                    await ListExtensionAsync(Join(folder, e.Name), rel, items, cancellationToken).ConfigureAwait(false);
-                }
-                else if (e.Type == GuestFileType.File)
-                {
-                    items.Add(new GuestTreeItem(rel, false, e.Size));
-                }
-                after = e.Name;
-            }
-            if (!page.Truncated || page.Entries.Count == 0)
-            {
-                return;
-            }
-        }
+        return FindLister.Parse(Encoding.UTF8.GetString(outcome.StdOut), budget);
     }
 
     private Task<ExecOutcome> RunAsync(string tool, string[] args, string target, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
