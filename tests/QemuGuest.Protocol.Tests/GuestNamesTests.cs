@@ -22,17 +22,17 @@ public class GuestNamesTests
     }
 
     [Theory]
-    [InlineData("", "empty")]
-    [InlineData(".", "itself or its parent")]
-    [InlineData("..", "itself or its parent")]
-    [InlineData("../../x", "separator ('/')")]
-    [InlineData("/etc/cron.d/x", "separator ('/')")]
-    [InlineData("a\\b", "separator ('\\')")]
-    [InlineData("lnk\\..\\..\\..\\tmp\\x", "separator ('\\')")]
-    [InlineData("a\0b", "NUL")]
-    [InlineData("esc\u001b]0;title\u0007", "control character (U+001B)")]
-    [InlineData("line\nbreak", "control character (U+000A)")]
-    [InlineData("del\u007f", "control character (U+007F)")]
+    [InlineData("", "is empty")]
+    [InlineData(".", "is '.'")]
+    [InlineData("..", "is '..'")]
+    [InlineData("../../x", "contains '/'")]
+    [InlineData("/etc/cron.d/x", "contains '/'")]
+    [InlineData("a\\b", "contains '\\'")]
+    [InlineData("lnk\\..\\..\\..\\tmp\\x", "contains '\\'")]
+    [InlineData("a\0b", "contains NUL")]
+    [InlineData("esc\u001b]0;title\u0007", "control character U+001B")]
+    [InlineData("line\nbreak", "control character U+000A")]
+    [InlineData("del\u007f", "control character U+007F")]
     public void AnythingElseIsRefusedWithItsReason(string name, string reason)
     {
         Assert.Contains(reason, GuestNames.Problem(name, windowsRules: false));
@@ -43,8 +43,8 @@ public class GuestNamesTests
     [InlineData("C:", "reserves")]
     [InlineData("file.txt:stream", "reserves")]
     [InlineData("what?", "reserves")]
-    [InlineData("trailing.", "trailing dot")]
-    [InlineData("trailing ", "trailing dot or space")]
+    [InlineData("trailing.", "ends with a dot")]
+    [InlineData("trailing ", "dot or space")]
     [InlineData("CON", "device name")]
     [InlineData("con.txt", "device name")]
     [InlineData("LPT1", "device name")]
@@ -52,19 +52,6 @@ public class GuestNamesTests
     public void WindowsRulesRefuseWhatWindowsWouldReinterpret(string name, string reason)
     {
         Assert.Contains(reason, GuestNames.Problem(name, windowsRules: true));
-    }
-
-    [Fact]
-    public void PrintableEscapesControlsAndBoundsLength()
-    {
-        Assert.Equal("esc\\u001B]0;x\\u0007", GuestNames.Printable("esc\u001b]0;x\u0007"));
-        Assert.Equal("a\\0b", GuestNames.Printable("a\0b"));
-        Assert.Equal("rtl\\u202Egnp.exe", GuestNames.Printable("rtl\u202Egnp.exe"));
-        Assert.Equal("lone\\uD800", GuestNames.Printable("lone\uD800"));
-        Assert.Equal("😀 ok", GuestNames.Printable("😀 ok"));
-        string shown = GuestNames.Printable(new string('x', 1_000_000));
-        Assert.True(shown.Length < 300);
-        Assert.EndsWith("(1000000 chars)", shown);
     }
 
     [Fact]
@@ -129,7 +116,8 @@ public class GuestNamesTests
         var pages = new GuestListingBudget { MaxPages = 2 };
         pages.AddPage("/f");
         pages.AddPage("/f");
-        var ex = Assert.Throws<GuestListingException>(() => pages.AddPage("/f\u001b"));
+        var ex = Assert.Throws<GuestListingException>(() => pages.AddPage("/f\u001b" + new string('x', 1_000_000)));
         Assert.DoesNotContain("\u001b", ex.Message);
+        Assert.True(ex.Message.Length < 400);
     }
 }

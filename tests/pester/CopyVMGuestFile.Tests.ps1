@@ -280,7 +280,7 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
             @(Get-ChildItem -Force -Recurse "$W/local").FullName | Sort-Object | Should -Be @("$W/local/out", "$W/local/out/src", "$W/local/out/src/ok.txt")
             $err.Count | Should -Be 1
             $err[0].FullyQualifiedErrorId | Should -BeLike 'InvalidGuestName,*'
-            $err[0].Exception.Message | Should -Match ([regex]::Escape('lnk\..\..\escaped'))
+            $err[0].Exception.Message | Should -Match ([regex]::Escape('lnk\\..\\..\\escaped'))
             $err[0].Exception.Message | Should -Match "^copy-$Kind "
         }
 

@@ -10,6 +10,7 @@ using System.Threading.Tasks;
 using QemuGuest.Cmdlets.Infrastructure;
 using QemuGuest.Protocol;
 using QemuGuest.Protocol.Transfer;
+using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Cmdlets.Tasks;
 
@@ -903,13 +904,13 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 continue;
             }
-            string shown = GuestNames.Printable(e.Name);
+            string shown = PathComponent.Printable(e.Name);
             string target = GuestTarget(context, fs.Join(guestFolder, shown));
             string? problem = GuestNames.Problem(e.Name);
             if (problem is not null)
             {
                 context.WriteError(ErrorTable.Create(ErrorTable.InvalidGuestName, ErrorCategory.InvalidData,
-                    $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}', which is not a single file name: {problem}. It was not copied.", target));
+                    $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}', which is not a single file name: the name {problem}. It was not copied.", target));
                 continue;
             }
             if (seen[e.Name] > 1)
@@ -963,7 +964,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         if (written.Contains(name) && HostPath.Inspect(local) != HostEntryKind.None)
         {
             throw ErrorTable.Fail(ErrorTable.DuplicateGuestName, ErrorCategory.InvalidData,
-                $"{context.Session.TargetName} listed '{GuestNames.Printable(name)}' in '{guestFolder}', and this host's file system takes it for a name already copied (it ignores case): it was not copied.", local);
+                $"{context.Session.TargetName} listed '{PathComponent.Printable(name)}' in '{guestFolder}', and this host's file system takes it for a name already copied (it ignores case): it was not copied.", local);
         }
     }
 

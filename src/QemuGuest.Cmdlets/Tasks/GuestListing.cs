@@ -5,6 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Protocol.Qga;
 using QemuGuest.Protocol.Transfer;
+using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Cmdlets.Tasks;
 
@@ -41,7 +42,7 @@ internal abstract class GuestFolderLister
     protected static string Relative(string folder, string name) => folder.Length == 0 ? name : folder + "/" + name;
 
     protected static GuestListingException Invalid(string where, string what) =>
-        new(GuestListingException.Invalid, "The guest's listing is invalid at '" + GuestNames.Printable(where) + "': " + what + ".", where);
+        new(GuestListingException.Invalid, "The guest's listing is invalid at '" + PathComponent.Printable(where) + "': " + what + ".", where);
 }
 
 /// <summary>QemuGuest's list extension: pages in ordinal name order, each page's names after the last one's.</summary>
@@ -75,7 +76,7 @@ internal sealed class ExtensionLister : GuestFolderLister
                 // copy reports per name.
                 if (previous is not null && string.CompareOrdinal(name, previous) < 0)
                 {
-                    throw Invalid(rel, "names out of order ('" + GuestNames.Printable(name) + "' after '" + GuestNames.Printable(previous) + "')");
+                    throw Invalid(rel, "names out of order ('" + PathComponent.Printable(name) + "' after '" + PathComponent.Printable(previous) + "')");
                 }
                 _budget.AddEntry(rel, depth);
                 entries.Add(new GuestListEntry(name, Kind(e.Type), e.Size));

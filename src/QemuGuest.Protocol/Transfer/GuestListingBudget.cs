@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Protocol.Transfer;
 
@@ -75,7 +76,7 @@ public sealed class GuestListingBudget
     }
 
     private static GuestListingException Exceeded(string where, string what) =>
-        new(GuestListingException.LimitExceeded, "The guest's listing has " + what + " (at '" + GuestNames.Printable(where) + "'): stopped.", where);
+        new(GuestListingException.LimitExceeded, "The guest's listing has " + what + " (at '" + PathComponent.Printable(where) + "'): stopped.", where);
 }
 
 /// <summary>

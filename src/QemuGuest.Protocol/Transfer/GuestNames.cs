@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Text;
+using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Protocol.Transfer;
 
@@ -34,96 +35,36 @@ public static class GuestNames
     public static StringComparer HostComparer => HostFoldsCase ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
     /// <summary>
-    /// Why <paramref name="name"/> is not exactly one path component that is safe to create on
-    /// this host, or null when it is. <paramref name="windowsRules"/> adds what Windows would
-    /// reinterpret (drive forms, streams, device names, trailing dots and spaces); it defaults
-    /// to this host's platform.
+    /// Null when <paramref name="name"/> is one path component that is safe to create on this
+    /// host, else why not, as a short reason that never repeats the raw name ("contains '/'").
+    /// The common rules are <see cref="PathComponent.Problem"/>'s (the relay applies the same
+    /// ones to listing replies); <paramref name="windowsRules"/> adds what Windows would
+    /// reinterpret (drive and stream forms, device names, trailing dots and spaces) and
+    /// defaults to this host's platform, since only there do those names mean something else.
     /// </summary>
     public static string? Problem(string? name, bool? windowsRules = null)
     {
-        if (name is null || name.Length == 0)
+        string? common = PathComponent.Problem(name);
+        if (common is not null || !(windowsRules ?? HostIsWindows))
         {
-            return "the name is empty";
+            return common;
         }
-        if (name == "." || name == "..")
+        if (name!.IndexOfAny(new[] { ':', '<', '>', '"', '|', '?', '*' }) >= 0)
         {
-            return "'" + name + "' names a folder itself or its parent";
-        }
-        foreach (char c in name)
-        {
-            if (c == '/' || c == '\\')
-            {
-                return "it holds a path separator ('" + c + "')";
-            }
-            if (c == '\0')
-            {
-                return "it holds a NUL character";
-            }
-            if (char.IsControl(c))
-            {
-                return "it holds a control character (U+" + ((int)c).ToString("X4", System.Globalization.CultureInfo.InvariantCulture) + ")";
-            }
-        }
-        if (!(windowsRules ?? HostIsWindows))
-        {
-            return null;
-        }
-        if (name.IndexOfAny(new[] { ':', '<', '>', '"', '|', '?', '*' }) >= 0)
-        {
-            return "it holds a character Windows reserves (: < > \" | ? *)";
+            return "contains a character Windows reserves (: < > \" | ? *)";
         }
         char last = name[name.Length - 1];
         if (last == '.' || last == ' ')
         {
-            return "Windows drops a trailing dot or space, so it would name another file";
+            return "ends with a dot or space, which Windows drops (it would name another file)";
         }
         int dot = name.IndexOf('.');
         string stem = (dot < 0 ? name : name.Substring(0, dot)).TrimEnd(' ');
         if (s_windowsDevices.Contains(stem))
         {
-            return "'" + stem + "' is a Windows device name";
+            return "is the Windows device name '" + stem + "'";
         }
         return null;
-    }
-
-    /// <summary>
-    /// <paramref name="text"/> made safe to show on a terminal and in a log: control characters,
-    /// unpaired surrogates and U+FFFD become visible escapes, and it is cut at
-    /// <paramref name="maxChars"/> (a guest name may be megabytes long).
-    /// </summary>
-    public static string Printable(string? text, int maxChars = 256)
-    {
-        if (text is null)
-        {
-            return "(null)";
-        }
-        var sb = new StringBuilder(Math.Min(text.Length, maxChars) + 8);
-        for (int i = 0; i < text.Length; i++)
-        {
-            if (sb.Length >= maxChars)
-            {
-                sb.Append("…(" + text.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) + " chars)");
-                break;
-            }
-            char c = text[i];
-            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
-            {
-                sb.Append(c).Append(text[++i]);
-            }
-            else if (c == '\0')
-            {
-                sb.Append("\\0");
-            }
-            else if (char.IsControl(c) || char.IsSurrogate(c) || c == '\u2028' || c == '\u2029' || c == '\u200E' || c == '\u200F' || (c >= '\u202A' && c <= '\u202E') || (c >= '\u2066' && c <= '\u2069'))
-            {
-                sb.Append("\\u").Append(((int)c).ToString("X4", System.Globalization.CultureInfo.InvariantCulture));
-            }
-            else
-            {
-                sb.Append(c);
-            }
-        }
-        return sb.ToString();
     }
 
     /// <summary>
