@@ -24,6 +24,7 @@ internal sealed class AgentProfile
     public const string Mkdir = Prefix + "guest-file-mkdir";
     public const string Rename = Prefix + "guest-file-rename";
     public const string Remove = Prefix + "guest-file-remove";
+    public const string SetAttributes = Prefix + "guest-file-set-attributes";
     public const string ExecStart = Prefix + "guest-exec-start";
     public const string ExecKill = Prefix + "guest-exec-kill";
     public const string Capabilities = Prefix + "guest-agent-capabilities";

@@ -449,7 +449,10 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         var clock = Stopwatch.StartNew();
         using var local = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         long total = local.Length;
-        long handle = await OpenForWriteAsync(context, fs, plan, writePath, guestPath).ConfigureAwait(false);
+        // The source's permission bits, set on the temporary file before any data reaches it
+        // (never 0666 like the stock agent's new files): a 0700 root script stays private.
+        int? mode = atomic && fs.CanSetMode ? LocalMode(localPath) : null;
+        long handle = await OpenForWriteAsync(context, fs, plan, writePath, guestPath, mode).ConfigureAwait(false);
         bool open = true;
         bool done = false;
         long sent = 0;
@@ -602,14 +605,14 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         free.Push(write.Buffer);
     }
 
-    private static async Task<long> OpenForWriteAsync(GuestOperationContext context, GuestFs fs, Plan plan, string writePath, string guestPath)
+    private static async Task<long> OpenForWriteAsync(GuestOperationContext context, GuestFs fs, Plan plan, string writePath, string guestPath, int? mode)
     {
         CancellationToken ct = context.CancellationToken;
         try
         {
-            return await fs.Commands.GuestFileOpenAsync(writePath, "wb", context.CallOptions, ct).ConfigureAwait(false);
+            return await OpenOnceAsync(context, fs, writePath, mode).ConfigureAwait(false);
         }
-        catch (QgaCommandException ex) when (GuestFs.IsMissing(ex))
+        catch (Exception ex) when (GuestFs.IsMissing(ex) || ex is GuestTaskException { ErrorId: ErrorTable.DestinationFolderNotFound })
         {
             string? parent = GuestFs.Parent(guestPath);
             if (!plan.Force || parent is null)
@@ -618,11 +621,86 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                     $"The guest folder '{parent}' does not exist: create it first or add -Force.", guestPath, ex);
             }
             await fs.MkdirAsync(parent, true, ct).ConfigureAwait(false);
-            return await fs.Commands.GuestFileOpenAsync(writePath, "wb", context.CallOptions, ct).ConfigureAwait(false);
+            try
+            {
+                return await OpenOnceAsync(context, fs, writePath, mode).ConfigureAwait(false);
+            }
+            catch (QgaCommandException again)
+            {
+                throw MapTransfer(again, guestPath, true, null);
+            }
         }
         catch (QgaCommandException ex)
         {
             throw MapTransfer(ex, guestPath, true, null);
+        }
+    }
+
+    /// <summary>
+    /// Opens the file to write, with its final permission bits in place before the first byte:
+    /// stock agent, created private by a shell first (guest-file-open then keeps its mode);
+    /// our agent, set-attributes right after it created the file. A file this made is removed
+    /// again when a later step fails.
+    /// </summary>
+    private static async Task<long> OpenOnceAsync(GuestOperationContext context, GuestFs fs, string writePath, int? mode)
+    {
+        CancellationToken ct = context.CancellationToken;
+        bool made = false;
+        try
+        {
+            if (mode is int m && fs.CreatesBeforeOpen)
+            {
+                await fs.CreatePrivateAsync(writePath, m, ct).ConfigureAwait(false);
+                made = true;
+            }
+            long handle = await fs.Commands.GuestFileOpenAsync(writePath, "wb", context.CallOptions, ct).ConfigureAwait(false);
+            made = true;
+            if (mode is int bits && !fs.CreatesBeforeOpen)
+            {
+                try
+                {
+                    await fs.SetModeAsync(writePath, bits, ct).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await fs.CloseQuietlyAsync(handle).ConfigureAwait(false);
+                    throw;
+                }
+            }
+            return handle;
+        }
+        catch when (made)
+        {
+            await fs.RemoveQuietlyAsync(writePath).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The permission bits a copy into the guest gives its file: the local file's rwx bits
+    /// (setuid, setgid and sticky are not carried over), or 0644 from Windows, which has none.
+    /// </summary>
+    internal static int LocalMode(string path)
+    {
+        const int Default = 0x1A4; // 0644
+        if (GuestNames.HostIsWindows)
+        {
+            return Default;
+        }
+        // File.GetUnixFileMode exists from .NET 7 (PowerShell 7.3+); this assembly targets
+        // netstandard2.0, so it is looked up rather than referenced.
+        var getMode = typeof(File).GetMethod("GetUnixFileMode", new[] { typeof(string) });
+        if (getMode is null)
+        {
+            return Default;
+        }
+        try
+        {
+            return Convert.ToInt32(getMode.Invoke(null, new object[] { path }), System.Globalization.CultureInfo.InvariantCulture) & 0x1FF;
+        }
+        catch (System.Reflection.TargetInvocationException)
+        {
+            return Default;
         }
     }
 

@@ -80,7 +80,9 @@ internal sealed class GuestFs
     }
 
     public static bool IsMissing(Exception ex) => ex is QgaCommandException c && c is not QgaCommandNotFoundException && Contains(c.Description,
-        "No such file", "cannot find the file", "cannot find the path", "not found", "ENOENT");
+        "No such file", "cannot find the file", "cannot find the path", "not found", "ENOENT",
+        // dash: "cannot create X: Directory nonexistent"; busybox: "can't create X: nonexistent directory".
+        "nonexistent");
 
     public static bool IsPermission(Exception ex) => ex is QgaCommandException c && Contains(c.Description,
         "Permission denied", "Access is denied", "Read-only file system", "Operation not permitted", "EACCES", "EPERM");
@@ -193,6 +195,35 @@ internal sealed class GuestFs
             : await RunAsync("mkdir", parents ? new[] { "-p", "--", path } : new[] { "--", path }, path, cancellationToken).ConfigureAwait(false);
         ThrowIfFailed(outcome, "mkdir", path);
     }
+
+    /// <summary>
+    /// True when a file the cmdlets create can be given its mode before any data reaches it:
+    /// our agent's set-attributes, or (stock agent, POSIX guest) a shell through guest-exec.
+    /// </summary>
+    public bool CanSetMode => Profile.Has(AgentProfile.SetAttributes) || CreatesBeforeOpen;
+
+    /// <summary>
+    /// True when <see cref="CreatePrivateAsync"/> must make the file before guest-file-open: the
+    /// stock agent creates files 0666 whatever the umask, but leaves the mode of a file that
+    /// already exists alone.
+    /// </summary>
+    public bool CreatesBeforeOpen => !Profile.Has(AgentProfile.SetAttributes) && Profile.CanExec && !Profile.IsWindows;
+
+    /// <summary>
+    /// Creates <paramref name="path"/> empty, exclusively (noclobber: O_EXCL, so a planted file
+    /// or link fails it), readable by its owner only (umask 077), then gives it
+    /// <paramref name="mode"/>: no other guest user can open it at any point.
+    /// </summary>
+    public async Task CreatePrivateAsync(string path, int mode, CancellationToken cancellationToken)
+    {
+        string octal = Convert.ToString(mode & 0x1FF, 8);
+        ExecOutcome outcome = await RunAsync("sh", new[] { "-c", "umask 077 && set -C && : > \"$1\" && chmod -- \"$2\" \"$1\"", "sh", path, octal }, path, cancellationToken).ConfigureAwait(false);
+        ThrowIfFailed(outcome, "sh (create " + octal + ")", path);
+    }
+
+    /// <summary>Gives <paramref name="path"/> the permission bits <paramref name="mode"/> (our agent's set-attributes).</summary>
+    public Task SetModeAsync(string path, int mode, CancellationToken cancellationToken) =>
+        _commands.GuestFileSetAttributesAsync(path, mode & 0x1FF, null, null, null, _options, cancellationToken);
 
     /// <summary>Renames <paramref name="source"/> to <paramref name="destination"/> in one step (replacing it when <paramref name="overwrite"/>).</summary>
     public async Task RenameAsync(string source, string destination, bool overwrite, CancellationToken cancellationToken)
@@ -329,6 +360,10 @@ internal sealed class GuestFs
         if (IsPermission(inner))
         {
             throw ErrorTable.Fail(ErrorTable.PermissionDenied, ErrorCategory.PermissionDenied, message, target, inner);
+        }
+        if (IsDiskFull(inner))
+        {
+            throw ErrorTable.Fail(ErrorTable.DiskFull, ErrorCategory.WriteError, message, target, inner);
         }
         if (IsMissing(inner))
         {
