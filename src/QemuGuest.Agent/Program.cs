@@ -80,6 +80,23 @@ public static class Program
         return RunAgent(config, platform);
     }
 
+    /// <summary>
+    /// The pid file under a random O_EXCL|O_NOFOLLOW name renamed into place: a link planted at
+    /// the name (or at a fixed temp name) is replaced, never written through.
+    /// </summary>
+    private static void WritePidFile(string path)
+    {
+        byte[] text = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n");
+        if (!OperatingSystem.IsLinux())
+        {
+            File.WriteAllBytes(path, text);
+            return;
+        }
+
+        using Interop.PosixFs.Fd dir = Interop.PosixFs.OpenParent(path, out string leaf);
+        Interop.PosixFs.WriteFileAtomic(dir, leaf, text, 0x1A4 /* 0644 */, null, null, path);
+    }
+
     private static int RunAgent(AgentConfig config, QgaPlatform platform)
     {
         TextWriter logWriter = Console.Error;
@@ -87,9 +104,11 @@ public static class Program
         {
             try
             {
-                logWriter = new StreamWriter(new FileStream(config.LogFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete));
+                logWriter = new StreamWriter(OperatingSystem.IsLinux()
+                    ? Interop.PosixFs.OpenLogForAppend(config.LogFile)
+                    : new FileStream(config.LogFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete));
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Core.AgentCommandException)
             {
                 Critical("unable to open specified log file: " + ex.Message);
                 return 1;
@@ -129,9 +148,9 @@ public static class Program
         {
             try
             {
-                File.WriteAllText(config.PidFile, Environment.ProcessId + "\n");
+                WritePidFile(config.PidFile);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Core.AgentCommandException)
             {
                 AgentLog.PidFileFailed(log, config.PidFile, ex.Message);
                 return 1;

@@ -39,7 +39,17 @@ public sealed class UnixListenChannel : IAgentChannel
             var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
-                socket.Bind(new UnixDomainSocketEndPoint(_path));
+                // 0600 whatever the umask: a socket's mode decides who may talk to a root agent, and
+                // bind(2) takes no mode. The umask is process-wide, so only for this one call.
+                if (OperatingSystem.IsLinux())
+                {
+                    Interop.PosixFs.WithUmask(0x7F /* 0177 */, () => socket.Bind(new UnixDomainSocketEndPoint(_path)));
+                }
+                else
+                {
+                    socket.Bind(new UnixDomainSocketEndPoint(_path));
+                }
+
                 socket.Listen(1);
             }
             catch

@@ -112,11 +112,24 @@ public sealed class PersistentState
         kf.SetInt64("global", "fd_counter", counter);
         try
         {
+            if (OperatingSystem.IsLinux())
+            {
+                // A state directory others can write (-t /tmp/x) must not let them point our
+                // temp name at a file of theirs: random O_EXCL|O_NOFOLLOW name, 0600, renameat.
+                using Interop.PosixFs.Fd dir = Interop.PosixFs.OpenParent(FilePath, out string leaf);
+                Interop.PosixFs.WriteFileAtomic(dir, leaf, System.Text.Encoding.UTF8.GetBytes(kf.ToData()), 0x180, null, null, FilePath);
+                return null;
+            }
+
             // g_file_set_contents: write a temp file, then rename over the target.
             string tmp = FilePath + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
             File.WriteAllText(tmp, kf.ToData());
             File.Move(tmp, FilePath, overwrite: true);
             return null;
+        }
+        catch (AgentCommandException ex)
+        {
+            return "failed to write persistent state to " + FilePath + ": " + ex.Message;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -153,7 +153,7 @@ public abstract partial class CommandHandler
         return new GuestFileHash(alg, Convert.ToHexStringLower(hash.GetHashAndReset()), hashed);
     }
 
-    public ValueTask GuestFileMkdirAsync(string path, bool? parents, long? mode, CancellationToken cancellationToken)
+    public virtual ValueTask GuestFileMkdirAsync(string path, bool? parents, long? mode, CancellationToken cancellationToken)
     {
         try
         {
@@ -199,7 +199,7 @@ public abstract partial class CommandHandler
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask GuestFileRenameAsync(string source, string destination, bool? overwrite, CancellationToken cancellationToken)
+    public virtual ValueTask GuestFileRenameAsync(string source, string destination, bool? overwrite, CancellationToken cancellationToken)
     {
         try
         {
@@ -237,7 +237,7 @@ public abstract partial class CommandHandler
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask GuestFileRemoveAsync(string path, bool? recursive, bool? missingOk, CancellationToken cancellationToken)
+    public virtual ValueTask GuestFileRemoveAsync(string path, bool? recursive, bool? missingOk, CancellationToken cancellationToken)
     {
         string full = Path.GetFullPath(path);
         if (Path.GetPathRoot(full) == full)

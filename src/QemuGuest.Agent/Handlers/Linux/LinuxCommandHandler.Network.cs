@@ -176,24 +176,28 @@ public sealed partial class LinuxCommandHandler
     }
 
     // ---- ssh authorized keys ----
+
+    /// <summary>Bound on an authorized_keys file we read back (a user controls its size).</summary>
+    internal const long MaxAuthorizedKeysBytes = 4 * 1024 * 1024;
+
     public override ValueTask<GuestAuthorizedKeys> GuestSshGetAuthorizedKeysAsync(string username, CancellationToken cancellationToken)
     {
-        var (home, _, _) = LookupUser(username);
+        var (home, uid, _) = LookupUser(username);
         string file = Path.Combine(home, ".ssh", "authorized_keys");
-        var keys = new List<string>();
-        if (File.Exists(file))
-        {
-            foreach (string line in ReadKeyLines(file))
-            {
-                if (line.Length > 0 && line[0] != '#')
-                {
-                    keys.Add(line);
-                }
-            }
-        }
-        else
+        using PosixFs.Fd? ssh = OpenSshDir(home, uid, create: false, gid: 0);
+        byte[]? data = ssh is null ? null : PosixFs.ReadRegularFile(ssh, "authorized_keys", MaxAuthorizedKeysBytes, file);
+        if (data is null)
         {
             throw new AgentCommandException("failed to read '" + file + "': No such file or directory");
+        }
+
+        var keys = new List<string>();
+        foreach (string line in KeyLines(data))
+        {
+            if (line[0] != '#')
+            {
+                keys.Add(line);
+            }
         }
 
         return Done(new GuestAuthorizedKeys(keys));
@@ -203,9 +207,14 @@ public sealed partial class LinuxCommandHandler
     {
         CheckKeys(keys);
         var (home, uid, gid) = LookupUser(username);
-        string dir = Path.Combine(home, ".ssh");
-        string file = Path.Combine(dir, "authorized_keys");
-        var lines = reset != true && File.Exists(file) ? new List<string>(ReadKeyLines(file)) : new List<string>();
+        string file = Path.Combine(home, ".ssh", "authorized_keys");
+        using PosixFs.Fd ssh = OpenSshDir(home, uid, create: true, gid)!;
+        var lines = new List<string>();
+        if (reset != true)
+        {
+            lines.AddRange(KeyLines(PosixFs.ReadRegularFile(ssh, "authorized_keys", MaxAuthorizedKeysBytes, file)));
+        }
+
         foreach (string k in keys)
         {
             if (!lines.Contains(k))
@@ -214,7 +223,7 @@ public sealed partial class LinuxCommandHandler
             }
         }
 
-        WriteKeys(dir, file, lines, uid, gid);
+        WriteKeys(ssh, file, lines, uid, gid);
         return ValueTask.CompletedTask;
     }
 
@@ -222,15 +231,16 @@ public sealed partial class LinuxCommandHandler
     {
         CheckKeys(keys);
         var (home, uid, gid) = LookupUser(username);
-        string dir = Path.Combine(home, ".ssh");
-        string file = Path.Combine(dir, "authorized_keys");
-        if (!File.Exists(file))
+        string file = Path.Combine(home, ".ssh", "authorized_keys");
+        using PosixFs.Fd? ssh = OpenSshDir(home, uid, create: false, gid);
+        byte[]? data = ssh is null ? null : PosixFs.ReadRegularFile(ssh, "authorized_keys", MaxAuthorizedKeysBytes, file);
+        if (data is null)
         {
             return ValueTask.CompletedTask;
         }
 
         var lines = new List<string>();
-        foreach (string line in ReadKeyLines(file))
+        foreach (string line in KeyLines(data))
         {
             if (!System.Linq.Enumerable.Contains(keys, line))
             {
@@ -238,7 +248,7 @@ public sealed partial class LinuxCommandHandler
             }
         }
 
-        WriteKeys(dir, file, lines, uid, gid);
+        WriteKeys(ssh!, file, lines, uid, gid);
         return ValueTask.CompletedTask;
     }
 
@@ -256,9 +266,14 @@ public sealed partial class LinuxCommandHandler
         }
     }
 
-    private static IEnumerable<string> ReadKeyLines(string file)
+    private static IEnumerable<string> KeyLines(byte[]? data)
     {
-        foreach (string raw in File.ReadAllLines(file))
+        if (data is null)
+        {
+            yield break;
+        }
+
+        foreach (string raw in System.Text.Encoding.UTF8.GetString(data).Split('\n'))
         {
             string line = raw.Trim();
             if (line.Length > 0)
@@ -268,29 +283,53 @@ public sealed partial class LinuxCommandHandler
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "chown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Chown(string path, uint uid, uint gid);
-
-    private static void WriteKeys(string dir, string file, List<string> lines, uint uid, uint gid)
+    /// <summary>
+    /// The user's ~/.ssh as a descriptor: the home is walked link-safely, .ssh itself is opened
+    /// O_NOFOLLOW (a symlinked ~/.ssh is refused, where the stock agent chowns through it) and
+    /// must belong to the user or root; a missing one is created 0700 and given to the user on
+    /// its descriptor. Null when missing and <paramref name="create"/> is false.
+    /// </summary>
+    private static PosixFs.Fd? OpenSshDir(string home, uint uid, bool create, uint gid)
     {
-        try
+        string shown = Path.Combine(home, ".ssh");
+        using PosixFs.Fd homeDir = PosixFs.OpenDirectory(home);
+        PosixFs.Fd? ssh = PosixFs.OpenSubdirectory(homeDir, ".ssh", shown);
+        if (ssh is null)
         {
-            if (!Directory.Exists(dir))
+            if (!create)
             {
-                Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                Chown(dir, uid, gid);
+                return null;
             }
 
-            string tmp = file + ".tmp";
-            File.WriteAllText(tmp, lines.Count == 0 ? string.Empty : string.Join("\n", lines) + "\n");
-            File.SetUnixFileMode(tmp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            Chown(tmp, uid, gid);
-            File.Move(tmp, file, overwrite: true);
+            ssh = PosixFs.MakeDirectory(homeDir, ".ssh", 0x1C0, shown);
+            try
+            {
+                PosixFs.Fchown(ssh, uid, gid, shown);
+            }
+            catch
+            {
+                ssh.Dispose();
+                throw;
+            }
+
+            return ssh;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+
+        uint owner = PosixFs.Stat(ssh, shown).Uid;
+        if (owner != uid && owner != 0)
         {
-            throw new AgentCommandException("failed to write '" + file + "': " + ex.Message);
+            ssh.Dispose();
+            throw PosixFs.Error(shown, "owned by uid " + owner.ToString(CultureInfo.InvariantCulture) + ", neither the user nor root; refusing to write into it");
         }
+
+        return ssh;
+    }
+
+    /// <summary>Writes authorized_keys through a random O_EXCL temp name, owned by the user, 0600, then renamed into place.</summary>
+    private static void WriteKeys(PosixFs.Fd ssh, string file, List<string> lines, uint uid, uint gid)
+    {
+        byte[] text = System.Text.Encoding.UTF8.GetBytes(lines.Count == 0 ? string.Empty : string.Join("\n", lines) + "\n");
+        PosixFs.WriteFileAtomic(ssh, "authorized_keys", text, 0x180, uid, gid, file);
     }
 
     // ---- ownership for the file extensions ----
@@ -322,15 +361,5 @@ public sealed partial class LinuxCommandHandler
 
         // x86_64 struct stat: st_uid at 28, st_gid at 32.
         return (*(uint*)(buf.Data + 28), *(uint*)(buf.Data + 32));
-    }
-
-    protected override void SetOwner(string path, long? uid, long? gid)
-    {
-        uint u = uid is long a ? (uint)a : uint.MaxValue;
-        uint g = gid is long b ? (uint)b : uint.MaxValue;
-        if (Chown(path, u, g) != 0)
-        {
-            throw new AgentCommandException("'" + path + "': " + Libc.LastError());
-        }
     }
 }

@@ -311,6 +311,22 @@ public sealed partial class LinuxCommandHandler : CommandHandler
         return thawed;
     }
 
+    /// <summary>
+    /// The hook runs as root, so only a file no guest user can change may be run: owned by root
+    /// and not writable by group or others (reached through root-owned links only).
+    /// </summary>
+    private static void CheckHookIsRootOnly(string hook)
+    {
+        using PosixFs.Fd fd = PosixFs.OpenFollowingTrusted(hook, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_NOCTTY);
+        PosixFs.Statx st = PosixFs.Stat(fd, hook);
+        if (st.Uid != 0 || (st.Mode & 0x12 /* 022 */) != 0)
+        {
+            throw new AgentCommandException("refusing to run fsfreeze hook '" + PosixFs.Printable(hook) + "': owned by uid "
+                + st.Uid.ToString(CultureInfo.InvariantCulture) + " with mode " + Convert.ToString(st.Mode & 0xFFF, 8)
+                + " (it must belong to root and be writable by root only)");
+        }
+    }
+
     private void RunHook(string argument)
     {
         string? hook = Context.FsfreezeHook;
@@ -325,6 +341,7 @@ public sealed partial class LinuxCommandHandler : CommandHandler
             throw new AgentCommandException("can't access fsfreeze hook '" + hook + "': " + (File.Exists(hook) ? "Permission denied" : "No such file or directory"));
         }
 
+        CheckHookIsRootOnly(hook);
         int status = _sys.Actions.RunHook(hook, argument);
         if (status != 0)
         {

@@ -8,15 +8,18 @@ using QemuGuest.Agent.Interop;
 namespace QemuGuest.Agent.Handlers.Linux;
 
 /// <summary>
-/// guest-file-open on POSIX: open(2) with the mode's flags and 0666 (so new files are 0666
-/// regardless of the agent's umask, like qemu-ga which fchmods after creating), then
-/// O_NONBLOCK as qemu-ga sets it (a FIFO or a device never blocks the agent).
+/// guest-file-open on POSIX, as qemu-ga's safe_open_or_create: a create mode first tries
+/// O_CREAT|O_EXCL|O_NOFOLLOW, and only a file that call created gets its mode set (on the
+/// descriptor); when the name exists it is opened without O_CREAT. So a symlink swapped in at any
+/// moment is never chmodded, and a dangling link's target is never created. New files are 0600,
+/// not qemu-ga's 0666 (docs/agent.md): other guest users must not be able to write what the host
+/// put there. O_NONBLOCK from the open(2) on, so a FIFO or device cannot block the agent.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed partial class PosixFileOpener : IGuestFileOpener
 {
-    [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
-    private static partial int Fchmod(int fd, uint mode);
+    /// <summary>Mode of the files guest-file-open creates.</summary>
+    public const uint NewFileMode = 0x180; // 0600
 
     [LibraryImport("libc", EntryPoint = "umask")]
     private static partial uint Umask(uint mask);
@@ -26,11 +29,6 @@ internal sealed partial class PosixFileOpener : IGuestFileOpener
     public IGuestFile Open(string path, string mode, OpenMode parsed)
     {
         int flags = parsed.Read && parsed.Write ? Libc.O_RDWR : parsed.Write ? Libc.O_WRONLY : Libc.O_RDONLY;
-        if (parsed.Create)
-        {
-            flags |= Libc.O_CREAT;
-        }
-
         if (parsed.Truncate)
         {
             flags |= Libc.O_TRUNC;
@@ -41,27 +39,60 @@ internal sealed partial class PosixFileOpener : IGuestFileOpener
             flags |= Libc.O_APPEND;
         }
 
-        flags |= Libc.O_CLOEXEC;
-        bool existed = System.IO.File.Exists(path) || System.IO.Directory.Exists(path);
-        int fd = Libc.Open(path, flags, 0x1B6 /* 0666 */);
-        if (fd < 0)
-        {
-            throw new AgentCommandException("failed to open file '" + path + "' (mode: '" + mode + "'): " + Libc.LastError());
-        }
+        flags |= Libc.O_CLOEXEC | Libc.O_NONBLOCK | Libc.O_NOCTTY;
 
-        if (parsed.Create && !existed)
+        // Bounded: a name that keeps appearing and vanishing between the two opens is an error, not a spin.
+        for (int attempt = 0; ; attempt++)
         {
-            Fchmod(fd, 0x1B6);
-        }
+            if (parsed.Create)
+            {
+                int created = Libc.Open(path, flags | Libc.O_CREAT | PosixFs.O_EXCL | PosixFs.O_NOFOLLOW, (int)NewFileMode);
+                if (created >= 0)
+                {
+                    if (PosixFs.FchmodRaw(created, NewFileMode) != 0)
+                    {
+                        string reason = Libc.LastError();
+                        Libc.Close(created);
+                        throw Failed(path, mode, "failed to set permissions: " + reason);
+                    }
 
-        int fl = Libc.Fcntl(fd, 3 /* F_GETFL */, 0);
-        if (fl >= 0)
-        {
-            Libc.Fcntl(fd, 4 /* F_SETFL */, fl | Libc.O_NONBLOCK);
-        }
+                    return new PosixGuestFile(created);
+                }
 
-        return new PosixGuestFile(fd);
+                if (Marshal.GetLastPInvokeError() != PosixFs.EEXIST)
+                {
+                    throw Failed(path, mode, Libc.LastError());
+                }
+            }
+
+            int fd = Libc.Open(path, flags, 0);
+            if (fd >= 0)
+            {
+                return new PosixGuestFile(fd);
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (!parsed.Create || errno != PosixFs.ENOENT || attempt >= 3 || IsLink(path))
+            {
+                throw Failed(path, mode, Libc.StrError(errno));
+            }
+        }
     }
+
+    private static bool IsLink(string path)
+    {
+        try
+        {
+            return new System.IO.FileInfo(path).LinkTarget is not null;
+        }
+        catch (System.IO.IOException)
+        {
+            return false;
+        }
+    }
+
+    private static AgentCommandException Failed(string path, string mode, string reason) =>
+        new("failed to open file '" + path + "' (mode: '" + mode + "'): " + reason);
 
     internal static uint CurrentUmask()
     {
