@@ -266,8 +266,10 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
         string name = dir + "/f";
         using var stop = new CancellationTokenSource();
         var (uid, gid, _) = Attacker.Ensure();
-        var swapper = Task.Run(() => Attacker.Run("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--", "sh", "-c",
-            "end=$(($(date +%s)+60)); while [ $(date +%s) -lt $end ] && [ ! -e " + dir + "/stop ]; do ln -s " + target.Path + " " + dir + "/f 2>/dev/null; rm -f " + dir + "/f; done"));
+        // A tight loop (python, no fork per step): a shell loop forking ln/rm is too slow to hit the window.
+        var swapper = Task.Run(() => Attacker.Run("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--", "/usr/bin/python3", "-c",
+            "import os,time\nend=time.time()+60\nwhile time.time()<end and not os.path.exists('" + dir + "/stop'):\n"
+            + " try:\n  os.symlink('" + target.Path + "','" + name + "')\n except OSError: pass\n try:\n  os.unlink('" + name + "')\n except OSError: pass\n"));
         int created = 0;
         try
         {
@@ -377,12 +379,16 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
         using var target = new Attacker.Target(folder: true, mode: (UnixFileMode)0x1ED);
         var (uid, gid, home) = Attacker.Ensure();
         string root = home + "/rm-race";
-        for (int i = 0; i < 60; i++)
+        for (int i = 0; i < 40; i++)
         {
             Attacker.Sh("rm -rf " + root);
-            Attacker.As("mkdir -p " + root + "/sub && touch " + root + "/sub/keep " + root + "/a " + root + "/b");
-            var swapper = Task.Run(() => Attacker.Run("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--", "sh", "-c",
-                "for n in 1 2 3 4 5 6 7 8; do mv " + root + "/sub " + root + "/old 2>/dev/null; ln -s " + target.Path + " " + root + "/sub 2>/dev/null; done"));
+            Attacker.As("mkdir -p " + root + "/sub && touch " + root + "/a " + root + "/b && cd " + root + "/sub && touch keep $(seq -f f%g 200)");
+
+            // sub flips between a folder and a link to the root folder, as fast as python goes.
+            var swapper = Task.Run(() => Attacker.Run("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--", "/usr/bin/python3", "-c",
+                "import os,time\nr='" + root + "'\nend=time.time()+3\nwhile time.time()<end and os.path.exists(r):\n"
+                + " try:\n  os.rename(r+'/sub',r+'/hidden'); os.symlink('" + target.Path + "',r+'/sub'); os.unlink(r+'/sub'); os.rename(r+'/hidden',r+'/sub')\n except OSError: pass\n"));
+            Thread.Sleep(100);
             Run($$$"""{"execute":"__com.qemuguest_guest-file-remove","arguments":{"path":{{{Q(root)}}},"recursive":true,"missing-ok":true}}""");
             await swapper.WaitAsync(TimeSpan.FromSeconds(30));
             target.AssertUntouched();
