@@ -264,14 +264,14 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
     }
 
     Context 'names and sizes from the guest (issue 15)' {
-        It 'a guest file named lnk\..\..\escaped beside a symlink lnk cannot make -Recurse -Force write outside -Destination' {
+        It 'a guest file named lnk\..\..\..\escaped beside a symlink lnk cannot make -Recurse -Force write outside -Destination' {
             # What any unprivileged guest user can do: a link, and a file whose name holds
-            # backslashes. The guest reads src/lnk/../../escaped through the link; before the
-            # fix the host wrote DEST/src/lnk/../../escaped, i.e. $W/local/escaped.
+            # backslashes. The guest reads src/lnk/../../../escaped through the link ($W/escaped);
+            # before the fix the host wrote DEST/src/lnk/../../../escaped, i.e. $W/local/escaped.
             $null = New-Item -ItemType Directory -Path "$W/guest/src", "$W/guest/deep/deeper", "$W/local/out"
             $null = New-Item -ItemType SymbolicLink -Path "$W/guest/src/lnk" -Target "$W/guest/deep/deeper"
-            [IO.File]::WriteAllText("$W/guest/src/lnk\..\..\escaped", 'planted')
-            [IO.File]::WriteAllText("$W/guest/escaped", 'owned')
+            [IO.File]::WriteAllText("$W/guest/src/lnk\..\..\..\escaped", 'planted')
+            [IO.File]::WriteAllText("$W/escaped", 'owned')
             [IO.File]::WriteAllText("$W/guest/src/ok.txt", 'fine')
             $err = $null
             Copy-VMGuestFile -Session $S -GuestToLocal -Recurse -Force -Source "$W/guest/src" -Destination "$W/local/out/" -ErrorVariable err -ErrorAction SilentlyContinue
@@ -280,7 +280,7 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
             @(Get-ChildItem -Force -Recurse "$W/local").FullName | Sort-Object | Should -Be @("$W/local/out", "$W/local/out/src", "$W/local/out/src/ok.txt")
             $err.Count | Should -Be 1
             $err[0].FullyQualifiedErrorId | Should -BeLike 'InvalidGuestName,*'
-            $err[0].Exception.Message | Should -Match ([regex]::Escape('lnk\\..\\..\\escaped'))
+            $err[0].Exception.Message | Should -Match ([regex]::Escape('lnk\\..\\..\\..\\escaped'))
             $err[0].Exception.Message | Should -Match "^copy-$Kind "
         }
 
@@ -477,5 +477,20 @@ Describe 'Copy-VMGuestFile and Invoke-VMGuestCommand through the relay (-VMName)
         $r = Invoke-VMGuestCommand -VMName pester-vm sh -ArgumentList '-c', 'echo relayed; exit 5'
         $r.ExitCode | Should -Be 5
         $r.StdOut | Should -Be "relayed`n"
+    }
+
+    It 'a guest file named lnk\..\..\..\escaped beside a symlink lnk cannot escape -Destination through the relay either' -Skip:(-not (Test-Path $RelayDll)) {
+        # Our agent's listing is refused by the relay itself (path-component names); the stock
+        # agent's find output passes the relay, and the cmdlet refuses the name.
+        $null = New-Item -ItemType Directory -Path "$T/guest/src", "$T/guest/deep/deeper", "$T/local/out"
+        $null = New-Item -ItemType SymbolicLink -Path "$T/guest/src/lnk" -Target "$T/guest/deep/deeper"
+        [IO.File]::WriteAllText("$T/guest/src/lnk\..\..\..\escaped", 'planted')
+        [IO.File]::WriteAllText("$T/escaped", 'owned')
+        $err = $null
+        Copy-VMGuestFile -VMName pester-vm -GuestToLocal -Recurse -Force -Source "$T/guest/src" -Destination "$T/local/out/" -ErrorVariable err -ErrorAction SilentlyContinue
+        Write-Host "        $($err | ForEach-Object { $_.FullyQualifiedErrorId.Split(',')[0] + ': ' + $_.Exception.Message })"
+        "$T/local/escaped" | Should -Not -Exist
+        @(Get-ChildItem -Force -Recurse "$T/local/out" -File) | Should -BeNullOrEmpty
+        $err.Count | Should -Be 1
     }
 }
