@@ -299,9 +299,9 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
             & stat -c '%a' "$W/guest/existing.txt" | Should -Be '700'
         }
 
-        # Ours: the agent still creates files 0666 for an instant before the cmdlet's
-        # set-attributes; the agent-side fix (new files 0600) is the agentsafe part of issue 15.
-        It 'no file of a copy into the guest is ever group- or world-writable, temporary ones included' -Skip:($_ -eq 'Ours' -and -not $env:QEMUGUEST_AGENT_CREATES_PRIVATE) {
+        # Ours depends on the agent creating new files 0600 (before that, 0666 for an instant
+        # before the cmdlet's set-attributes: this test saw it).
+        It 'no file of a copy into the guest is ever group- or world-writable, temporary ones included' {
             New-GeneratedFile "$W/local/script.sh" 16
             [IO.File]::SetUnixFileMode("$W/local/script.sh", [IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
             # Watch the guest folder while the copy runs: every file seen, temporary ones included.
