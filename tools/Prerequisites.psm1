@@ -23,6 +23,10 @@ $script:Prerequisites = @(
         Why = "the agent's socket-activation test" }
     [pscustomobject]@{ Tool = 'xz'; Path = '/usr/bin/xz'; Package = 'xz-utils'; Tasks = @('Test', 'Demo -VM', 'Bench -BenchArea vm')
         Why = "the VM image: Debian's kernel modules are xz-compressed" }
+    [pscustomobject]@{ Tool = 'python3'; Path = '/usr/bin/python3'; Package = 'python3-minimal'; Tasks = @('Test')
+        Why = "the agent-safety race tests: an unprivileged guest user swapping a link in a tight loop (a shell loop forking ln/rm is too slow to hit the window)" }
+    [pscustomobject]@{ Tool = 'setpriv'; Path = '/usr/bin/setpriv'; Package = 'util-linux'; Tasks = @('Test')
+        Why = 'runs the attacks of those tests as an unprivileged guest user' }
     [pscustomobject]@{ Tool = 'afl-fuzz'; Path = '/usr/bin/afl-fuzz'; Package = 'afl++'; Tasks = @('Fuzz')
         Why = 'the coverage-guided fuzzer' }
 )
