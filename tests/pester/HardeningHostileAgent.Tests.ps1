@@ -194,4 +194,44 @@ Copy-VMGuestFile -Session `$s -GuestToLocal -Recurse -Source '$W/tree' -Destinat
         [int] $seconds | Should -BeLessThan 60
         [long] $delta | Should -BeLessThan 400MB
     }
+
+    It '<Mode> through the relay (-VMName): stops with <Id>; peak working set delta of the copying pwsh below 400 MB' -ForEach @(
+        @{ Mode = 'list-recurse'; Id = 'ListingLimitExceeded' }
+        @{ Mode = 'list-paging-endless'; Id = 'ListingLimitExceeded' }
+    ) {
+        $relayDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'src/QemuGuest.Relay/bin/Release/net10.0/qemuguest-relay.dll'
+        if (-not (Test-Path $relayDll)) { Set-ItResult -Skipped -Because 'the relay is not built'; return }
+        Set-Mode $Mode
+        $relayDir = Join-Path $W 'relay'
+        $relay = Start-Process dotnet -PassThru -RedirectStandardOutput "$W/relay.out" -RedirectStandardError "$W/relay.err" `
+            -ArgumentList $relayDll, "--Relay:RuntimeDirectory=$relayDir", "--Relay:Vms:hostile-vm:Agent=$Socket"
+        try {
+            $deadline = [DateTime]::UtcNow.AddSeconds(30)
+            while (-not (Test-Path "$relayDir/hostile-vm.sock") -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            $script = @"
+`$ProgressPreference = 'SilentlyContinue'
+`$env:QEMUGUEST_RELAY_DIR = '$relayDir'
+Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
+`$p = [Diagnostics.Process]::GetCurrentProcess(); `$p.Refresh(); `$before = `$p.WorkingSet64
+`$clock = [Diagnostics.Stopwatch]::StartNew()
+Copy-VMGuestFile -VMName hostile-vm -GuestToLocal -Recurse -Source '$W/tree' -Destination '$W/dest/' -TimeoutSec 10 -ErrorVariable e -ErrorAction SilentlyContinue
+`$p.Refresh()
+'{0} {1} {2}' -f (@(`$e | ForEach-Object { `$_.FullyQualifiedErrorId.Split(',')[0] }) -join '+'), [int]`$clock.Elapsed.TotalSeconds, (`$p.PeakWorkingSet64 - `$before)
+"@
+            $pwsh = Join-Path $PSHOME ($IsWindows ? 'pwsh.exe' : 'pwsh')
+            $job = Start-ThreadJob { & $using:pwsh -NoProfile -NonInteractive -Command $using:script }
+            $finished = Wait-Job $job -Timeout 120
+            $out = Receive-Job $job; Remove-Job $job -Force
+        }
+        finally {
+            Stop-Process -Id $relay.Id -ErrorAction SilentlyContinue
+            $null = $relay.WaitForExit(10000)
+        }
+        $ids, $seconds, $delta = ($out | Select-Object -Last 1) -split ' '
+        Write-Host ("    $Mode via relay -> $ids in $seconds s; peak working set delta {0:N0} MB" -f ([long] $delta / 1MB))
+        $finished | Should -Not -BeNullOrEmpty
+        $ids | Should -Be $Id
+        [int] $seconds | Should -BeLessThan 90
+        [long] $delta | Should -BeLessThan 400MB
+    }
 }
