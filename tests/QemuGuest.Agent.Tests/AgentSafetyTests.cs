@@ -536,6 +536,40 @@ public sealed class AgentOwnFilesTests
         }
     }
 
+    [Fact]
+    public void FrozenMarkerIsNeverCreatedThroughALink()
+    {
+        // qga.state.isfrozen was File.Open(OpenOrCreate): a link at the name created its target as root.
+        string dir = Directory.CreateTempSubdirectory("qga-frozen-").FullName;
+        string missing = "/etc/qga-agentsafe-frozen-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            string marker = Path.Combine(dir, "qga.state.isfrozen");
+            File.CreateSymbolicLink(marker, missing);
+            var policy = new CommandPolicy(Array.Empty<string>(), Array.Empty<string>(), marker);
+            policy.SetFrozen();
+            Assert.True(policy.IsFrozen);
+            Assert.False(File.Exists(missing));
+            File.Delete(marker);
+            new CommandPolicy(Array.Empty<string>(), Array.Empty<string>(), marker).SetFrozen();
+            Assert.Equal("600", Attacker.Sh("stat -c '%a' " + marker).Output.Trim());
+        }
+        finally
+        {
+            File.Delete(missing);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ErrorTextsShowGuestPathsPrintably()
+    {
+        // A user-chosen name reaches the host in an error text: no raw ESC for the host's terminal.
+        var ex = Assert.Throws<AgentCommandException>(() => Agent.Interop.PosixFs.OpenDirectory("/nonexistent-\u001b]52;c;eA==\u0007"));
+        Assert.DoesNotContain('\u001b', ex.Message);
+        Assert.Contains("\\u001b]52", ex.Message);
+    }
+
     [Theory]
     [InlineData(0, 0x1FF)] // root's, but writable by every user
     [InlineData(65534, 0x1ED)] // 0755, but a user's

@@ -103,11 +103,18 @@ public sealed class CommandPolicy
 
         try
         {
-            using (File.Open(_frozenMarkerPath, FileMode.OpenOrCreate, FileAccess.Write))
+            if (OperatingSystem.IsLinux())
             {
+                Interop.PosixFs.CreateMarker(_frozenMarkerPath); // never through a link planted at the name
+            }
+            else
+            {
+                using (File.Open(_frozenMarkerPath, FileMode.OpenOrCreate, FileAccess.Write))
+                {
+                }
             }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or AgentCommandException)
         {
             // qemu-ga only warns: "unable to create ..., fsfreeze may not function properly"
         }

@@ -135,24 +135,8 @@ internal static unsafe partial class PosixFs
 
     private static AgentCommandException Errno(string path, int errno) => Error(path, Libc.StrError(errno));
 
-    /// <summary>Control characters as \xNN, so a planted name cannot drive the host's terminal through an error text.</summary>
-    public static string Printable(string s)
-    {
-        var sb = new StringBuilder(s.Length);
-        foreach (char c in s)
-        {
-            if (char.IsControl(c))
-            {
-                sb.Append("\\x").Append(((int)c).ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
-            }
-            else
-            {
-                sb.Append(c);
-            }
-        }
-
-        return sb.ToString();
-    }
+    /// <summary>A guest-controlled path made safe for a message (the protocol's one printer, not clipped short).</summary>
+    public static string Printable(string s) => QemuGuest.Protocol.Validation.PathComponent.Printable(s, 4096);
 
     /// <summary>Whether a symlink with this owner may be followed: users can plant links, never root-owned ones.</summary>
     public static bool TrustedOwner(uint uid) => uid == 0 || uid == GetEuid();
@@ -576,6 +560,22 @@ internal static unsafe partial class PosixFs
         }
 
         return names;
+    }
+
+    /// <summary>
+    /// Creates an empty marker file (0600) if none is there: O_CREAT|O_NOFOLLOW, so a link planted
+    /// at the name is refused rather than creating or touching its target.
+    /// </summary>
+    public static void CreateMarker(string path)
+    {
+        using Fd dir = OpenParent(path, out string leaf);
+        int raw = OpenAtNative(dir.Value, leaf, Libc.O_WRONLY | Libc.O_CREAT | O_NOFOLLOW | Libc.O_NONBLOCK | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0x180);
+        if (raw < 0)
+        {
+            throw Errno(path, Marshal.GetLastPInvokeError());
+        }
+
+        Libc.Close(raw);
     }
 
     /// <summary>
