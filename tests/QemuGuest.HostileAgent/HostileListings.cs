@@ -19,7 +19,7 @@ public static class HostileListings
 {
     public static IReadOnlyDictionary<string, string> Modes { get; } = new Dictionary<string, string>
     {
-        ["list-names"] = "our list extension lists ../../x, an absolute path, a\\b, a NUL, control characters, duplicates, case twins",
+        ["list-names"] = "our list extension lists ../../x, an absolute path, a\\b, a NUL, control characters, duplicates, case twins, a 300-character name",
         ["find-names"] = "the same names as find output through guest-exec (stock-agent strategy)",
         ["list-recurse"] = "every listed folder holds 100 more folders, forever",
         ["list-paging-stuck"] = "every page says more follow and repeats the same entry (after never advances)",
@@ -29,7 +29,7 @@ public static class HostileListings
     /// <summary>The hostile names, for the folder <paramref name="root"/> (the absolute one lands beside it).</summary>
     public static string[] Names(string root) => new[]
     {
-        "../../x", root + "-abs", "a\\b", "a\0b", "esc\u001b]0;pwned\u0007", "dup", "dup", "Case", "case", "good.txt", "lnk\\..\\..\\escaped", "..", ".", "",
+        "../../x", root + "-abs", "a\\b", "a\0b", "esc\u001b]0;pwned\u0007", "dup", "dup", "Case", "case", "good.txt", "lnk\\..\\..\\escaped", "..", ".", "", new string('n', 300),
     };
 
     public static bool TryApply(FakeAgent agent, string mode)

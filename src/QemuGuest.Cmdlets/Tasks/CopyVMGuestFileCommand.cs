@@ -375,6 +375,9 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         UnauthorizedAccessException => ErrorTable.Fail(ErrorTable.PermissionDenied, ErrorCategory.PermissionDenied, $"Local access denied: {ex.Message}", target, ex),
         DirectoryNotFoundException => ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound, ex.Message, target, ex),
         FileNotFoundException => ErrorTable.Fail(ErrorTable.SourceNotFound, ErrorCategory.ObjectNotFound, ex.Message, target, ex),
+        // A guest name longer than this host allows (NAME_MAX, MAX_PATH) fails that item only:
+        // it is not an interruption of the transfer.
+        PathTooLongException => ErrorTable.Fail(ErrorTable.InvalidArgument, ErrorCategory.InvalidArgument, $"The local path is too long for this system: {ex.Message}", target, ex),
         IOException io when IsLocalDiskFull(io) => ErrorTable.Fail(ErrorTable.DiskFull, ErrorCategory.WriteError, $"The local disk is full: {ex.Message}", target, ex),
         // EROFS: as much "cannot write here" as EACCES, and nothing to do with the agent.
         IOException io when io.HResult == 30 || io.Message.IndexOf("Read-only file system", StringComparison.OrdinalIgnoreCase) >= 0
