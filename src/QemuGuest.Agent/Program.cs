@@ -47,7 +47,8 @@ public static class Program
 
         AgentConfig config = cl.Config;
         int listenFds = OperatingSystem.IsLinux() ? LinuxFdListenChannel.ListenFds() : 0;
-        string? error = config.Finish(listenFds, () => OperatingSystem.IsLinux() ? LinuxFdListenChannel.ActivationMethod() : null);
+        string? error = config.Finish(listenFds, () => OperatingSystem.IsLinux() ? LinuxFdListenChannel.ActivationMethod() : null)
+            ?? CommandPolicy.ListProblem(config.AllowedRpcs, config.BlockedRpcs);
         if (error is not null)
         {
             Critical(error);
@@ -130,6 +131,11 @@ public static class Program
             b.SetMinimumLevel(config.Verbose ? LogLevel.Debug : LogLevel.Warning);
         });
         ILogger log = loggerFactory.CreateLogger("QemuGuest.Agent");
+        foreach (string warning in policy.Warnings())
+        {
+            AgentLog.PolicyWarning(log, warning);
+        }
+
         if (policy.IsFrozen)
         {
             AgentLog.PreviouslyFrozen(log, Path.Combine(stateDir, "qga.state.isfrozen"));

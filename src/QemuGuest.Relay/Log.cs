@@ -25,6 +25,9 @@ internal static partial class Log
     [LoggerMessage(104, LogLevel.Error, "reconciling configured and discovered VMs failed; retrying next period")]
     public static partial void ReconcileFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(105, LogLevel.Warning, "policy {Policy} {Warning}")]
+    public static partial void PolicyLeavesCommands(ILogger logger, string policy, string warning);
+
     [LoggerMessage(200, LogLevel.Information, "VM {Vm}: connected to the agent channel {Agent}")]
     public static partial void Connected(ILogger logger, string vm, string agent);
 

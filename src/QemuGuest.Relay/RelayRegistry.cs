@@ -40,6 +40,19 @@ public sealed class RelayRegistry : IAsyncDisposable
     public static string Version { get; } =
         typeof(RelayRegistry).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
+    // Names alone miss commands that do the same thing (the extension's exec-start next to
+    // guest-exec): say so once at start; the entries themselves were checked by the validator.
+    private void WarnAboutPolicies()
+    {
+        foreach (var (name, p) in _options.Policies)
+        {
+            foreach (string warning in new CommandPolicy(name, p.Allow, p.Deny).Warnings())
+            {
+                Log.PolicyLeavesCommands(_logger, name, warning);
+            }
+        }
+    }
+
     internal static IReadOnlyList<EndpointOptions> DefaultEndpoints(RelayOptions options) =>
         options.Endpoints.Count > 0 ? options.Endpoints : DefaultEndpointList;
 
@@ -49,6 +62,7 @@ public sealed class RelayRegistry : IAsyncDisposable
     public void Start()
     {
         Log.Starting(_logger, Version, _options.RuntimeDirectory, _schema.Commands.Count);
+        WarnAboutPolicies();
         if (!OperatingSystem.IsWindows())
         {
             var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;

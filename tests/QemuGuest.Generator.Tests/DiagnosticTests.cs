@@ -31,7 +31,7 @@ public sealed class DiagnosticTests
         new object[]
         {
             "{ 'command': 'guest-ping', 'bogus': 'x' }\n",
-            "In command 'guest-ping': command has unknown key 'bogus'\nValid keys are 'allow-oob', 'allow-preconfig', 'boxed', 'command', 'coroutine', 'data', 'features', 'gen', 'if', 'returns', 'success-response'.",
+            "In command 'guest-ping': command has unknown key 'bogus'\nValid keys are 'allow-oob', 'allow-preconfig', 'boxed', 'capabilities', 'command', 'coroutine', 'data', 'features', 'gen', 'if', 'returns', 'success-response'.",
             1, 1,
         },
         new object[] { "\n\n  { 'struct': 'Foo', 'data': { 'a': 'Nope' } }\n", "In struct 'Foo': member 'a' uses unknown type 'Nope'", 3, 37 },

@@ -169,7 +169,10 @@ internal sealed class TypeUniverse
             {
                 byReader = e.Message;
             }
-            Assert.True(byValidator == byReader, name + ": " + json + ": validator " + (byValidator ?? "ok") + ", reader " + (byReader ?? "ok"));
+            // The one deliberate difference: the validator (the relay) also refuses a 'path-component'
+            // member that is not one name, which the readers accept so the cmdlets can report it per item.
+            bool nameOnly = byReader is null && byValidator is not null && byValidator.Contains("is not a single path component", StringComparison.Ordinal);
+            Assert.True(byValidator == byReader || nameOnly, name + ": " + json + ": validator " + (byValidator ?? "ok") + ", reader " + (byReader ?? "ok"));
         }, iter: iterations);
     }
 
@@ -268,7 +271,10 @@ internal static class JsonGen
         Gen<List<KeyValuePair<string, JsonNode?>>> gen = Gen.Const(0).Select(_ => new List<KeyValuePair<string, JsonNode?>>());
         foreach (var m in members)
         {
-            var value = For(m.Type, depth + 1);
+            // A 'path-component' string is valid only as one name; the validator holds it to that.
+            var value = m.PathComponent && m.Type is QapiBuiltinDescriptor { Kind: QapiBuiltin.Str }
+                ? Gen.String.Where(s => PathComponent.Problem(s) is null).Select(v => (JsonNode?)JsonValue.Create(v))
+                : For(m.Type, depth + 1);
             var member = m.Optional
                 ? Gen.Bool.SelectMany(present => present && depth < 4
                     ? value.Select(v => (true, v))

@@ -86,4 +86,107 @@ public class PolicyTests
             Assert.Equal(name, reply.Return().GetProperty("entries")[1].GetProperty("name").GetString());
         }
     }
+
+    /// <summary>What our agent answers to the commands the policy tests send, were they passed on.</summary>
+    private static Task Obliging(FakeRequest r) => r.Command switch
+    {
+        "__com.qemuguest_guest-exec-start" => r.ReplyAsync("{\"return\": {\"pid\": 4242}}"),
+        _ => FakeAgent.Normal(r),
+    };
+
+    private static Action<Dictionary<string, object?>> Endpoint(string policy) => v =>
+        v["Endpoints"] = new object[] { new Dictionary<string, object?> { ["Name"] = "", ["Policy"] = policy } };
+
+    private static async Task AssertDisabledAsync(TestClient c, string command, string arguments)
+    {
+        using var reply = await c.RequestAsync("{\"execute\":\"" + command + "\",\"arguments\":" + arguments + ",\"id\":\"" + command + "\"}", TimeSpan.FromSeconds(30));
+        Assert.Equal("CommandNotFound", reply.ErrorClass());
+        Assert.Equal("Command " + command + " has been disabled", reply.ErrorDesc());
+    }
+
+    [Fact]
+    public async Task Built_in_no_exec_refuses_the_extension_exec_start_and_guest_exec()
+    {
+        var (dir, agent, relay) = await StartAsync(Obliging, Endpoint("no-exec"));
+        using (dir)
+        using (relay)
+        await using (agent)
+        {
+            using var c = await TestClient.ConnectAsync(relay.Socket("vm"));
+            await AssertDisabledAsync(c, "__com.qemuguest_guest-exec-start", "{\"path\":\"/bin/sh\",\"arg\":[\"-c\",\"id > /tmp/pwned\"]}");
+            await AssertDisabledAsync(c, "guest-exec", "{\"path\":\"/bin/true\"}");
+            await AssertDisabledAsync(c, "__com.qemuguest_guest-exec-read", "{\"pid\":1}");
+            using var ping = await c.RequestAsync("{\"execute\":\"guest-ping\",\"id\":2}", TimeSpan.FromSeconds(30));
+            Assert.Null(ping.ErrorClass());
+            Assert.DoesNotContain(agent.Seen, r => r.Command.Contains("exec", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task A_name_only_no_exec_policy_is_warned_about_at_start()
+    {
+        // docs/relay.md's example before issue 15: it denied guest-exec by name and let the
+        // extension's exec-start run programs as root. Still honoured, but no longer silently.
+        var (dir, agent, relay) = await StartAsync(Obliging, Endpoint("old-no-exec"), r =>
+            r["Policies"] = new Dictionary<string, object?> { ["old-no-exec"] = new Dictionary<string, object?> { ["Deny"] = new[] { "guest-exec", "guest-exec-status" } } });
+        using (dir)
+        using (relay)
+        await using (agent)
+        {
+            Assert.Contains("policy old-no-exec denies guest-exec-status, guest-exec by name but still allows __com.qemuguest_guest-exec-start", relay.Output);
+            Assert.Contains("deny '@exec'", relay.Output);
+        }
+    }
+
+    [Theory]
+    [InlineData("guest-file-*")]
+    [InlineData("@file-write")]
+    public async Task Denying_guest_file_commands_refuses_the_extension_file_writes(string deny)
+    {
+        var (dir, agent, relay) = await StartAsync(Obliging, Endpoint("no-files"), r =>
+            r["Policies"] = new Dictionary<string, object?> { ["no-files"] = new Dictionary<string, object?> { ["Deny"] = new[] { deny } } });
+        using (dir)
+        using (relay)
+        await using (agent)
+        {
+            using var c = await TestClient.ConnectAsync(relay.Socket("vm"));
+            await AssertDisabledAsync(c, "__com.qemuguest_guest-file-set-attributes", "{\"path\":\"/etc/shadow\",\"mode\":438}");
+            await AssertDisabledAsync(c, "__com.qemuguest_guest-file-remove", "{\"path\":\"/etc/passwd\"}");
+            await AssertDisabledAsync(c, "__com.qemuguest_guest-file-mkdir", "{\"path\":\"/root/.ssh\"}");
+            await AssertDisabledAsync(c, "__com.qemuguest_guest-file-rename", "{\"source\":\"/a\",\"destination\":\"/b\"}");
+            await AssertDisabledAsync(c, "guest-file-open", "{\"path\":\"/etc/passwd\",\"mode\":\"w\"}");
+            Assert.DoesNotContain(agent.Seen, r => r.Command.Contains("file", StringComparison.Ordinal));
+        }
+    }
+
+    [Theory]
+    [InlineData("Deny", "guest-exce", "'guest-exce' matches no command of the schema")]
+    [InlineData("Deny", "@execute", "'@execute' names no capability class of the schema")]
+    [InlineData("Allow", "guest-zz*", "'guest-zz*' matches no command of the schema")]
+    public async Task A_policy_entry_that_matches_no_command_stops_the_relay_at_start(string list, string entry, string problem)
+    {
+        using var dir = new TempDir();
+        string config = dir["bad.json"];
+        var root = new Dictionary<string, object?>
+        {
+            ["Relay"] = new Dictionary<string, object?>
+            {
+                ["RuntimeDirectory"] = dir["rt"],
+                ["Policies"] = new Dictionary<string, object?> { ["typo"] = new Dictionary<string, object?> { [list] = new[] { entry } } },
+            },
+        };
+        await System.IO.File.WriteAllTextAsync(config, JsonSerializer.Serialize(root));
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        psi.ArgumentList.Add(RelayProcess.RelayDll);
+        psi.ArgumentList.Add("--config");
+        psi.ArgumentList.Add(config);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        Assert.True(p.WaitForExit(30000));
+        Assert.Equal(2, p.ExitCode);
+        string text = await stderr + await stdout;
+        Assert.Contains("Relay:Policies:typo:" + list + ": " + problem, text);
+        Assert.False(System.IO.Directory.Exists(dir["rt"]));
+    }
 }

@@ -351,6 +351,9 @@ public static class CommandLine
         "                    use \"help\" to list available RPCs)\n" +
         "  -a, --allow-rpcs  comma-separated list of RPCs to enable (no spaces,\n" +
         "                    use \"help\" to list available RPCs)\n" +
+        "                    -a and -b also take PREFIX* and @CLASS entries, CLASS\n" +
+        "                    one of info, file-read, file-write, exec, system\n" +
+        "                    (e.g. -b @exec); an entry matching nothing is an error\n" +
         "  -D, --dump-conf   dump a qemu-ga config file based on current config\n" +
         "                    options / command-line parameters to stdout\n" +
         "  -r, --retry-path  attempt re-opening path if it's unavailable or closed\n" +

@@ -2,13 +2,17 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Threading;
+using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Agent.Core;
 
 /// <summary>
 /// Which commands run: qemu-ga's ga_command_is_allowed. An allow-list (if any) switches the
 /// default to deny; the block-list then wins over it; while filesystems are frozen only the
-/// freeze-safe set runs, whatever the lists say. The frozen flag is mirrored in
+/// freeze-safe set runs, whatever the lists say. Beyond qemu-ga, list entries may be prefixes
+/// ending in '*' and '@class' (the schema's capability classes, e.g. -b @exec), read by the
+/// relay's reader (<see cref="CommandRules"/>), and an entry matching no command is a start-up
+/// error (<see cref="ListProblem"/>) rather than silently nothing. The frozen flag is mirrored in
 /// STATEDIR/qga.state.isfrozen so a restarted agent keeps the gate closed.
 /// </summary>
 public sealed class CommandPolicy
@@ -28,15 +32,13 @@ public sealed class CommandPolicy
         "__com.qemuguest_guest-agent-capabilities",
     };
 
-    private readonly HashSet<string> _allowed;
-    private readonly HashSet<string> _blocked;
+    private readonly CommandRules _rules;
     private readonly string? _frozenMarkerPath;
     private int _frozen;
 
     public CommandPolicy(IEnumerable<string> allowed, IEnumerable<string> blocked, string? frozenMarkerPath)
     {
-        _allowed = new HashSet<string>(allowed, StringComparer.Ordinal);
-        _blocked = new HashSet<string>(blocked, StringComparer.Ordinal);
+        _rules = new CommandRules(allowed, blocked, QgaCommandTable.All);
         _frozenMarkerPath = frozenMarkerPath;
         _frozen = frozenMarkerPath is not null && File.Exists(frozenMarkerPath) ? 1 : 0;
     }
@@ -67,16 +69,7 @@ public sealed class CommandPolicy
 
     public bool IsEnabled(string command)
     {
-        bool allowed = true;
-        if (_allowed.Count > 0)
-        {
-            allowed = _allowed.Contains(command);
-        }
-
-        if (_blocked.Contains(command))
-        {
-            allowed = false;
-        }
+        bool allowed = _rules.Allows(command);
 
         if (IsFrozen)
         {
@@ -92,6 +85,30 @@ public sealed class CommandPolicy
 
         return allowed;
     }
+
+    /// <summary>
+    /// The first -a/-b entry that is malformed, names no capability class or matches no command
+    /// of the schema (any platform's), as "-b: reason"; null when all are usable.
+    /// </summary>
+    public static string? ListProblem(IEnumerable<string> allowed, IEnumerable<string> blocked)
+    {
+        foreach (var (option, list) in new[] { ("-a/allow-rpcs", allowed), ("-b/block-rpcs", blocked) })
+        {
+            foreach (string entry in list)
+            {
+                string? problem = CommandRules.EntryProblem(entry, (IReadOnlyCollection<QgaCommandInfo>)QgaCommandTable.All);
+                if (problem is not null)
+                {
+                    return option + ": " + problem;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Block lists that leave exec or file-write commands allowed (see <see cref="CommandRules.Warnings"/>).</summary>
+    public IReadOnlyList<string> Warnings() => _rules.Warnings();
 
     /// <summary>ga_set_frozen: closes the gate and writes the marker (best effort, like qemu-ga).</summary>
     public void SetFrozen()

@@ -36,6 +36,7 @@ internal static class AgentEventIds
     public const int Frozen = 403;
     public const int Thawed = 404;
     public const int PreviouslyFrozen = 405;
+    public const int PolicyWarning = 406;
 
     public const int HookFailed = 500;
     public const int ExecFailed = 501;
@@ -111,6 +112,9 @@ internal static partial class AgentLog
 
     [LoggerMessage(EventId = AgentEventIds.PreviouslyFrozen, Level = LogLevel.Warning, Message = "previous instance appears to have exited with frozen filesystems; non-fsfreeze-safe commands stay disabled until guest-fsfreeze-thaw, or until the filesystems are thawed by hand and {Path} is removed")]
     public static partial void PreviouslyFrozen(ILogger logger, string path);
+
+    [LoggerMessage(EventId = AgentEventIds.PolicyWarning, Level = LogLevel.Warning, Message = "block-rpcs {Warning}")]
+    public static partial void PolicyWarning(ILogger logger, string warning);
 
     [LoggerMessage(EventId = AgentEventIds.HookFailed, Level = LogLevel.Warning, Message = "fsfreeze hook {Hook} {Argument} failed: {Reason}")]
     public static partial void HookFailed(ILogger logger, string hook, string argument, string reason);

@@ -8,7 +8,7 @@ namespace QemuGuest.Generator.Emit;
 /// <list type="bullet">
 /// <item><c>IQgaCommandHandler</c>: one method per command, <c>ValueTask&lt;R&gt; {Command}Async(args..., CancellationToken)</c>
 /// with the argument members in schema order (optional ones nullable; boxed commands take the argument type).</item>
-/// <item><c>QgaCommandTable.All</c>: name, success-response, condition and features of every command.</item>
+/// <item><c>QgaCommandTable.All</c>: name, success-response, condition, features and capabilities of every command.</item>
 /// <item><c>QgaDispatcher</c>: command name + "arguments" → unmarshal (QEMU's texts) → handler → return value
 /// written to a Utf8JsonWriter ({} when none). Commands whose condition is false on the platform are
 /// "not found", like the stock agent.</item>
@@ -54,7 +54,7 @@ internal static class DispatchEmitter
         w.Open("public static IReadOnlyList<QgaCommandInfo> All { get; } = new QgaCommandInfo[]");
         foreach (var c in commands)
         {
-            w.Line(Info(c) + ",");
+            w.Line(TypeMap.CommandInfoExpr(c) + ",");
         }
         w.Close(";");
         w.Close();
@@ -132,18 +132,6 @@ internal static class DispatchEmitter
         }
         w.Close();
         return w.ToString();
-    }
-
-    private static string Info(QapiCommand c)
-    {
-        var features = new List<string>();
-        foreach (var f in c.Features)
-        {
-            features.Add(TypeMap.Literal(f.Name));
-        }
-        string fs = features.Count == 0 ? "Array.Empty<string>()" : "new[] { " + string.Join(", ", features) + " }";
-        string cond = c.If is null ? "null" : TypeMap.ConditionExpr(c.If);
-        return "new QgaCommandInfo(" + TypeMap.Literal(c.Name) + ", " + (c.SuccessResponse ? "true" : "false") + ", " + cond + ", " + fs + ")";
     }
 
     private static string SafeParameter(string name) => name == "cancellationToken" ? name + "Argument" : name;

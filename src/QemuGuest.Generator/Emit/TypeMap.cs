@@ -269,6 +269,28 @@ internal sealed class TypeMap
         _ => "?",
     };
 
+    /// <summary>
+    /// The one <c>new QgaCommandInfo(...)</c> for a command, shared by the dispatch and validation
+    /// backends so the agent's and the relay's tables (capabilities included) cannot differ.
+    /// </summary>
+    public static string CommandInfoExpr(QapiCommand c)
+    {
+        var features = new List<string>();
+        foreach (var f in c.Features)
+        {
+            features.Add(Literal(f.Name));
+        }
+        var capabilities = new List<string>();
+        foreach (var cap in c.Capabilities)
+        {
+            capabilities.Add(Literal(cap));
+        }
+        string fs = features.Count == 0 ? "Array.Empty<string>()" : "new[] { " + string.Join(", ", features) + " }";
+        string cs = capabilities.Count == 0 ? "Array.Empty<string>()" : "new[] { " + string.Join(", ", capabilities) + " }";
+        string cond = c.If is null ? "null" : ConditionExpr(c.If);
+        return "new QgaCommandInfo(" + Literal(c.Name) + ", " + (c.SuccessResponse ? "true" : "false") + ", " + cond + ", " + fs + ", " + cs + ")";
+    }
+
     public static string ConditionExpr(QapiCondition c) => c switch
     {
         QapiConditionName n => "QgaCondition.Symbol(" + Literal(n.Name) + ")",

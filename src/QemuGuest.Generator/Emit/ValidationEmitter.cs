@@ -92,14 +92,7 @@ internal static class ValidationEmitter
         w.Line("{");
         foreach (var c in map.Schema.Commands)
         {
-            var features = new List<string>();
-            foreach (var f in c.Features)
-            {
-                features.Add(TypeMap.Literal(f.Name));
-            }
-            string fs = features.Count == 0 ? "Array.Empty<string>()" : "new[] { " + string.Join(", ", features) + " }";
-            string cond = c.If is null ? "null" : TypeMap.ConditionExpr(c.If);
-            string info = "new QgaCommandInfo(" + TypeMap.Literal(c.Name) + ", " + (c.SuccessResponse ? "true" : "false") + ", " + cond + ", " + fs + ")";
+            string info = TypeMap.CommandInfoExpr(c);
             string args = c.Arguments is null ? "null" : map.TypeName(c.Arguments);
             string ret = c.Returns is null ? "null" : map.DescriptorExpr(c.Returns);
             w.Line("    new QgaCommandDescriptor(" + info + ", " + args + ", " + ret + "),");

@@ -166,13 +166,15 @@ public sealed class QapiAlternateDescriptor : QapiTypeDescriptor
 public sealed class QgaCommandInfo
 {
     private readonly string[] _features;
+    private readonly string[] _capabilities;
 
-    public QgaCommandInfo(string name, bool successResponse, QgaCondition? condition, string[] features)
+    public QgaCommandInfo(string name, bool successResponse, QgaCondition? condition, string[] features, string[] capabilities)
     {
         Name = name;
         SuccessResponse = successResponse;
         Condition = condition;
         _features = features;
+        _capabilities = capabilities;
     }
 
     /// <summary>Wire name, e.g. "guest-file-read".</summary>
@@ -188,6 +190,14 @@ public sealed class QgaCommandInfo
     public IReadOnlyList<string> Features => _features;
 
     public bool HasFeature(string feature) => Array.IndexOf(_features, feature) >= 0;
+
+    /// <summary>
+    /// What the command can do, from the schema's 'capabilities' ("info", "file-read",
+    /// "file-write", "exec", "system"): what policies allow and deny by class.
+    /// </summary>
+    public IReadOnlyList<string> Capabilities => _capabilities;
+
+    public bool HasCapability(string capability) => Array.IndexOf(_capabilities, capability) >= 0;
 
     /// <summary>True when the command exists on <paramref name="platform"/>.</summary>
     public bool IsAvailableOn(QgaPlatform platform) => Condition is null || Condition.Evaluate(platform);

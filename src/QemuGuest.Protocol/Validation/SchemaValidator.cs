@@ -153,8 +153,19 @@ public sealed class SchemaValidator
         }
     }
 
-    /// <summary>Checks one value against a type; throws <see cref="QapiUnmarshalException"/>.</summary>
+    /// <summary>
+    /// Checks one value against a type; throws <see cref="QapiUnmarshalException"/>. The shape
+    /// first, exactly as the generated readers see it; then, on a well-shaped value only, every
+    /// 'path-component' member (so a value with both kinds of fault reports the one the readers
+    /// report).
+    /// </summary>
     public static void Check(QapiTypeDescriptor type, JsonElement value, QapiPath path)
+    {
+        CheckShape(type, value, path);
+        CheckNames(type, value, path);
+    }
+
+    private static void CheckShape(QapiTypeDescriptor type, JsonElement value, QapiPath path)
     {
         switch (type)
         {
@@ -182,7 +193,7 @@ public sealed class SchemaValidator
             case QapiArrayDescriptor a:
                 QapiJson.ReadList(value, path, (item, p) =>
                 {
-                    Check(a.Element, item, p);
+                    CheckShape(a.Element, item, p);
                     return 0;
                 });
                 break;
@@ -196,7 +207,7 @@ public sealed class SchemaValidator
                     {
                         throw new QapiUnmarshalException(QapiErrorTexts.InvalidType(path.BareName, alt.Name));
                     }
-                    Check(branch, value, path);
+                    CheckShape(branch, value, path);
                     break;
                 }
             default:
@@ -277,23 +288,66 @@ public sealed class SchemaValidator
         {
             value = QapiJson.Required(obj, path, member.Name);
         }
-        var memberPath = path.Member(member.Name);
-        Check(member.Type, value, memberPath);
-        if (member.PathComponent)
+        CheckShape(member.Type, value, path.Member(member.Name));
+    }
+
+    // Second pass over a well-shaped value: 'path-component' members (str, or lists of str:
+    // the schema checker allows the feature on nothing else) must each be one name.
+    private static void CheckNames(QapiTypeDescriptor type, JsonElement value, QapiPath path)
+    {
+        switch (type)
         {
-            CheckPathComponent(member.Type, value, memberPath);
+            case QapiArrayDescriptor a:
+                {
+                    int i = 0;
+                    foreach (var item in value.EnumerateArray())
+                    {
+                        CheckNames(a.Element, item, path.Element(i++));
+                    }
+                    break;
+                }
+            case QapiAlternateDescriptor alt:
+                CheckNames(ChooseAlternative(alt, value.ValueKind)!, value, path);
+                break;
+            case QapiObjectDescriptor o:
+                CheckMemberNames(o.Members, value, path);
+                if (o.Discriminator is not null && value.TryGetProperty(o.Discriminator, out var d)
+                    && o.Variants!.TryGetValue(d.GetString()!, out var variant))
+                {
+                    CheckMemberNames(variant, value, path);
+                }
+                break;
         }
     }
 
-    // Applies to a str member or a list of them; the schema checker allows the feature on nothing else.
-    private static void CheckPathComponent(QapiTypeDescriptor type, JsonElement value, QapiPath path)
+    private static void CheckMemberNames(IReadOnlyList<QapiMemberDescriptor> members, JsonElement obj, QapiPath path)
     {
-        if (type is QapiArrayDescriptor a)
+        foreach (var m in members)
+        {
+            if (!obj.TryGetProperty(m.Name, out var v))
+            {
+                continue;
+            }
+            var memberPath = path.Member(m.Name);
+            if (m.PathComponent)
+            {
+                CheckPathComponent(v, memberPath);
+            }
+            else
+            {
+                CheckNames(m.Type, v, memberPath);
+            }
+        }
+    }
+
+    private static void CheckPathComponent(JsonElement value, QapiPath path)
+    {
+        if (value.ValueKind == JsonValueKind.Array)
         {
             int i = 0;
             foreach (var item in value.EnumerateArray())
             {
-                CheckPathComponent(a.Element, item, path.Element(i++));
+                CheckPathComponent(item, path.Element(i++));
             }
             return;
         }

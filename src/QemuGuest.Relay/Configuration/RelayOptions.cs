@@ -27,7 +27,7 @@ public sealed class RelayOptions
     /// </summary>
     public List<EndpointOptions> Endpoints { get; set; } = new();
 
-    /// <summary>Named command policies endpoints refer to. "read-only" is built in (and may be overridden).</summary>
+    /// <summary>Named command policies endpoints refer to. "read-only" and "no-exec" are built in (and may be overridden).</summary>
     public Dictionary<string, PolicyOptions> Policies { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>Bounds on guest bytes, queues and waits.</summary>
@@ -75,7 +75,10 @@ public sealed class EndpointOptions
     public bool NoSocket { get; set; }
 }
 
-/// <summary>Allow then deny (deny wins). Entries are command names or prefixes ending in '*'.</summary>
+/// <summary>
+/// Allow then deny (deny wins). Entries are command names, prefixes ending in '*', or '@class'
+/// (a capability class of the schema); see <see cref="QemuGuest.Protocol.Validation.CommandRules"/>.
+/// </summary>
 public sealed class PolicyOptions
 {
     /// <summary>Empty = everything the schema declares.</summary>

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Net;
 using Microsoft.Extensions.Options;
 using QemuGuest.Protocol.Transports;
+using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Relay.Configuration;
 
@@ -99,7 +100,7 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
                 errors.Add($"{where}: endpoint name '{e.Name}' must be empty or 1-64 of [A-Za-z0-9_.-].");
             }
 
-            if (!string.IsNullOrEmpty(e.Policy) && !options.Policies.ContainsKey(e.Policy) && e.Policy != CommandPolicy.ReadOnlyName)
+            if (!string.IsNullOrEmpty(e.Policy) && !CommandPolicy.TryFind(options, e.Policy, out _))
             {
                 errors.Add($"{where}: endpoint '{e.Name}' names unknown policy '{e.Policy}'.");
             }
@@ -126,12 +127,14 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         }
     }
 
+    // A malformed entry, an unknown '@class' or a pattern matching no command would leave a
+    // hole the operator believes closed: refuse to start (CommandRules.EntryProblem).
     private static void CheckPattern(List<string> errors, string where, string entry)
     {
-        string body = entry.EndsWith('*') ? entry[..^1] : entry;
-        if (body.Length == 0 && entry != "*" || body.Contains('*', StringComparison.Ordinal))
+        string? problem = CommandRules.EntryProblem(entry, CommandPolicy.SchemaCommands);
+        if (problem is not null)
         {
-            errors.Add($"{where}: '{entry}' must be a command name or a prefix ending in '*'.");
+            errors.Add($"{where}: {problem}.");
         }
     }
 

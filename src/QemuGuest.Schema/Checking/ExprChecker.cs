@@ -110,8 +110,9 @@ internal sealed class ExprChecker
                 CheckStruct(expr, info, name);
                 break;
             case "command":
-                CheckKeys(expr, info, meta, new[] { "command" }, new[] { "data", "returns", "boxed", "if", "features", "gen", "success-response", "allow-oob", "allow-preconfig", "coroutine" });
+                CheckKeys(expr, info, meta, new[] { "command" }, new[] { "data", "returns", "boxed", "if", "features", "gen", "success-response", "allow-oob", "allow-preconfig", "coroutine", "capabilities" });
                 CheckCommand(expr, info, name);
+                CheckCapabilities(expr);
                 break;
             default:
                 CheckKeys(expr, info, meta, new[] { "event" }, new[] { "data", "boxed", "if", "features" });
@@ -217,6 +218,31 @@ internal sealed class ExprChecker
         {
             throw Error(loc, source + " has unknown key" + (unknown.Count > 1 ? "s " : " ") + PPrint(unknown) + "\nValid keys are " + PPrint(allowed) + ".");
         }
+    }
+
+    /// <summary>'capabilities': a list of class names; which names are valid is the entity pass's business (the pragma).</summary>
+    private void CheckCapabilities(QDict expr)
+    {
+        var node = expr["capabilities"];
+        if (node is null)
+        {
+            return;
+        }
+        if (node is not QList list)
+        {
+            throw Error(node.Location, "'capabilities' must be an array");
+        }
+        var names = new List<string>();
+        foreach (var item in list.Items)
+        {
+            if (item is not QString s)
+            {
+                throw Error(item.Location, "'capabilities' members must be strings");
+            }
+            names.Add(s.Value);
+        }
+        _def.Capabilities = names;
+        _def.CapabilitiesLocation = node.Location;
     }
 
     private void CheckFlags(QDict expr, SourceLocation info)

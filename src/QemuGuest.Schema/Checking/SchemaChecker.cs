@@ -428,7 +428,46 @@ internal sealed class SchemaChecker
                 throw Error(def, def.ReturnsLocation, "command's 'returns' cannot take " + DescribeRef(ret, t));
             }
         }
+        if (def.Meta == "command")
+        {
+            CheckCapabilities(def);
+        }
         CheckFeatureClash(def);
+    }
+
+    /// <summary>
+    /// Policies deny and allow by what a command can do, so with pragma 'command-capabilities'
+    /// a command without a declared class would slip past every class rule: it is an error,
+    /// as is a class the pragma does not name.
+    /// </summary>
+    private void CheckCapabilities(Definition def)
+    {
+        var classes = _pragma.CommandCapabilities;
+        if (classes is null)
+        {
+            if (def.Capabilities is not null)
+            {
+                throw Error(def, def.CapabilitiesLocation, "'capabilities' needs pragma 'command-capabilities'");
+            }
+            return;
+        }
+        string valid = "\nValid classes are " + string.Join(", ", classes.Select(c => "'" + c + "'")) + ".";
+        if (def.Capabilities is null || def.Capabilities.Count == 0)
+        {
+            throw Error(def, def.Location, "command lacks 'capabilities' (pragma 'command-capabilities' is set)" + valid);
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var c in def.Capabilities)
+        {
+            if (!classes.Contains(c))
+            {
+                throw Error(def, def.CapabilitiesLocation, "'capabilities' member '" + c + "' is not a class of pragma 'command-capabilities'" + valid);
+            }
+            if (!seen.Add(c))
+            {
+                throw Error(def, def.CapabilitiesLocation, "'capabilities' member '" + c + "' appears twice");
+            }
+        }
     }
 
     /// <summary>Names that collide once converted to C# (e.g. 'a-b' and 'a_b', '__org.x_Foo' and 'Foo').</summary>
@@ -578,7 +617,7 @@ internal sealed class SchemaChecker
                     entities.Add(new QapiAlternate(def.Name, def.Location, def.If, features, doc, def.Branches.Select(b => new QapiVariant(b.Name, b.Type, b.If)).ToEquatableArray()));
                     break;
                 case "command":
-                    entities.Add(new QapiCommand(def.Name, def.Location, def.If, features, doc, def.ImplicitName ?? def.DataName, def.Boxed, def.Returns, def.SuccessResponse, def.Gen, def.AllowOob, def.AllowPreconfig, def.Coroutine));
+                    entities.Add(new QapiCommand(def.Name, def.Location, def.If, features, doc, def.ImplicitName ?? def.DataName, def.Boxed, def.Returns, def.SuccessResponse, def.Gen, def.AllowOob, def.AllowPreconfig, def.Coroutine, (def.Capabilities ?? new List<string>()).ToEquatableArray()));
                     break;
                 default:
                     entities.Add(new QapiEvent(def.Name, def.Location, def.If, features, doc, def.ImplicitName ?? def.DataName, def.Boxed));

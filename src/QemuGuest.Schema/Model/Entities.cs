@@ -188,7 +188,8 @@ public sealed record QapiCommand(
     bool Gen,
     bool AllowOob,
     bool AllowPreconfig,
-    bool Coroutine)
+    bool Coroutine,
+    EquatableArray<string> Capabilities)
     : QapiEntity(Name, Location, If, Features, Doc);
 
 public sealed record QapiEvent(
@@ -207,9 +208,10 @@ public sealed record QapiPragmas(
     EquatableArray<string> CommandNameExceptions,
     EquatableArray<string> CommandReturnsExceptions,
     EquatableArray<string> DocumentationExceptions,
-    EquatableArray<string> MemberNameExceptions)
+    EquatableArray<string> MemberNameExceptions,
+    EquatableArray<string> CommandCapabilities)
 {
-    public static QapiPragmas Default { get; } = new(false, default, default, default, default);
+    public static QapiPragmas Default { get; } = new(false, default, default, default, default, default);
 }
 
 /// <summary>

@@ -17,6 +17,12 @@ internal sealed class PragmaState
     public List<string> MemberNameExceptions { get; set; } = new();
 
     /// <summary>
+    /// Ours, not QEMU's: the classes of what a command can do ('command-capabilities'). When
+    /// set, every command must declare 'capabilities' drawn from it; null when never set.
+    /// </summary>
+    public List<string>? CommandCapabilities { get; set; }
+
+    /// <summary>
     /// Set when the schema uses QEMU's pre-6.0 pragma names ('returns-whitelist',
     /// 'name-case-whitelist'): such schemas were written against the older rules, which allowed
     /// '_' in lower-case names and did not require every member to be documented.
@@ -28,7 +34,8 @@ internal sealed class PragmaState
         CommandNameExceptions.ToEquatableArray(),
         CommandReturnsExceptions.ToEquatableArray(),
         DocumentationExceptions.ToEquatableArray(),
-        MemberNameExceptions.ToEquatableArray());
+        MemberNameExceptions.ToEquatableArray(),
+        (CommandCapabilities ?? new List<string>()).ToEquatableArray());
 }
 
 /// <summary>
@@ -246,6 +253,17 @@ internal sealed class SchemaReader
                 break;
             case "member-name-exceptions":
                 Pragma.MemberNameExceptions = ListOfStrings();
+                break;
+            case "command-capabilities":
+                Pragma.CommandCapabilities = ListOfStrings();
+                foreach (string c in Pragma.CommandCapabilities)
+                {
+                    // Policies write classes as '@name': keep them plain lower-case words.
+                    if (!System.Text.RegularExpressions.Regex.IsMatch(c, "^[a-z][a-z0-9-]*$"))
+                    {
+                        throw new SchemaError(loc, "pragma 'command-capabilities' member '" + c + "' is not a lower-case name");
+                    }
+                }
                 break;
             case "returns-whitelist":
                 // QEMU before 6.0: the old name of command-returns-exceptions.
