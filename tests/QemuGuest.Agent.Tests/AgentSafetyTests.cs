@@ -234,6 +234,32 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
     }
 
     [Fact]
+    public void SshKeysFileThatLiesAboutBeingAFileIsRefusedQuickly()
+    {
+        // A FIFO would block a plain read for ever; a 5 MiB file would be read whole into memory.
+        string ssh = FreshSshDir();
+        Attacker.As("mkdir -m 700 " + ssh + " && mkfifo " + ssh + "/authorized_keys");
+        var sw = Stopwatch.StartNew();
+        Assert.Contains("not a regular file", ErrorDesc(Run(AddKey("ssh-ed25519 AAAAfifo user@test"))));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5));
+        Attacker.As("rm " + ssh + "/authorized_keys && head -c 5242880 /dev/zero | tr '\\0' 'a' > " + ssh + "/authorized_keys");
+        Assert.Contains("larger than 4194304 bytes", ErrorDesc(Run(AddKey("ssh-ed25519 AAAAbig user@test"))));
+        Assert.Equal(5242880, new FileInfo(ssh + "/authorized_keys").Length);
+    }
+
+    [Fact]
+    public void RecursiveRemoveStopsAtItsDepthBoundWithANamedError()
+    {
+        var (_, _, home) = Attacker.Ensure();
+        string root = home + "/deep";
+        Attacker.Sh("rm -rf " + root);
+        Attacker.As("mkdir " + root + " && cd " + root + " && for i in $(seq 300); do mkdir d && cd d; done");
+        Assert.Contains("nested deeper than 256 levels", ErrorDesc(Run($$$"""{"execute":"__com.qemuguest_guest-file-remove","arguments":{"path":{{{Q(root)}}},"recursive":true}}""")));
+        Assert.True(Directory.Exists(root));
+        Attacker.Sh("rm -rf " + root);
+    }
+
+    [Fact]
     public void SshRefusesAFolderOwnedBySomeoneElse()
     {
         string ssh = FreshSshDir();
