@@ -145,9 +145,12 @@ Describe 'Copy-VMGuestFile -GuestToLocal -Recurse against hostile listings' {
         if ($Mode -eq 'list-names') {
             $ids | Should -Contain 'DuplicateGuestName'
             "$W/dest/deeper/tree/dup" | Should -Not -Exist
-            # Case twins are two files on this (case-sensitive) host.
+            # Case twins are two files on this (case-sensitive) host, also when copied again
+            # over an earlier copy with -Force (the existing 'case' is not taken for a folded 'Case').
             "$W/dest/deeper/tree/Case" | Should -Exist
             "$W/dest/deeper/tree/case" | Should -Exist
+            Copy-VMGuestFile -Session $L -GuestToLocal -Recurse -Force -Source $src -Destination "$W/dest/deeper/" -TimeoutSec 5 -ErrorVariable again -ErrorAction SilentlyContinue
+            @($again | Where-Object { $_.FullyQualifiedErrorId -like 'DuplicateGuestName*' }).Count | Should -Be 2
         }
     }
 

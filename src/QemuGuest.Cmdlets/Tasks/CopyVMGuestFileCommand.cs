@@ -1014,13 +1014,39 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
 
         // A case-insensitive file system on a host that usually is not (e.g. ext4 casefold, a
         // CIFS mount) still folds 'A' and 'a' into one file: the second one finds the first.
+        // What existed before this folder was copied (an earlier copy of the same tree) is
+        // no such sign.
         var written = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var twins = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (e, _) in files)
+        {
+            twins[e.Name] = twins.TryGetValue(e.Name, out int n) ? n + 1 : 1;
+        }
+        foreach (var (e, _) in folders)
+        {
+            twins[e.Name] = twins.TryGetValue(e.Name, out int n) ? n + 1 : 1;
+        }
+        var existed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (e, local) in files)
+        {
+            if (twins[e.Name] > 1 && HostPath.Inspect(local) != HostEntryKind.None)
+            {
+                existed.Add(e.Name);
+            }
+        }
+        foreach (var (e, local) in folders)
+        {
+            if (twins[e.Name] > 1 && HostPath.Inspect(local) != HostEntryKind.None)
+            {
+                existed.Add(e.Name);
+            }
+        }
         foreach (var (e, local) in files)
         {
             string guest = fs.Join(guestFolder, e.Name);
             await GuardAsync(context, guest, () =>
             {
-                CheckFoldedDuplicate(context, written, e.Name, local, guestFolder);
+                CheckFoldedDuplicate(context, written, existed, e.Name, local, guestFolder);
                 written.Add(e.Name);
                 return DownloadFileAsync(context, fs, walk.Plan, guest, local, e.Size, walk.Progress, guestNamed: true);
             }).ConfigureAwait(false);
@@ -1030,7 +1056,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             string guest = fs.Join(guestFolder, e.Name);
             await GuardAsync(context, guest, async () =>
             {
-                CheckFoldedDuplicate(context, written, e.Name, local, guestFolder);
+                CheckFoldedDuplicate(context, written, existed, e.Name, local, guestFolder);
                 written.Add(e.Name);
                 if (await EnsureLocalFolderAsync(context, local).ConfigureAwait(false))
                 {
@@ -1040,9 +1066,9 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         }
     }
 
-    private static void CheckFoldedDuplicate(GuestOperationContext context, HashSet<string> written, string name, string local, string guestFolder)
+    private static void CheckFoldedDuplicate(GuestOperationContext context, HashSet<string> written, HashSet<string> existed, string name, string local, string guestFolder)
     {
-        if (written.Contains(name) && HostPath.Inspect(local) != HostEntryKind.None)
+        if (written.Contains(name) && !existed.Contains(name) && HostPath.Inspect(local) != HostEntryKind.None)
         {
             throw ErrorTable.Fail(ErrorTable.DuplicateGuestName, ErrorCategory.InvalidData,
                 $"{context.Session.TargetName} listed '{PathComponent.Printable(name)}' in '{guestFolder}', and this host's file system takes it for a name already copied (it ignores case): it was not copied.", local);
