@@ -21,8 +21,10 @@ public abstract class QgaException : Exception
 /// <summary>The agent answered with {"error": {"class": ..., "desc": ...}}.</summary>
 public class QgaCommandException : QgaException
 {
+    // The guest writes the description: the message (what consoles and logs show) gets it
+    // printable; Description keeps it raw for scripts.
     public QgaCommandException(string command, string errorClass, string description)
-        : base(command, $"{command}: {description}")
+        : base(command, $"{command}: {GuestText.Printable(description)}")
     {
         ErrorClass = errorClass;
         Description = description;

@@ -82,11 +82,17 @@ internal static partial class Log
     [LoggerMessage(305, LogLevel.Debug, "endpoint {Endpoint}: refused {Command}: {Reason}")]
     public static partial void RequestRejected(ILogger logger, string endpoint, string command, string reason);
 
+    [LoggerMessage(306, LogLevel.Warning, "endpoint {Endpoint} of VM {Vm}: TCP without authentication, {What}; anyone who reaches the port may use it")]
+    public static partial void TcpExposed(ILogger logger, string endpoint, string vm, string what);
+
     [LoggerMessage(400, LogLevel.Warning, "discovery: cannot scan {Directory}: {Reason}")]
     public static partial void DiscoveryFailed(ILogger logger, string directory, string reason);
 
     [LoggerMessage(401, LogLevel.Warning, "discovery: VM name {Name} from {Path} is not usable; skipped")]
     public static partial void DiscoveryBadName(ILogger logger, string name, string path);
+
+    [LoggerMessage(402, LogLevel.Warning, "discovery: skipping {Path}: {Offender} {Reason}; only root, the relay's user and Discovery:TrustedOwners may own discovery folders and sockets")]
+    public static partial void DiscoveryUntrusted(ILogger logger, string path, string offender, string reason);
 
     [LoggerMessage(500, LogLevel.Information, "VM {Vm}: QMP connected; agent port {Port} is {State}")]
     public static partial void QmpConnected(ILogger logger, string vm, string port, string state);

@@ -83,6 +83,13 @@ public static class Program
         using var host = builder.Build();
         try
         {
+            // Before the host starts, so a refusal is one line on stderr, not a logged stack trace.
+            var options = host.Services.GetRequiredService<IOptions<RelayOptions>>().Value;
+            if (!OperatingSystem.IsWindows())
+            {
+                RelayRegistry.PrepareRuntimeDirectory(options.RuntimeDirectory);
+            }
+
             host.Run();
             return 0;
         }
@@ -94,6 +101,11 @@ public static class Program
             }
 
             return 2;
+        }
+        catch (RelayStartupException e)
+        {
+            Console.Error.WriteLine("qemuguest-relay: " + e.Message);
+            return 3;
         }
     }
 }

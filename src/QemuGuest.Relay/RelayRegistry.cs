@@ -4,6 +4,7 @@ using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using QemuGuest.Protocol.Transports;
 using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Discovery;
 using QemuGuest.Relay.Endpoints;
@@ -58,16 +59,17 @@ public sealed class RelayRegistry : IAsyncDisposable
 
     private static readonly IReadOnlyList<EndpointOptions> DefaultEndpointList = new[] { new EndpointOptions() };
 
-    /// <summary>Creates the runtime directory (0700) and the control endpoint.</summary>
+    /// <summary>
+    /// Creates the runtime directory (0700) and the control endpoint. Throws
+    /// <see cref="RelayStartupException"/> when the runtime directory cannot be trusted.
+    /// </summary>
     public void Start()
     {
         Log.Starting(_logger, Version, _options.RuntimeDirectory, _schema.Commands.Count);
         WarnAboutPolicies();
         if (!OperatingSystem.IsWindows())
         {
-            var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-            Directory.CreateDirectory(_options.RuntimeDirectory, mode);
-            File.SetUnixFileMode(_options.RuntimeDirectory, mode);
+            PrepareRuntimeDirectory(_options.RuntimeDirectory);
         }
 
         if (_options.ControlEndpoint)
@@ -77,6 +79,36 @@ public sealed class RelayRegistry : IAsyncDisposable
                 ? EndpointListener.NamedPipe("qemuguest-relay-control", handler, _options.Limits, _logger)
                 : EndpointListener.Unix(Path.Combine(_options.RuntimeDirectory, "control.sock"), handler, _options.Limits, _logger);
             Log.ControlListening(_logger, _control.Display);
+        }
+    }
+
+    /// <summary>
+    /// Whoever can replace a socket in the runtime directory impersonates the relay to every
+    /// client, so the directory must be ours alone: not a link, owned by the relay's user (or
+    /// root), no group/other bits, no folder above it writable by others. An existing directory
+    /// is never chmod-ed into shape: that would follow a link, and would bless sockets someone
+    /// else may already have put there.
+    /// </summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    internal static void PrepareRuntimeDirectory(string path)
+    {
+        var trust = UnixPathTrust.Check(path, TrustedPathKind.PrivateDirectory);
+        if (trust.Verdict == PathTrustVerdict.Missing && trust.Path == Path.GetFullPath(path).TrimEnd('/'))
+        {
+            string? parent = Path.GetDirectoryName(Path.GetFullPath(path).TrimEnd('/'));
+            var above = parent is null ? trust : UnixPathTrust.Check(parent, TrustedPathKind.Directory);
+            if (above.Verdict == PathTrustVerdict.Untrusted)
+            {
+                throw new RelayStartupException(path, above);
+            }
+
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            trust = UnixPathTrust.Check(path, TrustedPathKind.PrivateDirectory);
+        }
+
+        if (!trust.IsTrusted)
+        {
+            throw new RelayStartupException(path, trust);
         }
     }
 
@@ -170,4 +202,18 @@ public sealed class RelayRegistry : IAsyncDisposable
             _lock.Release();
         }
     }
+}
+
+/// <summary>The relay cannot start safely; the message names the path and the reason.</summary>
+public sealed class RelayStartupException : Exception
+{
+    public RelayStartupException(string runtimeDirectory, PathTrust trust)
+        : base($"Relay:RuntimeDirectory {QemuGuest.Protocol.GuestText.Printable(runtimeDirectory)} is not safe to serve from: {trust}. "
+            + "Use a folder only the relay's user can reach (systemd: RuntimeDirectory= with RuntimeDirectoryMode=0700).")
+    {
+        Path = trust.Path;
+    }
+
+    /// <summary>The offending path (the runtime directory or a folder above it).</summary>
+    public string Path { get; }
 }

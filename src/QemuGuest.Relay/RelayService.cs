@@ -28,10 +28,22 @@ internal sealed class RelayService : BackgroundService
         _loggers = loggers;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    // Start-up failures (an untrusted runtime directory) must stop the host with an error
+    // exit code: thrown from StartAsync they reach Program; from ExecuteAsync they would only
+    // be logged.
+    public override Task StartAsync(CancellationToken cancellationToken)
     {
         _registry = new RelayRegistry(_options, _schema, _loggers);
         _registry.Start();
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_registry is null)
+        {
+            return;
+        }
         var logger = _loggers.CreateLogger("QemuGuest.Relay");
         var period = TimeSpan.FromSeconds(_options.Discovery.RescanSeconds);
         while (!stoppingToken.IsCancellationRequested)

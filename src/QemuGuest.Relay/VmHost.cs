@@ -63,6 +63,14 @@ internal sealed class VmHost : IAsyncDisposable
                 if (e.Tcp is not null && EndpointAddress.TryParse(e.Tcp, out var ep))
                 {
                     host.Add(EndpointListener.Tcp(ep!, handler, options.Limits, logger, Accepted, Refused), policy, definition.Name, logger);
+                    // The validator only lets these through when opted into; say so at every start.
+                    if (string.IsNullOrEmpty(e.Policy) || e.AllowRemote)
+                    {
+                        string what = string.IsNullOrEmpty(e.Policy)
+                            ? "every command allowed (AllowUnrestricted)" + (e.AllowRemote ? ", reachable from the network (AllowRemote)" : ", any local user can connect")
+                            : "reachable from the network (AllowRemote)";
+                        Log.TcpExposed(logger, "tcp:" + ep, definition.Name, what);
+                    }
                 }
             }
 

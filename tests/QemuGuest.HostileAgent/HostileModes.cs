@@ -32,6 +32,8 @@ public static class HostileModes
         ["bad-base64"] = "guest-file-read returns buf-b64 that is not base64",
         ["endless-read"] = "guest-file-read never reports eof: every read returns count bytes, eof false",
         ["stall"] = "the first half of a valid reply, then silence with the connection open",
+        ["escapes"] = "host name, OS, users, exec output and error texts full of terminal escapes (OSC 0 title, OSC 52 clipboard, CSI, bidi)",
+        ["exec-flood"] = "guest-exec-status reports an exited process with " + (ExecFloodBytes >> 20) + " MiB of stdout (over the stock agent's 16 MiB cap)",
     }.Concat(HostileListings.Modes).ToDictionary(p => p.Key, p => p.Value);
 
     /// <summary>Configures <paramref name="agent"/> for <paramref name="mode"/>.</summary>
@@ -120,6 +122,28 @@ public static class HostileModes
                     }
                 };
                 break;
+            case "escapes":
+                agent.Handler = r => r.Command switch
+                {
+                    "guest-info" => r.ReplyAsync(ExecGuestInfo),
+                    "guest-get-host-name" => r.ReplyAsync("{\"return\": {\"host-name\": " + Json(Escapes) + "}}"),
+                    "guest-get-osinfo" => r.ReplyAsync("{\"return\": {\"id\": \"x\", \"name\": " + Json(Escapes) + ", \"pretty-name\": " + Json(Escapes) + ", \"kernel-release\": " + Json(Escapes) + "}}"),
+                    "guest-get-users" => r.ReplyAsync("{\"return\": [{\"user\": " + Json(Escapes) + ", \"login-time\": 1.5}]}"),
+                    "guest-exec" => r.ReplyAsync("{\"return\": {\"pid\": 4242}}"),
+                    "guest-exec-status" => r.ReplyAsync("{\"return\": {\"exited\": true, \"exitcode\": 0, \"out-data\": \"" + Convert.ToBase64String(Encoding.UTF8.GetBytes("line one\n" + Escapes + "\n")) + "\", \"err-data\": \"" + Convert.ToBase64String(Encoding.UTF8.GetBytes(Escapes)) + "\"}}"),
+                    "guest-file-open" => r.ReplyAsync("{\"error\": {\"class\": \"GenericError\", \"desc\": " + Json("failed to open " + Escapes) + "}}"),
+                    _ => FakeAgent.Normal(r),
+                };
+                break;
+            case "exec-flood":
+                agent.Handler = r => r.Command switch
+                {
+                    "guest-info" => r.ReplyAsync(ExecGuestInfo),
+                    "guest-exec" => r.ReplyAsync("{\"return\": {\"pid\": 4242}}"),
+                    "guest-exec-status" => r.ReplyAsync(s_execFlood.Value),
+                    _ => FakeAgent.Normal(r),
+                };
+                break;
             default:
                 if (HostileListings.TryApply(agent, mode))
                 {
@@ -128,6 +152,28 @@ public static class HostileModes
                 throw new ArgumentException("unknown hostile mode '" + mode + "'; modes: " + string.Join(", ", All.Keys), nameof(mode));
         }
     }
+
+    /// <summary>What the "escapes" mode puts in every string: a title change, a clipboard write (OSC 52), a screen clear, C1 CSI, DEL and a bidi override.</summary>
+    public const string Escapes = "web01\u001b]0;pwned-title\u0007\u001b]52;c;cm0gLXJmIH4K\u0007\u001b[2J\u009b31m\u007f\u202Eexe.txt";
+
+    /// <summary>Decoded stdout size of the "exec-flood" mode.</summary>
+    public const int ExecFloodBytes = 40 << 20;
+
+    /// <summary>Like FakeAgent.GuestInfo, plus guest-exec and guest-exec-status (so the process cmdlets go ahead).</summary>
+    public static string ExecGuestInfo { get; } = FakeAgent.GuestInfo.Replace("\"supported_commands\": [", "\"supported_commands\": [{\"name\": \"guest-exec\", \"enabled\": true, \"success-response\": true}, {\"name\": \"guest-exec-status\", \"enabled\": true, \"success-response\": true}, {\"name\": \"guest-get-osinfo\", \"enabled\": true, \"success-response\": true}, {\"name\": \"guest-get-users\", \"enabled\": true, \"success-response\": true}, ", StringComparison.Ordinal);
+
+    private static readonly Lazy<string> s_execFlood = new(() =>
+    {
+        var bytes = new byte[ExecFloodBytes];
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = (byte)('a' + (i % 26));
+        }
+
+        return "{\"return\": {\"exited\": true, \"exitcode\": 0, \"out-data\": \"" + Convert.ToBase64String(bytes) + "\", \"err-data\": \"\"}}";
+    });
+
+    private static string Json(string text) => System.Text.Json.JsonSerializer.Serialize(text);
 
     /// <summary>A reply the schema accepts for the command, so only the mode's lie is wrong.</summary>
     public static string ValidBody(FakeRequest r) => r.Command switch

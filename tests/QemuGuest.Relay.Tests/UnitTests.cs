@@ -204,7 +204,7 @@ public class PolicyAndOptionsTests
     public void Validator_accepts_defaults_and_loopback_tcp()
     {
         var o = new RelayOptions();
-        o.Vms["vm1"] = new VmOptions { Agent = "/run/x.qga", Endpoints = { new EndpointOptions { Tcp = "127.0.0.1:4000" }, new EndpointOptions { Name = "ro", Policy = "read-only" } } };
+        o.Vms["vm1"] = new VmOptions { Agent = "/run/x.qga", Endpoints = { new EndpointOptions { Tcp = "127.0.0.1:4000", AllowUnrestricted = true }, new EndpointOptions { Name = "ro", Policy = "read-only", Tcp = "127.0.0.1:4001" } } };
         Assert.True(new RelayOptionsValidator().Validate(null, o).Succeeded);
     }
 }

@@ -7,7 +7,10 @@ BeforeDiscovery {
             @{
                 Name       = $_.Name
                 TypeName   = [string] $_.ViewSelectedBy.TypeName
-                Properties = @($_.SelectNodes('.//PropertyName') | ForEach-Object InnerText | Sort-Object -Unique)
+                # Guest text is shown through GuestDisplay (escaped): those properties count too.
+                Properties = @(@($_.SelectNodes('.//PropertyName') | ForEach-Object InnerText) +
+                    @($_.SelectNodes('.//ScriptBlock') | ForEach-Object { [regex]::Matches($_.InnerText, 'GuestDisplay\]::(?:Text|Lines|Base64Lines)\(\$_\.(\w+)') } | ForEach-Object { $_.Groups[1].Value }) |
+                    Sort-Object -Unique)
             }
         })
 }
@@ -37,7 +40,7 @@ BeforeAll {
     }
 }
 
-Describe 'View <Name>' -ForEach $Views {
+Describe 'View <Name>' -ForEach @($Views | Where-Object TypeName -ne 'QemuGuest.GuestText') {
     It 'selects a type the module outputs' {
         $Types.ContainsKey($TypeName) | Should -BeTrue -Because "$TypeName should be some cmdlet's OutputType"
     }
@@ -52,5 +55,30 @@ Describe 'View <Name>' -ForEach $Views {
 
     It 'is loaded by the module' {
         Get-FormatData -TypeName $TypeName | Should -Not -BeNullOrEmpty
+    }
+}
+
+Describe 'Guest text on the console (issue 15 item 8)' {
+    It 'every view shows guest strings through GuestDisplay, never a bare string property' {
+        [xml] $format = Get-Content -Raw (Join-Path $env:QEMUGUEST_MODULE_PATH 'QemuGuest.Format.ps1xml')
+        foreach ($view in $format.Configuration.ViewDefinitions.View) {
+            $type = [string] $view.ViewSelectedBy.TypeName
+            if ($type -eq 'QemuGuest.Cmdlets.Sessions.GuestSession' -or -not $Types.ContainsKey($type)) { continue }
+            foreach ($name in @($view.SelectNodes('.//PropertyName') | ForEach-Object InnerText)) {
+                if ($name -eq 'VMName') { continue }
+                $p = $Types[$type].GetProperty($name)
+                $p.PropertyType | Should -Not -Be ([string]) -Because "$type.$name is guest text shown raw"
+            }
+        }
+    }
+
+    It 'the catch-all view is loaded and escapes what it shows' {
+        Get-FormatData -TypeName 'QemuGuest.GuestText' | Should -Not -BeNullOrEmpty
+        $o = [pscustomobject]@{ HostName = "web`e]0;owned`a"; Lines = "a`nb`e[2J" }
+        $o.PSObject.TypeNames.Insert($o.PSObject.TypeNames.Count - 1, 'QemuGuest.GuestText')
+        $text = $o | Out-String
+        $text | Should -Not -Match "`e"
+        $text | Should -Match ([regex]::Escape('web\x1B]0;owned\x07'))
+        $o.HostName | Should -Be "web`e]0;owned`a"
     }
 }

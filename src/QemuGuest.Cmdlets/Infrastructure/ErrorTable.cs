@@ -25,6 +25,9 @@ public static class ErrorTable
     public const string InvalidArgument = "InvalidArgument";
     public const string UnexpectedError = "UnexpectedError";
 
+    /// <summary>A socket or folder the cmdlets would follow is a link, foreign-owned or writable by others.</summary>
+    public const string UntrustedPath = "UntrustedPath";
+
     // Task cmdlets (Copy-VMGuestFile, guest processes).
     public const string SourceNotFound = "SourceNotFound";
     public const string SourceIsDirectory = "SourceIsDirectory";

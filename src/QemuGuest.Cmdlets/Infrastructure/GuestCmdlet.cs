@@ -57,6 +57,13 @@ public sealed class GuestOperationContext
         {
             ps.Properties.Add(new PSNoteProperty("VMName", Session.TargetName));
         }
+        // Views are looked up along TypeNames in order: a type's own view still wins, and one
+        // without a view falls to the catch-all, which escapes what the guest wrote.
+        if (value is not string && !ps.TypeNames.Contains(GuestDisplay.CatchAllTypeName))
+        {
+            int last = ps.TypeNames.Count - 1;
+            ps.TypeNames.Insert(last >= 0 && ps.TypeNames[last] == "System.Object" ? last : ps.TypeNames.Count, GuestDisplay.CatchAllTypeName);
+        }
         _cmdlet.Post(c => c.WriteObject(ps));
     }
 
@@ -235,6 +242,11 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
                 {
                     session = SessionFactory.OpenForVM(name, temporary: true);
                     _temporarySessions.Add(session);
+                }
+                catch (GuestTaskException ex)
+                {
+                    WriteError(ErrorTable.ToErrorRecord(ex, name));
+                    continue;
                 }
                 catch (Exception ex) when (ex is not PipelineStoppedException)
                 {

@@ -3,7 +3,9 @@ using System.IO;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using System.Threading;
+using QemuGuest.Cmdlets.Infrastructure;
 using QemuGuest.Protocol.Facade;
+using QemuGuest.Protocol.Transports;
 
 namespace QemuGuest.Cmdlets.Sessions;
 
@@ -35,9 +37,32 @@ internal static class SessionFactory
         {
             throw new ArgumentException($"'{vmName}' is not a valid VM name: use letters, digits, '.', '_' and '-' (at most 128, not starting with '.', '_' or '-').", nameof(vmName));
         }
-        return IsWindows && Environment.GetEnvironmentVariable(RelayDirectoryVariable) is not { Length: > 0 }
-            ? "pipe:qemuguest-relay-" + vmName
-            : "unix:" + Path.Combine(RelayDirectory, vmName + ".sock");
+        if (IsWindows && Environment.GetEnvironmentVariable(RelayDirectoryVariable) is not { Length: > 0 })
+        {
+            return "pipe:qemuguest-relay-" + vmName;
+        }
+
+        string socket = Path.Combine(RelayDirectory, vmName + ".sock");
+        RequireTrusted(socket, vmName);
+        return "unix:" + socket;
+    }
+
+    /// <summary>
+    /// Whoever can replace the socket (a link, a foreign owner, a folder others may write)
+    /// receives every command meant for the VM and answers as it likes, so such a path is
+    /// refused (ErrorId UntrustedPath). A missing or unreadable one is left to the connect,
+    /// which reports it the usual way.
+    /// </summary>
+    private static void RequireTrusted(string socket, string vmName)
+    {
+        var trust = UnixPathTrust.Check(socket, TrustedPathKind.Socket);
+        if (trust.Verdict == PathTrustVerdict.Untrusted)
+        {
+            throw ErrorTable.Fail(ErrorTable.UntrustedPath, System.Management.Automation.ErrorCategory.SecurityError,
+                $"The relay endpoint of VM '{vmName}' is not trusted, so it was not used: {trust}. "
+                + $"Only root or the current user may own the socket and the folders above it, none of them a link or writable by others ({RelayDirectoryVariable} chooses the folder).",
+                trust.Path);
+        }
     }
 
     /// <summary>VM names the relay currently serves (its endpoint sockets), for tab completion.</summary>

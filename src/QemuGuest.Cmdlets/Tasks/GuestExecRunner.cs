@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using QemuGuest.Cmdlets.Infrastructure;
 using QemuGuest.Protocol;
 using QemuGuest.Protocol.Qga;
+using QemuGuest.Protocol.Transfer;
 
 namespace QemuGuest.Cmdlets.Tasks;
 
@@ -40,22 +41,26 @@ internal static class GuestExecRunner
         return started.Pid;
     }
 
-    /// <summary>One status poll; null while running. The stock agent forgets a process after reporting its exit once.</summary>
+    /// <summary>
+    /// One status poll; null while running. The stock agent forgets a process after reporting
+    /// its exit once. Output is decoded once, straight from the reply, and bounded per stream
+    /// (<see cref="GuestExecIO.MaxOutputBytes"/>; beyond it the Truncated flag is set).
+    /// </summary>
     public static async Task<ExecOutcome?> PollAsync(GuestAgentCommands commands, long pid, QgaCallOptions options, CancellationToken cancellationToken)
     {
-        GuestExecStatus status = await commands.GuestExecStatusAsync(pid, options, cancellationToken).ConfigureAwait(false);
+        GuestExecResult status = await GuestExecIO.StatusAsync(commands.Channel, pid, GuestExecIO.MaxOutputBytes, options, cancellationToken).ConfigureAwait(false);
         if (!status.Exited)
         {
             return null;
         }
         return new ExecOutcome
         {
-            ExitCode = status.Exitcode,
+            ExitCode = status.ExitCode,
             Signal = status.Signal,
-            StdOut = status.OutData is { Length: > 0 } o ? Convert.FromBase64String(o) : Array.Empty<byte>(),
-            StdErr = status.ErrData is { Length: > 0 } e ? Convert.FromBase64String(e) : Array.Empty<byte>(),
-            StdOutTruncated = status.OutTruncated == true,
-            StdErrTruncated = status.ErrTruncated == true,
+            StdOut = status.StdOut,
+            StdErr = status.StdErr,
+            StdOutTruncated = status.StdOutTruncated,
+            StdErrTruncated = status.StdErrTruncated,
         };
     }
 

@@ -541,7 +541,7 @@ public sealed class GetVMGuestProcessCommand : GuestCmdlet
                 catch (QgaGenericErrorException ex)
                 {
                     context.WriteError(ErrorTable.ToErrorRecord(ErrorTable.Fail(ErrorTable.GuestProcessNotFound, ErrorCategory.ObjectNotFound,
-                        $"The agent knows no process {pid}: {ex.Description}", pid, ex), pid));
+                        $"The agent knows no process {pid}: {GuestText.Printable(ex.Description)}", pid, ex), pid));
                 }
             }
         };

@@ -73,6 +73,13 @@ public sealed class EndpointOptions
 
     /// <summary>Do not create the unix socket / named pipe (TCP only).</summary>
     public bool NoSocket { get; set; }
+
+    /// <summary>
+    /// Permit a <see cref="Tcp"/> endpoint without a <see cref="Policy"/>. A TCP port has no file
+    /// permissions: every local user (and, with <see cref="AllowRemote"/>, the network) could
+    /// run any command as the guest agent, so this is refused unless meant, and warned about at start.
+    /// </summary>
+    public bool AllowUnrestricted { get; set; }
 }
 
 /// <summary>
@@ -101,6 +108,13 @@ public sealed class DiscoveryOptions
     public bool Libvirt { get; set; }
 
     public string LibvirtDirectory { get; set; } = "/var/lib/libvirt/qemu/channel/target";
+
+    /// <summary>
+    /// Owners (user names or uids) trusted besides root and the relay's own user for discovery
+    /// folders, the folders above them and the sockets in them; e.g. libvirt-qemu for libvirt's
+    /// channel folders. A folder that fails the check is skipped with a warning.
+    /// </summary>
+    public List<string> TrustedOwners { get; set; } = new();
 
     /// <summary>How often discovery looks again.</summary>
     public double RescanSeconds { get; set; } = 10;

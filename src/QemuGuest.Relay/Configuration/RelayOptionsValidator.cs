@@ -51,6 +51,14 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             }
         }
 
+        foreach (var owner in options.Discovery.TrustedOwners)
+        {
+            if (UnixPathTrust.ResolveOwner(owner ?? "") is null)
+            {
+                errors.Add($"Relay:Discovery:TrustedOwners: '{owner}' is neither a user on this host nor a uid.");
+            }
+        }
+
         var l = options.Limits;
         Positive(errors, "MaxReplyBytes", l.MaxReplyBytes, 64);
         Positive(errors, "MaxRequestBytes", l.MaxRequestBytes, 64);
@@ -118,6 +126,11 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
                 else if (!IPAddress.IsLoopback(ep!.Address) && !e.AllowRemote)
                 {
                     errors.Add($"{where}: endpoint '{e.Name}': Tcp '{e.Tcp}' is not loopback; set AllowRemote to mean it.");
+                }
+
+                if (string.IsNullOrEmpty(e.Policy) && !e.AllowUnrestricted)
+                {
+                    errors.Add($"{where}: endpoint '{e.Name}': Tcp '{e.Tcp}' has no Policy, so anyone who can reach the port (every local user, even on loopback) could run any command in the guest; set a Policy, or AllowUnrestricted to mean it.");
                 }
             }
             else if (e.NoSocket)

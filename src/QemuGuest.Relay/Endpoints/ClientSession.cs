@@ -166,7 +166,7 @@ internal sealed class VmRequestHandler : IRequestHandler
         if (invalid is not null)
         {
             RelayCounters.Inc(ref _channel.Counters.Rejected);
-            Log.RequestRejected(_logger, _endpoint, ReplyChecker.Clip(command, 64), invalid.Description);
+            Log.RequestRejected(_logger, _endpoint, Protocol.GuestText.Printable(ReplyChecker.Clip(command, 64)), Protocol.GuestText.Printable(invalid.Description));
             return writer.WriteError(invalid.ErrorClass, invalid.Description, id);
         }
 

@@ -356,7 +356,7 @@ internal sealed class GuestConnection : IAsyncDisposable
         {
             RelayCounters.Inc(ref _counters.Malformed);
             RelayCounters.Add(ref _counters.GarbageBytes, frame.Message.Length);
-            Log.Dropped(_logger, _vm, "not strict JSON: " + error);
+            Log.Dropped(_logger, _vm, "not strict JSON: " + Protocol.GuestText.Printable(error));
             return;
         }
 

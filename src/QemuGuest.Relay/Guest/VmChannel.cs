@@ -436,7 +436,7 @@ public sealed class VmChannel : IAsyncDisposable
         if (problem is not null)
         {
             RelayCounters.Inc(ref Counters.InvalidReplies);
-            Log.InvalidReply(_logger, Name, command.Name, problem);
+            Log.InvalidReply(_logger, Name, command.Name, Protocol.GuestText.Printable(problem));
         }
         else
         {

@@ -192,7 +192,7 @@ internal sealed class QmpWatcher : IAsyncDisposable
                 bool isOpen = open.GetBoolean();
                 if (_channel.PortOpen != isOpen)
                 {
-                    Log.QmpPortChange(_logger, _vm.Name, c.TryGetProperty("label", out var l) ? l.ToString() : "?", isOpen ? "open" : "closed");
+                    Log.QmpPortChange(_logger, _vm.Name, c.TryGetProperty("label", out var l) ? Protocol.GuestText.Printable(l.ToString()) : "?", isOpen ? "open" : "closed");
                     _channel.OnPortChanged(isOpen);
                 }
 
