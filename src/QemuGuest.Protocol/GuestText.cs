@@ -1,3 +1,4 @@
+using System;
 using System.Globalization;
 using System.Text;
 
@@ -14,7 +15,7 @@ public static class GuestText
 {
     /// <summary>
     /// <paramref name="text"/> with every C0 and C1 control character, DEL, line and paragraph
-    /// separator and bidi control replaced by a visible escape (<c>\x1B</c>, <c>\u202E</c>).
+    /// separator and bidi control replaced by a visible escape (<c>\u001b</c>, <c>\u202e</c>).
     /// With <paramref name="multiline"/>, tab, line feed and a carriage return before a line
     /// feed are kept, so program output still reads as lines; a lone carriage return (which
     /// lets a later line overwrite an earlier one on screen) is escaped either way.
@@ -39,7 +40,50 @@ public static class GuestText
             char c = text[i];
             if (IsUnsafe(text, i, multiline))
             {
-                sb.Append(c <= 0xFF ? "\\x" + ((int)c).ToString("X2", CultureInfo.InvariantCulture) : "\\u" + ((int)c).ToString("X4", CultureInfo.InvariantCulture));
+                AppendEscape(sb, c);
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// <paramref name="text"/> for quoting inside a message ('NAME'): as <see cref="Printable(string, bool)"/>,
+    /// and also '\', quotes and lone surrogates escaped (so the quoting is unambiguous), clipped
+    /// to <paramref name="max"/> characters (then "..."); null is "(null)".
+    /// </summary>
+    public static string Quoted(string? text, int max = 200)
+    {
+        if (text is null)
+        {
+            return "(null)";
+        }
+
+        var sb = new StringBuilder(Math.Min(text.Length, max) + 8);
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (sb.Length >= max)
+            {
+                sb.Append("...");
+                break;
+            }
+
+            char c = text[i];
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                sb.Append(c).Append(text[++i]);
+            }
+            else if (c is '\\' or '\'' or '"')
+            {
+                sb.Append('\\').Append(c);
+            }
+            else if (IsUnsafe(text, i, multiline: false) || char.IsSurrogate(c))
+            {
+                AppendEscape(sb, c);
             }
             else
             {
@@ -55,6 +99,10 @@ public static class GuestText
 
     /// <summary>True when <see cref="Printable(string, bool)"/> would change <paramref name="text"/>.</summary>
     public static bool NeedsEscaping(string? text, bool multiline = false) => text is not null && FirstUnsafe(text, multiline) >= 0;
+
+    // One notation for every escape, JSON's: \u001b.
+    private static void AppendEscape(StringBuilder sb, char c) =>
+        sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
 
     private static int FirstUnsafe(string text, bool multiline)
     {

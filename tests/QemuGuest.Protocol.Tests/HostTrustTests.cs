@@ -136,13 +136,13 @@ public class GuestTextTests
 {
     [Theory]
     [InlineData("plain host-name", "plain host-name")]
-    [InlineData("a\u001b]52;c;ZXZpbA==\u0007b", "a\\x1B]52;c;ZXZpbA==\\x07b")]
-    [InlineData("\u001b]0;pwned\u0007", "\\x1B]0;pwned\\x07")]
-    [InlineData("x\u009b31my", "x\\x9B31my")]
-    [InlineData("del\u007f", "del\\x7F")]
-    [InlineData("evil\u202Etxt.exe", "evil\\u202Etxt.exe")]
+    [InlineData("a\u001b]52;c;ZXZpbA==\u0007b", "a\\u001b]52;c;ZXZpbA==\\u0007b")]
+    [InlineData("\u001b]0;pwned\u0007", "\\u001b]0;pwned\\u0007")]
+    [InlineData("x\u009b31my", "x\\u009b31my")]
+    [InlineData("del\u007f", "del\\u007f")]
+    [InlineData("evil\u202Etxt.exe", "evil\\u202etxt.exe")]
     [InlineData("iso\u2066x\u2069", "iso\\u2066x\\u2069")]
-    [InlineData("line1\nline2\ttab", "line1\\x0Aline2\\x09tab")]
+    [InlineData("line1\nline2\ttab", "line1\\u000aline2\\u0009tab")]
     [InlineData("über ✓", "über ✓")]
     public void Single_line_text_gets_every_control_escaped(string raw, string shown)
     {
@@ -153,8 +153,8 @@ public class GuestTextTests
     public void Multiline_text_keeps_lines_but_not_a_lone_carriage_return()
     {
         Assert.Equal("one\r\ntwo\n\tthree", GuestText.Printable("one\r\ntwo\n\tthree", multiline: true));
-        Assert.Equal("ok\\x0Dfake prompt\n", GuestText.Printable("ok\rfake prompt\n", multiline: true));
-        Assert.Equal("\\x1B[2J", GuestText.Printable("\u001b[2J", multiline: true));
+        Assert.Equal("ok\\u000dfake prompt\n", GuestText.Printable("ok\rfake prompt\n", multiline: true));
+        Assert.Equal("\\u001b[2J", GuestText.Printable("\u001b[2J", multiline: true));
     }
 
     [Fact]
@@ -170,7 +170,7 @@ public class GuestTextTests
     {
         var e = QgaCommandException.Create("guest-exec", "GenericError", "failed \u001b]0;owned\u0007");
         Assert.DoesNotContain('\u001b', e.Message);
-        Assert.Contains("\\x1B]0;owned\\x07", e.Message);
+        Assert.Contains("\\u001b]0;owned\\u0007", e.Message);
         Assert.Equal("failed \u001b]0;owned\u0007", e.Description);
     }
 }

@@ -78,7 +78,7 @@ Describe 'Guest text on the console (issue 15 item 8)' {
         $o.PSObject.TypeNames.Insert($o.PSObject.TypeNames.Count - 1, 'QemuGuest.GuestText')
         $text = $o | Out-String
         $text | Should -Not -Match "`e"
-        $text | Should -Match ([regex]::Escape('web\x1B]0;owned\x07'))
+        $text | Should -Match ([regex]::Escape('web\u001b]0;owned\u0007'))
         $o.HostName | Should -Be "web`e]0;owned`a"
     }
 }

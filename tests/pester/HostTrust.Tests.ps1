@@ -110,7 +110,7 @@ Describe 'Guest text reaches the console escaped' {
         $r.HostName | Should -BeLike "web01$Esc]0;pwned-title*"
         $text = $r | Out-String
         Assert-Clean $text
-        $text | Should -BeLike '*web01\x1B]0;pwned-title\x07\x1B]52;c;cm0gLXJmIH4K\x07*'
+        $text | Should -BeLike '*web01\u001b]0;pwned-title\u0007\u001b]52;c;cm0gLXJmIH4K\u0007*'
         # (An explicit Format-List/Format-Table of a type with no view of its own builds its
         # default layout from raw values: PowerShell offers no catch-all for those shapes.)
     }

@@ -61,43 +61,10 @@ public static class PathComponent
 
     /// <summary>
     /// <paramref name="name"/> in a form safe to put into a message or onto a console: control
-    /// characters, '\', quotes and lone surrogates as escapes, clipped to <paramref name="max"/>
-    /// characters (then "...").
+    /// characters, bidi controls, '\', quotes and lone surrogates as escapes, clipped to
+    /// <paramref name="max"/> characters (then "..."). The one printer is GuestText's.
     /// </summary>
-    public static string Printable(string? name, int max = 200)
-    {
-        if (name is null)
-        {
-            return "(null)";
-        }
-        var sb = new StringBuilder(name.Length + 8);
-        for (int i = 0; i < name.Length; i++)
-        {
-            if (sb.Length >= max)
-            {
-                sb.Append("...");
-                break;
-            }
-            char c = name[i];
-            if (char.IsHighSurrogate(c) && i + 1 < name.Length && char.IsLowSurrogate(name[i + 1]))
-            {
-                sb.Append(c).Append(name[++i]);
-            }
-            else if (c == '\\' || c == '\'' || c == '"')
-            {
-                sb.Append('\\').Append(c);
-            }
-            else if (IsControl(c) || char.IsSurrogate(c))
-            {
-                sb.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
-            }
-            else
-            {
-                sb.Append(c);
-            }
-        }
-        return sb.ToString();
-    }
+    public static string Printable(string? name, int max = 200) => GuestText.Quoted(name, max);
 
     // C0, DEL and C1: C1 (U+0080..U+009F) includes CSI, which terminals read as ESC [.
     // Bidi overrides and other format characters are left to the display layer: they are
