@@ -34,7 +34,7 @@ public sealed class AgentDispatchTarget : IFuzzTarget
     {
         var platform = new QgaPlatform(QgaPlatform.Linux.Symbols.Concat(QgaPlatform.Windows.Symbols).Distinct());
         _dispatcher = new CheckingDispatcher(new GeneratedDispatcher(RefusingHandler.Create(), platform));
-        _processor = new RequestProcessor(_dispatcher, new CommandPolicy(Array.Empty<string>(), Array.Empty<string>(), null), NullLogger.Instance);
+        _processor = new RequestProcessor(_dispatcher, new CommandGate(Array.Empty<string>(), Array.Empty<string>(), null), NullLogger.Instance);
     }
 
     public void Run(ReadOnlySpan<byte> input)

@@ -5,7 +5,7 @@ using QemuGuest.Agent.Configuration;
 using QemuGuest.Agent.Core;
 using QemuGuest.Agent.Handlers;
 using QemuGuest.Agent.Handlers.Common;
-using QemuGuest.Agent.Handlers.Linux;
+using QemuGuest.Agent.Platform.Linux;
 using QemuGuest.Agent.Platform.Windows;
 using QemuGuest.Protocol.Validation;
 
@@ -14,13 +14,13 @@ namespace QemuGuest.Agent;
 /// <summary>The one place that picks Linux or Windows implementations.</summary>
 internal static class PlatformFactory
 {
-    public static CommandHandler CreateHandler(AgentConfig config, PersistentState state, CommandPolicy policy, QgaPlatform platform, ILoggerFactory loggers)
+    public static CommandHandler CreateHandler(AgentConfig config, PersistentState state, CommandGate gate, QgaPlatform platform, ILoggerFactory loggers)
     {
         if (OperatingSystem.IsLinux())
         {
-            var files = new FileHandleTable(state, new PosixFileOpener());
-            var exec = new ExecManager(new PosixSpawnLauncher());
-            var context = new AgentContext(state, policy, files, exec, platform, config.FsfreezeHook);
+            var files = new FileHandleTable(state, new LinuxFileOpener());
+            var exec = new ExecManager(new LinuxProcessLauncher());
+            var context = new AgentContext(state, gate, files, exec, platform, config.FsfreezeHook);
             return new LinuxCommandHandler(context, LinuxSystem.Real, loggers.CreateLogger<LinuxCommandHandler>());
         }
 
@@ -28,7 +28,7 @@ internal static class PlatformFactory
         {
             var files = new FileHandleTable(state, new WindowsFileOpener());
             var exec = new ExecManager(new WindowsProcessLauncher());
-            var context = new AgentContext(state, policy, files, exec, platform, config.FsfreezeHook);
+            var context = new AgentContext(state, gate, files, exec, platform, config.FsfreezeHook);
             return new WindowsCommandHandler(context);
         }
 

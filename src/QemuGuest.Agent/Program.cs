@@ -11,6 +11,7 @@ using QemuGuest.Agent.Core;
 using QemuGuest.Agent.Handlers;
 using QemuGuest.Agent.Handlers.Common;
 using QemuGuest.Agent.Hosting;
+using QemuGuest.Agent.Platform.Linux;
 using QemuGuest.Agent.Platform.Windows;
 using QemuGuest.Protocol.Validation;
 
@@ -48,7 +49,7 @@ public static class Program
         AgentConfig config = cl.Config;
         int listenFds = OperatingSystem.IsLinux() ? LinuxFdListenChannel.ListenFds() : 0;
         string? error = config.Finish(listenFds, () => OperatingSystem.IsLinux() ? LinuxFdListenChannel.ActivationMethod() : null)
-            ?? CommandPolicy.ListProblem(config.AllowedRpcs, config.BlockedRpcs);
+            ?? CommandGate.ListProblem(config.AllowedRpcs, config.BlockedRpcs);
         if (error is not null)
         {
             Critical(error);
@@ -94,8 +95,8 @@ public static class Program
             return;
         }
 
-        using Interop.PosixFs.Fd dir = Interop.PosixFs.OpenParent(path, out string leaf);
-        Interop.PosixFs.WriteFileAtomic(dir, leaf, text, 0x1A4 /* 0644 */, null, null, path);
+        using PosixFs.Fd dir = PosixFs.OpenParent(path, out string leaf);
+        PosixFs.WriteFileAtomic(dir, leaf, text, 0x1A4 /* 0644 */, null, null, path);
     }
 
     private static int RunAgent(AgentConfig config, QgaPlatform platform)
@@ -106,7 +107,7 @@ public static class Program
             try
             {
                 logWriter = new StreamWriter(OperatingSystem.IsLinux()
-                    ? Interop.PosixFs.OpenLogForAppend(config.LogFile)
+                    ? PosixFs.OpenLogForAppend(config.LogFile)
                     : new FileStream(config.LogFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Core.AgentCommandException)
@@ -122,8 +123,8 @@ public static class Program
             Directory.CreateDirectory(stateDir);
         }
 
-        var policy = new CommandPolicy(config.AllowedRpcs, config.BlockedRpcs, Path.Combine(stateDir, "qga.state.isfrozen"));
-        var logProvider = new QgaLoggerProvider(logWriter, config.Verbose ? LogLevel.Debug : LogLevel.Warning) { Suspended = () => policy.IsFrozen };
+        var gate = new CommandGate(config.AllowedRpcs, config.BlockedRpcs, Path.Combine(stateDir, "qga.state.isfrozen"));
+        var logProvider = new QgaLoggerProvider(logWriter, config.Verbose ? LogLevel.Debug : LogLevel.Warning) { Suspended = () => gate.IsFrozen };
         using var loggerFactory = LoggerFactory.Create(b =>
         {
             b.ClearProviders();
@@ -131,18 +132,18 @@ public static class Program
             b.SetMinimumLevel(config.Verbose ? LogLevel.Debug : LogLevel.Warning);
         });
         ILogger log = loggerFactory.CreateLogger("QemuGuest.Agent");
-        foreach (string warning in policy.Warnings())
+        foreach (string warning in gate.Warnings())
         {
             AgentLog.PolicyWarning(log, warning);
         }
 
-        if (policy.IsFrozen)
+        if (gate.IsFrozen)
         {
             AgentLog.PreviouslyFrozen(log, Path.Combine(stateDir, "qga.state.isfrozen"));
         }
 
         var state = new PersistentState(Path.Combine(stateDir, "qga.state"));
-        string? stateError = state.Load(policy.IsFrozen);
+        string? stateError = state.Load(gate.IsFrozen);
         if (stateError is not null)
         {
             AgentLog.StateLoadFailed(log, state.FilePath, stateError);
@@ -163,9 +164,9 @@ public static class Program
             }
         }
 
-        CommandHandler handler = PlatformFactory.CreateHandler(config, state, policy, platform, loggerFactory);
+        CommandHandler handler = PlatformFactory.CreateHandler(config, state, gate, platform, loggerFactory);
         var dispatcher = new GeneratedDispatcher(handler, platform);
-        var processor = new RequestProcessor(dispatcher, policy, loggerFactory.CreateLogger<RequestProcessor>());
+        var processor = new RequestProcessor(dispatcher, gate, loggerFactory.CreateLogger<RequestProcessor>());
 
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();

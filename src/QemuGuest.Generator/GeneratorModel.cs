@@ -76,7 +76,7 @@ internal sealed record DiagnosticInfo(string Id, EquatableArray<string> Argument
 internal sealed record GenerationModel(QapiSchema Schema, GeneratorOptions Options)
 {
     /// <summary>The cmdlet shapes (schema + PowerShell overlay), when the cmdlets or help backend is selected.</summary>
-    public Emit.CmdletPlan? Cmdlets { get; init; }
+    public Planning.CmdletPlan? Cmdlets { get; init; }
 }
 
 /// <summary>The outcome of loading: a model to emit from (null on error) and diagnostics.</summary>

@@ -7,6 +7,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 using QemuGuest.Generator.Emit;
+using QemuGuest.Generator.Planning;
 using QemuGuest.Schema;
 
 namespace QemuGuest.Generator;

@@ -47,7 +47,7 @@ public sealed class RelayRegistry : IAsyncDisposable
     {
         foreach (var (name, p) in _options.Policies)
         {
-            foreach (string warning in new CommandPolicy(name, p.Allow, p.Deny).Warnings())
+            foreach (string warning in new EndpointPolicy(name, p.Allow, p.Deny).Warnings())
             {
                 Log.PolicyLeavesCommands(_logger, name, warning);
             }
@@ -202,18 +202,4 @@ public sealed class RelayRegistry : IAsyncDisposable
             _lock.Release();
         }
     }
-}
-
-/// <summary>The relay cannot start safely; the message names the path and the reason.</summary>
-public sealed class RelayStartupException : Exception
-{
-    public RelayStartupException(string runtimeDirectory, PathTrust trust)
-        : base($"Relay:RuntimeDirectory {QemuGuest.Protocol.GuestText.Printable(runtimeDirectory)} is not safe to serve from: {trust}. "
-            + "Use a folder only the relay's user can reach (systemd: RuntimeDirectory= with RuntimeDirectoryMode=0700).")
-    {
-        Path = trust.Path;
-    }
-
-    /// <summary>The offending path (the runtime directory or a folder above it).</summary>
-    public string Path { get; }
 }

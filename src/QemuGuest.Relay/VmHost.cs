@@ -11,14 +11,6 @@ using QemuGuest.Relay.Qmp;
 
 namespace QemuGuest.Relay;
 
-/// <summary>A VM as configured or discovered.</summary>
-public sealed record VmDefinition(string Name, string Agent, string? Qmp, string? QmpPort, IReadOnlyList<EndpointOptions> Endpoints, string Source)
-{
-    /// <summary>Same VM wiring (a change means stop and start again).</summary>
-    public bool SameWiring(VmDefinition other) =>
-        Agent == other.Agent && Qmp == other.Qmp && QmpPort == other.QmpPort && ReferenceEquals(Endpoints, other.Endpoints);
-}
-
 /// <summary>One running VM: its guest channel, its management endpoints, its QMP watcher.</summary>
 internal sealed class VmHost : IAsyncDisposable
 {
@@ -47,7 +39,7 @@ internal sealed class VmHost : IAsyncDisposable
         {
             foreach (var e in definition.Endpoints)
             {
-                var policy = CommandPolicy.Resolve(options, e.Policy);
+                var policy = EndpointPolicy.Resolve(options, e.Policy);
                 string suffix = e.Name.Length == 0 ? "" : "." + e.Name;
                 var handler = new VmRequestHandler(channel, schema, policy, options.Limits, definition.Name + suffix, logger);
                 void Accepted() => RelayCounters.Inc(ref channel.Counters.ClientsAccepted);
@@ -104,7 +96,7 @@ internal sealed class VmHost : IAsyncDisposable
         await Channel.DisposeAsync().ConfigureAwait(false);
     }
 
-    private void Add(EndpointListener listener, CommandPolicy policy, string vm, ILogger logger)
+    private void Add(EndpointListener listener, EndpointPolicy policy, string vm, ILogger logger)
     {
         _listeners.Add(listener);
         _endpointNames.Add(listener.Display);

@@ -6,30 +6,20 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Threading;
+using QemuGuest.HostileAgent;
 
 namespace QemuGuest.Agent.Tests;
 
-/// <summary>Which agent a test talks to.</summary>
-public enum AgentKind
-{
-    Ours,
-    Stock,
-}
-
 /// <summary>
-/// A guest agent started as a real process in unix-listen mode with a private state
-/// directory, and one raw socket connection to it. Every wait is bounded; the process is
-/// killed by pid on dispose. The stock agent is Debian's /usr/sbin/qemu-ga: when it is
-/// missing the constructor throws (tests fail rather than skip; CI installs it with apt).
+/// A real agent (<see cref="RealAgentProcess"/>) with a private state directory and one raw
+/// socket connection to it. Every wait is bounded; the process is killed by pid on dispose.
 /// </summary>
 public sealed class AgentProcess : IDisposable
 {
-    public const string StockPath = "/usr/sbin/qemu-ga";
-    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
+    public const string StockPath = RealAgentProcess.StockPath;
     private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly Process _process;
-    private readonly StringBuilder _stderr = new();
+    private readonly RealAgentProcess _process;
     private Socket? _socket;
     private readonly List<byte> _pending = new();
 
@@ -39,26 +29,7 @@ public sealed class AgentProcess : IDisposable
         StateDir = Directory.CreateTempSubdirectory("qga-test-").FullName;
         prepareStateDir?.Invoke(StateDir);
         SocketPath = Path.Combine(StateDir, "sock");
-        var psi = Start(kind, "-m unix-listen -p " + SocketPath + " -t " + StateDir + (extraArgs.Length > 0 ? " " + extraArgs : string.Empty));
-        psi.WorkingDirectory = StateDir;
-        if (environment is not null)
-        {
-            foreach (var kv in environment)
-            {
-                psi.Environment[kv.Key] = kv.Value;
-            }
-        }
-
-        _process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start " + psi.FileName);
-        _process.ErrorDataReceived += (_, e) =>
-        {
-            lock (_stderr)
-            {
-                _stderr.AppendLine(e.Data);
-            }
-        };
-        _process.BeginErrorReadLine();
-        _process.BeginOutputReadLine();
+        _process = RealAgentProcess.Start(kind, SocketPath, StateDir, Split(extraArgs), environment, workingDirectory: StateDir);
         Connect();
     }
 
@@ -68,50 +39,15 @@ public sealed class AgentProcess : IDisposable
 
     public string SocketPath { get; }
 
-    public int Pid => _process.Id;
+    public int Pid => _process.Process.Id;
 
-    public string Stderr
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    /// <summary>The agent's output (standard error and output).</summary>
+    public string Stderr => _process.Output;
 
     /// <summary>The process to run for an agent with these arguments (also used for -D / -h runs).</summary>
-    public static ProcessStartInfo Start(AgentKind kind, string args)
-    {
-        ProcessStartInfo psi;
-        if (kind == AgentKind.Stock)
-        {
-            if (!File.Exists(StockPath))
-            {
-                throw new InvalidOperationException(StockPath + " is missing: install Debian's qemu-guest-agent (apt-get install qemu-guest-agent)");
-            }
+    public static ProcessStartInfo Start(AgentKind kind, string args) => RealAgentProcess.StartInfo(kind, Split(args));
 
-            psi = new ProcessStartInfo(StockPath);
-        }
-        else
-        {
-            psi = new ProcessStartInfo("dotnet");
-            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "qemuguest-agent.dll"));
-        }
-
-        foreach (string a in args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.UseShellExecute = false;
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.RedirectStandardInput = true;
-        psi.Environment["QGA_CONF"] = "/nonexistent/qemu-ga.conf";
-        return psi;
-    }
+    private static string[] Split(string args) => args.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
     /// <summary>Runs an agent to completion (for -D, -h, bad options): (exit code, stdout, stderr).</summary>
     public static (int Code, string Stdout, string Stderr) RunToExit(AgentKind kind, string args, IDictionary<string, string>? environment = null)
@@ -142,13 +78,10 @@ public sealed class AgentProcess : IDisposable
     {
         _socket?.Dispose();
         _pending.Clear();
-        var deadline = DateTime.UtcNow + StartTimeout;
+        var deadline = DateTime.UtcNow + RealAgentProcess.StartTimeout;
         while (true)
         {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException(Kind + " agent exited with " + _process.ExitCode + ": " + Stderr);
-            }
+            _process.ThrowIfExited();
 
             var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
@@ -259,18 +192,6 @@ public sealed class AgentProcess : IDisposable
     public void Dispose()
     {
         _socket?.Dispose();
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
         _process.Dispose();
         try
         {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using QemuGuest.Agent.Configuration;
+using QemuGuest.HostileAgent;
 
 namespace QemuGuest.Agent.Tests;
 

@@ -1,55 +1,12 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Text.Json;
-using System.IO;
 using System.Threading;
+using QemuGuest.HostileAgent;
 
 namespace QemuGuest.Agent.Tests;
-
-/// <summary>Our agent and Debian's qemu-ga, both in unix-listen mode, side by side.</summary>
-public sealed class AgentPair : IDisposable
-{
-    public AgentPair()
-    {
-        Stock = new AgentProcess(AgentKind.Stock);
-        Ours = new AgentProcess(AgentKind.Ours);
-    }
-
-    public AgentProcess Stock { get; }
-
-    public AgentProcess Ours { get; }
-
-    public object Gate { get; } = new();
-
-    public void Dispose()
-    {
-        Stock.Dispose();
-        Ours.Dispose();
-    }
-}
-
-/// <summary>How a reply pair is judged.</summary>
-public enum Compare
-{
-    /// <summary>Identical JSON (member order ignored).</summary>
-    Exact,
-
-    /// <summary>Both succeed, and every member of the stock reply exists in ours with the same kind.</summary>
-    Shape,
-
-    /// <summary>Shape, plus the same list of "name" members (e.g. disks), in any order.</summary>
-    Names,
-
-    /// <summary>Both return arrays holding the same elements (exactly), in any order.</summary>
-    Unordered,
-
-    /// <summary>Both fail with the same class and the same desc.</summary>
-    Error,
-
-    /// <summary>Both fail with the same class (desc is not deterministic or differs on purpose).</summary>
-    ErrorClass,
-}
 
 /// <summary>
 /// The differential suite: the same request to both agents, replies compared by shape,

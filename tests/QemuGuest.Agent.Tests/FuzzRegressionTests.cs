@@ -18,7 +18,7 @@ public class FuzzRegressionTests
 {
     private static readonly RequestProcessor Processor = new(
         new GeneratedDispatcher(RecordingHandler.Create(), QgaPlatform.Linux),
-        new CommandPolicy(Array.Empty<string>(), Array.Empty<string>(), null),
+        new CommandGate(Array.Empty<string>(), Array.Empty<string>(), null),
         NullLogger.Instance);
 
     private static string Process(byte[] message)

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
 using Microsoft.Win32.SafeHandles;
+using QemuGuest.HostileAgent;
 
 namespace QemuGuest.Agent.Tests;
 

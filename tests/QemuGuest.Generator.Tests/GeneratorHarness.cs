@@ -13,46 +13,6 @@ using Microsoft.CodeAnalysis.Text;
 
 namespace QemuGuest.Generator.Tests;
 
-/// <summary>An AdditionalText held in memory.</summary>
-internal sealed class MemoryAdditionalText : AdditionalText
-{
-    private readonly SourceText _text;
-
-    public MemoryAdditionalText(string path, string text)
-    {
-        Path = path;
-        _text = SourceText.From(text, Encoding.UTF8);
-    }
-
-    public override string Path { get; }
-
-    public override SourceText GetText(CancellationToken cancellationToken = default) => _text;
-}
-
-internal sealed class TestOptionsProvider : AnalyzerConfigOptionsProvider
-{
-    private readonly TestOptions _global;
-
-    public TestOptionsProvider(Dictionary<string, string> global) => _global = new TestOptions(global);
-
-    public override AnalyzerConfigOptions GlobalOptions => _global;
-
-    public override AnalyzerConfigOptions GetOptions(SyntaxTree tree) => TestOptions.Empty;
-
-    public override AnalyzerConfigOptions GetOptions(AdditionalText textFile) => TestOptions.Empty;
-
-    private sealed class TestOptions : AnalyzerConfigOptions
-    {
-        public static readonly TestOptions Empty = new(new Dictionary<string, string>());
-
-        private readonly Dictionary<string, string> _values;
-
-        public TestOptions(Dictionary<string, string> values) => _values = values;
-
-        public override bool TryGetValue(string key, out string value) => _values.TryGetValue(key, out value!);
-    }
-}
-
 /// <summary>Drives the generator with CSharpGeneratorDriver over in-memory schema files.</summary>
 internal static class GeneratorHarness
 {

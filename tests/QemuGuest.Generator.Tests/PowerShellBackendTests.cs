@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using QemuGuest.Generator.Emit;
+using QemuGuest.Generator.Planning;
 
 namespace QemuGuest.Generator.Tests;
 

@@ -8,14 +8,6 @@ using System.Threading.Tasks;
 
 namespace QemuGuest.HostileAgent;
 
-/// <summary>One hostile thing a client can send to an agent or to the relay.</summary>
-/// <param name="Name">Short name for reports.</param>
-/// <param name="WriteAsync">Writes the input; the peer may close on us half-way (callers ignore write errors).</param>
-public sealed record HostileInput(string Name, Func<Stream, CancellationToken, Task> WriteAsync)
-{
-    public override string ToString() => Name;
-}
-
 /// <summary>
 /// The hostile agent's list in the other direction: what a hostile client sends to our agent or
 /// to the relay. Each input is written on its own connection, which is then closed; the server

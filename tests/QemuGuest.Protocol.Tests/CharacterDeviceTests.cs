@@ -50,19 +50,3 @@ public class CharacterDeviceTests : IClassFixture<QemuGaFixture>
         }
     }
 }
-
-internal static class PathExtensions
-{
-    public static string? FirstOrDefaultExisting(this string[] candidates)
-    {
-        foreach (string candidate in candidates)
-        {
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
-}

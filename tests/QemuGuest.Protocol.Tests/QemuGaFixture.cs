@@ -4,17 +4,18 @@ using System.IO;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Threading;
+using QemuGuest.HostileAgent;
 using QemuGuest.Protocol.Client;
 
 namespace QemuGuest.Protocol.Tests;
 
 /// <summary>
-/// Runs Debian's qemu-ga on the host: <c>qemu-ga -m unix-listen -p DIR/qga.sock -t DIR/state -l DIR/qga.log</c>.
-/// Missing qemu-ga is a failure, not a skip: CI installs it (apt-get install qemu-guest-agent).
+/// Debian's qemu-ga on the host (<see cref="RealAgentProcess"/>): <c>-m unix-listen -p DIR/qga.sock
+/// -t DIR/state -l DIR/qga.log</c>, restartable in the same folder for the reconnect tests.
 /// </summary>
 public sealed class QemuGaFixture : IDisposable
 {
-    private Process? _process;
+    private RealAgentProcess? _process;
 
     public QemuGaFixture()
     {
@@ -34,23 +35,7 @@ public sealed class QemuGaFixture : IDisposable
 
     public string ConnectionString => "unix:" + SocketPath;
 
-    public static string Executable
-    {
-        get
-        {
-            foreach (string candidate in new[] { "/usr/sbin/qemu-ga", "/usr/bin/qemu-ga", "/usr/local/bin/qemu-ga" })
-            {
-                if (File.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-
-            throw new InvalidOperationException("qemu-ga is not installed (apt-get install qemu-guest-agent); these tests need the real agent.");
-        }
-    }
-
-    public int ProcessId => _process?.Id ?? 0;
+    public int ProcessId => _process?.Process.Id ?? 0;
 
     public GuestAgentClient CreateClient(GuestAgentClientOptions? options = null) =>
         new(ConnectionString, options ?? new GuestAgentClientOptions { DefaultTimeout = TimeSpan.FromSeconds(20) });
@@ -62,70 +47,22 @@ public sealed class QemuGaFixture : IDisposable
             File.Delete(SocketPath);
         }
 
-        var info = new ProcessStartInfo(Executable)
+        _process = RealAgentProcess.Start(AgentKind.Stock, SocketPath, StateDirectory, new[] { "-l", LogPath });
+        try
         {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (string arg in new[] { "-m", "unix-listen", "-p", SocketPath, "-t", StateDirectory, "-l", LogPath })
-        {
-            info.ArgumentList.Add(arg);
+            _process.WaitUntilListening();
         }
-
-        _process = Process.Start(info) ?? throw new InvalidOperationException("qemu-ga did not start");
-        var clock = Stopwatch.StartNew();
-        while (true)
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
         {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"qemu-ga exited with {_process.ExitCode}: {_process.StandardError.ReadToEnd()} {ReadLog()}");
-            }
-
-            if (File.Exists(SocketPath))
-            {
-                try
-                {
-                    using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    probe.Connect(new UnixDomainSocketEndPoint(SocketPath));
-                    return;
-                }
-                catch (SocketException)
-                {
-                }
-            }
-
-            if (clock.Elapsed > TimeSpan.FromSeconds(15))
-            {
-                throw new TimeoutException("qemu-ga did not create its socket within 15 s. " + ReadLog());
-            }
-
-            Thread.Sleep(20);
+            throw new InvalidOperationException(e.Message + " " + ReadLog(), e);
         }
     }
 
     public void Kill()
     {
-        Process? process = _process;
+        RealAgentProcess? process = _process;
         _process = null;
-        if (process is null)
-        {
-            return;
-        }
-
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill();
-                process.WaitForExit(5000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        process.Dispose();
+        process?.Dispose();
     }
 
     public string ReadLog()
@@ -152,22 +89,6 @@ public sealed class QemuGaFixture : IDisposable
         }
         catch (UnauthorizedAccessException)
         {
-        }
-    }
-}
-
-/// <summary>Arguments given as a JSON object literal, for tests and raw cases.</summary>
-public sealed class JsonArgs : IQgaArguments
-{
-    private readonly JsonDocument _document;
-
-    public JsonArgs(string json) => _document = JsonDocument.Parse(json);
-
-    public void WriteMembers(Utf8JsonWriter writer)
-    {
-        foreach (JsonProperty property in _document.RootElement.EnumerateObject())
-        {
-            property.WriteTo(writer);
         }
     }
 }

@@ -61,8 +61,8 @@ public class FairnessAndFilesTests
     public async Task File_round_trip_through_the_relay_to_qemu_ga()
     {
         using var dir = new TempDir();
-        using var agent = await StockAgent.StartAsync(dir, "vm1");
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.Socket));
+        using var agent = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.SocketPath));
         await relay.WaitReadyAsync("vm1");
         using var c = await TestClient.ConnectAsync(relay.Socket("vm1"));
         var data = new byte[3 * 1024 * 1024 + 17];

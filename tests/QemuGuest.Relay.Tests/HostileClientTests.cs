@@ -29,8 +29,8 @@ public class HostileClientTests
     public async Task Every_hostile_input_leaves_the_relay_serving()
     {
         using var dir = new TempDir();
-        using var agent = await OurAgent.StartAsync(dir, "vm");
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.Socket));
+        using var agent = await TestAgents.StartAsync(AgentKind.Ours, dir, "vm");
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.SocketPath));
         await relay.WaitReadyAsync("vm");
 
         // A bystander with a request in the queue all along: it must get exactly its own reply.
@@ -59,10 +59,10 @@ public class HostileClientTests
     public async Task Floods_of_connections_and_pipelined_requests_are_bounded_and_matched()
     {
         using var dir = new TempDir();
-        using var agent = await OurAgent.StartAsync(dir, "vm");
+        using var agent = await TestAgents.StartAsync(AgentKind.Ours, dir, "vm");
         using var relay = await RelayProcess.StartAsync(dir, r =>
         {
-            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.Socket);
+            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.SocketPath);
             ((Dictionary<string, object?>)r["Limits"]!)["MaxClientsPerEndpoint"] = 16;
         });
         await relay.WaitReadyAsync("vm");

@@ -7,6 +7,7 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;
 using Xunit.Abstractions;
 
@@ -32,16 +33,16 @@ public class LoadTests
         using var dir = new TempDir();
         string files = dir["files"];
         Directory.CreateDirectory(files);
-        using var ours1 = await OurAgent.StartAsync(dir, "a1");
-        using var ours2 = await OurAgent.StartAsync(dir, "a2");
-        using var stock = await StockAgent.StartAsync(dir, "a3");
-        var agents = new Dictionary<string, ChildProcess> { ["a1"] = ours1, ["a2"] = ours2, ["a3"] = stock };
+        using var ours1 = await TestAgents.StartAsync(AgentKind.Ours, dir, "a1");
+        using var ours2 = await TestAgents.StartAsync(AgentKind.Ours, dir, "a2");
+        using var stock = await TestAgents.StartAsync(AgentKind.Stock, dir, "a3");
+        var agents = new Dictionary<string, RealAgentProcess> { ["a1"] = ours1, ["a2"] = ours2, ["a3"] = stock };
         using var relay = await RelayProcess.StartAsync(dir, r =>
         {
             var vms = (Dictionary<string, object?>)r["Vms"]!;
-            vms["a1"] = RelayProcess.Vm(ours1.Socket);
-            vms["a2"] = RelayProcess.Vm(ours2.Socket);
-            vms["a3"] = RelayProcess.Vm(stock.Socket);
+            vms["a1"] = RelayProcess.Vm(ours1.SocketPath);
+            vms["a2"] = RelayProcess.Vm(ours2.SocketPath);
+            vms["a3"] = RelayProcess.Vm(stock.SocketPath);
             // Generous per-reply bounds: a loaded 2-core machine, and this is about matching, not speed.
             var l = (Dictionary<string, object?>)r["Limits"]!;
             l["FirstByteTimeoutSeconds"] = 30.0;

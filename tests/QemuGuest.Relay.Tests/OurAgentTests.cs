@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;
 
 namespace QemuGuest.Relay.Tests;
@@ -21,13 +22,13 @@ public class OurAgentTests
     public async Task Both_agents_answer_safe_queries_with_schema_valid_replies()
     {
         using var dir = new TempDir();
-        using var ours = await OurAgent.StartAsync(dir, "ours");
-        using var stock = await StockAgent.StartAsync(dir, "stock");
+        using var ours = await TestAgents.StartAsync(AgentKind.Ours, dir, "ours");
+        using var stock = await TestAgents.StartAsync(AgentKind.Stock, dir, "stock");
         using var relay = await RelayProcess.StartAsync(dir, r =>
         {
             var vms = (Dictionary<string, object?>)r["Vms"]!;
-            vms["ours"] = RelayProcess.Vm(ours.Socket);
-            vms["stock"] = RelayProcess.Vm(stock.Socket);
+            vms["ours"] = RelayProcess.Vm(ours.SocketPath);
+            vms["stock"] = RelayProcess.Vm(stock.SocketPath);
         });
         await relay.WaitReadyAsync("ours");
         await relay.WaitReadyAsync("stock");
@@ -53,8 +54,8 @@ public class OurAgentTests
     public async Task Many_clients_through_our_agent_and_a_restart_mid_stream()
     {
         using var dir = new TempDir();
-        var ours = await OurAgent.StartAsync(dir, "ours");
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["ours"] = RelayProcess.Vm(ours.Socket));
+        var ours = await TestAgents.StartAsync(AgentKind.Ours, dir, "ours");
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["ours"] = RelayProcess.Vm(ours.SocketPath));
         await relay.WaitReadyAsync("ours");
         var tasks = Enumerable.Range(0, 10).Select(k => Task.Run(async () =>
         {
@@ -86,9 +87,9 @@ public class OurAgentTests
         });
         await Task.Delay(200);
         ours.Dispose();
-        File.Delete(ours.Socket);
+        File.Delete(ours.SocketPath);
         await Task.Delay(300);
-        using var back = await OurAgent.StartAsync(dir, "ours");
+        using var back = await TestAgents.StartAsync(AgentKind.Ours, dir, "ours");
         var results = await during.WaitAsync(TimeSpan.FromSeconds(120));
         Assert.All(results, o => Assert.True(o == "ok" || o.StartsWith("qemuguest-relay: ", StringComparison.Ordinal), o));
         Assert.Equal("ok", results[^1]);

@@ -17,7 +17,7 @@ public class StockAgentTests
     [Fact]
     public void Stock_agent_is_installed()
     {
-        Assert.True(File.Exists(StockAgent.Binary), StockAgent.Binary + " is missing: apt-get install qemu-guest-agent");
+        Assert.True(File.Exists(RealAgentProcess.StockPath), RealAgentProcess.StockPath + " is missing: apt-get install qemu-guest-agent");
     }
 
     /// <summary>Requests the relay refuses itself get byte-for-byte the agent's error (class, desc, id).</summary>
@@ -25,10 +25,10 @@ public class StockAgentTests
     public async Task Refusals_match_the_stock_agent()
     {
         using var dir = new TempDir();
-        using var agent = await StockAgent.StartAsync(dir, "vm1");
+        using var agent = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
         // qemu-ga serves one connection at a time and the relay holds vm1's: compare with a twin.
-        using var twin = await StockAgent.StartAsync(dir, "twin");
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.Socket));
+        using var twin = await TestAgents.StartAsync(AgentKind.Stock, dir, "twin");
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.SocketPath));
         await relay.WaitReadyAsync("vm1");
 
         string[] requests =
@@ -49,7 +49,7 @@ public class StockAgentTests
             "\"str\"",
         };
 
-        using var direct = await TestClient.ConnectAsync(twin.Socket);
+        using var direct = await TestClient.ConnectAsync(twin.SocketPath);
         using var viaRelay = await TestClient.ConnectAsync(relay.Socket("vm1"));
         // Both peers are in a clean state: the relay synced; sync the direct connection too.
         await direct.SendAsync(new byte[] { 0xFF });
@@ -73,8 +73,8 @@ public class StockAgentTests
     public async Task Stray_bytes_and_sync_behave_like_the_agent()
     {
         using var dir = new TempDir();
-        using var agent = await StockAgent.StartAsync(dir, "vm1");
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.Socket));
+        using var agent = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.SocketPath));
         using var c = await TestClient.ConnectAsync(relay.Socket("vm1"));
 
         // Half a request, then 0xFF + sync-delimited: one parse error, then 0xFF and the echo.
@@ -101,14 +101,14 @@ public class StockAgentTests
     public async Task Many_clients_on_several_vms_each_get_their_own_replies()
     {
         using var dir = new TempDir();
-        using var a1 = await StockAgent.StartAsync(dir, "vm1");
-        using var a2 = await StockAgent.StartAsync(dir, "vm2");
+        using var a1 = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
+        using var a2 = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm2");
         await using var fake = new FakeAgent(dir["vm3.qga"], FakeAgent.Normal);
         using var relay = await RelayProcess.StartAsync(dir, r =>
         {
             var vms = (Dictionary<string, object?>)r["Vms"]!;
-            vms["vm1"] = RelayProcess.Vm(a1.Socket);
-            vms["vm2"] = RelayProcess.Vm(a2.Socket);
+            vms["vm1"] = RelayProcess.Vm(a1.SocketPath);
+            vms["vm2"] = RelayProcess.Vm(a2.SocketPath);
             vms["vm3"] = RelayProcess.Vm(fake.SocketPath);
         });
         foreach (var vm in new[] { "vm1", "vm2", "vm3" })
@@ -167,8 +167,8 @@ public class StockAgentTests
     public async Task Pipelined_requests_come_back_in_order_with_their_ids()
     {
         using var dir = new TempDir();
-        using var agent = await StockAgent.StartAsync(dir, "vm1");
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.Socket));
+        using var agent = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.SocketPath));
         using var c = await TestClient.ConnectAsync(relay.Socket("vm1"));
         var sb = new StringBuilder();
         for (int i = 0; i < 50; i++)
@@ -188,8 +188,8 @@ public class StockAgentTests
     public async Task Agent_killed_and_restarted_requests_recover()
     {
         using var dir = new TempDir();
-        var agent = await StockAgent.StartAsync(dir, "vm1");
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.Socket));
+        var agent = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.SocketPath));
         await relay.WaitReadyAsync("vm1");
         using var c = await TestClient.ConnectAsync(relay.Socket("vm1"));
         using (var r = await c.RequestAsync("{\"execute\":\"guest-ping\",\"id\":1}"))
@@ -198,11 +198,11 @@ public class StockAgentTests
         }
 
         agent.Dispose();
-        File.Delete(agent.Socket);
+        File.Delete(agent.SocketPath);
         // A request while the agent is gone waits in the queue (bounded) and runs after the restart.
         await c.SendAsync("{\"execute\":\"guest-get-time\",\"id\":2}");
         await Task.Delay(500);
-        using var restarted = await StockAgent.StartAsync(dir, "vm1");
+        using var restarted = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
         using (var r = await c.ReadAsync(TimeSpan.FromSeconds(20)))
         {
             Assert.NotNull(r);
@@ -219,8 +219,8 @@ public class StockAgentTests
     public async Task Socat_works_through_the_relay_unchanged()
     {
         using var dir = new TempDir();
-        using var agent = await StockAgent.StartAsync(dir, "vm1");
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.Socket));
+        using var agent = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
+        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.SocketPath));
         await relay.WaitReadyAsync("vm1");
         var psi = new ProcessStartInfo("socat") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
         psi.ArgumentList.Add("-t5");
@@ -240,9 +240,9 @@ public class StockAgentTests
     public async Task Read_only_endpoint_refuses_exec_like_a_blocked_agent_command()
     {
         using var dir = new TempDir();
-        using var agent = await StockAgent.StartAsync(dir, "vm1");
+        using var agent = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
         using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(
-            agent.Socket,
+            agent.SocketPath,
             new Dictionary<string, object?> { ["Name"] = "" },
             new Dictionary<string, object?> { ["Name"] = "ro", ["Policy"] = "read-only" }));
         using var ro = await TestClient.ConnectAsync(relay.Socket("vm1", "ro"));

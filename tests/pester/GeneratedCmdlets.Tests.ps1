@@ -38,9 +38,9 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
+    . (Join-Path $PSScriptRoot 'AgentHelpers.ps1')
     $blocked = 'guest-shutdown,guest-suspend-disk,guest-suspend-ram,guest-suspend-hybrid,guest-set-time,guest-set-user-password,guest-fsfreeze-freeze,guest-fsfreeze-freeze-list,guest-set-vcpus,guest-set-memory-blocks,guest-fstrim,guest-ssh-add-authorized-keys,guest-ssh-remove-authorized-keys'
-    $script:Agent = Start-LocalAgent -Kind Stock -ExtraArguments @('-b', $blocked)
-    $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name 'pester-gen'
+    $script:Agent, $script:S = Start-AgentSession -Kind Stock -Name 'pester-gen' -ExtraArguments @('-b', $blocked)
     $script:Module = Get-Module QemuGuest
     $script:Generated = @(Get-Command -Module QemuGuest -CommandType Cmdlet | Where-Object {
             $_.ImplementingType.GetField('QgaCommandName', [Reflection.BindingFlags] 'Static, NonPublic')
@@ -59,8 +59,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
-    $script:Agent | Stop-LocalAgent
+    Stop-AgentSession $Agent -AllSessions
 }
 
 Describe 'Cmdlet shape' {

@@ -9,19 +9,18 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
+    . (Join-Path $PSScriptRoot 'AgentHelpers.ps1')
 }
 
 Describe 'Guest processes against the <_> agent' -ForEach $Kinds {
     BeforeAll {
-        $script:Agent = Start-LocalAgent -Kind $_
-        $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name "proc-$_"
+        $script:Agent, $script:S = Start-AgentSession -Kind $_ -Name "proc-$_"
         $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-proc-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
         $null = New-Item -ItemType Directory -Path $T
     }
 
     AfterAll {
-        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
-        $script:Agent | Stop-LocalAgent
+        Stop-AgentSession $Agent -AllSessions
         Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
     }
 
@@ -94,15 +93,13 @@ Describe 'Guest processes against the <_> agent' -ForEach $Kinds {
         }
 
         It 'runs on many targets at once' {
-            $a2 = Start-LocalAgent -Kind $_
+            $a2, $s2 = Start-AgentSession -Kind $_ -Name "proc2-$_"
             try {
-                $s2 = New-VMGuestSession -ConnectionString $a2.ConnectionString -Name "proc2-$_"
                 $r = Invoke-VMGuestCommand -Session $S, $s2 hostname -ThrottleLimit 2
                 @($r).Count | Should -Be 2
                 ($r.VMName | Sort-Object) | Should -Be (@("proc-$_", "proc2-$_") | Sort-Object)
-                $s2 | Remove-VMGuestSession -Confirm:$false
             }
-            finally { $a2 | Stop-LocalAgent }
+            finally { Stop-AgentSession $a2 $s2 }
         }
     }
 

@@ -43,7 +43,7 @@ public sealed class UnixListenChannel : IAgentChannel
                 // bind(2) takes no mode. The umask is process-wide, so only for this one call.
                 if (OperatingSystem.IsLinux())
                 {
-                    Interop.PosixFs.WithUmask(0x7F /* 0177 */, () => socket.Bind(new UnixDomainSocketEndPoint(_path)));
+                    Platform.Linux.PosixFs.WithUmask(0x7F /* 0177 */, () => socket.Bind(new UnixDomainSocketEndPoint(_path)));
                 }
                 else
                 {

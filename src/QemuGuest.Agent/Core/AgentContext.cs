@@ -8,10 +8,10 @@ namespace QemuGuest.Agent.Core;
 /// <summary>The agent's shared state, handed to the command handler.</summary>
 public sealed class AgentContext
 {
-    public AgentContext(PersistentState state, CommandPolicy policy, FileHandleTable files, ExecManager exec, QgaPlatform platform, string? fsfreezeHook)
+    public AgentContext(PersistentState state, CommandGate gate, FileHandleTable files, ExecManager exec, QgaPlatform platform, string? fsfreezeHook)
     {
         State = state;
-        Policy = policy;
+        Gate = gate;
         Files = files;
         Exec = exec;
         Platform = platform;
@@ -20,7 +20,7 @@ public sealed class AgentContext
 
     public PersistentState State { get; }
 
-    public CommandPolicy Policy { get; }
+    public CommandGate Gate { get; }
 
     public FileHandleTable Files { get; }
 

@@ -116,8 +116,8 @@ public sealed class PersistentState
             {
                 // A state directory others can write (-t /tmp/x) must not let them point our
                 // temp name at a file of theirs: random O_EXCL|O_NOFOLLOW name, 0600, renameat.
-                using Interop.PosixFs.Fd dir = Interop.PosixFs.OpenParent(FilePath, out string leaf);
-                Interop.PosixFs.WriteFileAtomic(dir, leaf, System.Text.Encoding.UTF8.GetBytes(kf.ToData()), 0x180, null, null, FilePath);
+                using Platform.Linux.PosixFs.Fd dir = Platform.Linux.PosixFs.OpenParent(FilePath, out string leaf);
+                Platform.Linux.PosixFs.WriteFileAtomic(dir, leaf, System.Text.Encoding.UTF8.GetBytes(kf.ToData()), 0x180, null, null, FilePath);
                 return null;
             }
 

@@ -29,7 +29,7 @@ public abstract partial class CommandHandler : IQgaCommandHandler
 
     protected ExecManager Exec => Context.Exec;
 
-    protected CommandPolicy Policy => Context.Policy;
+    protected CommandGate Gate => Context.Gate;
 
     protected static ValueTask<T> Done<T>(T value) => new(value);
 
@@ -49,7 +49,7 @@ public abstract partial class CommandHandler : IQgaCommandHandler
         var commands = new List<GuestAgentCommandInfo>();
         foreach (QgaCommandInfo c in Context.AvailableCommands())
         {
-            commands.Add(new GuestAgentCommandInfo(c.Name, Policy.IsEnabled(c.Name), c.SuccessResponse));
+            commands.Add(new GuestAgentCommandInfo(c.Name, Gate.IsEnabled(c.Name), c.SuccessResponse));
         }
 
         return Done(new GuestAgentInfo(AgentInfo.Version, commands));
@@ -106,7 +106,7 @@ public abstract partial class CommandHandler : IQgaCommandHandler
 
     // ---- filesystems ----
     public virtual ValueTask<GuestFsfreezeStatus> GuestFsfreezeStatusAsync(CancellationToken cancellationToken) =>
-        Done(Policy.IsFrozen ? GuestFsfreezeStatus.Frozen : GuestFsfreezeStatus.Thawed);
+        Done(Gate.IsFrozen ? GuestFsfreezeStatus.Frozen : GuestFsfreezeStatus.Thawed);
 
     public virtual ValueTask<long> GuestFsfreezeFreezeAsync(CancellationToken cancellationToken) => Unsupported<long>();
 

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using QemuGuest.Generator.Planning;
 using QemuGuest.Schema;
 
 namespace QemuGuest.Generator.Emit;
@@ -89,9 +90,8 @@ internal static class CmdletsEmitter
             var parts = new List<string> { TypeMap.Literal(c.Name + " (" + cmd.Name + ")") };
             foreach (var p in c.Parameters)
             {
-                bool secret = p.Member.IndexOf("password", System.StringComparison.OrdinalIgnoreCase) >= 0;
                 parts.Add(TypeMap.Literal(p.Name));
-                parts.Add(secret ? "(object?)null" : p.Kind == CmdletParameterKind.Switch ? "(MyInvocation.BoundParameters.ContainsKey(" + TypeMap.Literal(p.Name) + ") ? (object)" + p.Name + ".IsPresent : null)" : p.Name);
+                parts.Add(p.Secret ? "(object?)null" : p.Kind == CmdletParameterKind.Switch ? "(MyInvocation.BoundParameters.ContainsKey(" + TypeMap.Literal(p.Name) + ") ? (object)" + p.Name + ".IsPresent : null)" : p.Name);
             }
             w.Line("protected override string? ShouldProcessAction => GeneratedCmdletSupport.Describe(" + string.Join(", ", parts) + ");");
         }

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Text;
 using System.Text.RegularExpressions;
+using QemuGuest.Generator.Planning;
 using QemuGuest.Schema;
 
 namespace QemuGuest.Generator.Emit;

@@ -46,22 +46,48 @@ public sealed class SchemaValidator
     /// Checks a whole request object: the envelope (execute, arguments, id only), that the command
     /// exists, and its arguments. Returns null when the stock agent would accept it.
     /// </summary>
-    public QgaValidationError? ValidateRequest(JsonElement request) => ValidateRequest(RequestEnvelope.Read(request));
-
-    /// <summary>Checks an envelope already read: its own error, then the command and its arguments.</summary>
-    public QgaValidationError? ValidateRequest(in RequestEnvelope envelope)
+    public QgaValidationError? ValidateRequest(JsonElement request)
     {
-        if (envelope.Error is not null)
+        if (request.ValueKind != JsonValueKind.Object)
         {
-            return Generic(envelope.Error);
+            return Generic(QapiErrorTexts.InputNotObject);
         }
-        string command = envelope.Command!;
+        string? command = null;
+        JsonElement? arguments = null;
+        foreach (var property in request.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "execute":
+                    if (property.Value.ValueKind != JsonValueKind.String)
+                    {
+                        return Generic(QapiErrorTexts.ExecuteNotString);
+                    }
+                    command = property.Value.GetString();
+                    break;
+                case "arguments":
+                    if (property.Value.ValueKind != JsonValueKind.Object)
+                    {
+                        return Generic(QapiErrorTexts.ArgumentsNotObject);
+                    }
+                    arguments = property.Value;
+                    break;
+                case "id":
+                    break;
+                default:
+                    return Generic(QapiErrorTexts.InputMemberUnexpected(property.Name));
+            }
+        }
+        if (command is null)
+        {
+            return Generic(QapiErrorTexts.InputLacksExecute);
+        }
         var descriptor = Find(command);
         if (descriptor is null)
         {
             return new QgaValidationError("CommandNotFound", QapiErrorTexts.CommandNotFound(command));
         }
-        string? error = ValidateArguments(descriptor, envelope.Arguments);
+        string? error = ValidateArguments(descriptor, arguments);
         return error is null ? null : Generic(error);
     }
 

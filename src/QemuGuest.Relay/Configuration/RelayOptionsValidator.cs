@@ -108,7 +108,7 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
                 errors.Add($"{where}: endpoint name '{e.Name}' must be empty or 1-64 of [A-Za-z0-9_.-].");
             }
 
-            if (!string.IsNullOrEmpty(e.Policy) && !CommandPolicy.TryFind(options, e.Policy, out _))
+            if (!string.IsNullOrEmpty(e.Policy) && !EndpointPolicy.TryFind(options, e.Policy, out _))
             {
                 errors.Add($"{where}: endpoint '{e.Name}' names unknown policy '{e.Policy}'.");
             }
@@ -144,7 +144,7 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
     // hole the operator believes closed: refuse to start (CommandRules.EntryProblem).
     private static void CheckPattern(List<string> errors, string where, string entry)
     {
-        string? problem = CommandRules.EntryProblem(entry, CommandPolicy.SchemaCommands);
+        string? problem = CommandRules.EntryProblem(entry, EndpointPolicy.SchemaCommands);
         if (problem is not null)
         {
             errors.Add($"{where}: {problem}.");
@@ -157,27 +157,5 @@ public sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         {
             errors.Add($"Relay:Limits:{key} must be at least {min} (is {value}).");
         }
-    }
-}
-
-/// <summary>VM and endpoint names become file names: keep them boring.</summary>
-public static class VmNames
-{
-    public static bool IsValid(string name)
-    {
-        if (name.Length is 0 or > 64 || name[0] is '.' or '-')
-        {
-            return false;
-        }
-
-        foreach (char c in name)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }

@@ -7,7 +7,6 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Marshalling;
-using QemuGuest.Protocol.Validation;
 using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Guest;
 using QemuGuest.Relay.Wire;
@@ -17,11 +16,10 @@ namespace QemuGuest.Relay.Endpoints;
 /// <summary>
 /// Handles one request at a time for a message stream; implemented by the VM endpoint and the
 /// control endpoint. Returns the reply bytes (or empty for none) built with the given writer.
-/// The envelope is read once, by the session; a handler answers its <see cref="RequestEnvelope.Error"/>.
 /// </summary>
 internal interface IRequestHandler
 {
-    ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, RequestEnvelope envelope, JsonMessageWriter writer, object client, CancellationToken cancellationToken);
+    ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, JsonMessageWriter writer, object client, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -73,8 +71,12 @@ internal sealed class ClientSession
                     ReadOnlyMemory<byte> reply = frame.Kind switch
                     {
                         JsonFrameKind.None => default,
-                        JsonFrameKind.Message => await HandleMessageAsync(frame.Message, writer, cancellationToken).ConfigureAwait(false),
-                        _ => writer.WriteError("GenericError", WireTexts.ForFrame(frame), null),
+                        JsonFrameKind.StrayByte => writer.WriteError("GenericError", WireTexts.Stray(frame.Byte), null),
+                        JsonFrameKind.UnexpectedByte => writer.WriteError("GenericError", WireTexts.ExpectingValue, null),
+                        JsonFrameKind.TooLarge => writer.WriteError("GenericError", WireTexts.TooLarge(_limits.MaxRequestBytes), null),
+                        JsonFrameKind.TooDeep => writer.WriteError("GenericError", WireTexts.TooDeep(_limits.MaxDepth), null),
+                        JsonFrameKind.TooManyTokens => writer.WriteError("GenericError", WireTexts.TooManyTokens(_limits.MaxTokens), null),
+                        _ => await HandleMessageAsync(frame.Message, writer, cancellationToken).ConfigureAwait(false),
                     };
                     if (!reply.IsEmpty)
                     {
@@ -104,24 +106,23 @@ internal sealed class ClientSession
         using var request = BoundedJson.TryParse(message.Span, _limits.MaxDepth, out string? error);
         if (request is null)
         {
-            return writer.WriteError("GenericError", WireTexts.ParseError(error!), null);
+            return writer.WriteError("GenericError", WireTexts.Invalid(error!), null);
         }
 
-        var envelope = RequestEnvelope.Read(request.Root);
-        if (envelope.NotAnObject)
+        if (request.Root.ValueKind != JsonValueKind.Object)
         {
-            // Refused before any endpoint sees it, like the agent's parser does: no VM involved.
-            return writer.WriteError("GenericError", envelope.Error!, null);
+            return writer.WriteError("GenericError", QapiErrorTexts.InputNotObject, null);
         }
 
         try
         {
-            return await _handler.HandleAsync(request, envelope, writer, this, cancellationToken).ConfigureAwait(false);
+            return await _handler.HandleAsync(request, writer, this, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // One failed request becomes one error reply; the session and the relay go on.
-            return writer.WriteError("GenericError", "qemuguest-relay: internal error: " + e.GetType().Name, envelope.Id);
+            JsonElement? id = request.Root.TryGetProperty("id", out var idValue) ? idValue : null;
+            return writer.WriteError("GenericError", "qemuguest-relay: internal error: " + e.GetType().Name, id);
         }
     }
 
@@ -141,12 +142,12 @@ internal sealed class VmRequestHandler : IRequestHandler
 {
     private readonly VmChannel _channel;
     private readonly RelaySchema _schema;
-    private readonly CommandPolicy _policy;
+    private readonly EndpointPolicy _policy;
     private readonly LimitOptions _limits;
     private readonly string _endpoint;
     private readonly ILogger _logger;
 
-    public VmRequestHandler(VmChannel channel, RelaySchema schema, CommandPolicy policy, LimitOptions limits, string endpoint, ILogger logger)
+    public VmRequestHandler(VmChannel channel, RelaySchema schema, EndpointPolicy policy, LimitOptions limits, string endpoint, ILogger logger)
     {
         _channel = channel;
         _schema = schema;
@@ -156,11 +157,12 @@ internal sealed class VmRequestHandler : IRequestHandler
         _logger = logger;
     }
 
-    public async ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, RequestEnvelope envelope, JsonMessageWriter writer, object client, CancellationToken cancellationToken)
+    public async ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, JsonMessageWriter writer, object client, CancellationToken cancellationToken)
     {
-        JsonElement? id = envelope.Id;
-        var invalid = _schema.Validator.ValidateRequest(envelope);
-        string command = envelope.Command ?? "";
+        var root = request.Root;
+        JsonElement? id = root.TryGetProperty("id", out var idValue) ? idValue : null;
+        var invalid = _schema.Validator.ValidateRequest(root);
+        string command = root.TryGetProperty("execute", out var exec) && exec.ValueKind == JsonValueKind.String ? exec.GetString()! : "";
         if (invalid is not null)
         {
             RelayCounters.Inc(ref _channel.Counters.Rejected);
@@ -179,7 +181,7 @@ internal sealed class VmRequestHandler : IRequestHandler
         byte[]? arguments = null;
         JsonElement syncId = default;
         bool isSync = RelaySchema.IsSync(command);
-        if (envelope.Arguments is { } args)
+        if (root.TryGetProperty("arguments", out var args))
         {
             if (isSync)
             {

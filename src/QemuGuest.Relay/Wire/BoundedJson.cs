@@ -6,47 +6,6 @@ using QemuGuest.Protocol.Framing;
 namespace QemuGuest.Relay.Wire;
 
 /// <summary>
-/// A parsed message that owns a pooled copy of its bytes. Dispose returns both the
-/// document's metadata and the copy.
-/// </summary>
-public sealed class OwnedJson : IDisposable
-{
-    private byte[]? _bytes;
-    private readonly JsonDocument _document;
-
-    internal OwnedJson(byte[] bytes, int length, JsonDocument document)
-    {
-        _bytes = bytes;
-        Length = length;
-        _document = document;
-    }
-
-    public JsonElement Root => _document.RootElement;
-
-    /// <summary>Size of the message in bytes.</summary>
-    public int Length { get; }
-
-    public void Dispose()
-    {
-        _document.Dispose();
-        var b = _bytes;
-        _bytes = null;
-        if (b is not null)
-        {
-            Release(b);
-        }
-    }
-
-    internal static void Release(byte[] b)
-    {
-        if (b.Length <= BoundedJson.PooledLimit)
-        {
-            ArrayPool<byte>.Shared.Return(b);
-        }
-    }
-}
-
-/// <summary>
 /// The second stage after the protocol's framer (<see cref="QemuGuest.Protocol.Framing.JsonMessageReader"/>,
 /// which bounds size, nesting and token count while framing, so no document built here can
 /// be bigger than those bounds): a real, strict JSON parse with duplicate member names,
@@ -85,8 +44,26 @@ public static class BoundedJson
         catch (JsonException e)
         {
             OwnedJson.Release(copy);
-            error = WireTexts.Describe(e);
+            error = Describe(e);
             return null;
         }
+    }
+
+    private static string Describe(JsonException e)
+    {
+        // Keep the reader's position but not its (possibly guest-controlled) excerpt.
+        string text = e.Message;
+        if (text.StartsWith("Duplicate property", StringComparison.Ordinal))
+        {
+            return "duplicate key"; // qemu-ga's own text, without the (peer-chosen) member name
+        }
+
+        int cut = text.IndexOf(" Path:", StringComparison.Ordinal);
+        if (cut > 0)
+        {
+            text = text[..cut];
+        }
+
+        return text.Length > 200 ? text[..200] : text;
     }
 }

@@ -195,7 +195,7 @@ public sealed partial class WindowsCommandHandler : CommandHandler
         VssFreezer vss = RequireVss();
 
         // Set before freezing: the agent must not block itself on a write to a frozen volume.
-        Policy.SetFrozen();
+        Gate.SetFrozen();
         try
         {
             return Done<long>(vss.Freeze(mountpoints));
@@ -211,7 +211,7 @@ public sealed partial class WindowsCommandHandler : CommandHandler
                 // qemu-ga only logs the cleanup thaw's error; the freeze error is the answer.
             }
 
-            Policy.UnsetFrozen();
+            Gate.UnsetFrozen();
             throw;
         }
     }
@@ -225,7 +225,7 @@ public sealed partial class WindowsCommandHandler : CommandHandler
         }
         finally
         {
-            Policy.UnsetFrozen();
+            Gate.UnsetFrozen();
         }
     }
 

@@ -1,0 +1,65 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging.Abstractions;
+using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Qga;
+using QemuGuest.Relay.Configuration;
+using QemuGuest.Relay.Discovery;
+using QemuGuest.Relay.Guest;
+using QemuGuest.Relay.Tests.Fixtures;
+using QemuGuest.Relay.Wire;
+
+namespace QemuGuest.Relay.Tests;
+
+public class FairQueueTests
+{
+    [Fact]
+    public async Task Serves_producers_round_robin()
+    {
+        var q = new FairQueue<string>(100, 10, 1 << 20);
+        object a = new(), b = new(), c = new();
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(EnqueueResult.Queued, q.TryEnqueue(a, "a" + i, 1));
+        }
+
+        Assert.Equal(EnqueueResult.Queued, q.TryEnqueue(b, "b0", 1));
+        Assert.Equal(EnqueueResult.Queued, q.TryEnqueue(c, "c0", 1));
+        Assert.Equal(EnqueueResult.Queued, q.TryEnqueue(b, "b1", 1));
+        var order = new List<string>();
+        for (int i = 0; i < 8; i++)
+        {
+            order.Add(await q.DequeueAsync(CancellationToken.None));
+        }
+
+        Assert.Equal(new[] { "a0", "b0", "c0", "a1", "b1", "a2", "a3", "a4" }, order);
+    }
+
+    [Fact]
+    public void Enforces_bounds()
+    {
+        var q = new FairQueue<string>(3, 2, 100);
+        object a = new(), b = new();
+        Assert.Equal(EnqueueResult.Queued, q.TryEnqueue(a, "1", 10));
+        Assert.Equal(EnqueueResult.Queued, q.TryEnqueue(a, "2", 10));
+        Assert.Equal(EnqueueResult.ClientQueueFull, q.TryEnqueue(a, "3", 10));
+        Assert.Equal(EnqueueResult.TooManyBytes, q.TryEnqueue(b, "4", 81));
+        Assert.Equal(EnqueueResult.Queued, q.TryEnqueue(b, "5", 10));
+        Assert.Equal(EnqueueResult.QueueFull, q.TryEnqueue(b, "6", 1));
+        Assert.Equal(3, q.Count);
+        Assert.Equal(30, q.Bytes);
+    }
+
+    [Fact]
+    public async Task Dequeue_times_out_through_cancellation()
+    {
+        var q = new FairQueue<string>(3, 2, 100);
+        using var cts = new CancellationTokenSource(50);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await q.DequeueAsync(cts.Token));
+    }
+}
