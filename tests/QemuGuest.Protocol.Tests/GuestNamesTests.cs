@@ -95,28 +95,28 @@ public class GuestNamesTests
     {
         var depth = new GuestListingBudget();
         depth.AddEntry("a", 64);
-        Assert.Equal(GuestListingException.LimitExceeded, Assert.Throws<GuestListingException>(() => depth.AddEntry("a", 65)).Kind);
+        Assert.Equal(TransferFailureKind.ListingLimitExceeded, Assert.Throws<TransferException>(() => depth.AddEntry("a", 65)).Kind);
 
         var entries = new GuestListingBudget { MaxEntries = 3 };
         for (int i = 0; i < 3; i++)
         {
             entries.AddEntry("e" + i, 1);
         }
-        Assert.Contains("more than 3 entries", Assert.Throws<GuestListingException>(() => entries.AddEntry("e3", 1)).Message);
+        Assert.Contains("more than 3 entries", Assert.Throws<TransferException>(() => entries.AddEntry("e3", 1)).Message);
 
         var length = new GuestListingBudget();
         length.AddEntry(new string('x', 4096), 1);
-        Assert.Throws<GuestListingException>(() => length.AddEntry(new string('x', 4097), 1));
+        Assert.Throws<TransferException>(() => length.AddEntry(new string('x', 4097), 1));
 
         var total = new GuestListingBudget { MaxTotalChars = 10 };
         total.AddEntry("12345", 1);
         total.AddEntry("12345", 1);
-        Assert.Throws<GuestListingException>(() => total.AddEntry("1", 1));
+        Assert.Throws<TransferException>(() => total.AddEntry("1", 1));
 
         var pages = new GuestListingBudget { MaxPages = 2 };
         pages.AddPage("/f");
         pages.AddPage("/f");
-        var ex = Assert.Throws<GuestListingException>(() => pages.AddPage("/f\u001b" + new string('x', 1_000_000)));
+        var ex = Assert.Throws<TransferException>(() => pages.AddPage("/f\u001b" + new string('x', 1_000_000)));
         Assert.DoesNotContain("\u001b", ex.Message);
         Assert.True(ex.Message.Length < 400);
     }

@@ -8,6 +8,7 @@ using QemuGuest.Agent.Hosting;
 using QemuGuest.Protocol;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Marshalling;
+using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Agent.Core;
 
@@ -43,19 +44,8 @@ public sealed class RequestProcessor
     }
 
     /// <summary>The reply to a framing error (stray byte, unexpected byte, too large / deep).</summary>
-    public static ReadOnlyMemory<byte> FramingError(JsonFrame frame, JsonMessageWriter writer)
-    {
-        string desc = frame.Kind switch
-        {
-            JsonFrameKind.StrayByte => "JSON parse error, stray '" + (frame.Byte >= 0x80 ? "\uFFFD" : ((char)frame.Byte).ToString()) + "'",
-            JsonFrameKind.UnexpectedByte => "JSON parse error, expecting value",
-            JsonFrameKind.TooLarge => "JSON token size limit exceeded",
-            JsonFrameKind.TooDeep => "JSON nesting depth limit exceeded",
-            JsonFrameKind.TooManyTokens => "JSON token count limit exceeded",
-            _ => "JSON parse error",
-        };
-        return writer.WriteError("GenericError", desc, null);
-    }
+    public static ReadOnlyMemory<byte> FramingError(JsonFrame frame, JsonMessageWriter writer) =>
+        writer.WriteError("GenericError", WireTexts.ForFrame(frame), null);
 
     /// <summary>
     /// Processes one framed message. Returns the reply, or an empty memory when the command
@@ -68,7 +58,7 @@ public sealed class RequestProcessor
         if (stringError is not null)
         {
             AgentLog.StrayInput(_logger, stringError);
-            return writer.WriteError("GenericError", "JSON parse error, " + stringError, null);
+            return writer.WriteError("GenericError", WireTexts.ParseError(stringError), null);
         }
 
         JsonDocument document;
@@ -79,106 +69,60 @@ public sealed class RequestProcessor
         catch (JsonException ex)
         {
             AgentLog.StrayInput(_logger, ex.Message);
-            return writer.WriteError("GenericError", "JSON parse error, " + DescribeJsonError(ex), null);
+            return writer.WriteError("GenericError", WireTexts.ParseError(WireTexts.Describe(ex)), null);
         }
 
         using (document)
         {
-            JsonElement root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            RequestEnvelope envelope = RequestEnvelope.Read(document.RootElement);
+            JsonElement? id = envelope.Id;
+            if (envelope.Error is not null)
             {
-                return writer.WriteError("GenericError", QapiErrorTexts.InputNotObject, null);
+                return writer.WriteError("GenericError", envelope.Error, id);
             }
 
-            JsonElement? id = null;
-            string? command = null;
-            JsonElement arguments = _emptyObject;
-            string? envelopeError = null;
-            foreach (JsonProperty member in root.EnumerateObject())
+            string command = envelope.Command!;
+            JsonElement arguments = envelope.Arguments ?? _emptyObject;
+            if (!_dispatcher.TryGetCommand(command, out AgentCommandInfo info))
             {
-                switch (member.Name)
-                {
-                    case "execute":
-                        if (member.Value.ValueKind != JsonValueKind.String)
-                        {
-                            envelopeError ??= QapiErrorTexts.ExecuteNotString;
-                        }
-                        else
-                        {
-                            command = member.Value.GetString();
-                        }
-
-                        break;
-                    case "arguments":
-                        if (member.Value.ValueKind != JsonValueKind.Object)
-                        {
-                            envelopeError ??= QapiErrorTexts.ArgumentsNotObject;
-                        }
-                        else
-                        {
-                            arguments = member.Value;
-                        }
-
-                        break;
-                    case "id":
-                        id = member.Value;
-                        break;
-                    default:
-                        envelopeError ??= QapiErrorTexts.InputMemberUnexpected(member.Name);
-                        break;
-                }
+                return writer.WriteError("CommandNotFound", QapiErrorTexts.CommandNotFound(command), id);
             }
 
-            if (envelopeError is null && command is null)
+            if (!_gate.IsEnabled(command))
             {
-                envelopeError = QapiErrorTexts.InputLacksExecute;
+                return writer.WriteError("CommandNotFound", _gate.DisabledDescription(command), id);
             }
 
-            if (envelopeError is not null)
-            {
-                return writer.WriteError("GenericError", envelopeError, id);
-            }
-
-            if (!_dispatcher.TryGetCommand(command!, out AgentCommandInfo info))
-            {
-                return writer.WriteError("CommandNotFound", QapiErrorTexts.CommandNotFound(command!), id);
-            }
-
-            if (!_gate.IsEnabled(command!))
-            {
-                return writer.WriteError("CommandNotFound", _gate.DisabledDescription(command!), id);
-            }
-
-            AgentLog.RequestReceived(_logger, command!);
+            AgentLog.RequestReceived(_logger, command);
             using var commandCancellation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var returnBuffer = new ArrayBufferWriter<byte>();
             try
             {
                 using (var returnWriter = new Utf8JsonWriter(returnBuffer, JsonMessageWriter.Options))
                 {
-                    await _dispatcher.DispatchAsync(command!, arguments, returnWriter, commandCancellation.Token).ConfigureAwait(false);
+                    await _dispatcher.DispatchAsync(command, arguments, returnWriter, commandCancellation.Token).ConfigureAwait(false);
                     returnWriter.Flush();
                 }
             }
             catch (QapiUnmarshalException ex)
             {
-                AgentLog.RequestFailed(_logger, command!, ex.Message);
+                AgentLog.RequestFailed(_logger, command, ex.Message);
                 return writer.WriteError("GenericError", ex.Message, id);
             }
             catch (AgentCommandException ex)
             {
-                AgentLog.RequestFailed(_logger, command!, ex.Message);
+                AgentLog.RequestFailed(_logger, command, ex.Message);
                 return writer.WriteError(ex.ErrorClass, ex.Message, id);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                AgentLog.RequestCancelled(_logger, command!);
+                AgentLog.RequestCancelled(_logger, command);
                 return writer.WriteError("GenericError", "Guest agent command failed, error was 'the agent is shutting down'", id);
             }
             catch (Exception ex)
             {
                 // Per-command isolation: a bug in one handler becomes an error reply.
-                AgentLog.RequestCrashed(_logger, command!, ex);
+                AgentLog.RequestCrashed(_logger, command, ex);
                 return writer.WriteError("GenericError", "Guest agent command failed, error was '" + ex.Message + "'", id);
             }
 
@@ -215,26 +159,5 @@ public sealed class RequestProcessor
         }
 
         return JsonDocument.Parse(json, DocumentOptions);
-    }
-
-    private static string DescribeJsonError(JsonException ex)
-    {
-        string m = ex.Message;
-        if (m.Contains("uplicate", StringComparison.Ordinal))
-        {
-            return "duplicate key";
-        }
-
-        if (m.Contains("after a property name", StringComparison.Ordinal) || m.Contains("after a value", StringComparison.Ordinal) || m.Contains("',' or '}'", StringComparison.Ordinal))
-        {
-            return "expected separator in dict";
-        }
-
-        if (m.Contains("',' or ']'", StringComparison.Ordinal))
-        {
-            return "expected separator in list";
-        }
-
-        return "invalid JSON";
     }
 }

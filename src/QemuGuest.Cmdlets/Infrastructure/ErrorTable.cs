@@ -49,13 +49,14 @@ public static class ErrorTable
     public const string DuplicateGuestName = "DuplicateGuestName";
     public const string DestinationOutsideRoot = "DestinationOutsideRoot";
     public const string DestinationIsLink = "DestinationIsLink";
-    public const string InvalidGuestListing = GuestListingException.Invalid;
-    public const string ListingLimitExceeded = GuestListingException.LimitExceeded;
+    public const string InvalidGuestListing = "InvalidGuestListing";
+    public const string ListingLimitExceeded = "ListingLimitExceeded";
     public const string SourceSizeExceeded = "SourceSizeExceeded";
 
     /// <summary>ErrorId and category for an exception thrown while talking to a guest.</summary>
     public static (string ErrorId, ErrorCategory Category) Classify(Exception exception) => exception switch
     {
+        TransferException transfer => Classify(transfer.Kind),
         GuestTaskException task => (task.ErrorId, task.Category),
         QgaGenericErrorException => (AgentGenericError, ErrorCategory.InvalidOperation),
         QgaCommandNotFoundException => (AgentCommandNotFound, ErrorCategory.NotImplemented),
@@ -70,10 +71,43 @@ public static class ErrorTable
         _ => (UnexpectedError, ErrorCategory.NotSpecified),
     };
 
+    /// <summary>ErrorId and category of each kind of transfer failure the engine reports.</summary>
+    public static (string ErrorId, ErrorCategory Category) Classify(TransferFailureKind kind) => kind switch
+    {
+        TransferFailureKind.SourceNotFound => (SourceNotFound, ErrorCategory.ObjectNotFound),
+        TransferFailureKind.SourceIsDirectory => (SourceIsDirectory, ErrorCategory.InvalidArgument),
+        TransferFailureKind.DestinationExists => (DestinationExists, ErrorCategory.ResourceExists),
+        TransferFailureKind.DestinationFolderNotFound => (DestinationFolderNotFound, ErrorCategory.ObjectNotFound),
+        TransferFailureKind.DestinationIsDirectory => (DestinationIsDirectory, ErrorCategory.InvalidArgument),
+        TransferFailureKind.DestinationIsLink => (DestinationIsLink, ErrorCategory.SecurityError),
+        TransferFailureKind.DestinationOutsideRoot => (DestinationOutsideRoot, ErrorCategory.SecurityError),
+        TransferFailureKind.PermissionDenied => (PermissionDenied, ErrorCategory.PermissionDenied),
+        TransferFailureKind.DiskFull => (DiskFull, ErrorCategory.WriteError),
+        TransferFailureKind.LocalPathTooLong => (InvalidArgument, ErrorCategory.InvalidArgument),
+        TransferFailureKind.VerifyFailed => (VerifyFailed, ErrorCategory.InvalidResult),
+        TransferFailureKind.TransferInterrupted => (TransferInterrupted, ErrorCategory.ConnectionError),
+        TransferFailureKind.LocalIOFailed => (TransferInterrupted, ErrorCategory.WriteError),
+        TransferFailureKind.AgentFeatureUnavailable => (AgentFeatureUnavailable, ErrorCategory.NotImplemented),
+        TransferFailureKind.ListingTooLargeForAgent => (AgentFeatureUnavailable, ErrorCategory.LimitsExceeded),
+        TransferFailureKind.GuestCommandFailed => (GuestCommandFailed, ErrorCategory.InvalidResult),
+        TransferFailureKind.InvalidGuestName => (InvalidGuestName, ErrorCategory.InvalidData),
+        TransferFailureKind.DuplicateGuestName => (DuplicateGuestName, ErrorCategory.InvalidData),
+        TransferFailureKind.InvalidGuestListing => (InvalidGuestListing, ErrorCategory.InvalidData),
+        TransferFailureKind.ListingLimitExceeded => (ListingLimitExceeded, ErrorCategory.LimitsExceeded),
+        TransferFailureKind.SourceSizeExceeded => (SourceSizeExceeded, ErrorCategory.LimitsExceeded),
+        _ => (UnexpectedError, ErrorCategory.NotSpecified),
+    };
+
     public static ErrorRecord ToErrorRecord(Exception exception, object? target)
     {
         var (id, category) = Classify(exception);
-        var record = new ErrorRecord(exception, id, category, (exception as GuestTaskException)?.Target ?? target);
+        object? own = exception switch
+        {
+            TransferException transfer => transfer.Target,
+            GuestTaskException task => task.Target,
+            _ => null,
+        };
+        var record = new ErrorRecord(exception, id, category, own ?? target);
         if (exception is QgaCommandException agentError)
         {
             record.ErrorDetails = new ErrorDetails(agentError.Message)

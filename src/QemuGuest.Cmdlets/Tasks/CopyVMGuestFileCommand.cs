@@ -250,7 +250,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 if (!plan.Force)
                 {
-                    throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound,
+                    throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
                         $"The guest folder '{plan.Destination}' does not exist: create it first or add -Force.", plan.Destination);
                 }
                 if (await context.ShouldProcessAsync(GuestTarget(context, plan.Destination), "Create guest folder").ConfigureAwait(false))
@@ -283,7 +283,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         GuestEntry? root = await fs.StatAsync(guestRoot, ct).ConfigureAwait(false);
         if (root?.Kind == GuestEntryKind.File)
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists,
+            throw new TransferException(TransferFailureKind.DestinationExists,
                 $"Cannot copy the folder '{localRoot}' to '{guestRoot}': a file of that name exists in the guest.", guestRoot);
         }
         if (root is null)
@@ -296,9 +296,9 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 await fs.MkdirAsync(guestRoot, plan.Force, ct).ConfigureAwait(false);
             }
-            catch (Exception ex) when (GuestFs.IsMissing(ex) || ex is GuestTaskException { ErrorId: ErrorTable.DestinationFolderNotFound })
+            catch (Exception ex) when (GuestErrorText.IsMissing(ex) || ex is TransferException { Kind: TransferFailureKind.DestinationFolderNotFound })
             {
-                throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound,
+                throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
                     $"The guest folder '{GuestFs.Parent(guestRoot)}' does not exist: create it first or add -Force.", guestRoot, ex);
             }
         }
@@ -345,8 +345,13 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         }
     }
 
-    /// <summary>Runs one item; its failure becomes a non-terminating error unless the channel itself is gone.</summary>
-    private static async Task GuardAsync(GuestOperationContext context, string target, Func<Task> body)
+    /// <summary>
+    /// Runs one item; its failure becomes a non-terminating error unless the channel itself is
+    /// gone. Inside a recursive copy out of the guest (<paramref name="insideWalk"/>) a listing
+    /// that cannot be trusted ends the whole walk, not the one folder: it passes up to the copied
+    /// folder, which reports it once.
+    /// </summary>
+    private static async Task GuardAsync(GuestOperationContext context, string target, Func<Task> body, bool insideWalk = false)
     {
         try
         {
@@ -356,8 +361,13 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         {
             throw;
         }
-        catch (GuestTaskException ex) when (ex.ErrorId != ErrorTable.TransferInterrupted)
+        catch (TransferException ex) when (!ex.StopsTransfer && !(insideWalk && ex.IsListingFailure))
         {
+            context.WriteError(ErrorTable.ToErrorRecord(ex, target));
+        }
+        catch (GuestTaskException ex)
+        {
+            // guest-exec's own failures (no guest-exec, a tool that ran too long): this item only.
             context.WriteError(ErrorTable.ToErrorRecord(ex, target));
         }
         catch (QgaCommandException ex)
@@ -370,19 +380,19 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         }
     }
 
-    private static GuestTaskException MapLocal(Exception ex, string target) => ex switch
+    private static TransferException MapLocal(Exception ex, string target) => ex switch
     {
-        UnauthorizedAccessException => ErrorTable.Fail(ErrorTable.PermissionDenied, ErrorCategory.PermissionDenied, $"Local access denied: {ex.Message}", target, ex),
-        DirectoryNotFoundException => ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound, ex.Message, target, ex),
-        FileNotFoundException => ErrorTable.Fail(ErrorTable.SourceNotFound, ErrorCategory.ObjectNotFound, ex.Message, target, ex),
+        UnauthorizedAccessException => new TransferException(TransferFailureKind.PermissionDenied, $"Local access denied: {ex.Message}", target, ex),
+        DirectoryNotFoundException => new TransferException(TransferFailureKind.DestinationFolderNotFound, ex.Message, target, ex),
+        FileNotFoundException => new TransferException(TransferFailureKind.SourceNotFound, ex.Message, target, ex),
         // A guest name longer than this host allows (NAME_MAX, MAX_PATH) fails that item only:
         // it is not an interruption of the transfer.
-        PathTooLongException => ErrorTable.Fail(ErrorTable.InvalidArgument, ErrorCategory.InvalidArgument, $"The local path is too long for this system: {ex.Message}", target, ex),
-        IOException io when IsLocalDiskFull(io) => ErrorTable.Fail(ErrorTable.DiskFull, ErrorCategory.WriteError, $"The local disk is full: {ex.Message}", target, ex),
+        PathTooLongException => new TransferException(TransferFailureKind.LocalPathTooLong, $"The local path is too long for this system: {ex.Message}", target, ex),
+        IOException io when IsLocalDiskFull(io) => new TransferException(TransferFailureKind.DiskFull, $"The local disk is full: {ex.Message}", target, ex),
         // EROFS: as much "cannot write here" as EACCES, and nothing to do with the agent.
         IOException io when io.HResult == 30 || io.Message.IndexOf("Read-only file system", StringComparison.OrdinalIgnoreCase) >= 0
-            => ErrorTable.Fail(ErrorTable.PermissionDenied, ErrorCategory.PermissionDenied, $"Local destination not writable: {ex.Message}", target, ex),
-        _ => ErrorTable.Fail(ErrorTable.TransferInterrupted, ErrorCategory.WriteError, ex.Message, target, ex),
+            => new TransferException(TransferFailureKind.PermissionDenied, $"Local destination not writable: {ex.Message}", target, ex),
+        _ => new TransferException(TransferFailureKind.LocalIOFailed, ex.Message, target, ex),
     };
 
     private static bool IsLocalDiskFull(IOException ex) =>
@@ -392,35 +402,35 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     /// <summary>Maps a failure while moving data to a stable ErrorId.</summary>
     private static Exception MapTransfer(Exception ex, string target, bool guestIsDestination, string? leftOver)
     {
-        if (ex is GuestTaskException or OperationCanceledException)
+        if (ex is TransferException or GuestTaskException or OperationCanceledException)
         {
             return ex;
         }
-        if (ex is QgaDisconnectedException or QgaTimeoutException or QgaProtocolException || GuestFs.IsRelayInterruption(ex))
+        if (ex is QgaDisconnectedException or QgaTimeoutException or QgaProtocolException || GuestErrorText.IsRelayInterruption(ex))
         {
-            return ErrorTable.Fail(ErrorTable.TransferInterrupted, ErrorCategory.ConnectionError,
+            return new TransferException(TransferFailureKind.TransferInterrupted,
                 $"The copy to '{target}' was interrupted: {ex.Message}" + (leftOver is null ? " The destination was not touched." : $" The destination was not touched; the temporary file '{leftOver}' may remain."),
                 target, ex);
         }
-        if (GuestFs.IsDiskFull(ex))
+        if (GuestErrorText.IsDiskFull(ex))
         {
-            return ErrorTable.Fail(ErrorTable.DiskFull, ErrorCategory.WriteError, $"The guest is out of space writing '{target}': {ex.Message}", target, ex);
+            return new TransferException(TransferFailureKind.DiskFull, $"The guest is out of space writing '{target}': {ex.Message}", target, ex);
         }
-        if (GuestFs.IsPermission(ex))
+        if (GuestErrorText.IsPermission(ex))
         {
-            return ErrorTable.Fail(ErrorTable.PermissionDenied, ErrorCategory.PermissionDenied, $"Permission denied in the guest for '{target}': {ex.Message}", target, ex);
+            return new TransferException(TransferFailureKind.PermissionDenied, $"Permission denied in the guest for '{target}': {ex.Message}", target, ex);
         }
-        if (GuestFs.IsDirectoryError(ex))
+        if (GuestErrorText.IsDirectoryError(ex))
         {
             return guestIsDestination
-                ? ErrorTable.Fail(ErrorTable.DestinationIsDirectory, ErrorCategory.InvalidArgument, $"'{target}' is a folder in the guest.", target, ex)
-                : ErrorTable.Fail(ErrorTable.SourceIsDirectory, ErrorCategory.InvalidArgument, $"'{target}' is a folder in the guest: add -Recurse to copy it with its content.", target, ex);
+                ? new TransferException(TransferFailureKind.DestinationIsDirectory, $"'{target}' is a folder in the guest.", target, ex)
+                : new TransferException(TransferFailureKind.SourceIsDirectory, $"'{target}' is a folder in the guest: add -Recurse to copy it with its content.", target, ex);
         }
-        if (GuestFs.IsMissing(ex))
+        if (GuestErrorText.IsMissing(ex))
         {
             return guestIsDestination
-                ? ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound, $"The guest folder of '{target}' does not exist: create it first or add -Force.", target, ex)
-                : ErrorTable.Fail(ErrorTable.SourceNotFound, ErrorCategory.ObjectNotFound, $"Cannot find the guest file '{target}'.", target, ex);
+                ? new TransferException(TransferFailureKind.DestinationFolderNotFound, $"The guest folder of '{target}' does not exist: create it first or add -Force.", target, ex)
+                : new TransferException(TransferFailureKind.SourceNotFound, $"Cannot find the guest file '{target}'.", target, ex);
         }
         if (ex is IOException or UnauthorizedAccessException)
         {
@@ -435,11 +445,11 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         GuestEntry? existing = await fs.StatAsync(guestPath, ct).ConfigureAwait(false);
         if (existing?.Kind == GuestEntryKind.Directory)
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationIsDirectory, ErrorCategory.InvalidArgument, $"'{guestPath}' is a folder in the guest.", guestPath);
+            throw new TransferException(TransferFailureKind.DestinationIsDirectory, $"'{guestPath}' is a folder in the guest.", guestPath);
         }
         if (existing is not null && !plan.Force)
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists,
+            throw new TransferException(TransferFailureKind.DestinationExists,
                 $"The guest file '{guestPath}' exists: add -Force to overwrite it.", guestPath);
         }
         if (!await context.ShouldProcessAsync(GuestTarget(context, guestPath), $"Copy '{localPath}' into the guest").ConfigureAwait(false))
@@ -534,7 +544,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                     ?? await HashByReadingAsync(context, fs, writePath, plan.Chunk, sent).ConfigureAwait(false);
                 if (!string.Equals(digest, guestDigest, StringComparison.OrdinalIgnoreCase))
                 {
-                    throw ErrorTable.Fail(ErrorTable.VerifyFailed, ErrorCategory.InvalidResult,
+                    throw new TransferException(TransferFailureKind.VerifyFailed,
                         $"Verification failed for '{guestPath}': SHA-256 {digest} here, {guestDigest} in the guest.", guestPath);
                 }
             }
@@ -602,7 +612,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         long written = await write.Task.ConfigureAwait(false);
         if (written != write.Length)
         {
-            throw ErrorTable.Fail(ErrorTable.DiskFull, ErrorCategory.WriteError,
+            throw new TransferException(TransferFailureKind.DiskFull,
                 $"The guest wrote {written} of {write.Length} bytes to '{guestPath}' (disk full?).", guestPath);
         }
         free.Push(write.Buffer);
@@ -615,12 +625,12 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         {
             return await OpenOnceAsync(context, fs, writePath, mode).ConfigureAwait(false);
         }
-        catch (Exception ex) when (GuestFs.IsMissing(ex) || ex is GuestTaskException { ErrorId: ErrorTable.DestinationFolderNotFound })
+        catch (Exception ex) when (GuestErrorText.IsMissing(ex) || ex is TransferException { Kind: TransferFailureKind.DestinationFolderNotFound })
         {
             string? parent = GuestFs.Parent(guestPath);
             if (!plan.Force || parent is null)
             {
-                throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound,
+                throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
                     $"The guest folder '{parent}' does not exist: create it first or add -Force.", guestPath, ex);
             }
             await fs.MkdirAsync(parent, true, ct).ConfigureAwait(false);
@@ -823,7 +833,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             // Reading back what was just written: more bytes than that cannot hash equal.
             await ReadGuestAsync(context, handle, fs.Profile.ReadChunk(chunkWish), expected,
-                got => ErrorTable.Fail(ErrorTable.VerifyFailed, ErrorCategory.InvalidResult, $"Verification failed for '{guestPath}': the guest file holds more than the {expected} bytes copied.", guestPath),
+                got => new TransferException(TransferFailureKind.VerifyFailed, $"Verification failed for '{guestPath}': the guest file holds more than the {expected} bytes copied.", guestPath),
                 (b, n) =>
             {
                 hash.AppendData(b, 0, n);
@@ -851,7 +861,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 if (!plan.Force)
                 {
-                    throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound,
+                    throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
                         $"The local folder '{plan.Destination}' does not exist: create it first or add -Force.", plan.Destination);
                 }
                 if (await context.ShouldProcessAsync(plan.Destination, "Create local folder").ConfigureAwait(false))
@@ -868,7 +878,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                     GuestEntry? entry = await fs.StatAsync(source, ct).ConfigureAwait(false);
                     if (entry is null)
                     {
-                        throw ErrorTable.Fail(ErrorTable.SourceNotFound, ErrorCategory.ObjectNotFound, $"Cannot find the guest file '{source}'.", source);
+                        throw new TransferException(TransferFailureKind.SourceNotFound, $"Cannot find the guest file '{source}'.", source);
                     }
                     if (entry.Value.Kind != GuestEntryKind.Directory)
                     {
@@ -877,7 +887,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                     }
                     if (!plan.Recurse)
                     {
-                        throw ErrorTable.Fail(ErrorTable.SourceIsDirectory, ErrorCategory.InvalidArgument,
+                        throw new TransferException(TransferFailureKind.SourceIsDirectory,
                             $"'{source}' is a folder in the guest: add -Recurse to copy it with its content.", source);
                     }
                     await DownloadFolderAsync(context, fs, plan, source, target, progress).ConfigureAwait(false);
@@ -895,7 +905,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         CancellationToken ct = context.CancellationToken;
         if (File.Exists(localRoot))
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists,
+            throw new TransferException(TransferFailureKind.DestinationExists,
                 $"Cannot copy the guest folder '{guestRoot}' to '{localRoot}': a local file of that name exists.", localRoot);
         }
         if (!Directory.Exists(localRoot))
@@ -903,7 +913,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             string? parent = Path.GetDirectoryName(localRoot.TrimEnd(Path.DirectorySeparatorChar));
             if (!plan.Force && parent is not null && !Directory.Exists(parent))
             {
-                throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound,
+                throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
                     $"The local folder '{parent}' does not exist: create it first or add -Force.", localRoot);
             }
             if (!await context.ShouldProcessAsync(localRoot, "Create local folder").ConfigureAwait(false))
@@ -918,9 +928,9 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             walk.Lister = await fs.OpenListingAsync(guestRoot, walk.Budget, ct).ConfigureAwait(false);
             await DownloadFolderContentAsync(walk, guestRoot, walk.Root, string.Empty, 1).ConfigureAwait(false);
         }
-        catch (GuestListingException ex)
+        catch (TransferException ex) when (ex.IsListingFailure)
         {
-            throw ErrorTable.Fail(ex.Kind, ex.Kind == GuestListingException.LimitExceeded ? ErrorCategory.LimitsExceeded : ErrorCategory.InvalidData,
+            throw new TransferException(ex.Kind,
                 $"{context.Session.TargetName}: {ex.Message} Nothing more was copied from '{guestRoot}'.", GuestTarget(context, guestRoot), ex);
         }
     }
@@ -990,23 +1000,23 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             string? problem = GuestNames.Problem(e.Name);
             if (problem is not null)
             {
-                context.WriteError(ErrorTable.Create(ErrorTable.InvalidGuestName, ErrorCategory.InvalidData,
-                    $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}', which is not a single file name: the name {problem}. It was not copied.", target));
+                context.WriteError(ErrorTable.ToErrorRecord(new TransferException(TransferFailureKind.InvalidGuestName,
+                    $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}', which is not a single file name: the name {problem}. It was not copied.", target), target));
                 continue;
             }
             if (seen[e.Name] > 1)
             {
-                context.WriteError(ErrorTable.Create(ErrorTable.DuplicateGuestName, ErrorCategory.InvalidData,
+                context.WriteError(ErrorTable.ToErrorRecord(new TransferException(TransferFailureKind.DuplicateGuestName,
                     $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}' more than once"
                     + (GuestNames.HostFoldsCase ? " (names that differ only in case are one name on this host)" : string.Empty)
-                    + ": none of them was copied.", target));
+                    + ": none of them was copied.", target), target));
                 continue;
             }
             string? local = GuestNames.JoinUnder(walk.Root, localFolder, e.Name);
             if (local is null)
             {
-                context.WriteError(ErrorTable.Create(ErrorTable.DestinationOutsideRoot, ErrorCategory.SecurityError,
-                    $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}', which would be written outside '{walk.Root}'. It was not copied.", target));
+                context.WriteError(ErrorTable.ToErrorRecord(new TransferException(TransferFailureKind.DestinationOutsideRoot,
+                    $"{context.Session.TargetName} listed '{shown}' in '{guestFolder}', which would be written outside '{walk.Root}'. It was not copied.", target), target));
                 continue;
             }
             (e.Kind == GuestEntryKind.Directory ? folders : files).Add((e, local));
@@ -1049,7 +1059,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 CheckFoldedDuplicate(context, written, existed, e.Name, local, guestFolder);
                 written.Add(e.Name);
                 return DownloadFileAsync(context, fs, walk.Plan, guest, local, e.Size, walk.Progress, guestNamed: true);
-            }).ConfigureAwait(false);
+            }, insideWalk: true).ConfigureAwait(false);
         }
         foreach (var (e, local) in folders)
         {
@@ -1062,7 +1072,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 {
                     await DownloadFolderContentAsync(walk, guest, local, relative.Length == 0 ? e.Name : relative + "/" + e.Name, depth + 1).ConfigureAwait(false);
                 }
-            }).ConfigureAwait(false);
+            }, insideWalk: true).ConfigureAwait(false);
         }
     }
 
@@ -1070,7 +1080,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     {
         if (written.Contains(name) && !existed.Contains(name) && HostPath.Inspect(local) != HostEntryKind.None)
         {
-            throw ErrorTable.Fail(ErrorTable.DuplicateGuestName, ErrorCategory.InvalidData,
+            throw new TransferException(TransferFailureKind.DuplicateGuestName,
                 $"{context.Session.TargetName} listed '{PathComponent.Printable(name)}' in '{guestFolder}', and this host's file system takes it for a name already copied (it ignores case): it was not copied.", local);
         }
     }
@@ -1087,10 +1097,10 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             case HostEntryKind.Directory:
                 return true;
             case HostEntryKind.Link:
-                throw ErrorTable.Fail(ErrorTable.DestinationIsLink, ErrorCategory.SecurityError,
+                throw new TransferException(TransferFailureKind.DestinationIsLink,
                     $"'{local}' is a link: a copy out of the guest never writes through links inside its destination.", local);
             case HostEntryKind.File:
-                throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists,
+                throw new TransferException(TransferFailureKind.DestinationExists,
                     $"Cannot create the local folder '{local}': a file of that name exists.", local);
         }
         if (!await context.ShouldProcessAsync(local, "Create local folder").ConfigureAwait(false))
@@ -1106,22 +1116,22 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         CancellationToken ct = context.CancellationToken;
         if (guestNamed && HostPath.Inspect(localPath) == HostEntryKind.Link)
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationIsLink, ErrorCategory.SecurityError,
+            throw new TransferException(TransferFailureKind.DestinationIsLink,
                 $"'{localPath}' is a link: a copy out of the guest never writes through links inside its destination.", localPath);
         }
         if (Directory.Exists(localPath))
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationIsDirectory, ErrorCategory.InvalidArgument, $"'{localPath}' is a local folder.", localPath);
+            throw new TransferException(TransferFailureKind.DestinationIsDirectory, $"'{localPath}' is a local folder.", localPath);
         }
         if (File.Exists(localPath) && !plan.Force)
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists, $"The local file '{localPath}' exists: add -Force to overwrite it.", localPath);
+            throw new TransferException(TransferFailureKind.DestinationExists, $"The local file '{localPath}' exists: add -Force to overwrite it.", localPath);
         }
         string? parent = Path.GetDirectoryName(localPath);
         bool parentMissing = parent is { Length: > 0 } && !Directory.Exists(parent);
         if (parentMissing && !plan.Force)
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound,
+            throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
                 $"The local folder '{parent}' does not exist: create it first or add -Force.", localPath);
         }
         // Asked before anything is created: under -WhatIf not even the folder appears.
@@ -1158,7 +1168,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 long limit = plan.MaxBytes > 0 ? plan.MaxBytes : size > 0 ? size : UnknownSizeLimit;
                 string why = plan.MaxBytes > 0 ? "-MaxBytes" : size > 0 ? "the size it reported" : "the limit for a file of unknown size; give -MaxBytes to read more";
                 received = await ReadGuestAsync(context, handle, fs.Profile.ReadChunk(plan.Chunk), limit,
-                    got => ErrorTable.Fail(ErrorTable.SourceSizeExceeded, ErrorCategory.LimitsExceeded,
+                    got => new TransferException(TransferFailureKind.SourceSizeExceeded,
                         $"{context.Session.TargetName} sent more of '{guestPath}' than {limit} bytes ({why}): the copy was stopped and nothing of it was kept.", guestPath),
                     async (b, n) =>
                 {
@@ -1183,7 +1193,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 string localDigest = LocalHash(temp);
                 if (!string.Equals(digest, guestDigest, StringComparison.OrdinalIgnoreCase) || !string.Equals(digest, localDigest, StringComparison.Ordinal))
                 {
-                    throw ErrorTable.Fail(ErrorTable.VerifyFailed, ErrorCategory.InvalidResult,
+                    throw new TransferException(TransferFailureKind.VerifyFailed,
                         $"Verification failed for '{localPath}': SHA-256 {guestDigest} in the guest, {localDigest} written here.", localPath);
                 }
             }

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.Management.Automation;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -79,40 +78,6 @@ internal sealed class GuestFs
         return i <= 0 ? (i == 0 ? trimmed.Substring(0, 1) : null) : trimmed.Substring(0, i);
     }
 
-    public static bool IsMissing(Exception ex) => ex is QgaCommandException c && c is not QgaCommandNotFoundException && Contains(c.Description,
-        "No such file", "cannot find the file", "cannot find the path", "not found", "ENOENT",
-        // dash: "cannot create X: Directory nonexistent"; busybox: "can't create X: nonexistent directory".
-        "nonexistent");
-
-    public static bool IsPermission(Exception ex) => ex is QgaCommandException c && Contains(c.Description,
-        "Permission denied", "Access is denied", "Read-only file system", "Operation not permitted", "EACCES", "EPERM");
-
-    public static bool IsDiskFull(Exception ex) => ex is QgaCommandException c && Contains(c.Description,
-        "No space left", "not enough space", "Disk quota", "ENOSPC");
-
-    /// <summary>
-    /// The relay's own errors for a lost agent connection or a reply that never came (texts of
-    /// src/QemuGuest.Relay, all prefixed "qemuguest-relay: "): the same interruption a direct
-    /// session reports as QgaDisconnectedException / QgaTimeoutException.
-    /// </summary>
-    public static bool IsRelayInterruption(Exception ex) => ex is QgaGenericErrorException g
-        && g.Description.StartsWith("qemuguest-relay: ", StringComparison.Ordinal)
-        && Contains(g.Description, "connection to the guest agent was lost", "no reply began within", "did not complete within", "was not ready within");
-
-    public static bool IsDirectoryError(Exception ex) => ex is QgaCommandException c && Contains(c.Description, "Is a directory", "EISDIR");
-
-    private static bool Contains(string text, params string[] needles)
-    {
-        foreach (var n in needles)
-        {
-            if (text.IndexOf(n, StringComparison.OrdinalIgnoreCase) >= 0)
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /// <summary>What is at <paramref name="path"/>, or null when nothing is.</summary>
     public async Task<GuestEntry?> StatAsync(string path, CancellationToken cancellationToken)
     {
@@ -129,7 +94,7 @@ internal sealed class GuestFs
                 };
                 return new GuestEntry(kind, info.Size);
             }
-            catch (QgaCommandException ex) when (IsMissing(ex))
+            catch (QgaCommandException ex) when (GuestErrorText.IsMissing(ex))
             {
                 return null;
             }
@@ -142,11 +107,11 @@ internal sealed class GuestFs
         {
             handle = await _commands.GuestFileOpenAsync(path, "r", _options, cancellationToken).ConfigureAwait(false);
         }
-        catch (QgaCommandException ex) when (IsMissing(ex))
+        catch (QgaCommandException ex) when (GuestErrorText.IsMissing(ex))
         {
             return null;
         }
-        catch (QgaCommandException ex) when (Profile.IsWindows && IsPermission(ex))
+        catch (QgaCommandException ex) when (Profile.IsWindows && GuestErrorText.IsPermission(ex))
         {
             // Windows refuses to open a directory as a file: "access denied".
             return new GuestEntry(GuestEntryKind.Directory, 0);
@@ -157,7 +122,7 @@ internal sealed class GuestFs
             {
                 await _commands.GuestFileReadAsync(handle, 1, _options, cancellationToken).ConfigureAwait(false);
             }
-            catch (QgaCommandException ex) when (IsDirectoryError(ex))
+            catch (QgaCommandException ex) when (GuestErrorText.IsDirectoryError(ex))
             {
                 return new GuestEntry(GuestEntryKind.Directory, 0);
             }
@@ -330,7 +295,7 @@ internal sealed class GuestFs
         }
         if (Profile.IsWindows || !Profile.CanExec)
         {
-            throw ErrorTable.Fail(ErrorTable.AgentFeatureUnavailable, ErrorCategory.NotImplemented,
+            throw new TransferException(TransferFailureKind.AgentFeatureUnavailable,
                 $"Copying the guest folder '{root}' needs a directory listing: QemuGuest's agent, or a Linux guest whose agent allows guest-exec (for find).", root);
         }
         // GNU find: one record per object, NUL-terminated: "d <path>" or "f <size> <path>".
@@ -339,7 +304,7 @@ internal sealed class GuestFs
         ThrowIfFailed(outcome, "find", root);
         if (outcome.StdOutTruncated)
         {
-            throw ErrorTable.Fail(ErrorTable.AgentFeatureUnavailable, ErrorCategory.LimitsExceeded,
+            throw new TransferException(TransferFailureKind.ListingTooLargeForAgent,
                 $"The guest folder '{root}' has too many entries to list through guest-exec (output truncated at the agent's limit).", root);
         }
         return FindLister.Parse(Encoding.UTF8.GetString(outcome.StdOut), budget);
@@ -357,22 +322,22 @@ internal sealed class GuestFs
         string err = Encoding.UTF8.GetString(outcome.StdErr).Trim();
         string message = $"{tool} failed in the guest (exit {outcome.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "signal " + outcome.Signal}): {err}";
         var inner = new QgaGenericErrorException("guest-exec", err);
-        if (IsPermission(inner))
+        if (GuestErrorText.IsPermission(err))
         {
-            throw ErrorTable.Fail(ErrorTable.PermissionDenied, ErrorCategory.PermissionDenied, message, target, inner);
+            throw new TransferException(TransferFailureKind.PermissionDenied, message, target, inner);
         }
-        if (IsDiskFull(inner))
+        if (GuestErrorText.IsDiskFull(err))
         {
-            throw ErrorTable.Fail(ErrorTable.DiskFull, ErrorCategory.WriteError, message, target, inner);
+            throw new TransferException(TransferFailureKind.DiskFull, message, target, inner);
         }
-        if (IsMissing(inner))
+        if (GuestErrorText.IsMissing(err))
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationFolderNotFound, ErrorCategory.ObjectNotFound, message, target, inner);
+            throw new TransferException(TransferFailureKind.DestinationFolderNotFound, message, target, inner);
         }
-        if (err.IndexOf("File exists", StringComparison.OrdinalIgnoreCase) >= 0 || err.IndexOf("not overwritten", StringComparison.OrdinalIgnoreCase) >= 0)
+        if (GuestErrorText.IsExists(err))
         {
-            throw ErrorTable.Fail(ErrorTable.DestinationExists, ErrorCategory.ResourceExists, message, target, inner);
+            throw new TransferException(TransferFailureKind.DestinationExists, message, target, inner);
         }
-        throw ErrorTable.Fail(ErrorTable.GuestCommandFailed, ErrorCategory.InvalidResult, message, target, inner);
+        throw new TransferException(TransferFailureKind.GuestCommandFailed, message, target, inner);
     }
 }

@@ -41,8 +41,8 @@ internal abstract class GuestFolderLister
 
     protected static string Relative(string folder, string name) => folder.Length == 0 ? name : folder + "/" + name;
 
-    protected static GuestListingException Invalid(string where, string what) =>
-        new(GuestListingException.Invalid, "The guest's listing is invalid at '" + PathComponent.Printable(where) + "': " + what + ".", where);
+    protected static TransferException Invalid(string where, string what) =>
+        new(TransferFailureKind.InvalidGuestListing, "The guest's listing is invalid at '" + PathComponent.Printable(where) + "': " + what + ".", where);
 }
 
 /// <summary>QemuGuest's list extension: pages in ordinal name order, each page's names after the last one's.</summary>

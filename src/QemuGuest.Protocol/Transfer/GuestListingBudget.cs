@@ -8,7 +8,8 @@ namespace QemuGuest.Protocol.Transfer;
 /// Bounds on one recursive listing of a guest folder, whichever way it is obtained (our
 /// list extension page by page, or find's output through guest-exec): a guest that lists
 /// forever (a folder containing itself, paging that never ends) meets one of them and the
-/// copy stops with <see cref="GuestListingException"/> instead of exhausting host memory.
+/// copy stops with a <see cref="TransferException"/> of kind
+/// <see cref="TransferFailureKind.ListingLimitExceeded"/> instead of exhausting host memory.
 /// Without them a recursing listing took pwsh to 4.6 GiB in 45 s.
 /// </summary>
 public sealed class GuestListingBudget
@@ -75,30 +76,6 @@ public sealed class GuestListingBudget
         }
     }
 
-    private static GuestListingException Exceeded(string where, string what) =>
-        new(GuestListingException.LimitExceeded, "The guest's listing has " + what + " (at '" + PathComponent.Printable(where) + "'): stopped.", where);
-}
-
-/// <summary>
-/// A guest listing that cannot be trusted as a whole: a bound was hit
-/// (<see cref="LimitExceeded"/>) or it is malformed (<see cref="Invalid"/>: out of order,
-/// paging that does not advance, a record that does not parse). The cmdlets map
-/// <see cref="Kind"/> to their ErrorIds.
-/// </summary>
-public sealed class GuestListingException : Exception
-{
-    public const string LimitExceeded = "ListingLimitExceeded";
-    public const string Invalid = "InvalidGuestListing";
-
-    public GuestListingException(string kind, string message, string where)
-        : base(message)
-    {
-        Kind = kind;
-        Where = where;
-    }
-
-    public string Kind { get; }
-
-    /// <summary>The (raw) relative path or folder where the listing went wrong.</summary>
-    public string Where { get; }
+    private static TransferException Exceeded(string where, string what) =>
+        new(TransferFailureKind.ListingLimitExceeded, "The guest's listing has " + what + " (at '" + PathComponent.Printable(where) + "'): stopped.", where);
 }

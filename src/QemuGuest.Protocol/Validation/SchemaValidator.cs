@@ -46,48 +46,22 @@ public sealed class SchemaValidator
     /// Checks a whole request object: the envelope (execute, arguments, id only), that the command
     /// exists, and its arguments. Returns null when the stock agent would accept it.
     /// </summary>
-    public QgaValidationError? ValidateRequest(JsonElement request)
+    public QgaValidationError? ValidateRequest(JsonElement request) => ValidateRequest(RequestEnvelope.Read(request));
+
+    /// <summary>Checks an envelope already read: its own error, then the command and its arguments.</summary>
+    public QgaValidationError? ValidateRequest(in RequestEnvelope envelope)
     {
-        if (request.ValueKind != JsonValueKind.Object)
+        if (envelope.Error is not null)
         {
-            return Generic(QapiErrorTexts.InputNotObject);
+            return Generic(envelope.Error);
         }
-        string? command = null;
-        JsonElement? arguments = null;
-        foreach (var property in request.EnumerateObject())
-        {
-            switch (property.Name)
-            {
-                case "execute":
-                    if (property.Value.ValueKind != JsonValueKind.String)
-                    {
-                        return Generic(QapiErrorTexts.ExecuteNotString);
-                    }
-                    command = property.Value.GetString();
-                    break;
-                case "arguments":
-                    if (property.Value.ValueKind != JsonValueKind.Object)
-                    {
-                        return Generic(QapiErrorTexts.ArgumentsNotObject);
-                    }
-                    arguments = property.Value;
-                    break;
-                case "id":
-                    break;
-                default:
-                    return Generic(QapiErrorTexts.InputMemberUnexpected(property.Name));
-            }
-        }
-        if (command is null)
-        {
-            return Generic(QapiErrorTexts.InputLacksExecute);
-        }
+        string command = envelope.Command!;
         var descriptor = Find(command);
         if (descriptor is null)
         {
             return new QgaValidationError("CommandNotFound", QapiErrorTexts.CommandNotFound(command));
         }
-        string? error = ValidateArguments(descriptor, arguments);
+        string? error = ValidateArguments(descriptor, envelope.Arguments);
         return error is null ? null : Generic(error);
     }
 

@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Marshalling;
+using QemuGuest.Protocol.Validation;
 using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Guest;
 using QemuGuest.Relay.Wire;
@@ -16,10 +17,11 @@ namespace QemuGuest.Relay.Endpoints;
 /// <summary>
 /// Handles one request at a time for a message stream; implemented by the VM endpoint and the
 /// control endpoint. Returns the reply bytes (or empty for none) built with the given writer.
+/// The envelope is read once, by the session; a handler answers its <see cref="RequestEnvelope.Error"/>.
 /// </summary>
 internal interface IRequestHandler
 {
-    ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, JsonMessageWriter writer, object client, CancellationToken cancellationToken);
+    ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, RequestEnvelope envelope, JsonMessageWriter writer, object client, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -71,12 +73,8 @@ internal sealed class ClientSession
                     ReadOnlyMemory<byte> reply = frame.Kind switch
                     {
                         JsonFrameKind.None => default,
-                        JsonFrameKind.StrayByte => writer.WriteError("GenericError", WireTexts.Stray(frame.Byte), null),
-                        JsonFrameKind.UnexpectedByte => writer.WriteError("GenericError", WireTexts.ExpectingValue, null),
-                        JsonFrameKind.TooLarge => writer.WriteError("GenericError", WireTexts.TooLarge(_limits.MaxRequestBytes), null),
-                        JsonFrameKind.TooDeep => writer.WriteError("GenericError", WireTexts.TooDeep(_limits.MaxDepth), null),
-                        JsonFrameKind.TooManyTokens => writer.WriteError("GenericError", WireTexts.TooManyTokens(_limits.MaxTokens), null),
-                        _ => await HandleMessageAsync(frame.Message, writer, cancellationToken).ConfigureAwait(false),
+                        JsonFrameKind.Message => await HandleMessageAsync(frame.Message, writer, cancellationToken).ConfigureAwait(false),
+                        _ => writer.WriteError("GenericError", WireTexts.ForFrame(frame), null),
                     };
                     if (!reply.IsEmpty)
                     {
@@ -106,23 +104,24 @@ internal sealed class ClientSession
         using var request = BoundedJson.TryParse(message.Span, _limits.MaxDepth, out string? error);
         if (request is null)
         {
-            return writer.WriteError("GenericError", WireTexts.Invalid(error!), null);
+            return writer.WriteError("GenericError", WireTexts.ParseError(error!), null);
         }
 
-        if (request.Root.ValueKind != JsonValueKind.Object)
+        var envelope = RequestEnvelope.Read(request.Root);
+        if (envelope.NotAnObject)
         {
-            return writer.WriteError("GenericError", QapiErrorTexts.InputNotObject, null);
+            // Refused before any endpoint sees it, like the agent's parser does: no VM involved.
+            return writer.WriteError("GenericError", envelope.Error!, null);
         }
 
         try
         {
-            return await _handler.HandleAsync(request, writer, this, cancellationToken).ConfigureAwait(false);
+            return await _handler.HandleAsync(request, envelope, writer, this, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // One failed request becomes one error reply; the session and the relay go on.
-            JsonElement? id = request.Root.TryGetProperty("id", out var idValue) ? idValue : null;
-            return writer.WriteError("GenericError", "qemuguest-relay: internal error: " + e.GetType().Name, id);
+            return writer.WriteError("GenericError", "qemuguest-relay: internal error: " + e.GetType().Name, envelope.Id);
         }
     }
 
@@ -157,12 +156,11 @@ internal sealed class VmRequestHandler : IRequestHandler
         _logger = logger;
     }
 
-    public async ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, JsonMessageWriter writer, object client, CancellationToken cancellationToken)
+    public async ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, RequestEnvelope envelope, JsonMessageWriter writer, object client, CancellationToken cancellationToken)
     {
-        var root = request.Root;
-        JsonElement? id = root.TryGetProperty("id", out var idValue) ? idValue : null;
-        var invalid = _schema.Validator.ValidateRequest(root);
-        string command = root.TryGetProperty("execute", out var exec) && exec.ValueKind == JsonValueKind.String ? exec.GetString()! : "";
+        JsonElement? id = envelope.Id;
+        var invalid = _schema.Validator.ValidateRequest(envelope);
+        string command = envelope.Command ?? "";
         if (invalid is not null)
         {
             RelayCounters.Inc(ref _channel.Counters.Rejected);
@@ -181,7 +179,7 @@ internal sealed class VmRequestHandler : IRequestHandler
         byte[]? arguments = null;
         JsonElement syncId = default;
         bool isSync = RelaySchema.IsSync(command);
-        if (root.TryGetProperty("arguments", out var args))
+        if (envelope.Arguments is { } args)
         {
             if (isSync)
             {

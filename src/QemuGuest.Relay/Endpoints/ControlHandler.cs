@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Marshalling;
+using QemuGuest.Protocol.Validation;
 using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Wire;
 
@@ -21,35 +22,16 @@ internal sealed class ControlHandler : IRequestHandler
 
     public ControlHandler(RelayRegistry registry) => _registry = registry;
 
-    public ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, JsonMessageWriter writer, object client, CancellationToken cancellationToken)
+    public ValueTask<ReadOnlyMemory<byte>> HandleAsync(OwnedJson request, RequestEnvelope envelope, JsonMessageWriter writer, object client, CancellationToken cancellationToken)
     {
-        var root = request.Root;
-        JsonElement? id = root.TryGetProperty("id", out var idValue) ? idValue : null;
-        if (!root.TryGetProperty("execute", out var exec))
+        JsonElement? id = envelope.Id;
+        if (envelope.Error is not null)
         {
-            return new(writer.WriteError("GenericError", QapiErrorTexts.InputLacksExecute, id));
+            return new(writer.WriteError("GenericError", envelope.Error, id));
         }
 
-        if (exec.ValueKind != JsonValueKind.String)
-        {
-            return new(writer.WriteError("GenericError", QapiErrorTexts.ExecuteNotString, id));
-        }
-
-        string command = exec.GetString()!;
-        JsonElement? args = root.TryGetProperty("arguments", out var a) ? a : null;
-        if (args is { ValueKind: not JsonValueKind.Object })
-        {
-            return new(writer.WriteError("GenericError", QapiErrorTexts.ArgumentsNotObject, id));
-        }
-
-        foreach (var p in root.EnumerateObject())
-        {
-            if (p.Name is not ("execute" or "arguments" or "id"))
-            {
-                return new(writer.WriteError("GenericError", QapiErrorTexts.InputMemberUnexpected(p.Name), id));
-            }
-        }
-
+        string command = envelope.Command!;
+        JsonElement? args = envelope.Arguments;
         switch (command)
         {
             case "guest-sync":

@@ -44,26 +44,8 @@ public static class BoundedJson
         catch (JsonException e)
         {
             OwnedJson.Release(copy);
-            error = Describe(e);
+            error = WireTexts.Describe(e);
             return null;
         }
-    }
-
-    private static string Describe(JsonException e)
-    {
-        // Keep the reader's position but not its (possibly guest-controlled) excerpt.
-        string text = e.Message;
-        if (text.StartsWith("Duplicate property", StringComparison.Ordinal))
-        {
-            return "duplicate key"; // qemu-ga's own text, without the (peer-chosen) member name
-        }
-
-        int cut = text.IndexOf(" Path:", StringComparison.Ordinal);
-        if (cut > 0)
-        {
-            text = text[..cut];
-        }
-
-        return text.Length > 200 ? text[..200] : text;
     }
 }

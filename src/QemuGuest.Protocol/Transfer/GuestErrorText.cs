@@ -1,0 +1,56 @@
+using System;
+
+namespace QemuGuest.Protocol.Transfer;
+
+/// <summary>
+/// What a guest's error text says went wrong. The stock agent reports a failed open, read or
+/// write only as a sentence with strerror (Linux) or FormatMessage (Windows) text inside, and
+/// guest-exec tools only as stderr: there is no errno on the wire, so the text is all there is.
+/// This is the one place that reads it; the engine turns the answer into a
+/// <see cref="TransferFailureKind"/> once, where it knows which side of the copy it concerns.
+/// </summary>
+public static class GuestErrorText
+{
+    public static bool IsMissing(Exception ex) => ex is QgaCommandException c && c is not QgaCommandNotFoundException && IsMissing(c.Description);
+
+    public static bool IsMissing(string text) => Contains(text,
+        "No such file", "cannot find the file", "cannot find the path", "not found", "ENOENT",
+        // dash: "cannot create X: Directory nonexistent"; busybox: "can't create X: nonexistent directory".
+        "nonexistent");
+
+    public static bool IsPermission(Exception ex) => ex is QgaCommandException c && IsPermission(c.Description);
+
+    public static bool IsPermission(string text) => Contains(text,
+        "Permission denied", "Access is denied", "Read-only file system", "Operation not permitted", "EACCES", "EPERM");
+
+    public static bool IsDiskFull(Exception ex) => ex is QgaCommandException c && IsDiskFull(c.Description);
+
+    public static bool IsDiskFull(string text) => Contains(text, "No space left", "not enough space", "Disk quota", "ENOSPC");
+
+    public static bool IsDirectoryError(Exception ex) => ex is QgaCommandException c && Contains(c.Description, "Is a directory", "EISDIR");
+
+    /// <summary>mkdir/mv/move refusing because the target is there already.</summary>
+    public static bool IsExists(string text) => Contains(text, "File exists", "not overwritten");
+
+    /// <summary>
+    /// The relay's own errors for a lost agent connection or a reply that never came (texts of
+    /// src/QemuGuest.Relay, all prefixed "qemuguest-relay: "): the same interruption a direct
+    /// session reports as QgaDisconnectedException / QgaTimeoutException. The relay sends them
+    /// as GenericError with no other mark, so its wording is the only sign.
+    /// </summary>
+    public static bool IsRelayInterruption(Exception ex) => ex is QgaGenericErrorException g
+        && g.Description.StartsWith("qemuguest-relay: ", StringComparison.Ordinal)
+        && Contains(g.Description, "connection to the guest agent was lost", "no reply began within", "did not complete within", "was not ready within");
+
+    private static bool Contains(string text, params string[] needles)
+    {
+        foreach (var n in needles)
+        {
+            if (text.IndexOf(n, StringComparison.OrdinalIgnoreCase) >= 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+}
