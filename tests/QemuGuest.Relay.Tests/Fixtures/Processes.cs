@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Linq;
 using System.Text;
 using System.Text.Json;
 using System.Threading;
@@ -119,19 +120,20 @@ public sealed class StockAgent : ChildProcess
 {
     public const string Binary = "/usr/sbin/qemu-ga";
 
-    private StockAgent(string socket, string stateDir)
-        : base(RequireBinary(), new[] { "-m", "unix-listen", "-p", socket, "-t", stateDir })
+    private StockAgent(string socket, string stateDir, string[] extra)
+        : base(RequireBinary(), new[] { "-m", "unix-listen", "-p", socket, "-t", stateDir }.Concat(extra).ToArray())
     {
         Socket = socket;
     }
 
     public string Socket { get; }
 
-    public static async Task<StockAgent> StartAsync(TempDir dir, string name)
+    /// <summary>Starts qemu-ga; <paramref name="extra"/> adds options, e.g. "-b", "guest-sync-delimited".</summary>
+    public static async Task<StockAgent> StartAsync(TempDir dir, string name, params string[] extra)
     {
         string state = dir[name + "-state"];
         Directory.CreateDirectory(state);
-        var a = new StockAgent(dir[name + ".qga"], state);
+        var a = new StockAgent(dir[name + ".qga"], state, extra);
         await WaitForSocketAsync(a.Socket, a);
         return a;
     }
