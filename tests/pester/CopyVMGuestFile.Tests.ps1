@@ -324,7 +324,13 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
                 foreach ($i in 1..3) { Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/script.sh" -Destination "$W/guest/script$i.sh" }
             }
             finally { $stop.Set() }
-            $r = Receive-Job $watch -Wait -AutoRemoveJob
+            # Wait-Job with a bound, then Receive and Remove: 'Receive-Job -Wait -AutoRemoveJob' on a
+            # thread job that ends quickly can race its own removal ('Job repository does not contain
+            # an item with ID ...'), seen twice with our agent's ~0.9 s copies.
+            Wait-Job $watch -Timeout 60 | Out-Null
+            $watch.State | Should -Be 'Completed'
+            $r = Receive-Job $watch
+            Remove-Job $watch -Force
             Write-Host "        $Kind : the watcher saw temporary files $($r.Temps) times; group/world-writable: $(@($r.Writable).Count)"
             $r.Temps | Should -BeGreaterThan 0
             $r.Writable | Should -BeNullOrEmpty
