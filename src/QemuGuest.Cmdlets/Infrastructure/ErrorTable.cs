@@ -90,6 +90,7 @@ public static class ErrorTable
         TransferFailureKind.AgentFeatureUnavailable => (AgentFeatureUnavailable, ErrorCategory.NotImplemented),
         TransferFailureKind.ListingTooLargeForAgent => (AgentFeatureUnavailable, ErrorCategory.LimitsExceeded),
         TransferFailureKind.GuestCommandFailed => (GuestCommandFailed, ErrorCategory.InvalidResult),
+        TransferFailureKind.GuestCommandTimeout => (GuestCommandTimeout, ErrorCategory.OperationTimeout),
         TransferFailureKind.InvalidGuestName => (InvalidGuestName, ErrorCategory.InvalidData),
         TransferFailureKind.DuplicateGuestName => (DuplicateGuestName, ErrorCategory.InvalidData),
         TransferFailureKind.InvalidGuestListing => (InvalidGuestListing, ErrorCategory.InvalidData),

@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using QemuGuest.Protocol;
+using QemuGuest.Protocol.Transfer;
 
 namespace QemuGuest.Cmdlets.Sessions;
 
@@ -51,6 +52,9 @@ public sealed class GuestSession : IDisposable
     internal bool IsTemporary { get; }
 
     internal IGuestAgentChannel Channel { get; }
+
+    /// <summary>What was learnt about the agent behind <see cref="Channel"/> (profile, collected exits, code page).</summary>
+    internal GuestSessionFacts Facts { get; } = new();
 
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 

@@ -5,13 +5,13 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.Management.Automation;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Cmdlets.Infrastructure;
 using QemuGuest.Protocol;
 using QemuGuest.Protocol.Qga;
+using QemuGuest.Protocol.Transfer;
 
 namespace QemuGuest.Cmdlets.Tasks;
 
@@ -68,10 +68,7 @@ public sealed class GuestProcessInfo
 /// </summary>
 internal static class GuestProcesses
 {
-    private static readonly ConditionalWeakTable<IGuestAgentChannel, ConcurrentDictionary<long, ExecOutcome>> s_exited = new();
-    private static readonly ConditionalWeakTable<IGuestAgentChannel, Encoding> s_windowsEncoding = new();
-
-    public static ConcurrentDictionary<long, ExecOutcome> Exited(IGuestAgentChannel channel) => s_exited.GetValue(channel, _ => new ConcurrentDictionary<long, ExecOutcome>());
+    public static ConcurrentDictionary<long, ExecOutcome> Exited(GuestOperationContext context) => context.Session.Facts.ExitedProcesses;
 
     public static byte[]? InputBytes(object? input)
     {
@@ -164,7 +161,7 @@ internal static class GuestProcesses
         var commands = new GuestAgentCommands(context.Channel);
         string target = context.Session.TargetName;
         ExecOutcome? outcome;
-        if (Exited(context.Channel).TryRemove(pid, out var remembered))
+        if (Exited(context).TryRemove(pid, out var remembered))
         {
             outcome = remembered;
         }
@@ -209,7 +206,7 @@ internal static class GuestProcesses
         {
             return new UTF8Encoding(false);
         }
-        if (s_windowsEncoding.TryGetValue(context.Channel, out var cached))
+        if (context.Session.Facts.WindowsEncoding is Encoding cached)
         {
             return cached;
         }
@@ -236,15 +233,11 @@ internal static class GuestProcesses
                 encoding = Encoding.GetEncoding(cp);
             }
         }
-        catch (Exception ex) when (ex is QgaException or GuestTaskException or ArgumentException or NotSupportedException)
+        catch (Exception ex) when (ex is QgaException or TransferException or ArgumentException or NotSupportedException)
         {
             // Unknown code page: fall back to UTF-8.
         }
-        lock (s_windowsEncoding)
-        {
-            s_windowsEncoding.Remove(context.Channel);
-            s_windowsEncoding.Add(context.Channel, encoding);
-        }
+        context.Session.Facts.WindowsEncoding = encoding;
         return encoding;
     }
 }
@@ -360,7 +353,7 @@ public sealed class InvokeVMGuestScriptCommand : GuestProcessCmdletBase
         var baseSpec = Capture(string.Empty, Array.Empty<string>());
         return async context =>
         {
-            var profile = await AgentProfile.GetAsync(context.Channel, context.CallOptions, context.CancellationToken).ConfigureAwait(false);
+            var profile = await context.Session.Facts.GetProfileAsync(context.Channel, context.CallOptions, context.CancellationToken).ConfigureAwait(false);
             string encoded = Convert.ToBase64String(Encoding.Unicode.GetBytes(text));
             (baseSpec.Path, baseSpec.Args) = type switch
             {
@@ -380,7 +373,7 @@ internal static class GuestProcessTasks
 {
     public static async Task RunAndWaitAsync(GuestOperationContext context, GuestProcessCmdletBase.StartSpec spec, TimeSpan? timeout)
     {
-        var profile = await AgentProfile.GetAsync(context.Channel, context.CallOptions, context.CancellationToken).ConfigureAwait(false);
+        var profile = await context.Session.Facts.GetProfileAsync(context.Channel, context.CallOptions, context.CancellationToken).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         long pid = await GuestProcesses.StartAsync(context, profile, spec.Path, spec.Args, spec.Environment, spec.WorkingDirectory, spec.Stdin).ConfigureAwait(false);
         try
@@ -422,7 +415,7 @@ public sealed class StartVMGuestProcessCommand : GuestProcessCmdletBase
         var spec = Capture(FilePath, ArgumentList ?? Array.Empty<string>());
         return async context =>
         {
-            var profile = await AgentProfile.GetAsync(context.Channel, context.CallOptions, context.CancellationToken).ConfigureAwait(false);
+            var profile = await context.Session.Facts.GetProfileAsync(context.Channel, context.CallOptions, context.CancellationToken).ConfigureAwait(false);
             long pid = await GuestProcesses.StartAsync(context, profile, spec.Path, spec.Args, spec.Environment, spec.WorkingDirectory, spec.Stdin).ConfigureAwait(false);
             context.WriteObject(new GuestProcessInfo
             {
@@ -466,14 +459,14 @@ public sealed class WaitVMGuestProcessCommand : GuestCmdlet
         bool kill = Kill.IsPresent;
         return async context =>
         {
-            var profile = await AgentProfile.GetAsync(context.Channel, context.CallOptions, context.CancellationToken).ConfigureAwait(false);
+            var profile = await context.Session.Facts.GetProfileAsync(context.Channel, context.CallOptions, context.CancellationToken).ConfigureAwait(false);
             var commands = new GuestAgentCommands(context.Channel);
             foreach (long pid in ids)
             {
                 var clock = Stopwatch.StartNew();
                 try
                 {
-                    if (!kill && timeout is not null && !GuestProcesses.Exited(context.Channel).ContainsKey(pid))
+                    if (!kill && timeout is not null && !GuestProcesses.Exited(context).ContainsKey(pid))
                     {
                         var outcome = await GuestExecRunner.WaitAsync(commands, pid, timeout, context.CallOptions, context.CancellationToken).ConfigureAwait(false);
                         if (outcome is null)
@@ -481,11 +474,15 @@ public sealed class WaitVMGuestProcessCommand : GuestCmdlet
                             throw ErrorTable.Fail(ErrorTable.GuestCommandTimeout, ErrorCategory.OperationTimeout,
                                 $"Process {pid} did not exit within {timeout.Value.TotalSeconds:0.###} s; it keeps running.", pid);
                         }
-                        GuestProcesses.Exited(context.Channel)[pid] = outcome;
+                        GuestProcesses.Exited(context)[pid] = outcome;
                     }
                     context.WriteObject(await GuestProcesses.WaitAsync(context, profile, pid, string.Empty, timeout, clock).ConfigureAwait(false));
                 }
                 catch (GuestTaskException ex)
+                {
+                    context.WriteError(ErrorTable.ToErrorRecord(ex, pid));
+                }
+                catch (TransferException ex)
                 {
                     context.WriteError(ErrorTable.ToErrorRecord(ex, pid));
                 }
@@ -517,7 +514,7 @@ public sealed class GetVMGuestProcessCommand : GuestCmdlet
         return async context =>
         {
             var commands = new GuestAgentCommands(context.Channel);
-            var exited = GuestProcesses.Exited(context.Channel);
+            var exited = GuestProcesses.Exited(context);
             foreach (long pid in ids)
             {
                 try

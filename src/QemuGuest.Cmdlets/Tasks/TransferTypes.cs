@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Management.Automation;
 using System.Threading;
 using QemuGuest.Cmdlets.Infrastructure;
+using QemuGuest.Protocol.Transfer;
 
 namespace QemuGuest.Cmdlets.Tasks;
 
@@ -74,6 +75,9 @@ internal sealed class TransferProgress
         _context.WriteProgress(record);
     }
 
+    /// <summary>The engine's progress for one file, shown under <paramref name="item"/>.</summary>
+    public IProgress<TransferProgressInfo> For(string item) => new Item(this, item);
+
     public void Complete()
     {
         _context.WriteProgress(new ProgressRecord(_activityId, _activity, "Done") { RecordType = ProgressRecordType.Completed });
@@ -90,5 +94,21 @@ internal sealed class TransferProgress
             return (bytes / (double)(1L << 20)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB";
         }
         return (bytes / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " KiB";
+    }
+
+    // Reports straight through (not Progress<T>, which would post to a synchronization
+    // context): Report throttles and WriteProgress already queues to the pipeline thread.
+    private sealed class Item : IProgress<TransferProgressInfo>
+    {
+        private readonly TransferProgress _owner;
+        private readonly string _name;
+
+        public Item(TransferProgress owner, string name)
+        {
+            _owner = owner;
+            _name = name;
+        }
+
+        public void Report(TransferProgressInfo value) => _owner.Report(_name, value.Done, value.Total, value.Elapsed);
     }
 }

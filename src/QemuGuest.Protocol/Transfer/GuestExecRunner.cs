@@ -1,18 +1,14 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.Cmdlets.Infrastructure;
-using QemuGuest.Protocol;
 using QemuGuest.Protocol.Qga;
-using QemuGuest.Protocol.Transfer;
 
-namespace QemuGuest.Cmdlets.Tasks;
+namespace QemuGuest.Protocol.Transfer;
 
 /// <summary>A finished guest process: exit code or signal, raw output bytes.</summary>
-internal sealed class ExecOutcome
+public sealed class ExecOutcome
 {
     public long? ExitCode { get; set; }
 
@@ -31,7 +27,7 @@ internal sealed class ExecOutcome
 /// Starts guest programs with guest-exec and waits for them with guest-exec-status, polling
 /// with a growing interval (10 ms up to 250 ms), every wait bounded.
 /// </summary>
-internal static class GuestExecRunner
+public static class GuestExecRunner
 {
     public static async Task<long> StartAsync(GuestAgentCommands commands, string path, IReadOnlyList<string>? args, IReadOnlyList<string>? env,
         byte[]? stdin, QgaCallOptions options, CancellationToken cancellationToken)
@@ -133,12 +129,12 @@ internal static class GuestExecRunner
     }
 
     /// <summary>Runs a helper tool (mv, mkdir, sha256sum, find...) and returns its outcome; a non-zero exit is an error.</summary>
-    public static async Task<ExecOutcome> RunToolAsync(GuestAgentCommands commands, AgentProfile profile, string path, string[] args, object target,
+    public static async Task<ExecOutcome> RunToolAsync(GuestAgentCommands commands, AgentProfile profile, string path, string[] args, string target,
         QgaCallOptions options, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         if (!profile.CanExec)
         {
-            throw ErrorTable.Fail(ErrorTable.AgentFeatureUnavailable, ErrorCategory.NotImplemented,
+            throw new TransferException(TransferFailureKind.AgentFeatureUnavailable,
                 $"This needs guest-exec, which the agent does not offer (or has disabled), or QemuGuest's agent extensions.", target);
         }
         long pid = await StartAsync(commands, path, args, null, null, options, cancellationToken).ConfigureAwait(false);
@@ -146,7 +142,7 @@ internal static class GuestExecRunner
         if (outcome is null)
         {
             await KillAsync(commands, profile, pid, options).ConfigureAwait(false);
-            throw ErrorTable.Fail(ErrorTable.GuestCommandTimeout, ErrorCategory.OperationTimeout, $"'{path}' did not finish in the guest in time.", target);
+            throw new TransferException(TransferFailureKind.GuestCommandTimeout, $"'{path}' did not finish in the guest in time.", target);
         }
         return outcome;
     }

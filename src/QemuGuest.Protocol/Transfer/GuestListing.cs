@@ -4,13 +4,12 @@ using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Protocol.Qga;
-using QemuGuest.Protocol.Transfer;
 using QemuGuest.Protocol.Validation;
 
-namespace QemuGuest.Cmdlets.Tasks;
+namespace QemuGuest.Protocol.Transfer;
 
 /// <summary>One entry of a guest folder as the guest listed it: the name is raw, unchecked.</summary>
-internal readonly struct GuestListEntry
+public readonly struct GuestListEntry
 {
     public GuestListEntry(string name, GuestEntryKind kind, long size)
     {
@@ -31,7 +30,7 @@ internal readonly struct GuestListEntry
 /// files are copied before the next folder is listed) instead of building the whole tree
 /// first. Every entry is counted against the shared <see cref="GuestListingBudget"/>.
 /// </summary>
-internal abstract class GuestFolderLister
+public abstract class GuestFolderLister
 {
     /// <param name="guestFolder">the folder's guest path</param>
     /// <param name="relativeFolder">its path below the copied folder, names joined by '/' ("" for the copied folder)</param>

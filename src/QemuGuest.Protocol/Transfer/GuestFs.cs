@@ -4,21 +4,18 @@ using System.Globalization;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.Cmdlets.Infrastructure;
-using QemuGuest.Protocol;
 using QemuGuest.Protocol.Qga;
-using QemuGuest.Protocol.Transfer;
 
-namespace QemuGuest.Cmdlets.Tasks;
+namespace QemuGuest.Protocol.Transfer;
 
-internal enum GuestEntryKind
+public enum GuestEntryKind
 {
     File,
     Directory,
     Other,
 }
 
-internal readonly struct GuestEntry
+public readonly struct GuestEntry
 {
     public GuestEntry(GuestEntryKind kind, long size)
     {
@@ -226,7 +223,7 @@ internal sealed class GuestFs
                 return outcome.ExitCode == 0;
             }
         }
-        catch (Exception ex) when (ex is QgaException or OperationCanceledException or GuestTaskException)
+        catch (Exception ex) when (ex is QgaException or OperationCanceledException or TransferException)
         {
         }
         return false;

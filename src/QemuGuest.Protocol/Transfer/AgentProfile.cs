@@ -1,21 +1,18 @@
 using System;
 using System.Collections.Generic;
-using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.Protocol;
 using QemuGuest.Protocol.Qga;
-using QemuGuest.Protocol.Transfer;
 
-namespace QemuGuest.Cmdlets.Tasks;
+namespace QemuGuest.Protocol.Transfer;
 
 /// <summary>
-/// What one agent offers, learnt once per channel from guest-info (which commands are enabled),
+/// What one agent offers, learnt once per session from guest-info (which commands are enabled),
 /// guest-get-osinfo (Windows or not) and, when listed, our agent's capabilities (size limits).
 /// Task cmdlets choose their strategy from it: extensions when listed, else stock commands,
 /// else guest-exec of standard tools, else a documented weaker guarantee.
 /// </summary>
-internal sealed class AgentProfile
+public sealed class AgentProfile
 {
     public const string Prefix = "__com.qemuguest_";
     public const string Stat = Prefix + "guest-file-stat";
@@ -43,7 +40,6 @@ internal sealed class AgentProfile
     /// <summary>Largest write block for the stock agent: 45 MiB encodes to 60 MiB of base64, under its 64 MiB message cap.</summary>
     public const int StockMaxWriteCount = 45 * 1024 * 1024;
 
-    private static readonly ConditionalWeakTable<IGuestAgentChannel, Task<AgentProfile>> s_cache = new();
     private readonly HashSet<string> _enabled;
 
     private AgentProfile(HashSet<string> enabled, bool isWindows, string version, GuestAgentCapabilities? capabilities)
@@ -73,22 +69,8 @@ internal sealed class AgentProfile
 
     public char Separator => IsWindows ? '\\' : '/';
 
-    public static Task<AgentProfile> GetAsync(IGuestAgentChannel channel, QgaCallOptions options, CancellationToken cancellationToken)
-    {
-        lock (s_cache)
-        {
-            if (s_cache.TryGetValue(channel, out var cached) && !cached.IsFaulted && !cached.IsCanceled)
-            {
-                return cached;
-            }
-            var task = LoadAsync(channel, options, cancellationToken);
-            s_cache.Remove(channel);
-            s_cache.Add(channel, task);
-            return task;
-        }
-    }
-
-    private static async Task<AgentProfile> LoadAsync(IGuestAgentChannel channel, QgaCallOptions options, CancellationToken cancellationToken)
+    /// <summary>Asks the agent; callers keep the answer on the session (<see cref="GuestSessionFacts.GetProfileAsync"/>).</summary>
+    internal static async Task<AgentProfile> LoadAsync(IGuestAgentChannel channel, QgaCallOptions options, CancellationToken cancellationToken)
     {
         var commands = new GuestAgentCommands(channel);
         GuestAgentInfo info = await commands.GuestInfoAsync(options, cancellationToken).ConfigureAwait(false);
