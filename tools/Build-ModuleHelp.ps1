@@ -86,7 +86,11 @@ $cmdlets = foreach ($t in $asm.GetExportedTypes() | Sort-Object FullName) {
     if (-not $ca) { continue }
     $name = '{0}-{1}' -f $ca.VerbName, $ca.NounName
     $params = [System.Collections.Generic.List[object]]::new()
-    foreach ($p in $t.GetProperties([Reflection.BindingFlags] 'Public, Instance')) {
+    $props = @($t.GetProperties([Reflection.BindingFlags] 'Public, Instance'))
+    foreach ($p in $props) {
+        # A property re-declared with 'new' (generated -Credential cmdlets re-declare -Session and
+        # -VMName in more sets) hides the base one, as PowerShell's binder does: keep the most derived.
+        if (@($props | Where-Object { $_.Name -eq $p.Name -and $_.DeclaringType -ne $p.DeclaringType -and $_.DeclaringType.IsSubclassOf($p.DeclaringType) }).Count) { continue }
         $pas = @($p.GetCustomAttributes([System.Management.Automation.ParameterAttribute], $true))
         if ($pas.Count -eq 0) { continue }
         $aliases = @($p.GetCustomAttributes([System.Management.Automation.AliasAttribute], $true) | ForEach-Object { $_.AliasNames })

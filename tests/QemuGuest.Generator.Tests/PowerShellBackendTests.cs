@@ -103,6 +103,47 @@ public sealed class PowerShellBackendTests
     }
 
     [Fact]
+    public void SecretsAreSecureStringsWithACredentialSet()
+    {
+        var text = Generated("cmdlets", "Qga.Cmdlets.g.cs");
+        // 'as': 'secure-base64' → a mandatory SecureString in the two default sets, encoded per call.
+        Assert.Contains("[Parameter(ParameterSetName = GuestCmdlet.SessionParameterSet, Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]\n"
+            + "    [Parameter(ParameterSetName = GuestCmdlet.VMNameParameterSet, Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]\n"
+            + "    public global::System.Security.SecureString Secret { get; set; } = null!;", text);
+        Assert.Contains("string a_secret = GeneratedCmdletSupport.SecureBase64(a_secretSecret);", text);
+        // 'credential' → -Credential in its own sets, -Session/-VMName re-declared in both.
+        Assert.Contains("[Parameter(ParameterSetName = GuestCmdlet.SessionCredentialParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]", text);
+        Assert.Contains("public PSCredential Credential { get; set; } = null!;", text);
+        Assert.Contains("public new global::QemuGuest.Cmdlets.Sessions.GuestSession[] Session { get => base.Session; set => base.Session = value; }", text);
+        Assert.Contains("var a_user = Credential is null ? UserName : Credential.UserName;", text);
+        Assert.Contains("var a_secretSecret = Credential is null ? Secret : Credential.Password;", text);
+        // 'as': 'switch' on a required bool → a switch that is never mandatory and always sent.
+        Assert.Contains("[Parameter(ValueFromPipelineByPropertyName = true)]\n    public SwitchParameter Hashed { get; set; }", text);
+        Assert.Contains("bool a_hashed = Hashed.IsPresent;", text);
+        // The secret never shows in -WhatIf/-Confirm.
+        Assert.Contains("\"Secret\", (object?)null", text);
+        // The overlay's 'help' replaces the member doc that describes the wire form.
+        Assert.Contains("The secret, in clear text.", text);
+        Assert.DoesNotContain("The secret, base64-encoded", text);
+    }
+
+    [Theory]
+    [InlineData("'parameters': { 'user': { 'as': 'switch' } }", "'as': 'switch' of parameter 'user' needs a member of type 'bool', not 'str'")]
+    [InlineData("'parameters': { 'hashed': { 'as': 'secure-base64' } }", "'as': 'secure-base64' of parameter 'hashed' needs a member of type 'str', not 'bool'")]
+    [InlineData("'parameters': { 'user': { 'as': 'plain' } }", "'as' of parameter 'user' must be one of 'secure-base64', 'switch'")]
+    [InlineData("'credential': { 'user': 'user', 'password': 'secret' }", "'password' of 'credential' names 'secret', whose parameter needs 'as': 'secure-base64'")]
+    [InlineData("'credential': { 'user': 'hashed', 'password': 'secret' }", "'user' of 'credential' must name a 'str' argument of command 'guest-set-secret'")]
+    public void ParameterFormErrorsAreReported(string overlayKeys, string message)
+    {
+        var files = ScenarioFiles("cmdlets");
+        files["schema.powershell.json"] = "{ 'command': 'guest-set-secret', 'cmdlet': 'Set-VMGuestSecret',\n  " + overlayKeys + " }\n";
+        var run = GeneratorHarness.Run(files, Backends);
+        var d = Assert.Single(run.Diagnostics);
+        Assert.Equal("QG0101", d.Id);
+        Assert.Equal("In overlay for command 'guest-set-secret': " + message, d.GetMessage(CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public void HelpTextIsWellFormedXmlWithCrossReferences()
     {
         string source = Generated("cmdlets", "Qga.Help.g.cs");
@@ -111,7 +152,7 @@ public sealed class PowerShellBackendTests
         string xml = string.Concat(lines.Select(l => System.Text.RegularExpressions.Regex.Unescape(l.Trim().TrimEnd('+', ';', ' ').Trim('"'))));
         var doc = System.Xml.Linq.XDocument.Parse(xml);
         var commands = doc.Root!.Elements("command").ToList();
-        Assert.Equal(5, commands.Count);
+        Assert.Equal(6, commands.Count);
         var get = commands.Single(c => (string?)c.Attribute("name") == "Get-VMGuestWidgets");
         Assert.Equal("Lists the widgets.", (string?)get.Element("synopsis"));
         // `guest-set-widgets` in the doc becomes the cmdlet name, and a related link.

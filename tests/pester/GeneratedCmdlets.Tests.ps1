@@ -24,7 +24,7 @@ BeforeDiscovery {
         @{ Command = 'guest-suspend-ram'; Cmdlet = 'Suspend-VMGuestToRam'; Params = @{} }
         @{ Command = 'guest-suspend-hybrid'; Cmdlet = 'Suspend-VMGuestHybrid'; Params = @{} }
         @{ Command = 'guest-set-time'; Cmdlet = 'Set-VMGuestTime'; Params = @{ Time = 1 } }
-        @{ Command = 'guest-set-user-password'; Cmdlet = 'Set-VMGuestUserPassword'; Params = @{ UserName = 'nobody-qg-test'; PasswordBase64 = 'eA=='; Crypted = $false } }
+        @{ Command = 'guest-set-user-password'; Cmdlet = 'Set-VMGuestUserPassword'; Params = @{ UserName = 'nobody-qg-test'; Password = (ConvertTo-SecureString 'x' -AsPlainText -Force) } }
         @{ Command = 'guest-fsfreeze-freeze'; Cmdlet = 'Suspend-VMGuestFileSystem'; Params = @{} }
         @{ Command = 'guest-fsfreeze-freeze-list'; Cmdlet = 'Suspend-VMGuestMountPoint'; Params = @{ MountPoint = '/nonexistent-qg' } }
         @{ Command = 'guest-set-vcpus'; Cmdlet = 'Set-VMGuestProcessor'; Params = @{ Processor = @(@{ LogicalId = 0; Online = $true }) } }
@@ -316,6 +316,82 @@ Describe 'State-changing commands (blocked in the agent)' {
     It 'Set-VMGuestProcessor rejects an element without LogicalId as InvalidArgument' {
         $r = Invoke-Expecting { Set-VMGuestProcessor -Session $S -Processor @{ Online = $true } -Confirm:$false }
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidArgument,*'
+    }
+}
+
+Describe 'Set-VMGuestUserPassword: the password the guest gets is the one typed' {
+    # A second qemu-ga whose PATH holds only a recording chpasswd: qemu-ga decodes the base64 it
+    # receives and pipes "user:password" into the chpasswd it finds in PATH, so the recorded
+    # input is exactly what a real guest's chpasswd would set (and no real account changes).
+    BeforeAll {
+        $script:Shim = Join-Path ([IO.Path]::GetTempPath()) ("qg-chpasswd-" + [guid]::NewGuid().ToString('n').Substring(0, 12))
+        $null = New-Item -ItemType Directory -Path $Shim
+        $script:Recorded = Join-Path $Shim 'input'
+        $script:RecordedArgs = Join-Path $Shim 'args'
+        Set-Content -Path (Join-Path $Shim 'chpasswd') -NoNewline -Value "#!/bin/sh`n/bin/cat > '$Recorded'`necho `"`$*`" > '$RecordedArgs'`n"
+        & /bin/chmod 755 (Join-Path $Shim 'chpasswd')
+        $path = $env:PATH
+        try {
+            $env:PATH = $Shim
+            $script:PwAgent, $script:P = Start-AgentSession -Kind Stock -Name 'pester-passwd'
+        }
+        finally { $env:PATH = $path }
+        function script:Read-Recorded {
+            # The bytes chpasswd received, as UTF-8 text, and its arguments.
+            [pscustomobject]@{
+                Input = [Text.Encoding]::UTF8.GetString([IO.File]::ReadAllBytes($Recorded))
+                Args  = (Get-Content -Raw $RecordedArgs).Trim()
+            }
+        }
+    }
+    AfterAll {
+        Stop-AgentSession $PwAgent $P
+        Remove-Item -Recurse -Force $Shim -ErrorAction SilentlyContinue
+    }
+    BeforeEach { Remove-Item $Recorded, $RecordedArgs -ErrorAction SilentlyContinue }
+
+    It 'sends the typed SecureString, UTF-8 then base64 encoded by the cmdlet' {
+        $pw = ConvertTo-SecureString 'Passw0rd' -AsPlainText -Force
+        Set-VMGuestUserPassword -Session $P -UserName qg-user -Password $pw -Confirm:$false -ErrorAction Stop
+        $r = Read-Recorded
+        $r.Input | Should -BeExactly "qg-user:Passw0rd`n"
+        $r.Args | Should -BeExactly ''
+    }
+
+    It 'takes the user and password from -Credential (non-ASCII survives as UTF-8)' {
+        $cred = [pscredential]::new('qg-cred', (ConvertTo-SecureString 'héllo wörld' -AsPlainText -Force))
+        Set-VMGuestUserPassword -Session $P -Credential $cred -Confirm:$false -ErrorAction Stop
+        (Read-Recorded).Input | Should -BeExactly "qg-cred:héllo wörld`n"
+    }
+
+    It 'takes -Credential with -VMName too' {
+        $cred = [pscredential]::new('qg-vm', (ConvertTo-SecureString 'by-name' -AsPlainText -Force))
+        Set-VMGuestUserPassword -VMName 'pester-passwd' -Credential $cred -Confirm:$false -ErrorAction Stop
+        (Read-Recorded).Input | Should -BeExactly "qg-vm:by-name`n"
+    }
+
+    It 'sends -Crypted as crypted: true (chpasswd -e), and false without it' {
+        $hash = ConvertTo-SecureString '$6$salt$abc' -AsPlainText -Force
+        Set-VMGuestUserPassword -Session $P -UserName qg-user -Password $hash -Crypted -Confirm:$false -ErrorAction Stop
+        $r = Read-Recorded
+        $r.Input | Should -BeExactly "qg-user:`$6`$salt`$abc`n"
+        $r.Args | Should -BeExactly '-e'
+    }
+
+    It 'refuses a plain string for -Password at binding; nothing reaches the guest' {
+        { Set-VMGuestUserPassword -Session $P -UserName qg-user -Password 'UGFzc3cwcmQ=' -Confirm:$false -ErrorAction Stop } |
+            Should -Throw -ErrorId 'CannotConvertArgumentNoMessage,*'
+        Test-Path $Recorded | Should -BeFalse
+    }
+
+    It 'has no parameter that takes base64 text; -Password is a mandatory SecureString' {
+        $c = Get-Command Set-VMGuestUserPassword
+        $c.Parameters.Keys | Should -Not -Contain 'PasswordBase64'
+        $c.Parameters['Password'].ParameterType | Should -Be ([securestring])
+        $c.Parameters['Password'].Aliases | Should -BeNullOrEmpty
+        foreach ($set in 'Session', 'VMName') { $c.Parameters['Password'].ParameterSets[$set].IsMandatory | Should -BeTrue }
+        $c.Parameters['Credential'].ParameterType | Should -Be ([pscredential])
+        $c.Parameters['Crypted'].ParameterType | Should -Be ([switch])
     }
 }
 

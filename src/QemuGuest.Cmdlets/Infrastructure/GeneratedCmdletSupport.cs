@@ -3,6 +3,8 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
+using System.Runtime.InteropServices;
+using System.Security;
 using System.Text;
 
 namespace QemuGuest.Cmdlets.Infrastructure;
@@ -21,6 +23,40 @@ public static class GeneratedCmdletSupport
         ps.Properties.Add(new PSNoteProperty(property, value));
         ps.TypeNames.Insert(0, typeName);
         return ps;
+    }
+
+    /// <summary>
+    /// The base64 of a secret's UTF-8 text (a password's wire form). The clear text exists only in
+    /// buffers zeroed here before returning; the base64 string the client needs cannot be.
+    /// </summary>
+    public static string SecureBase64(SecureString secret)
+    {
+        IntPtr unmanaged = IntPtr.Zero;
+        char[]? chars = null;
+        byte[]? bytes = null;
+        try
+        {
+            unmanaged = Marshal.SecureStringToGlobalAllocUnicode(secret);
+            chars = new char[secret.Length];
+            Marshal.Copy(unmanaged, chars, 0, chars.Length);
+            bytes = Encoding.UTF8.GetBytes(chars);
+            return Convert.ToBase64String(bytes);
+        }
+        finally
+        {
+            if (unmanaged != IntPtr.Zero)
+            {
+                Marshal.ZeroFreeGlobalAllocUnicode(unmanaged);
+            }
+            if (chars is not null)
+            {
+                Array.Clear(chars, 0, chars.Length);
+            }
+            if (bytes is not null)
+            {
+                Array.Clear(bytes, 0, bytes.Length);
+            }
+        }
     }
 
     /// <summary>"Verb-Noun (wire-name) Name=value ..." for ShouldProcess; null values are left out.</summary>

@@ -115,6 +115,11 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
     public const string SessionParameterSet = "Session";
     public const string VMNameParameterSet = "VMName";
 
+    // Sets of cmdlets that also take a -Credential (generated from the overlay's 'credential'):
+    // each target set once more, with the credential in place of a user name and password.
+    public const string SessionCredentialParameterSet = "SessionCredential";
+    public const string VMNameCredentialParameterSet = "VMNameCredential";
+
     private readonly CancellationTokenSource _stopping = new();
     private readonly BlockingCollection<Action<GuestCmdlet>> _pipelineQueue = new(boundedCapacity: 1024);
     private readonly List<Task> _running = new();
@@ -218,7 +223,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
 
     private IEnumerable<GuestSession> ResolveTargets()
     {
-        if (ParameterSetName == SessionParameterSet)
+        if (ParameterSetName is SessionParameterSet or SessionCredentialParameterSet)
         {
             foreach (var s in Session)
             {

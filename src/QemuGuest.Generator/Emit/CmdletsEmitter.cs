@@ -81,7 +81,12 @@ internal static class CmdletsEmitter
         foreach (var p in c.Parameters)
         {
             w.Line();
-            EmitParameter(w, map, plan, cmd, p);
+            EmitParameter(w, map, plan, cmd, c, p);
+        }
+        if (c.Credential is not null)
+        {
+            w.Line();
+            EmitCredential(w, c);
         }
         if (c.ConfirmImpact is not null)
         {
@@ -91,7 +96,11 @@ internal static class CmdletsEmitter
             foreach (var p in c.Parameters)
             {
                 parts.Add(TypeMap.Literal(p.Name));
-                parts.Add(p.Secret ? "(object?)null" : p.Kind == CmdletParameterKind.Switch ? "(MyInvocation.BoundParameters.ContainsKey(" + TypeMap.Literal(p.Name) + ") ? (object)" + p.Name + ".IsPresent : null)" : p.Name);
+                parts.Add(p.Secret ? "(object?)null"
+                    : p.Kind == CmdletParameterKind.Switch ? "(MyInvocation.BoundParameters.ContainsKey(" + TypeMap.Literal(p.Name) + ") ? (object)" + p.Name + ".IsPresent : null)"
+                    : p.Kind == CmdletParameterKind.RequiredSwitch ? "(object)" + p.Name + ".IsPresent"
+                    : c.Credential?.UserMember == p.Member ? "(Credential is null ? " + p.Name + " : Credential.UserName)"
+                    : p.Name);
             }
             w.Line("protected override string? ShouldProcessAction => GeneratedCmdletSupport.Describe(" + string.Join(", ", parts) + ");");
         }
@@ -117,8 +126,9 @@ internal static class CmdletsEmitter
     {
         string t = p.Kind switch
         {
-            CmdletParameterKind.Switch => "SwitchParameter",
+            CmdletParameterKind.Switch or CmdletParameterKind.RequiredSwitch => "SwitchParameter",
             CmdletParameterKind.Bool => "bool",
+            CmdletParameterKind.SecureBase64 => "global::System.Security.SecureString",
             CmdletParameterKind.Enum or CmdletParameterKind.Alternate => "string",
             CmdletParameterKind.Struct => "object",
             _ => map.CsType(p.Type.Name),
@@ -127,7 +137,7 @@ internal static class CmdletsEmitter
         {
             return t + "[]" + (p.Optional ? "?" : string.Empty);
         }
-        if (p.Kind == CmdletParameterKind.Switch)
+        if (p.Kind is CmdletParameterKind.Switch or CmdletParameterKind.RequiredSwitch)
         {
             return t;
         }
@@ -136,7 +146,7 @@ internal static class CmdletsEmitter
 
     private static string Initializer(CmdletParameter p, string type)
     {
-        if (p.Optional || p.Kind is CmdletParameterKind.Switch or CmdletParameterKind.Bool)
+        if (p.Optional || p.Kind is CmdletParameterKind.Switch or CmdletParameterKind.RequiredSwitch or CmdletParameterKind.Bool)
         {
             return string.Empty;
         }
@@ -147,12 +157,12 @@ internal static class CmdletsEmitter
         return type switch
         {
             "string" => " = string.Empty;",
-            "object" => " = null!;",
+            "object" or "global::System.Security.SecureString" => " = null!;",
             _ => string.Empty,
         };
     }
 
-    private static void EmitParameter(SourceWriter w, TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletParameter p)
+    private static void EmitParameter(SourceWriter w, TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletInfo c, CmdletParameter p)
     {
         string doc = HelpText.Render(plan, cmd, p.Doc);
         if (p.Kind == CmdletParameterKind.Struct)
@@ -164,18 +174,13 @@ internal static class CmdletsEmitter
         {
             doc += "\nAccepts " + AlternateForms(map, p.Type.Name) + ".";
         }
-        if (p.Kind == CmdletParameterKind.Switch)
+        if (HelpText.FormNote(c, p) is { } note)
         {
-            doc += "\nSent only when given: -" + p.Name + " sends true, -" + p.Name + ":$false sends false.";
-        }
-        else if (p.Optional)
-        {
-            doc += "\nOptional: the agent's default applies when not given.";
+            doc = HelpText.Sentence(doc) + "\n" + note;
         }
         DocWriter.Tag(w, "summary", doc);
-        var attr = new StringBuilder("[Parameter(");
         var args = new List<string>();
-        if (!p.Optional)
+        if (!p.Optional && p.Kind != CmdletParameterKind.RequiredSwitch)
         {
             args.Add("Mandatory = true");
         }
@@ -184,7 +189,18 @@ internal static class CmdletsEmitter
             args.Add("Position = " + pos.ToString(CultureInfo.InvariantCulture));
         }
         args.Add("ValueFromPipelineByPropertyName = true");
-        w.Line(attr.Append(string.Join(", ", args)).Append(")]").ToString());
+        if (c.Credential is { } cred && (p.Member == cred.UserMember || p.Member == cred.PasswordMember))
+        {
+            // Only in the default sets: -Credential (its own sets) replaces both.
+            foreach (var set in new[] { "GuestCmdlet.SessionParameterSet", "GuestCmdlet.VMNameParameterSet" })
+            {
+                w.Line("[Parameter(ParameterSetName = " + set + ", " + string.Join(", ", args) + ")]");
+            }
+        }
+        else
+        {
+            w.Line("[Parameter(" + string.Join(", ", args) + ")]");
+        }
         if (p.Aliases.Count > 0)
         {
             var a = new List<string>();
@@ -209,6 +225,49 @@ internal static class CmdletsEmitter
         }
         string type = ParameterType(map, p);
         w.Line("public " + type + " " + p.Name + " { get; set; }" + Initializer(p, type));
+    }
+
+    /// <summary>
+    /// -Credential in its own two sets (with -Session, with -VMName). GuestCmdlet's -Session and
+    /// -VMName are re-declared (hiding them; PowerShell binds the most derived) so that each is in
+    /// its default set and in its credential set.
+    /// </summary>
+    private static void EmitCredential(SourceWriter w, CmdletInfo c)
+    {
+        var cred = c.Credential!;
+        string user = "-" + ParameterName(c, cred.UserMember);
+        string password = "-" + ParameterName(c, cred.PasswordMember);
+        DocWriter.Tag(w, "summary", "A credential instead of " + user + " and " + password + ": its user name and password (Get-Credential prompts for both).");
+        w.Line("[Parameter(ParameterSetName = GuestCmdlet.SessionCredentialParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]");
+        w.Line("[Parameter(ParameterSetName = GuestCmdlet.VMNameCredentialParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]");
+        w.Line("[Credential]");
+        w.Line("[ValidateNotNull]");
+        w.Line("public PSCredential Credential { get; set; } = null!;");
+        w.Line();
+        DocWriter.Tag(w, "summary", "Sessions from New-VMGuestSession / Get-VMGuestSession.");
+        w.Line("[Parameter(ParameterSetName = GuestCmdlet.SessionParameterSet, Mandatory = true, ValueFromPipeline = true)]");
+        w.Line("[Parameter(ParameterSetName = GuestCmdlet.SessionCredentialParameterSet, Mandatory = true, ValueFromPipeline = true)]");
+        w.Line("[ValidateNotNullOrEmpty]");
+        w.Line("public new global::QemuGuest.Cmdlets.Sessions.GuestSession[] Session { get => base.Session; set => base.Session = value; }");
+        w.Line();
+        DocWriter.Tag(w, "summary", "VM names: an open session with that name, or else the relay's endpoint for that VM. Also bound from the VMName property of piped objects (every output object has one).");
+        w.Line("[Parameter(ParameterSetName = GuestCmdlet.VMNameParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]");
+        w.Line("[Parameter(ParameterSetName = GuestCmdlet.VMNameCredentialParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]");
+        w.Line("[ValidateNotNullOrEmpty]");
+        w.Line("[ArgumentCompleter(typeof(global::QemuGuest.Cmdlets.Sessions.VMNameCompleter))]");
+        w.Line("public new VMNameArgument[] VMName { get => base.VMName; set => base.VMName = value; }");
+    }
+
+    private static string ParameterName(CmdletInfo c, string member)
+    {
+        foreach (var p in c.Parameters)
+        {
+            if (p.Member == member)
+            {
+                return p.Name;
+            }
+        }
+        return Naming.ToPascalCase(member);
     }
 
     private static string StructMemberList(TypeMap map, string structName)
@@ -257,6 +316,16 @@ internal static class CmdletsEmitter
                 case CmdletParameterKind.Switch:
                     w.Line("bool? " + local + " = MyInvocation.BoundParameters.ContainsKey(" + TypeMap.Literal(p.Name) + ") ? " + p.Name + ".IsPresent : null;");
                     break;
+                case CmdletParameterKind.RequiredSwitch:
+                    w.Line("bool " + local + " = " + p.Name + ".IsPresent;");
+                    break;
+                case CmdletParameterKind.SecureBase64:
+                    // Encoded per call inside the operation, so the wire text lives only as long as the call.
+                    w.Line("var " + local + "Secret = " + (c.Credential?.PasswordMember == p.Member ? "Credential is null ? " + p.Name + " : Credential.Password" : p.Name) + ";");
+                    break;
+                case CmdletParameterKind.Scalar when c.Credential?.UserMember == p.Member:
+                    w.Line("var " + local + " = Credential is null ? " + p.Name + " : Credential.UserName;");
+                    break;
                 case CmdletParameterKind.Scalar:
                 case CmdletParameterKind.Bool:
                     if (p.Type.IsArray)
@@ -289,6 +358,13 @@ internal static class CmdletsEmitter
         }
         w.Open("return async context =>");
         w.Line("var client = new GuestAgentCommands(context.Channel);");
+        foreach (var p in c.Parameters)
+        {
+            if (p.Kind == CmdletParameterKind.SecureBase64)
+            {
+                w.Line("string" + (p.Optional ? "?" : string.Empty) + " " + Local(p) + " = " + (p.Optional ? Local(p) + "Secret is null ? null : " : string.Empty) + "GeneratedCmdletSupport.SecureBase64(" + Local(p) + "Secret);");
+            }
+        }
         var args = new List<string>();
         if (cmd.Boxed && cmd.Arguments is not null)
         {

@@ -63,19 +63,19 @@ internal static class HelpEmitter
             {
                 text += " Valid values: " + string.Join(", ", p.ValidValues) + ".";
             }
-            if (p.Kind == CmdletParameterKind.Switch)
+            if (HelpText.FormNote(c, p) is { } note)
             {
-                text += " Sent only when given: -" + p.Name + " sends true, -" + p.Name + ":$false sends false.";
-            }
-            else if (p.Optional)
-            {
-                text += " Optional: the agent's default applies when not given.";
+                text = HelpText.Sentence(text) + " " + note;
             }
             if (p.Kind == CmdletParameterKind.Struct)
             {
                 text += " Give " + map.CsType(p.Type.Name) + " objects, hashtables or objects with the members as properties.";
             }
             x.Append("<parameter name=\"").Append(Esc(p.Name)).Append("\">").Append(Esc(text)).Append("</parameter>\n");
+        }
+        if (c.Credential is not null)
+        {
+            x.Append("<parameter name=\"Credential\">").Append(Esc("A PSCredential (e.g. from Get-Credential) instead of the user name and password parameters: its user name and password are used.")).Append("</parameter>\n");
         }
         x.Append("<output>").Append(Esc(Output(map, plan, cmd, c))).Append("</output>\n");
         int n = 1;
@@ -111,7 +111,7 @@ internal static class HelpEmitter
         var required = new StringBuilder();
         foreach (var p in c.Parameters)
         {
-            if (!p.Optional)
+            if (!p.Optional && p.Kind != CmdletParameterKind.RequiredSwitch)
             {
                 required.Append(p.Position is not null ? " $" : " -" + p.Name + " $").Append(Naming.ToCamelCase(p.Name).TrimStart('@'));
             }
@@ -119,7 +119,7 @@ internal static class HelpEmitter
         var vars = new List<string>();
         foreach (var p in c.Parameters)
         {
-            if (!p.Optional)
+            if (!p.Optional && p.Kind != CmdletParameterKind.RequiredSwitch)
             {
                 vars.Add("$" + Naming.ToCamelCase(p.Name).TrimStart('@'));
             }
@@ -190,6 +190,34 @@ internal static class HelpText
             return m.Groups[1].Value;
         });
         return r.Trim();
+    }
+
+    /// <summary>What the parameter's PowerShell form means for the wire value (null when nothing to add).</summary>
+    public static string? FormNote(CmdletInfo c, CmdletParameter p)
+    {
+        string? note = p.Kind switch
+        {
+            CmdletParameterKind.Switch => "Sent only when given: -" + p.Name + " sends true, -" + p.Name + ":$false sends false.",
+            CmdletParameterKind.RequiredSwitch => "-" + p.Name + " sends true; without it, false is sent.",
+            CmdletParameterKind.SecureBase64 => "A SecureString (PowerShell prompts for it without echoing when it is missing). The cmdlet encodes it (UTF-8, then base64) itself: give the secret, not its base64 form.",
+            _ => null,
+        };
+        if (note is null && p.Optional)
+        {
+            note = "Optional: the agent's default applies when not given.";
+        }
+        if (c.Credential is { } cred && (p.Member == cred.UserMember || p.Member == cred.PasswordMember))
+        {
+            note = (note is null ? string.Empty : note + " ") + "Or give -Credential instead.";
+        }
+        return note;
+    }
+
+    /// <summary>The text ending in a full stop, so a note can follow it.</summary>
+    public static string Sentence(string text)
+    {
+        string t = text.TrimEnd();
+        return t.Length == 0 || t[t.Length - 1] is '.' or '!' or '?' or ':' ? t : t + ".";
     }
 
     public static string FirstSentence(string text)

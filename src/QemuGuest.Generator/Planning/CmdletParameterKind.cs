@@ -12,6 +12,15 @@ internal enum CmdletParameterKind
     /// <summary>A required bool.</summary>
     Bool,
 
+    /// <summary>A required bool the overlay makes a switch ('as': 'switch'): always sent, false when not given.</summary>
+    RequiredSwitch,
+
+    /// <summary>
+    /// A secret str ('as': 'secure-base64'): a SecureString, sent as the base64 of its UTF-8 text,
+    /// so a plain string can never reach the wire as if it were already encoded.
+    /// </summary>
+    SecureBase64,
+
     /// <summary>An enum: a string parameter with ValidateSet of the wire names.</summary>
     Enum,
 

@@ -137,7 +137,12 @@ internal static class CmdletPlanner
                     }
                     used[n] = m.Name;
                 }
-                var kind = KindOf(schema, m);
+                var kind = po?.As switch
+                {
+                    ParameterForms.SecureBase64 => CmdletParameterKind.SecureBase64,
+                    ParameterForms.Switch => CmdletParameterKind.RequiredSwitch,
+                    _ => KindOf(schema, m),
+                };
                 if (kind is null)
                 {
                     diagnostics.Add(Diag(DiagnosticDescriptors.UnsupportedParameterType, m.Location, m.Name, c.Name, m.Type.ToString()));
@@ -147,15 +152,21 @@ internal static class CmdletPlanner
                 parameters.Add(new CmdletParameter(
                     m.Name, pname, kind.Value, m.Type, m.Optional, position, aliases.ToEquatableArray(),
                     ValidValues(schema, m.Type, kind.Value).ToEquatableArray(),
-                    MemberDoc(schema, c, m.Name),
-                    IsSecret(m.Name)));
+                    po?.Help ?? MemberDoc(schema, c, m.Name),
+                    kind == CmdletParameterKind.SecureBase64 || IsSecret(m.Name)));
+            }
+            if (o?.Credential is { } credential && used.TryGetValue("Credential", out var taken))
+            {
+                diagnostics.Add(Diag(DiagnosticDescriptors.ParameterNameClash, credential.Location, "Credential", taken, c.Name, "the -Credential parameter of the overlay's 'credential'"));
+                ok = false;
             }
             if (!ok)
             {
                 continue;
             }
             list.Add(new CmdletInfo(c.Name, verb, noun, verb + noun + "Command", impact, o is not null,
-                parameters.ToEquatableArray(), ScalarProperty(schema, c)));
+                parameters.ToEquatableArray(), ScalarProperty(schema, c),
+                o?.Credential is { } cred ? new CmdletCredential(cred.UserMember, cred.PasswordMember) : null));
         }
         return new CmdletPlan(list.ToEquatableArray());
     }

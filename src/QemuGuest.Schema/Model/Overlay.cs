@@ -11,12 +11,37 @@ namespace QemuGuest.Schema;
 //
 // A command without an entry gets a generated name (see OverlayDefaults in the generator).
 
+/// <summary>
+/// One argument's parameter. <c>As</c>: how the PowerShell value differs from the wire value
+/// (see <see cref="ParameterForms"/>), null when it is the member's own type. <c>Help</c>: the
+/// parameter's help text when the schema's member doc describes the wire form, not the parameter.
+/// </summary>
 public sealed record ParameterOverlay(
     string Member,
     string? Name,
     int? Position,
     EquatableArray<string> Aliases,
+    string? As,
+    string? Help,
     SourceLocation Location);
+
+/// <summary>The values of a parameter's 'as' key.</summary>
+public static class ParameterForms
+{
+    /// <summary>A SecureString (prompted, masked) sent as the base64 of its UTF-8 text; for 'str' members.</summary>
+    public const string SecureBase64 = "secure-base64";
+
+    /// <summary>A [switch] for a required 'bool': always sent, false when not given.</summary>
+    public const string Switch = "switch";
+
+    public static readonly string[] All = { SecureBase64, Switch };
+}
+
+/// <summary>
+/// A -Credential parameter set: the PSCredential's user name goes to <c>UserMember</c> and its
+/// password to <c>PasswordMember</c> (which must be 'as': 'secure-base64').
+/// </summary>
+public sealed record CredentialOverlay(string UserMember, string PasswordMember, SourceLocation Location);
 
 public sealed record CommandOverlay(
     string Command,
@@ -24,6 +49,7 @@ public sealed record CommandOverlay(
     string Noun,
     string? ConfirmImpact,
     EquatableArray<ParameterOverlay> Parameters,
+    CredentialOverlay? Credential,
     SourceLocation Location);
 
 public sealed record PowerShellOverlay(EquatableArray<CommandOverlay> Commands)

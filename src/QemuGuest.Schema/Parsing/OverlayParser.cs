@@ -75,7 +75,7 @@ internal static class OverlayParser
     private static CommandOverlay CheckOne(QDict expr, SourceLocation loc, QapiSchema schema)
     {
         string? context = expr["command"] is QString cs ? Context(cs.Value) : null;
-        CheckKeys(expr, loc, "overlay", new[] { "command", "cmdlet" }, new[] { "confirm-impact", "parameters" }, context);
+        CheckKeys(expr, loc, "overlay", new[] { "command", "cmdlet" }, new[] { "confirm-impact", "parameters", "credential" }, context);
         if (expr["command"] is not QString commandNode)
         {
             throw new SchemaError(expr["command"]!.Location, "'command' must be a string");
@@ -156,7 +156,7 @@ internal static class OverlayParser
                 {
                     throw Err(e.Value.Location, source + " must be an object");
                 }
-                CheckKeys(v, e.KeyLocation, source, Array.Empty<string>(), new[] { "position", "aliases", "name" }, context);
+                CheckKeys(v, e.KeyLocation, source, Array.Empty<string>(), new[] { "position", "aliases", "name", "as", "help" }, context);
                 int? position = null;
                 if (v["position"] is { } posNode)
                 {
@@ -199,7 +199,31 @@ internal static class OverlayParser
                         aliases.Add(s.Value);
                     }
                 }
-                parameters.Add(new ParameterOverlay(e.Key, name, position, aliases.ToEquatableArray(), e.KeyLocation));
+                string? form = null;
+                if (v["as"] is { } asNode)
+                {
+                    if (asNode is not QString asText || Array.IndexOf(ParameterForms.All, asText.Value) < 0)
+                    {
+                        throw Err(asNode.Location, "'as' of " + source + " must be one of " + string.Join(", ", ParameterForms.All.Select(x => "'" + x + "'")));
+                    }
+                    form = asText.Value;
+                    var memberType = MemberType(schema, cmd, e.Key);
+                    string wanted = form == ParameterForms.Switch ? "bool" : "str";
+                    if (memberType is null || memberType.IsArray || memberType.Name != wanted)
+                    {
+                        throw Err(asNode.Location, "'as': '" + form + "' of " + source + " needs a member of type '" + wanted + "', not '" + memberType + "'");
+                    }
+                }
+                string? help = null;
+                if (v["help"] is { } helpNode)
+                {
+                    if (helpNode is not QString hs || hs.Value.Trim().Length == 0)
+                    {
+                        throw Err(helpNode.Location, "'help' of " + source + " must be a non-empty string");
+                    }
+                    help = hs.Value.Trim();
+                }
+                parameters.Add(new ParameterOverlay(e.Key, name, position, aliases.ToEquatableArray(), form, help, e.KeyLocation));
             }
 
             void AddName(string n, SourceLocation l, string descr)
@@ -215,7 +239,46 @@ internal static class OverlayParser
                 names[n] = descr;
             }
         }
-        return new CommandOverlay(command, verb, noun, impact, parameters.ToEquatableArray(), loc);
+        CredentialOverlay? credential = null;
+        if (expr["credential"] is { } credNode)
+        {
+            if (credNode is not QDict cd)
+            {
+                throw Err(credNode.Location, "'credential' must be an object");
+            }
+            CheckKeys(cd, credNode.Location, "'credential'", new[] { "user", "password" }, Array.Empty<string>(), context);
+            string Member(string key, string form)
+            {
+                var node = cd[key]!;
+                if (node is not QString ms || MemberType(schema, cmd, ms.Value) is not { IsArray: false, Name: "str" })
+                {
+                    throw Err(node.Location, "'" + key + "' of 'credential' must name a 'str' argument of command '" + command + "'");
+                }
+                if (form.Length > 0 && !parameters.Any(x => x.Member == ms.Value && x.As == form))
+                {
+                    throw Err(node.Location, "'" + key + "' of 'credential' names '" + ms.Value + "', whose parameter needs 'as': '" + form + "'");
+                }
+                return ms.Value;
+            }
+            credential = new CredentialOverlay(Member("user", string.Empty), Member("password", ParameterForms.SecureBase64), credNode.Location);
+        }
+        return new CommandOverlay(command, verb, noun, impact, parameters.ToEquatableArray(), credential, loc);
+    }
+
+    /// <summary>The type of a command's argument member, or null when there is no such member.</summary>
+    private static QapiTypeRef? MemberType(QapiSchema schema, QapiCommand cmd, string member)
+    {
+        if (cmd.Arguments is not null && schema.Find<QapiStruct>(cmd.Arguments) is { } s)
+        {
+            foreach (var m in s.AllMembers)
+            {
+                if (m.Name == member)
+                {
+                    return m.Type;
+                }
+            }
+        }
+        return null;
     }
 
     /// <summary>Wire names of a command's arguments (a boxed union: base and every branch).</summary>
