@@ -18,7 +18,11 @@ function Start-LocalAgent {
     #>
     param(
         [ValidateSet('Stock', 'Ours')] [string] $Kind = 'Stock',
-        [string[]] $ExtraArguments = @()
+        [string[]] $ExtraArguments = @(),
+        # A folder the agent sees as an empty private tmpfs (a mount namespace of its own; Linux,
+        # root): what the "guest" writes there never reaches the host's folder of that name, so
+        # documentation can show real guest paths (/srv/app) and still run on a build machine.
+        [string] $PrivateFolder
     )
     $dir = Join-Path ([IO.Path]::GetTempPath()) ("qg-agent-" + [guid]::NewGuid().ToString('n').Substring(0, 12))
     $null = New-Item -ItemType Directory -Path $dir
@@ -40,6 +44,16 @@ function Start-LocalAgent {
         $p
     }
     foreach ($a in @('-m', 'unix-listen', '-p', $socket, '-t', $state, '-l', $log) + $ExtraArguments) { $psi.ArgumentList.Add($a) }
+    if ($PrivateFolder) {
+        if (-not (Test-Path -PathType Container $PrivateFolder)) { throw "-PrivateFolder ${PrivateFolder}: no such folder to mount over" }
+        # unshare and sh exec into the agent, so the pid stays the agent's own and
+        # Stop-LocalAgent ends it (and with it the namespace) as before.
+        $inner = $psi
+        $psi = [Diagnostics.ProcessStartInfo]::new('unshare')
+        foreach ($a in @('--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs -o size=64m,mode=0755 qemuguest-private "$0" && exec "$@"', $PrivateFolder, $inner.FileName) + @($inner.ArgumentList)) {
+            $psi.ArgumentList.Add($a)
+        }
+    }
     $psi.RedirectStandardOutput = $true
     $psi.RedirectStandardError = $true
     $psi.UseShellExecute = $false
@@ -78,4 +92,54 @@ function Stop-LocalAgent {
     }
 }
 
-Export-ModuleMember -Function Start-LocalAgent, Stop-LocalAgent, Get-OurAgentPath
+function Start-LocalRelay {
+    <#
+    .SYNOPSIS
+        Starts the real relay (src/QemuGuest.Relay, built) for VMs named after local agents, in a
+        fresh 0700 runtime folder, and waits (at most 30 s) for every VM's endpoint.
+    .DESCRIPTION
+        -Vms maps a VM name to an agent (Start-LocalAgent's object). Point
+        $env:QEMUGUEST_RELAY_DIR at the result's RuntimeDirectory and -VMName <name> reaches
+        that agent through the relay, as on a hypervisor host.
+    #>
+    param([Parameter(Mandatory)] [System.Collections.IDictionary] $Vms)
+    $root = Split-Path $PSScriptRoot -Parent
+    $dll = Join-Path $root 'src/QemuGuest.Relay/bin/Release/net10.0/qemuguest-relay.dll'
+    if (-not (Test-Path $dll)) { throw "the relay is not built ($dll)" }
+    $dir = Join-Path ([IO.Path]::GetTempPath()) ('qg-relay-' + [guid]::NewGuid().ToString('n').Substring(0, 12))
+    $null = New-Item -ItemType Directory -Path $dir
+    $runtime = Join-Path $dir 'run'
+    $arguments = @($dll, "--Relay:RuntimeDirectory=$runtime") + @($Vms.Keys | ForEach-Object { "--Relay:Vms:${_}:Agent=$($Vms[$_].Socket)" })
+    $proc = Start-Process dotnet -PassThru -ArgumentList $arguments `
+        -RedirectStandardOutput (Join-Path $dir 'relay.out') -RedirectStandardError (Join-Path $dir 'relay.err')
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    foreach ($vm in $Vms.Keys) {
+        while (-not (Test-Path (Join-Path $runtime "$vm.sock"))) {
+            if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) {
+                if (-not $proc.HasExited) { $proc.Kill($true) }
+                Remove-Item -Recurse -Force $dir -ErrorAction SilentlyContinue
+                throw "the relay did not open $runtime/$vm.sock within 30 s"
+            }
+            Start-Sleep -Milliseconds 100
+        }
+    }
+    [pscustomobject]@{ Process = $proc; Pid = $proc.Id; RuntimeDirectory = $runtime; Directory = $dir; LogFile = Join-Path $dir 'relay.out' }
+}
+
+function Stop-LocalRelay {
+    param([Parameter(ValueFromPipeline)] $Relay)
+    process {
+        if ($null -eq $Relay) { return }
+        try {
+            if (-not $Relay.Process.HasExited) {
+                $Relay.Process.Kill($true)
+                $null = $Relay.Process.WaitForExit(10000)
+            }
+        }
+        finally {
+            Remove-Item -Recurse -Force $Relay.Directory -ErrorAction SilentlyContinue
+        }
+    }
+}
+
+Export-ModuleMember -Function Start-LocalAgent, Stop-LocalAgent, Start-LocalRelay, Stop-LocalRelay, Get-OurAgentPath

@@ -50,8 +50,7 @@ Describe 'New-VMGuestSession' {
         $handle = Open-VMGuestFile -VMName 'pipe-vm' -Path (Join-Path $Agent.Directory 'pipe.txt') -Mode w
         $handle | Close-VMGuestFile
         $err = $null
-        # Not Test-VMGuestAgent: a Test- cmdlet answers $false instead of an error.
-        'no-such-vm' | Get-VMGuestHostName -ErrorVariable err -ErrorAction SilentlyContinue
+        'no-such-vm' | Test-VMGuestAgent -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -BeLike 'VMNotFound,*'
         $err[0].TargetObject | Should -Be 'no-such-vm'
     }
@@ -117,5 +116,79 @@ Describe 'Invoke-VMGuestRpc' {
         } -ThrottleLimit 8
         @($results).Count | Should -Be 8
         $results | ForEach-Object { $_ | Should -BeGreaterThan 1600000000000000000 }
+    }
+}
+
+Describe 'Sessions and VMs chosen by name pattern, through the relay' {
+    # Issue 17: Remove-VMGuestSession -Name/-Id, and -VMName web* as PowerCLI's -VM web*. Two
+    # VMs behind the real relay (which serves many clients per VM, unlike a bare unix-listen agent).
+    BeforeAll {
+        $script:A = Start-LocalAgent -Kind Stock
+        $script:B = Start-LocalAgent -Kind Stock
+        $script:Relay = Start-LocalRelay -Vms ([ordered]@{ 'web01' = $A; 'db01' = $B })
+        $script:SavedRelayDir = $env:QEMUGUEST_RELAY_DIR
+        $env:QEMUGUEST_RELAY_DIR = $Relay.RuntimeDirectory
+    }
+
+    AfterAll {
+        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
+        $env:QEMUGUEST_RELAY_DIR = $script:SavedRelayDir
+        $script:Relay | Stop-LocalRelay
+        $script:A, $script:B | Stop-LocalAgent
+    }
+
+    AfterEach {
+        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
+    }
+
+    It 'a -VMName pattern reaches every relay VM it matches, each once' {
+        $times = Get-VMGuestTime -VMName '*01', 'web*'
+        @($times.VMName | Sort-Object) | Should -Be @('db01', 'web01')
+    }
+
+    It 'a -VMName pattern also matches open sessions by name' {
+        $null = New-VMGuestSession -ConnectionString "unix:$($Relay.RuntimeDirectory)/db01.sock" -Name 'backend-db'
+        (Get-VMGuestHostName -VMName 'backend-*').VMName | Should -Be 'backend-db'
+    }
+
+    It 'a -VMName pattern that matches nothing is VMNotFound naming the pattern' {
+        $err = $null
+        $out = Get-VMGuestTime -VMName 'mail*' -ErrorVariable err -ErrorAction SilentlyContinue
+        $out | Should -BeNullOrEmpty
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VMNotFound,*'
+        $err[0].TargetObject | Should -Be 'mail*'
+        $err[0].Exception.Message | Should -BeLike "*'mail`*'*"
+    }
+
+    It 'New-VMGuestSession -VMName web* opens one session per matching relay VM' {
+        $s = New-VMGuestSession -VMName 'web*'
+        @($s).Count | Should -Be 1
+        $s.VMName | Should -Be 'web01'
+    }
+
+    It 'Remove-VMGuestSession -Name closes the sessions whose name or VM name matches, and no other' {
+        $web = New-VMGuestSession -VMName web01
+        $db = New-VMGuestSession -VMName db01
+        Remove-VMGuestSession -Name 'WEB*'
+        $web.State | Should -Be 'Closed'
+        $db.State | Should -Be 'Opened'
+        (Get-VMGuestSession).Id | Should -Not -Contain $web.Id
+    }
+
+    It 'Remove-VMGuestSession -Id closes that session; an unknown id or exact name is SessionNotFound' {
+        $web = New-VMGuestSession -VMName web01
+        $db = New-VMGuestSession -VMName db01
+        Remove-VMGuestSession -Id $db.Id
+        $db.State | Should -Be 'Closed'
+        $web.State | Should -Be 'Opened'
+        $err = $null
+        Remove-VMGuestSession -Id 999999 -ErrorVariable err -ErrorAction SilentlyContinue
+        Remove-VMGuestSession -Name 'no-such-session' -ErrorVariable +err -ErrorAction SilentlyContinue
+        Remove-VMGuestSession -Name 'no-such-*' -ErrorVariable +err -ErrorAction SilentlyContinue
+        @($err.FullyQualifiedErrorId | ForEach-Object { $_.Split(',')[0] }) | Should -Be @('SessionNotFound', 'SessionNotFound')
+        $err[0].TargetObject | Should -Be 999999
+        $err[1].TargetObject | Should -Be 'no-such-session'
+        $web.State | Should -Be 'Opened'
     }
 }

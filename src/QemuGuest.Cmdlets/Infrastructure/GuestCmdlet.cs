@@ -44,13 +44,6 @@ public sealed class GuestOperationContext
         {
             return;
         }
-        if (value is bool)
-        {
-            // A Test- cmdlet's answer stays a plain bool: `if (Test-VMGuestAgent ...)`, -eq $true
-            // and its display (True/False) must not see a decorated object.
-            _cmdlet.Post(c => c.WriteObject(value));
-            return;
-        }
         if (value is object?[] array)
         {
             foreach (var item in array)
@@ -140,13 +133,16 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
     public GuestSession[] Session { get; set; } = Array.Empty<GuestSession>();
 
     /// <summary>
-    /// VM names: an open session with that name, or else the relay's endpoint for that VM.
-    /// Also bound from the VMName property of piped objects (every output object has one).
+    /// VM names: an open session with that name, or else the relay's endpoint for that VM. A
+    /// pattern (web*) stands for every open session and relay VM it matches; one that matches
+    /// none is the error VMNotFound. Also bound from the VMName property of piped objects
+    /// (every output object has one).
     /// </summary>
     // By value too ('vm1','vm2' | Test-VMGuestAgent). The parameter type converts from strings
     // only, so other piped objects bind by their properties instead of as their text.
     [Parameter(ParameterSetName = VMNameParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
     [ArgumentCompleter(typeof(VMNameCompleter))]
     public VMNameArgument[] VMName { get; set; } = Array.Empty<VMNameArgument>();
 
@@ -171,12 +167,6 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
     /// (then ShouldProcess is not consulted).
     /// </summary>
     protected virtual string? ShouldProcessAction => null;
-
-    /// <summary>
-    /// Reports a target that cannot be worked on (closed session, unknown VM, unreachable
-    /// endpoint). Test- cmdlets answer $false for it instead of an error.
-    /// </summary>
-    protected virtual void OnTargetUnavailable(string target, ErrorRecord record) => WriteError(record);
 
     /// <summary>Token cancelled by Ctrl+C / StopProcessing.</summary>
     protected CancellationToken StoppingToken => _stopping.Token;
@@ -242,7 +232,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             {
                 if (s.IsDisposed)
                 {
-                    OnTargetUnavailable(s.Name, ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ResourceUnavailable,
+                    WriteError(ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ResourceUnavailable,
                         $"The session '{s.Name}' (Id {s.Id}) is closed.", s));
                     continue;
                 }
@@ -251,7 +241,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             yield break;
         }
 
-        foreach (var name in System.Linq.Enumerable.Select(VMName, v => v.Name))
+        foreach (var name in ExpandVMNames())
         {
             GuestSession? session = SessionRegistry.FindByName(name);
             if (session is null)
@@ -263,17 +253,46 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
                 }
                 catch (GuestTaskException ex)
                 {
-                    OnTargetUnavailable(name, ErrorTable.ToErrorRecord(ex, name));
+                    WriteError(ErrorTable.ToErrorRecord(ex, name));
                     continue;
                 }
                 catch (Exception ex) when (ex is not PipelineStoppedException)
                 {
-                    OnTargetUnavailable(name, ErrorTable.Create(ErrorTable.VMNotFound, ErrorCategory.ObjectNotFound,
+                    WriteError(ErrorTable.Create(ErrorTable.VMNotFound, ErrorCategory.ObjectNotFound,
                         $"No session named '{name}' and no relay endpoint for VM '{name}': {ex.Message}", name));
                     continue;
                 }
             }
             yield return session;
+        }
+    }
+
+    /// <summary>
+    /// -VMName as given, with each wildcard pattern replaced by the names it matches; a VM that
+    /// overlapping patterns (*01, web*) both match is worked on once.
+    /// </summary>
+    private IEnumerable<string> ExpandVMNames()
+    {
+        var matched = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var v in VMName)
+        {
+            if (!WildcardPattern.ContainsWildcardCharacters(v.Name))
+            {
+                yield return v.Name;
+                continue;
+            }
+            var matches = SessionFactory.MatchVMNames(v.Name, includeSessions: true);
+            if (matches.Count == 0)
+            {
+                WriteError(SessionFactory.NoVMMatches(v.Name));
+            }
+            foreach (var name in matches)
+            {
+                if (matched.Add(name))
+                {
+                    yield return name;
+                }
+            }
         }
     }
 

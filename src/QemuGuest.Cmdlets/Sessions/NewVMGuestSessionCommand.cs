@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Management.Automation;
 using QemuGuest.Cmdlets.Infrastructure;
 
@@ -18,13 +19,21 @@ namespace QemuGuest.Cmdlets.Sessions;
 /// <para type="link">about_QemuGuest</para>
 /// </summary>
 /// <example title="Connect to an agent socket">
-/// <code>PS C:\&gt; $s = New-VMGuestSession unix:/run/qemu/web01-qga.sock -Name web01</code>
-/// <para>Connects to the QEMU chardev socket of VM web01's guest agent channel and names the session web01;
+/// <code>PS C:\&gt; $s = New-VMGuestSession "unix:$socketPath" -Name web01
+/// PS C:\&gt; Get-VMGuestHostName -Session $s</code>
+/// <para>Connects to the QEMU chardev socket of VM web01's guest agent channel ($socketPath, as in
+/// -chardev socket,path=/run/qemu/web01-qga.sock,server=on,wait=off) and names the session web01;
 /// later cmdlets take -Session $s or -VMName web01.</para>
 /// </example>
 /// <example title="Connect to VMs through the relay">
 /// <code>PS C:\&gt; New-VMGuestSession -VMName web01, web02 | Get-VMGuestOSInfo</code>
 /// <para>Opens one session per VM through the QemuGuest relay and reads each guest's OS facts.</para>
+/// </example>
+/// <example title="Wait longer for a guest that is still booting">
+/// <code>PS C:\&gt; $s = New-VMGuestSession -VMName web02 -ConnectTimeoutSec 60
+/// PS C:\&gt; Test-VMGuestAgent -Session $s</code>
+/// <para>Keeps trying to connect and synchronise for up to a minute (an agent that is not yet
+/// running answers nothing), then checks that the agent answers a ping.</para>
 /// </example>
 /// <returns>QemuGuest.Cmdlets.Sessions.GuestSession: the open session.</returns>
 [Cmdlet(VerbsCommon.New, "VMGuestSession", DefaultParameterSetName = ConnectionStringSet)]
@@ -39,9 +48,10 @@ public sealed class NewVMGuestSessionCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string[] ConnectionString { get; set; } = Array.Empty<string>();
 
-    /// <summary>VM names served by the relay on this host.</summary>
+    /// <summary>VM names served by the relay on this host (wildcards allowed: web* opens one session per matching VM).</summary>
     [Parameter(ParameterSetName = VMNameSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
     [ArgumentCompleter(typeof(VMNameCompleter))]
     public string[] VMName { get; set; } = Array.Empty<string>();
 
@@ -55,10 +65,33 @@ public sealed class NewVMGuestSessionCommand : PSCmdlet
     [ValidateRange(1, 3600)]
     public int ConnectTimeoutSec { get; set; } = 10;
 
+    private IEnumerable<string> Targets()
+    {
+        if (ParameterSetName != VMNameSet)
+        {
+            return ConnectionString;
+        }
+        var names = new List<string>();
+        foreach (var name in VMName)
+        {
+            if (!WildcardPattern.ContainsWildcardCharacters(name))
+            {
+                names.Add(name);
+                continue;
+            }
+            var matches = SessionFactory.MatchVMNames(name, includeSessions: false);
+            if (matches.Count == 0)
+            {
+                WriteError(SessionFactory.NoVMMatches(name));
+            }
+            names.AddRange(matches);
+        }
+        return names;
+    }
+
     protected override void ProcessRecord()
     {
-        var targets = ParameterSetName == VMNameSet ? VMName : ConnectionString;
-        foreach (var target in targets)
+        foreach (var target in Targets())
         {
             try
             {
@@ -84,6 +117,7 @@ public sealed class NewVMGuestSessionCommand : PSCmdlet
 /// listed.</para>
 /// <para type="link">New-VMGuestSession</para>
 /// <para type="link">Remove-VMGuestSession</para>
+/// <para type="link">about_QemuGuest</para>
 /// </summary>
 /// <example title="List every open session">
 /// <code>PS C:\&gt; Get-VMGuestSession</code>
@@ -92,6 +126,11 @@ public sealed class NewVMGuestSessionCommand : PSCmdlet
 /// <example title="Use sessions by name">
 /// <code>PS C:\&gt; Get-VMGuestSession -Name web* | Get-VMGuestHostName</code>
 /// <para>Runs Get-VMGuestHostName through every session whose name or VM name starts with web.</para>
+/// </example>
+/// <example title="Find a session by its number">
+/// <code>PS C:\&gt; $s = New-VMGuestSession -VMName web01
+/// PS C:\&gt; Get-VMGuestSession -Id $s.Id | Format-List</code>
+/// <para>Shows one session with all its properties.</para>
 /// </example>
 /// <returns>QemuGuest.Cmdlets.Sessions.GuestSession</returns>
 [Cmdlet(VerbsCommon.Get, "VMGuestSession", DefaultParameterSetName = "All")]
@@ -110,71 +149,77 @@ public sealed class GetVMGuestSessionCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        var sessions = SessionRegistry.Snapshot();
         if (ParameterSetName == "All")
         {
-            WriteObject(sessions, enumerateCollection: true);
+            WriteObject(SessionRegistry.Snapshot(), enumerateCollection: true);
             return;
         }
-        if (ParameterSetName == "Id")
-        {
-            foreach (var id in Id)
-            {
-                var match = System.Linq.Enumerable.FirstOrDefault(sessions, s => s.Id == id);
-                if (match is null)
-                {
-                    WriteError(ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ObjectNotFound, $"No session with Id {id}.", id));
-                }
-                else
-                {
-                    WriteObject(match);
-                }
-            }
-            return;
-        }
-        foreach (var pattern in Name)
-        {
-            var wildcard = WildcardPattern.Get(pattern, WildcardOptions.IgnoreCase);
-            bool any = false;
-            foreach (var s in sessions)
-            {
-                if (wildcard.IsMatch(s.Name) || (s.VMName is not null && wildcard.IsMatch(s.VMName)))
-                {
-                    any = true;
-                    WriteObject(s);
-                }
-            }
-            if (!any && !WildcardPattern.ContainsWildcardCharacters(pattern))
-            {
-                WriteError(ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ObjectNotFound, $"No session named '{pattern}'.", pattern));
-            }
-        }
+        var chosen = ParameterSetName == "Id"
+            ? SessionRegistry.Select(Id, null, WriteError)
+            : SessionRegistry.Select(null, Name, WriteError);
+        WriteObject(chosen, enumerateCollection: true);
     }
 }
 
 /// <summary>
 /// <para type="synopsis">Closes guest agent sessions.</para>
-/// <para type="description">Closes the connection of each session and forgets it. A closed
-/// session given to a cmdlet later reports the error SessionNotFound.</para>
+/// <para type="description">Closes the connection of each session and forgets it: sessions piped
+/// from Get-VMGuestSession or New-VMGuestSession, or chosen by -Id or by -Name (session or VM name,
+/// wildcards allowed). A closed session given to a cmdlet later reports the error
+/// SessionNotFound; an -Id, or a -Name without wildcards, that matches no open session is the
+/// error SessionNotFound.</para>
 /// <para type="link">New-VMGuestSession</para>
 /// <para type="link">Get-VMGuestSession</para>
+/// <para type="link">about_QemuGuest</para>
 /// </summary>
 /// <example title="Close every session">
 /// <code>PS C:\&gt; Get-VMGuestSession | Remove-VMGuestSession</code>
 /// <para>Closes all sessions of this PowerShell process.</para>
 /// </example>
+/// <example title="Close sessions by name">
+/// <code>PS C:\&gt; New-VMGuestSession -VMName web01, web02 | Out-Null
+/// PS C:\&gt; Remove-VMGuestSession -Name web*</code>
+/// <para>Closes every session whose name or VM name starts with web.</para>
+/// </example>
+/// <example title="Close one session by its number">
+/// <code>PS C:\&gt; $s = New-VMGuestSession -VMName web02
+/// PS C:\&gt; Remove-VMGuestSession -Id $s.Id
+/// PS C:\&gt; $s.State</code>
+/// <para>Closes the session with that Id; the session object now says Closed.</para>
+/// </example>
 /// <returns>None.</returns>
-[Cmdlet(VerbsCommon.Remove, "VMGuestSession", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsCommon.Remove, "VMGuestSession", DefaultParameterSetName = SessionSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 public sealed class RemoveVMGuestSessionCommand : PSCmdlet
 {
-    /// <summary>The sessions to close.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    private const string SessionSet = "Session";
+    private const string NameSet = "Name";
+    private const string IdSet = "Id";
+
+    /// <summary>The sessions to close (from the pipeline, or Get-VMGuestSession's output).</summary>
+    [Parameter(ParameterSetName = SessionSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
     [ValidateNotNull]
     public GuestSession[] Session { get; set; } = Array.Empty<GuestSession>();
 
+    /// <summary>Session or VM names of the sessions to close (wildcards allowed).</summary>
+    [Parameter(ParameterSetName = NameSet, Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(VMNameCompleter))]
+    public string[] Name { get; set; } = Array.Empty<string>();
+
+    /// <summary>Ids of the sessions to close.</summary>
+    [Parameter(ParameterSetName = IdSet, Mandatory = true, Position = 0)]
+    public int[] Id { get; set; } = Array.Empty<int>();
+
     protected override void ProcessRecord()
     {
-        foreach (var s in Session)
+        IEnumerable<GuestSession> chosen = ParameterSetName switch
+        {
+            IdSet => SessionRegistry.Select(Id, null, WriteError),
+            NameSet => SessionRegistry.Select(null, Name, WriteError),
+            _ => Session,
+        };
+        foreach (var s in chosen)
         {
             if (ShouldProcess(s.ToString(), "Close guest agent session"))
             {

@@ -93,6 +93,52 @@ internal static class SessionFactory
         }
     }
 
+    /// <summary>
+    /// The VM names a wildcard pattern (-VMName web*) stands for, as PowerCLI's -VM does: open
+    /// sessions (with <paramref name="includeSessions"/>) and the VMs the relay serves, each once,
+    /// sorted. A relay VM's extra endpoints (web01.ro.sock beside web01.sock) are the same VM,
+    /// so they are not matched again.
+    /// </summary>
+    public static System.Collections.Generic.List<string> MatchVMNames(string pattern, bool includeSessions)
+    {
+        var wildcard = new System.Management.Automation.WildcardPattern(pattern, System.Management.Automation.WildcardOptions.IgnoreCase);
+        var relay = ListRelayVMs();
+        var candidates = new System.Collections.Generic.List<string>();
+        if (includeSessions)
+        {
+            foreach (var s in SessionRegistry.Snapshot())
+            {
+                if (!s.IsDisposed)
+                {
+                    candidates.Add(s.TargetName);
+                }
+            }
+        }
+        foreach (var vm in relay)
+        {
+            if (!Array.Exists(relay, other => vm.StartsWith(other + ".", StringComparison.OrdinalIgnoreCase)))
+            {
+                candidates.Add(vm);
+            }
+        }
+        var seen = new System.Collections.Generic.HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var matches = new System.Collections.Generic.List<string>();
+        foreach (var name in candidates)
+        {
+            if (wildcard.IsMatch(name) && seen.Add(name))
+            {
+                matches.Add(name);
+            }
+        }
+        matches.Sort(StringComparer.OrdinalIgnoreCase);
+        return matches;
+    }
+
+    /// <summary>The error for a -VMName pattern that matched no session and no relay VM.</summary>
+    public static System.Management.Automation.ErrorRecord NoVMMatches(string pattern) =>
+        ErrorTable.Create(ErrorTable.VMNotFound, System.Management.Automation.ErrorCategory.ObjectNotFound,
+            $"No open session and no VM of the relay ({RelayDirectory}) matches '{QemuGuest.Protocol.GuestText.Quoted(pattern)}'.", pattern);
+
     public static GuestSession OpenForVM(string vmName, bool temporary) =>
         Open(RelayEndpointFor(vmName), vmName, vmName, temporary, DefaultConnectTimeout, CancellationToken.None);
 

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Management.Automation;
+using QemuGuest.Cmdlets.Infrastructure;
 
 namespace QemuGuest.Cmdlets.Sessions;
 
@@ -46,5 +48,51 @@ internal static class SessionRegistry
                 (string.Equals(s.VMName, name, StringComparison.OrdinalIgnoreCase) ||
                  string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)));
         }
+    }
+
+    /// <summary>
+    /// The open sessions chosen by id or by name (session or VM name, wildcards allowed), in
+    /// registry order, each once: what Get-VMGuestSession lists and Remove-VMGuestSession
+    /// closes. An id, or a name without wildcards, that matches nothing is a SessionNotFound
+    /// error; a pattern that matches nothing is not (as Get-ChildItem's filters).
+    /// </summary>
+    public static List<GuestSession> Select(IEnumerable<int>? ids, IEnumerable<string>? names, Action<ErrorRecord> writeError)
+    {
+        var sessions = Snapshot();
+        var chosen = new List<GuestSession>();
+        foreach (var id in ids ?? Array.Empty<int>())
+        {
+            var match = sessions.FirstOrDefault(s => s.Id == id);
+            if (match is null)
+            {
+                writeError(ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ObjectNotFound, $"No session with Id {id}.", id));
+            }
+            else if (!chosen.Contains(match))
+            {
+                chosen.Add(match);
+            }
+        }
+        foreach (var pattern in names ?? Array.Empty<string>())
+        {
+            var wildcard = WildcardPattern.Get(pattern, WildcardOptions.IgnoreCase);
+            bool any = false;
+            foreach (var s in sessions)
+            {
+                if (wildcard.IsMatch(s.Name) || (s.VMName is not null && wildcard.IsMatch(s.VMName)))
+                {
+                    any = true;
+                    if (!chosen.Contains(s))
+                    {
+                        chosen.Add(s);
+                    }
+                }
+            }
+            if (!any && !WildcardPattern.ContainsWildcardCharacters(pattern))
+            {
+                writeError(ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ObjectNotFound,
+                    $"No session named '{QemuGuest.Protocol.GuestText.Quoted(pattern)}'.", pattern));
+            }
+        }
+        return chosen;
     }
 }

@@ -23,7 +23,32 @@ namespace QemuGuest.Cmdlets.Tasks;
 /// the file is then written in place, and a failed copy leaves it truncated to zero bytes (or,
 /// when the agent is gone, partly written) — the result's Atomic property is false and a warning
 /// says so. -Verify compares SHA-256 of both sides.</para>
+/// <para type="link">Get-VMGuestChildItem</para>
+/// <para type="link">New-VMGuestSession</para>
+/// <para type="link">Invoke-VMGuestCommand</para>
+/// <para type="link">about_QemuGuest</para>
 /// </summary>
+/// <example title="Copy a file into the guest">
+/// <code>PS C:\&gt; Copy-VMGuestFile -VMName web01 -LocalToGuest ./nginx.conf /srv/www/ -Force</code>
+/// <para>Copies nginx.conf into the folder /srv/www of VM web01's guest. -Force creates the folder
+/// when it is missing and replaces a file of that name; without it, an existing file is the error
+/// DestinationExists.</para>
+/// </example>
+/// <example title="Fetch a file from the guest and check it arrived intact">
+/// <code>PS C:\&gt; Copy-VMGuestFile -VMName web02 -GuestToLocal /etc/os-release ./web02-os-release -Verify -PassThru</code>
+/// <para>Copies the guest's /etc/os-release to a local file, compares the SHA-256 of both sides and
+/// returns the result (bytes, time, Verified, Atomic).</para>
+/// </example>
+/// <example title="Copy a folder into several guests at once">
+/// <code>PS C:\&gt; Copy-VMGuestFile -VMName web01, web02 -LocalToGuest ./site /srv/www/site -Recurse -Force
+/// PS C:\&gt; Copy-VMGuestFile -VMName web01 -GuestToLocal /srv/www/site ./site-back -Recurse</code>
+/// <para>Copies the folder site with everything in it into both guests (up to -ThrottleLimit at a
+/// time), then copies web01's copy back.</para>
+/// </example>
+/// <example title="See what would be copied">
+/// <code>PS C:\&gt; Copy-VMGuestFile -VMName web01 -LocalToGuest ./site /srv/www/site -Recurse -WhatIf</code>
+/// <para>Lists each file the copy would write, and writes none.</para>
+/// </example>
 [Cmdlet(VerbsCommon.Copy, "VMGuestFile", DefaultParameterSetName = SessionParameterSet,
     SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(GuestFileCopyResult))]

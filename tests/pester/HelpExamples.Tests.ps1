@@ -1,0 +1,251 @@
+# Every example a user can read runs (issue 17): the code of each example in Get-Help -Full of
+# every cmdlet, and every prompt-marked line ("PS> ", continued by ">> ") of the module's about_
+# topics, run as written against real agents behind the real relay: VM web01 is our agent, VM
+# web02 is Debian's qemu-ga; $socketPath is a third agent's socket, for examples that connect
+# to a socket directly. A failing example fails its case, named "<cmdlet>#<n>".
+#
+# What an example may assume is set up here, never by editing its text: every example starts in
+# an empty scratch folder of its own (the local side), finds the relay's endpoints through
+# $env:QEMUGUEST_RELAY_DIR, and may use the variables of $CommonSetup; an example that needs more
+# gets a set-up in $Setup (by cmdlet, or by "cmdlet#n"). The "guests" see a private, empty /srv
+# (a mount namespace of their own: Start-LocalAgent -PrivateFolder), so examples that write in
+# the guest write there, never to this machine's /srv. Commands that would change this machine
+# itself (shutdown, suspend, clock, passwords, freeze, vCPUs, memory blocks, fstrim, SSH keys) are
+# blocked in both agents as a safety net; examples of those cmdlets run under -WhatIf
+# ($WhatIfPreference in their set-up).
+#
+# Errors fail an example ($ErrorActionPreference = 'Stop'); output goes through Out-String, so the
+# format views run too; each example is bounded to $ExampleTimeoutSec.
+
+BeforeDiscovery {
+    # Generated cmdlets' examples that fail today. The overlay's examples are being rewritten
+    # (issue 17, "surfacegen"), which empties this list; nothing else may be skipped.
+    $script:PendingGenerated = @(
+        'Add-VMGuestSshAuthorizedKey#1', 'Add-VMGuestSshAuthorizedKey#2', 'Add-VMGuestSshAuthorizedKey#3',
+        'Close-VMGuestFile#1', 'Close-VMGuestFile#2', 'Close-VMGuestFile#3',
+        'Get-VMGuestAgent#2',
+        'Get-VMGuestAgentCapability#2',
+        'Get-VMGuestChildItem#1', 'Get-VMGuestChildItem#2',
+        'Get-VMGuestDevice#1', 'Get-VMGuestDevice#2',
+        'Get-VMGuestDisk#2',
+        'Get-VMGuestDiskStatistic#2',
+        'Get-VMGuestExecStatus#1', 'Get-VMGuestExecStatus#2',
+        'Get-VMGuestFileHash#1', 'Get-VMGuestFileHash#2',
+        'Get-VMGuestFileSystem#2',
+        'Get-VMGuestFileSystemFreezeStatus#2',
+        'Get-VMGuestHostName#2',
+        'Get-VMGuestItem#1', 'Get-VMGuestItem#2',
+        'Get-VMGuestLoadAverage#2',
+        'Get-VMGuestMemoryBlock#2',
+        'Get-VMGuestMemoryBlockInfo#2',
+        'Get-VMGuestNetworkInterface#2',
+        'Get-VMGuestNetworkRoute#2',
+        'Get-VMGuestOSInfo#2',
+        'Get-VMGuestProcessor#2',
+        'Get-VMGuestProcessorStatistic#2',
+        'Get-VMGuestSshAuthorizedKey#1', 'Get-VMGuestSshAuthorizedKey#2',
+        'Get-VMGuestTime#2',
+        'Get-VMGuestTimeZone#2',
+        'Get-VMGuestUser#2',
+        'Move-VMGuestItem#1', 'Move-VMGuestItem#2', 'Move-VMGuestItem#3',
+        'New-VMGuestDirectory#1', 'New-VMGuestDirectory#2', 'New-VMGuestDirectory#3',
+        'Open-VMGuestFile#1', 'Open-VMGuestFile#2', 'Open-VMGuestFile#3',
+        'Optimize-VMGuestFileSystem#2',
+        'Read-VMGuestExecStream#1', 'Read-VMGuestExecStream#2',
+        'Read-VMGuestFile#1', 'Read-VMGuestFile#2',
+        'Remove-VMGuestItem#1', 'Remove-VMGuestItem#2', 'Remove-VMGuestItem#3',
+        'Remove-VMGuestSshAuthorizedKey#1', 'Remove-VMGuestSshAuthorizedKey#2', 'Remove-VMGuestSshAuthorizedKey#3',
+        'Resume-VMGuestFileSystem#2',
+        'Set-VMGuestFilePosition#1', 'Set-VMGuestFilePosition#2', 'Set-VMGuestFilePosition#3',
+        'Set-VMGuestItemAttribute#1', 'Set-VMGuestItemAttribute#2', 'Set-VMGuestItemAttribute#3',
+        'Set-VMGuestMemoryBlock#1', 'Set-VMGuestMemoryBlock#2', 'Set-VMGuestMemoryBlock#3',
+        'Set-VMGuestProcessor#1', 'Set-VMGuestProcessor#2', 'Set-VMGuestProcessor#3',
+        'Set-VMGuestTime#2',
+        'Set-VMGuestUserPassword#1', 'Set-VMGuestUserPassword#2', 'Set-VMGuestUserPassword#3',
+        'Start-VMGuestExec#1', 'Start-VMGuestExec#2', 'Start-VMGuestExec#3',
+        'Start-VMGuestExecStream#1', 'Start-VMGuestExecStream#2', 'Start-VMGuestExecStream#3',
+        'Stop-VMGuest#2',
+        'Stop-VMGuestExec#1', 'Stop-VMGuestExec#2', 'Stop-VMGuestExec#3',
+        'Suspend-VMGuestFileSystem#2',
+        'Suspend-VMGuestHybrid#2',
+        'Suspend-VMGuestMountPoint#2',
+        'Suspend-VMGuestToDisk#2',
+        'Suspend-VMGuestToRam#2',
+        'Sync-VMGuestAgent#1', 'Sync-VMGuestAgent#2',
+        'Sync-VMGuestChannel#1', 'Sync-VMGuestChannel#2',
+        'Sync-VMGuestFile#1', 'Sync-VMGuestFile#2', 'Sync-VMGuestFile#3',
+        'Test-VMGuestAgent#2',
+        'Write-VMGuestFile#1', 'Write-VMGuestFile#2', 'Write-VMGuestFile#3'
+    )
+
+    Import-Module $env:QEMUGUEST_MODULE_PATH -Force
+    $script:Examples = [Collections.Generic.List[hashtable]]::new()
+    foreach ($c in Get-Command -Module QemuGuest -CommandType Cmdlet | Sort-Object Name) {
+        $n = 0
+        foreach ($e in @((Get-Help $c.Name -Full).Examples.Example)) {
+            if ($null -eq $e) { continue }
+            $n++
+            # "PS C:\> " prompts start statements; lines without one continue the statement above.
+            $code = (($e.Code -split "`r?`n") | ForEach-Object { $_ -replace '^\s*PS [^>]*>\s?', '' }) -join "`n"
+            $key = "$($c.Name)#$n"
+            $Examples.Add(@{ Key = $key; Topic = $c.Name; Code = $code; Pending = $PendingGenerated -contains $key })
+        }
+    }
+    $names = (Get-Command -Module QemuGuest -CommandType Cmdlet).Name -join '|'
+    $script:Unmarked = [Collections.Generic.List[hashtable]]::new()
+    foreach ($file in Get-ChildItem (Join-Path $env:QEMUGUEST_MODULE_PATH 'en-US') -Filter 'about_*.help.txt') {
+        $topic = $file.Name -replace '\.help\.txt$', ''
+        # Code without a prompt would never run here: a line that starts with one of our cmdlets
+        # and goes on with a parameter or a pipe must be marked.
+        $Unmarked.Add(@{ Topic = $topic; Lines = @(Get-Content $file.FullName | Where-Object { $_ -match "^\s*($names)(\s+-\w|\s*\|)" }) })
+        $n = 0
+        $current = $null
+        # A run of prompt lines (and their continuations) is one example, as typed at a prompt.
+        foreach ($line in Get-Content $file.FullName) {
+            if ($line -match '^\s*PS> (.*)$') {
+                if (-not $current) {
+                    $n++
+                    $current = @{ Key = "$topic#$n"; Topic = $topic; Code = $Matches[1]; Pending = $false }
+                }
+                else { $current.Code += "`n" + $Matches[1] }
+            }
+            elseif ($current -and $line -match '^\s*>> (.*)$') {
+                $current.Code += "`n" + $Matches[1]
+            }
+            elseif ($current) {
+                $Examples.Add($current)
+                $current = $null
+            }
+        }
+        if ($current) { $Examples.Add($current) }
+    }
+}
+
+BeforeAll {
+    Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
+    Import-Module $env:QEMUGUEST_MODULE_PATH -Force
+
+    $script:ExampleTimeoutSec = 60
+    $blocked = 'guest-shutdown,guest-suspend-disk,guest-suspend-ram,guest-suspend-hybrid,guest-set-time,guest-set-user-password,guest-fsfreeze-freeze,guest-fsfreeze-freeze-list,guest-set-vcpus,guest-set-memory-blocks,guest-fstrim,guest-ssh-add-authorized-keys,guest-ssh-remove-authorized-keys'
+    $script:Ours = Start-LocalAgent -Kind Ours -PrivateFolder /srv -ExtraArguments @('-b', $blocked)
+    $script:Stock = Start-LocalAgent -Kind Stock -PrivateFolder /srv -ExtraArguments @('-b', $blocked)
+    $script:Relay = Start-LocalRelay -Vms ([ordered]@{ web01 = $Ours; web02 = $Stock })
+    # The relay holds web01's and web02's agent sockets (an agent socket serves one client at a
+    # time), so examples that connect to a socket directly get an agent of their own.
+    $script:Direct = Start-LocalAgent -Kind Ours -PrivateFolder /srv -ExtraArguments @('-b', $blocked)
+    $script:SavedRelayDir = $env:QEMUGUEST_RELAY_DIR
+    $env:QEMUGUEST_RELAY_DIR = $Relay.RuntimeDirectory
+    $script:ScratchRoot = Join-Path ([IO.Path]::GetTempPath()) ('qg-examples-' + [guid]::NewGuid().ToString('n').Substring(0, 10))
+    $null = New-Item -ItemType Directory -Path $ScratchRoot
+
+    # Variables every example may use.
+    $script:CommonSetup = @"
+`$socketPath = '$($Direct.Socket)'   # an agent socket, as a VM's -chardev socket,path=... would be
+"@
+
+    # Set-ups of single examples (key "cmdlet#n") or of every example of a cmdlet (key "cmdlet").
+    $script:Setup = @{
+        # Listing and closing sessions shows something only when some are open.
+        'Get-VMGuestSession'      = '$null = New-VMGuestSession -VMName web01, web02'
+        'Remove-VMGuestSession#1' = '$null = New-VMGuestSession -VMName web01, web02'
+        # Local files to copy into the guests.
+        'Copy-VMGuestFile'        = @'
+Set-Content ./nginx.conf 'worker_processes 2;'
+$null = New-Item -ItemType Directory ./site/css
+Set-Content ./site/index.html '<h1>web</h1>'
+Set-Content ./site/css/main.css 'body { margin: 0 }'
+'@
+    }
+    foreach ($name in 'Stop-VMGuest', 'Suspend-VMGuestToDisk', 'Suspend-VMGuestToRam', 'Suspend-VMGuestHybrid', 'Set-VMGuestTime',
+        'Set-VMGuestUserPassword', 'Suspend-VMGuestFileSystem', 'Suspend-VMGuestMountPoint', 'Set-VMGuestProcessor',
+        'Set-VMGuestMemoryBlock', 'Optimize-VMGuestFileSystem', 'Add-VMGuestSshAuthorizedKey', 'Remove-VMGuestSshAuthorizedKey') {
+        # They would change this machine, not a scratch folder.
+        $Setup[$name] = '$WhatIfPreference = $true'
+    }
+
+    # One runspace for the examples, apart from Pester's own, with the module as a user has it.
+    $iss = [initialsessionstate]::CreateDefault2()
+    $iss.ImportPSModule($env:QEMUGUEST_MODULE_PATH)
+    $script:ExampleRunspace = [runspacefactory]::CreateRunspace($iss)
+    $ExampleRunspace.Open()
+
+    function script:Invoke-Example([string] $Key, [string] $Topic, [string] $Code) {
+        $scratch = Join-Path $ScratchRoot ($Key -replace '[^A-Za-z0-9_-]', '_')
+        $null = New-Item -ItemType Directory -Path $scratch
+        $before = @(Get-VMGuestSession | ForEach-Object Id)
+        $text = @(
+            "Set-Location -LiteralPath '$scratch'"
+            '$ErrorActionPreference = ''Stop'''
+            '$ConfirmPreference = ''None''' # no one is there to answer; WhatIf set-ups still apply
+            $CommonSetup
+            $Setup[$Topic]
+            $Setup[$Key]
+            $Code
+        ) -join "`n"
+        $ps = [powershell]::Create()
+        $ps.Runspace = $ExampleRunspace
+        try {
+            $null = $ps.AddScript($text, $true).AddCommand('Out-String')
+            $async = $ps.BeginInvoke()
+            if (-not $async.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds($ExampleTimeoutSec))) {
+                $ps.Stop()
+                throw "$Key did not finish within $ExampleTimeoutSec s"
+            }
+            try {
+                $out = $ps.EndInvoke($async)
+            }
+            catch {
+                $inner = $_.Exception
+                while ($inner.InnerException) { $inner = $inner.InnerException }
+                throw "$Key failed: $($inner.Message)`n--- code ---`n$Code"
+            }
+            if ($ps.Streams.Error.Count -gt 0) {
+                throw "$Key wrote errors: $($ps.Streams.Error -join '; ')`n--- code ---`n$Code"
+            }
+            $out
+        }
+        finally {
+            $ps.Dispose()
+            # What the example opened or started is closed again, so the next one starts clean.
+            Get-VMGuestSession | Where-Object Id -NotIn $before | Remove-VMGuestSession -Confirm:$false
+            $cleanup = [powershell]::Create()
+            $cleanup.Runspace = $ExampleRunspace
+            $null = $cleanup.AddScript('Get-Job | Remove-Job -Force; Set-Location /').Invoke()
+            $cleanup.Dispose()
+        }
+    }
+}
+
+AfterAll {
+    if ($script:ExampleRunspace) { $ExampleRunspace.Dispose() }
+    Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
+    $env:QEMUGUEST_RELAY_DIR = $script:SavedRelayDir
+    $script:Relay | Stop-LocalRelay
+    $script:Ours, $script:Stock, $script:Direct | Stop-LocalAgent
+    if ($script:ScratchRoot) { Remove-Item -Recurse -Force $ScratchRoot -ErrorAction SilentlyContinue }
+}
+
+Describe 'Help examples' {
+    It 'finds the examples (<AboutCount> in about_QemuGuest, <Count> in all)' -TestCases @(@{
+            AboutCount = @($Examples | Where-Object { $_.Topic -eq 'about_QemuGuest' }).Count; Count = $Examples.Count
+        }) {
+        $AboutCount | Should -BeGreaterThan 0
+        $Count | Should -BeGreaterThan 100
+    }
+
+    It '<Topic> marks every code line with PS>' -TestCases $Unmarked {
+        $Lines | Should -BeNullOrEmpty
+    }
+
+    foreach ($example in $Examples) {
+        It "$($example.Key) runs" -TestCases @($example) {
+            if ($Pending) {
+                Set-ItResult -Skipped -Because 'generated example pending (issue 17, surfacegen)'
+                return
+            }
+            $out = Invoke-Example -Key $Key -Topic $Topic -Code $Code
+            # Shown in the detailed report, so a reviewer sees what the example printed.
+            Write-Host ('        ' + ((($out -join '') -split "`n" | Select-Object -First 6 | ForEach-Object TrimEnd) -join "`n        "))
+        }
+    }
+}
