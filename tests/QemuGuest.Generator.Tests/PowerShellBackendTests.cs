@@ -127,6 +127,29 @@ public sealed class PowerShellBackendTests
         Assert.DoesNotContain("The secret, base64-encoded", text);
     }
 
+    [Fact]
+    public void TestCmdletsAnswerABoolPerTarget()
+    {
+        var text = Generated("cmdlets", "Qga.Cmdlets.g.cs");
+        Assert.Contains("[OutputType(typeof(bool))]\n[OutputType(\"QemuGuest.Cmdlets.GuestTestWidgetTestResult\")]\npublic sealed partial class TestVMGuestWidgetCommand : GuestCmdlet", text);
+        Assert.Contains("public SwitchParameter Detailed { get; set; }", text);
+        // A failed call and an unreachable target both answer (false or the -Detailed object), never nothing.
+        Assert.Contains("catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)", text);
+        Assert.Contains("context.WriteObject(GeneratedCmdletSupport.TestAnswer(\"QemuGuest.Cmdlets.GuestTestWidgetTestResult\", context.Session.TargetName, testDetailed, clock.Elapsed, null, error));", text);
+        Assert.Contains("protected override void OnTargetUnavailable(string target, ErrorRecord record)", text);
+    }
+
+    [Fact]
+    public void ATestCmdletMemberNamedDetailedIsReported()
+    {
+        var files = ScenarioFiles("cmdlets");
+        files["schema.powershell.json"] = "{ 'command': 'guest-test-widget', 'cmdlet': 'Test-VMGuestWidget',\n  'parameters': { 'name': { 'name': 'Detailed' } } }\n";
+        var run = GeneratorHarness.Run(files, Backends);
+        var d = Assert.Single(run.Diagnostics);
+        Assert.Equal("QG0103", d.Id);
+        Assert.Equal("The parameter name or alias 'Detailed' (argument 'name' of command 'guest-test-widget') collides with the -Detailed switch every Test- cmdlet has", d.GetMessage(CultureInfo.InvariantCulture));
+    }
+
     [Theory]
     [InlineData("'parameters': { 'user': { 'as': 'switch' } }", "'as': 'switch' of parameter 'user' needs a member of type 'bool', not 'str'")]
     [InlineData("'parameters': { 'hashed': { 'as': 'secure-base64' } }", "'as': 'secure-base64' of parameter 'hashed' needs a member of type 'str', not 'bool'")]
@@ -152,7 +175,7 @@ public sealed class PowerShellBackendTests
         string xml = string.Concat(lines.Select(l => System.Text.RegularExpressions.Regex.Unescape(l.Trim().TrimEnd('+', ';', ' ').Trim('"'))));
         var doc = System.Xml.Linq.XDocument.Parse(xml);
         var commands = doc.Root!.Elements("command").ToList();
-        Assert.Equal(6, commands.Count);
+        Assert.Equal(7, commands.Count);
         var get = commands.Single(c => (string?)c.Attribute("name") == "Get-VMGuestWidgets");
         Assert.Equal("Lists the widgets.", (string?)get.Element("synopsis"));
         // `guest-set-widgets` in the doc becomes the cmdlet name, and a related link.

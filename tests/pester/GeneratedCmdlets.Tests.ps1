@@ -109,7 +109,7 @@ Describe 'Cmdlet shape' {
 
     It 'takes every argument from the pipeline by property name' {
         foreach ($c in $Generated) {
-            foreach ($p in $c.Parameters.Values | Where-Object { $_.Name -notin 'Session', 'VMName', 'ThrottleLimit', 'TimeoutSec', 'WhatIf', 'Confirm' -and $_.Name -notin [System.Management.Automation.PSCmdlet]::CommonParameters }) {
+            foreach ($p in $c.Parameters.Values | Where-Object { $_.Name -notin 'Session', 'VMName', 'ThrottleLimit', 'TimeoutSec', 'WhatIf', 'Confirm', 'Detailed' -and $_.Name -notin [System.Management.Automation.PSCmdlet]::CommonParameters }) {
                 @($p.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and $_.ValueFromPipelineByPropertyName }).Count |
                     Should -BeGreaterThan 0 -Because "$($c.Name) -$($p.Name)"
             }
@@ -118,10 +118,55 @@ Describe 'Cmdlet shape' {
 }
 
 Describe 'Read-only cmdlets against qemu-ga' {
-    It 'Test-VMGuestAgent pings without output or error' {
+    It 'Test-VMGuestAgent answers $true as a plain [bool], so if (Test-VMGuestAgent ...) works' {
         $r = Invoke-Expecting { Test-VMGuestAgent -Session $S }
         $r.Errors | Should -BeNullOrEmpty
-        $r.Output | Should -BeNullOrEmpty
+        $r.Output.Count | Should -Be 1
+        $r.Output[0] | Should -BeOfType [bool]
+        $r.Output[0] | Should -BeTrue
+        $(if (Test-VMGuestAgent -Session $S) { 'yes' } else { 'no' }) | Should -Be 'yes'
+        (Test-VMGuestAgent -Session $S | Out-String).Trim() | Should -Be 'True'
+    }
+
+    It 'Test-VMGuestAgent answers $false, without an error, for a VM it cannot reach; -Verbose says why' {
+        $r = Invoke-Expecting { Test-VMGuestAgent -VMName 'no-such-vm-qg' -Verbose 4>&1 }
+        $r.Errors | Should -BeNullOrEmpty
+        $answer = @($r.Output | Where-Object { $_ -is [bool] })
+        $answer.Count | Should -Be 1
+        $answer[0] | Should -BeFalse
+        ($r.Output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message | Should -BeLike 'no-such-vm-qg: VMNotFound: *'
+        $(if (Test-VMGuestAgent -VMName 'no-such-vm-qg') { 'yes' } else { 'no' }) | Should -Be 'no'
+    }
+
+    It 'Test-VMGuestAgent answers once per target, in order of the targets that answer' {
+        $answers = @('pester-gen', 'no-such-vm-qg' | Test-VMGuestAgent)
+        $answers.Count | Should -Be 2
+        $answers | Should -Contain $true
+        $answers | Should -Contain $false
+    }
+
+    It 'Test-VMGuestAgent answers $false for a session whose agent is gone' {
+        $gone, $g = Start-AgentSession -Kind Stock -Name 'pester-gone'
+        try {
+            Test-VMGuestAgent -Session $g | Should -BeTrue
+            $gone | Stop-LocalAgent
+            $r = Invoke-Expecting { Test-VMGuestAgent -Session $g -TimeoutSec 3 }
+            $r.Errors | Should -BeNullOrEmpty
+            $r.Output | Should -Be @($false)
+        }
+        finally { Stop-AgentSession $gone $g }
+    }
+
+    It 'Test-VMGuestAgent -Detailed gives an object with VMName, Succeeded, ResponseTime and Error' {
+        $ok = Test-VMGuestAgent -Session $S -Detailed
+        $ok.PSObject.TypeNames[0] | Should -Be 'QemuGuest.Cmdlets.GuestPingTestResult'
+        $ok.VMName | Should -Be 'pester-gen'
+        $ok.Succeeded | Should -BeTrue
+        $ok.ResponseTime | Should -BeOfType [timespan]
+        $ok.Error | Should -BeNullOrEmpty
+        $bad = Test-VMGuestAgent -VMName 'no-such-vm-qg' -Detailed
+        $bad.Succeeded | Should -BeFalse
+        $bad.Error.FullyQualifiedErrorId | Should -Match '^VMNotFound'
     }
 
     It 'Sync-VMGuestChannel and Sync-VMGuestAgent echo the id as .Id' {

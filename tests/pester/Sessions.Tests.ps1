@@ -50,7 +50,8 @@ Describe 'New-VMGuestSession' {
         $handle = Open-VMGuestFile -VMName 'pipe-vm' -Path (Join-Path $Agent.Directory 'pipe.txt') -Mode w
         $handle | Close-VMGuestFile
         $err = $null
-        'no-such-vm' | Test-VMGuestAgent -ErrorVariable err -ErrorAction SilentlyContinue
+        # Not Test-VMGuestAgent: a Test- cmdlet answers $false instead of an error.
+        'no-such-vm' | Get-VMGuestHostName -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -BeLike 'VMNotFound,*'
         $err[0].TargetObject | Should -Be 'no-such-vm'
     }

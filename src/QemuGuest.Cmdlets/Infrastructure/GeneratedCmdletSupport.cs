@@ -59,6 +59,32 @@ public static class GeneratedCmdletSupport
         }
     }
 
+    /// <summary>
+    /// A Test- cmdlet's answer for one target: $true/$false, or with -Detailed an object
+    /// (PSTypeName <paramref name="typeName"/>) with VMName, Succeeded, ResponseTime, Reply (the
+    /// agent's reply, if any) and Error (the ErrorRecord of a failure). A failure is also told
+    /// on the verbose stream, since the plain answer is only $false.
+    /// </summary>
+    public static object TestAnswer(string typeName, string vmName, bool detailed, TimeSpan responseTime, object? reply, ErrorRecord? error)
+    {
+        if (!detailed)
+        {
+            return error is null;
+        }
+        var ps = new PSObject();
+        ps.Properties.Add(new PSNoteProperty("VMName", vmName));
+        ps.Properties.Add(new PSNoteProperty("Succeeded", error is null));
+        ps.Properties.Add(new PSNoteProperty("ResponseTime", responseTime));
+        ps.Properties.Add(new PSNoteProperty("Reply", reply));
+        ps.Properties.Add(new PSNoteProperty("Error", error));
+        ps.TypeNames.Insert(0, typeName);
+        return ps;
+    }
+
+    /// <summary>The verbose line for a failed test: which target and why (the agent's text made printable).</summary>
+    public static string TestFailure(string vmName, ErrorRecord error) =>
+        QemuGuest.Protocol.GuestText.Printable(vmName + ": " + error.FullyQualifiedErrorId.Split(',')[0] + ": " + error.Exception.Message, multiline: false);
+
     /// <summary>"Verb-Noun (wire-name) Name=value ..." for ShouldProcess; null values are left out.</summary>
     public static string Describe(string head, params object?[] nameValuePairs)
     {

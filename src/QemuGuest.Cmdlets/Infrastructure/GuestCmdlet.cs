@@ -44,6 +44,13 @@ public sealed class GuestOperationContext
         {
             return;
         }
+        if (value is bool)
+        {
+            // A Test- cmdlet's answer stays a plain bool: `if (Test-VMGuestAgent ...)`, -eq $true
+            // and its display (True/False) must not see a decorated object.
+            _cmdlet.Post(c => c.WriteObject(value));
+            return;
+        }
         if (value is object?[] array)
         {
             foreach (var item in array)
@@ -168,6 +175,12 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
     /// </summary>
     protected virtual string? ShouldProcessAction => null;
 
+    /// <summary>
+    /// Reports a target that cannot be worked on (closed session, unknown VM, unreachable
+    /// endpoint). Test- cmdlets answer $false for it instead of an error.
+    /// </summary>
+    protected virtual void OnTargetUnavailable(string target, ErrorRecord record) => WriteError(record);
+
     /// <summary>Token cancelled by Ctrl+C / StopProcessing.</summary>
     protected CancellationToken StoppingToken => _stopping.Token;
 
@@ -232,7 +245,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             {
                 if (s.IsDisposed)
                 {
-                    WriteError(ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ResourceUnavailable,
+                    OnTargetUnavailable(s.Name, ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ResourceUnavailable,
                         $"The session '{s.Name}' (Id {s.Id}) is closed.", s));
                     continue;
                 }
@@ -253,12 +266,12 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
                 }
                 catch (GuestTaskException ex)
                 {
-                    WriteError(ErrorTable.ToErrorRecord(ex, name));
+                    OnTargetUnavailable(name, ErrorTable.ToErrorRecord(ex, name));
                     continue;
                 }
                 catch (Exception ex) when (ex is not PipelineStoppedException)
                 {
-                    WriteError(ErrorTable.Create(ErrorTable.VMNotFound, ErrorCategory.ObjectNotFound,
+                    OnTargetUnavailable(name, ErrorTable.Create(ErrorTable.VMNotFound, ErrorCategory.ObjectNotFound,
                         $"No session named '{name}' and no relay endpoint for VM '{name}': {ex.Message}", name));
                     continue;
                 }

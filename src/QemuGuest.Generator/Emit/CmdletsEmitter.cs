@@ -50,6 +50,15 @@ internal static class CmdletsEmitter
         return w.ToString();
     }
 
+    /// <summary>
+    /// Every Test- cmdlet answers $true or $false per target (never nothing, never an error for a
+    /// failed test), so `if (Test-...)` works; -Detailed gives the object with the reply.
+    /// </summary>
+    public static bool IsTest(CmdletInfo c) => c.Verb == "Test";
+
+    /// <summary>PSTypeName of a Test- cmdlet's -Detailed object.</summary>
+    public static string TestResultTypeName(string command) => "QemuGuest.Cmdlets." + Naming.ToPascalCase(command) + "TestResult";
+
     /// <summary>PSTypeName of the object wrapping a scalar result.</summary>
     public static string ScalarTypeName(string command) => "QemuGuest.Cmdlets." + Naming.ToPascalCase(command) + "Result";
 
@@ -71,7 +80,12 @@ internal static class CmdletsEmitter
         }
         w.Line(attr.Append(")]").ToString());
         string? outType = OutputType(map, cmd, c);
-        if (outType is not null)
+        if (IsTest(c))
+        {
+            w.Line("[OutputType(typeof(bool))]");
+            w.Line("[OutputType(" + TypeMap.Literal(TestResultTypeName(cmd.Name)) + ")]");
+        }
+        else if (outType is not null)
         {
             w.Line("[OutputType(" + outType + ")]");
         }
@@ -87,6 +101,19 @@ internal static class CmdletsEmitter
         {
             w.Line();
             EmitCredential(w, c);
+        }
+        if (IsTest(c))
+        {
+            w.Line();
+            DocWriter.Tag(w, "summary", "Output an object per target (VMName, Succeeded, ResponseTime, Reply, Error) instead of $true or $false.");
+            w.Line("[Parameter]");
+            w.Line("public SwitchParameter Detailed { get; set; }");
+            w.Line();
+            w.Line("/// <summary>A target that cannot be reached fails the test: $false (the reason on the verbose stream), not an error.</summary>");
+            w.Open("protected override void OnTargetUnavailable(string target, ErrorRecord record)");
+            w.Line("WriteVerbose(GeneratedCmdletSupport.TestFailure(target, record));");
+            w.Line("WriteObject(GeneratedCmdletSupport.TestAnswer(" + TypeMap.Literal(TestResultTypeName(cmd.Name)) + ", target, Detailed.IsPresent, TimeSpan.Zero, null, record));");
+            w.Close();
         }
         if (c.ConfirmImpact is not null)
         {
@@ -356,6 +383,10 @@ internal static class CmdletsEmitter
             w.Line("return null;");
             w.Close();
         }
+        if (IsTest(c))
+        {
+            w.Line("bool testDetailed = Detailed.IsPresent;");
+        }
         w.Open("return async context =>");
         w.Line("var client = new GuestAgentCommands(context.Channel);");
         foreach (var p in c.Parameters)
@@ -386,7 +417,11 @@ internal static class CmdletsEmitter
         args.Add("options: context.CallOptions");
         args.Add("cancellationToken: context.CancellationToken");
         string call = "client." + TypeMap.CommandMethod(cmd) + "(" + string.Join(", ", args) + ").ConfigureAwait(false)";
-        if (cmd.Returns is null || !cmd.SuccessResponse)
+        if (IsTest(c))
+        {
+            EmitTestCall(w, map, cmd, c, call);
+        }
+        else if (cmd.Returns is null || !cmd.SuccessResponse)
         {
             w.Line("await " + call + ";");
         }
@@ -410,6 +445,36 @@ internal static class CmdletsEmitter
         }
         w.Close(";");
         w.Close();
+    }
+
+    private static void EmitTestCall(SourceWriter w, TypeMap map, QapiCommand cmd, CmdletInfo c, string call)
+    {
+        string type = TypeMap.Literal(TestResultTypeName(cmd.Name));
+        w.Line("var clock = global::System.Diagnostics.Stopwatch.StartNew();");
+        w.Line("object? reply = null;");
+        w.Open("try");
+        if (cmd.Returns is null || !cmd.SuccessResponse)
+        {
+            w.Line("await " + call + ";");
+        }
+        else if (c.ScalarProperty is not null && !cmd.Returns.IsArray)
+        {
+            w.Line("var result = await " + call + ";");
+            string value = map.Schema.Find(cmd.Returns.Name) is QapiEnum ? Qualified(map, cmd.Returns.Name) + "Extensions.ToWireName(result)" : "result";
+            w.Line("reply = GeneratedCmdletSupport.Scalar(" + TypeMap.Literal(ScalarTypeName(cmd.Name)) + ", " + TypeMap.Literal(c.ScalarProperty) + ", " + value + ");");
+        }
+        else
+        {
+            w.Line("reply = await " + call + ";");
+        }
+        w.Close();
+        w.Open("catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)");
+        w.Line("var error = ErrorTable.ToErrorRecord(ex, context.Session.TargetName);");
+        w.Line("context.WriteVerbose(GeneratedCmdletSupport.TestFailure(context.Session.TargetName, error));");
+        w.Line("context.WriteObject(GeneratedCmdletSupport.TestAnswer(" + type + ", context.Session.TargetName, testDetailed, clock.Elapsed, null, error));");
+        w.Line("return;");
+        w.Close();
+        w.Line("context.WriteObject(GeneratedCmdletSupport.TestAnswer(" + type + ", context.Session.TargetName, testDetailed, clock.Elapsed, reply, null));");
     }
 
     private static string Local(CmdletParameter p) => "a_" + Naming.ToCamelCase(p.Member).TrimStart('@');

@@ -73,6 +73,10 @@ internal static class HelpEmitter
             }
             x.Append("<parameter name=\"").Append(Esc(p.Name)).Append("\">").Append(Esc(text)).Append("</parameter>\n");
         }
+        if (CmdletsEmitter.IsTest(c))
+        {
+            x.Append("<parameter name=\"Detailed\">").Append(Esc("Output an object per target (VMName, Succeeded, ResponseTime, Reply, Error) instead of $true or $false.")).Append("</parameter>\n");
+        }
         if (c.Credential is not null)
         {
             x.Append("<parameter name=\"Credential\">").Append(Esc("A PSCredential (e.g. from Get-Credential) instead of the user name and password parameters: its user name and password are used.")).Append("</parameter>\n");
@@ -93,6 +97,11 @@ internal static class HelpEmitter
 
     private static string Output(TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
     {
+        if (CmdletsEmitter.IsTest(c))
+        {
+            return "System.Boolean: $true when the agent answered, $false when it failed or could not be reached (the reason is on the verbose stream), one per target. With -Detailed, "
+                + CmdletsEmitter.TestResultTypeName(cmd.Name) + " objects with VMName, Succeeded, ResponseTime, Reply (the agent's reply) and Error (the ErrorRecord of a failure).";
+        }
         string returns = cmd.Doc?.Returns is { } r && r.Trim().Length > 0 ? HelpText.Render(plan, cmd, r) : string.Empty;
         if (cmd.Returns is null || !cmd.SuccessResponse)
         {
@@ -132,6 +141,12 @@ internal static class HelpEmitter
         yield return ("Run through open sessions",
             "PS C:\\> $s = New-VMGuestSession unix:/run/qemu/web01-qga.sock\nPS C:\\> " + c.Name + " -Session $s" + required + "\nPS C:\\> Get-VMGuestSession | " + c.Name + required,
             "Connects to an agent's socket once and reuses the session; the last line runs the command through every open session, up to -ThrottleLimit at a time.");
+        if (CmdletsEmitter.IsTest(c))
+        {
+            yield return ("Use the answer in a condition",
+                "PS C:\\> if (" + c.Name + " -VMName web01" + required + ") { 'web01 passed' } else { 'web01 failed' }",
+                "The cmdlet returns $true or $false for each target, never nothing; add -Verbose to see why a test failed, or -Detailed for an object with the reply and the error.");
+        }
         if (c.ConfirmImpact is not null)
         {
             yield return ("See what would happen",

@@ -155,6 +155,11 @@ internal static class CmdletPlanner
                     po?.Help ?? MemberDoc(schema, c, m.Name),
                     kind == CmdletParameterKind.SecureBase64 || IsSecret(m.Name)));
             }
+            if (verb == "Test" && used.TryGetValue("Detailed", out var detailedMember))
+            {
+                diagnostics.Add(Diag(DiagnosticDescriptors.ParameterNameClash, c.Location, "Detailed", detailedMember, c.Name, "the -Detailed switch every Test- cmdlet has"));
+                ok = false;
+            }
             if (o?.Credential is { } credential && used.TryGetValue("Credential", out var taken))
             {
                 diagnostics.Add(Diag(DiagnosticDescriptors.ParameterNameClash, credential.Location, "Credential", taken, c.Name, "the -Credential parameter of the overlay's 'credential'"));
