@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Link;
 using QemuGuest.Protocol.Transports;
 
 namespace QemuGuest.Protocol.Client;
@@ -49,7 +50,8 @@ public enum GuestAgentClientState
 /// received is discarded (our reader drops half-read input at the agent's 0xFF) until a reply
 /// echoes that id. Each round is bounded by <see cref="GuestAgentClientOptions.SyncTimeout"/>
 /// and retried with a fresh id up to <see cref="GuestAgentClientOptions.SyncAttempts"/> times.
-/// An agent answering CommandNotFound gets plain guest-sync (still after 0xFF).</para>
+/// An agent answering CommandNotFound gets plain guest-sync (still after 0xFF). The handshake
+/// is <see cref="SyncHandshake"/>, the same one the relay runs on its guest channels.</para>
 /// <para><b>Timeouts.</b> A call's timeout covers queueing, connecting, syncing, sending and the
 /// reply. A call that times out before being sent leaves no trace; once sent, its reply may
 /// still come, so it stays as a placeholder that swallows the reply, and the connection
@@ -60,9 +62,6 @@ public enum GuestAgentClientState
 /// </remarks>
 public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDisposable
 {
-    private const string SyncDelimited = "guest-sync-delimited";
-    private const string Sync = "guest-sync";
-
     private readonly IGuestAgentTransport _transport;
     private readonly GuestAgentClientOptions _options;
     private readonly JsonDocumentOptions _documentOptions;
@@ -71,7 +70,7 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
     private readonly List<PendingCall> _inFlight = new();
     private readonly CancellationTokenSource _disposeCts = new();
     private readonly JsonMessageWriter _writer = new();
-    private readonly Random _random;
+    private readonly SyncHandshake _handshake;
 
     private TaskCompletionSource<bool> _changed = NewSignal();
     private Task? _pump;
@@ -87,7 +86,7 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
         _transport = transport ?? throw new ArgumentNullException(nameof(transport));
         _options = (options ?? new GuestAgentClientOptions()).Validated();
         _documentOptions = new JsonDocumentOptions { MaxDepth = _options.MaxDepth };
-        _random = new Random(Guid.NewGuid().GetHashCode());
+        _handshake = new SyncHandshake(_options.SyncTimeout, _options.SyncAttempts);
     }
 
     /// <summary>Connects to an endpoint given as a <see cref="ConnectionString"/>.</summary>
@@ -127,7 +126,7 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
     /// <summary>Connects (if needed) and syncs now, in queue order with other calls.</summary>
     public async Task ConnectAsync(CancellationToken cancellationToken = default)
     {
-        await EnqueueAsync(new PendingCall(CallKind.Sync, SyncDelimited), null, cancellationToken).ConfigureAwait(false);
+        await EnqueueAsync(new PendingCall(CallKind.Sync, SyncHandshake.SyncDelimited), null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -663,108 +662,98 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
 
     private async Task SyncAsync(Connection connection, CancellationToken cancellationToken)
     {
-        int rounds = 0;
-        bool fellBack = false;
-        while (true)
+        bool preferDelimited;
+        lock (_gate)
         {
-            bool delimited;
-            lock (_gate)
+            preferDelimited = _syncDelimitedSupported != false;
+        }
+
+        SyncResult result;
+        try
+        {
+            result = await _handshake.RunAsync(new ClientSyncLink(this, connection), preferDelimited, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The call ran out of time with its sync unanswered: this connection may be stuck,
+            // and a call timeout shorter than SyncAttempts x SyncTimeout would otherwise never
+            // get to drop it. Reconnecting costs a stock agent nothing.
+            OnDisconnected(connection, null);
+            throw;
+        }
+
+        lock (_gate)
+        {
+            if (result.DelimitedRefused)
             {
-                // Only placeholders (timed-out calls) may be left; their late replies are discarded now.
+                _syncDelimitedSupported = false;
+            }
+
+            if (result.Kind == SyncResultKind.Synced && _connection == connection)
+            {
+                _outOfStep = false;
+                _syncDelimitedSupported = result.Delimited;
                 _inFlight.Clear();
-                delimited = _syncDelimitedSupported != false;
-            }
-
-            rounds++;
-            long syncId = 1 + (long)(_random.NextDouble() * ((1L << 53) - 2));
-            long requestId;
-            lock (_gate)
-            {
-                requestId = ++_nextId;
-            }
-
-            var round = new SyncRound(connection, syncId, requestId);
-            lock (_gate)
-            {
-                if (_connection != connection)
-                {
-                    throw new QgaDisconnectedException(null, $"The connection to {Endpoint} closed during sync.");
-                }
-
-                _sync = round;
-            }
-
-            SyncOutcome outcome;
-            try
-            {
-                ReadOnlyMemory<byte> payload = _writer.WriteRequest(delimited ? SyncDelimited : Sync, new SyncArguments(syncId), requestId, leadingDelimiter: true);
-                await WriteAsync(connection, payload, delimited ? SyncDelimited : Sync, cancellationToken).ConfigureAwait(false);
-                Task<SyncOutcome> reply = round.Task;
-                Task finished = await Task.WhenAny(reply, Task.Delay(_options.SyncTimeout, cancellationToken)).ConfigureAwait(false);
-                if (finished != reply && cancellationToken.IsCancellationRequested)
-                {
-                    // The call ran out of time with its sync unanswered: as below, this connection
-                    // may be stuck, and a call timeout shorter than SyncAttempts x SyncTimeout
-                    // would otherwise never get to drop it. Reconnecting costs a stock agent nothing.
-                    OnDisconnected(connection, null);
-                }
-
-                cancellationToken.ThrowIfCancellationRequested();
-                outcome = finished == reply ? reply.Result : SyncOutcome.TimedOut;
-            }
-            finally
-            {
-                lock (_gate)
-                {
-                    if (_sync == round)
-                    {
-                        _sync = null;
-                    }
-                }
-            }
-
-            switch (outcome)
-            {
-                case SyncOutcome.Matched:
-                    lock (_gate)
-                    {
-                        if (_connection == connection)
-                        {
-                            _outOfStep = false;
-                            _syncDelimitedSupported = delimited;
-                            _inFlight.Clear();
-                            Pulse();
-                        }
-                    }
-
-                    return;
-                case SyncOutcome.Disconnected:
-                    throw new QgaDisconnectedException(null, $"The connection to {Endpoint} closed during sync.");
-                case SyncOutcome.NotFound when delimited && !fellBack:
-                    lock (_gate)
-                    {
-                        _syncDelimitedSupported = false;
-                    }
-
-                    fellBack = true;
-                    rounds--;
-                    continue;
-            }
-
-            if (rounds >= _options.SyncAttempts)
-            {
-                // A peer that stays silent on this connection may be stuck on it (a reply it
-                // stalled in the middle of, a half-read request): only a fresh connection can
-                // get past that, so the next call reconnects instead of syncing into the same
-                // silence forever. The relay does the same.
-                OnDisconnected(connection, null);
-                TimeSpan total = TimeSpan.FromTicks(_options.SyncTimeout.Ticks * rounds);
-                throw new QgaTimeoutException(
-                    delimited ? SyncDelimited : Sync,
-                    total,
-                    $"The guest agent at {Endpoint} did not answer {(delimited ? SyncDelimited : Sync)} ({rounds} round(s) of {_options.SyncTimeout.TotalSeconds:0.###} s); is the agent running in the guest?");
+                Pulse();
             }
         }
+
+        switch (result.Kind)
+        {
+            case SyncResultKind.Synced:
+                return;
+            case SyncResultKind.Disconnected:
+                throw new QgaDisconnectedException(null, $"The connection to {Endpoint} closed during sync.");
+            default:
+                TimeSpan total = TimeSpan.FromTicks(_options.SyncTimeout.Ticks * result.Rounds);
+                throw new QgaTimeoutException(
+                    result.Command,
+                    total,
+                    $"The guest agent at {Endpoint} did not answer {result.Command} ({result.Rounds} round(s) of {_options.SyncTimeout.TotalSeconds:0.###} s); is the agent running in the guest?");
+        }
+    }
+
+    /// <summary>The client's side of <see cref="SyncHandshake"/>: rounds go through <c>_sync</c>, which <see cref="OnFrame"/> reads.</summary>
+    private sealed class ClientSyncLink : ISyncLink
+    {
+        private readonly GuestAgentClient _client;
+        private readonly Connection _connection;
+
+        public ClientSyncLink(GuestAgentClient client, Connection connection)
+        {
+            _client = client;
+            _connection = connection;
+        }
+
+        public Task SendAsync(SyncRound round, CancellationToken cancellationToken)
+        {
+            lock (_client._gate)
+            {
+                if (_client._connection != _connection)
+                {
+                    throw new QgaDisconnectedException(null, $"The connection to {_client.Endpoint} closed during sync.");
+                }
+
+                // Only placeholders (timed-out calls) may be left; their late replies are discarded now.
+                _client._inFlight.Clear();
+                _client._sync = round;
+            }
+
+            return _client.WriteAsync(_connection, round.WriteRequest(_client._writer), round.Command, cancellationToken);
+        }
+
+        public void EndRound(SyncRound round)
+        {
+            lock (_client._gate)
+            {
+                if (_client._sync == round)
+                {
+                    _client._sync = null;
+                }
+            }
+        }
+
+        public void DropSilent() => _client.OnDisconnected(_connection, null);
     }
 
     private async Task WriteAsync(Connection connection, ReadOnlyMemory<byte> payload, string command, CancellationToken cancellationToken)
@@ -899,34 +888,7 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
         try
         {
             using JsonDocument document = JsonDocument.Parse(message, _documentOptions);
-            JsonElement root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return;
-            }
-
-            if (root.TryGetProperty("return", out JsonElement value))
-            {
-                if (value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long id) && id == round.SyncId)
-                {
-                    round.Complete(SyncOutcome.Matched);
-                }
-
-                return;
-            }
-
-            if (root.TryGetProperty("error", out JsonElement error) && error.ValueKind == JsonValueKind.Object
-                && error.TryGetProperty("class", out JsonElement errorClass) && errorClass.ValueEquals("CommandNotFound"))
-            {
-                bool ours = root.TryGetProperty("id", out JsonElement echoed) && echoed.ValueKind == JsonValueKind.Number
-                    && echoed.TryGetInt64(out long requestId) && requestId == round.RequestId;
-                bool aboutSync = error.TryGetProperty("desc", out JsonElement desc) && desc.ValueKind == JsonValueKind.String
-                    && (desc.GetString() ?? string.Empty).IndexOf(SyncDelimited, StringComparison.Ordinal) >= 0;
-                if (ours || aboutSync)
-                {
-                    round.Complete(SyncOutcome.NotFound);
-                }
-            }
+            round.Offer(document.RootElement);
         }
         catch (JsonException)
         {
@@ -1160,7 +1122,7 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
         }
 
         connection.Abort();
-        round?.Complete(SyncOutcome.Disconnected);
+        round?.Disconnected();
         string reason = error is null or OperationCanceledException or ObjectDisposedException ? "the channel closed" : error.Message;
         foreach (PendingCall call in inFlight)
         {
@@ -1225,14 +1187,6 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
         Done,
     }
 
-    private enum SyncOutcome
-    {
-        TimedOut,
-        Matched,
-        NotFound,
-        Disconnected,
-    }
-
     private sealed class PendingCall
     {
         private readonly TaskCompletionSource<object?> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -1274,37 +1228,6 @@ public sealed class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDi
         public void TrySetResult(object? value) => _completion.TrySetResult(value);
 
         public void TrySetException(Exception error) => _completion.TrySetException(error);
-    }
-
-    private sealed class SyncRound
-    {
-        private readonly TaskCompletionSource<SyncOutcome> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public SyncRound(Connection connection, long syncId, long requestId)
-        {
-            Connection = connection;
-            SyncId = syncId;
-            RequestId = requestId;
-        }
-
-        public Connection Connection { get; }
-
-        public long SyncId { get; }
-
-        public long RequestId { get; }
-
-        public Task<SyncOutcome> Task => _completion.Task;
-
-        public void Complete(SyncOutcome outcome) => _completion.TrySetResult(outcome);
-    }
-
-    private sealed class SyncArguments : IQgaArguments
-    {
-        private readonly long _id;
-
-        public SyncArguments(long id) => _id = id;
-
-        public void WriteMembers(Utf8JsonWriter writer) => writer.WriteNumber(JsonNames.Id, _id);
     }
 
     private sealed class Connection

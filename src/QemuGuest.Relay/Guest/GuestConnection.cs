@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Link;
 using QemuGuest.Protocol.Transports;
 using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Wire;
@@ -27,7 +28,7 @@ public sealed class GuestChannelException : Exception
 
 /// <summary>
 /// The one reply the relay is waiting for: the reply to relay id <see cref="Id"/>, or for a
-/// sync, a return value equal to the sync id. Completed by the reader loop with the parsed
+/// sync, whatever ends its <see cref="SyncRound"/>. Completed by the reader loop with the parsed
 /// message (ownership passes to the waiter), or failed with <see cref="GuestChannelException"/>.
 /// </summary>
 internal sealed class Expectation
@@ -35,16 +36,19 @@ internal sealed class Expectation
     private readonly TaskCompletionSource<OwnedJson?> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _firstByte;
 
-    public Expectation(long id, bool isSync, string command)
+    public Expectation(long id, string command, SyncRound? round = null)
     {
         Id = id;
-        IsSync = isSync;
         Command = command;
+        Round = round;
     }
 
     public long Id { get; }
 
-    public bool IsSync { get; }
+    /// <summary>Set for a sync: the handshake's round, which judges the messages read meanwhile.</summary>
+    public SyncRound? Round { get; }
+
+    public bool IsSync => Round is not null;
 
     public string Command { get; }
 
@@ -137,14 +141,22 @@ internal sealed class GuestConnection : IAsyncDisposable
     }
 
     /// <summary>Registers what the next accepted message must be; any previous expectation fails.</summary>
-    public Expectation Expect(long id, bool isSync, string command)
+    public Expectation Expect(long id, string command) => Expect(new Expectation(id, command));
+
+    /// <summary>Registers a sync round as the expectation; it ends when the round does.</summary>
+    public Expectation ExpectSync(SyncRound round) => Expect(new Expectation(round.SyncId, round.Command, round));
+
+    /// <summary>Closes the connection (a sync nobody answered): the reader stops, waiters fail.</summary>
+    public void Abandon(string reason) => Close(reason);
+
+    private Expectation Expect(Expectation e)
     {
-        var e = new Expectation(id, isSync, command);
         var old = Interlocked.Exchange(ref _expect, e);
         old?.TryFail("superseded");
         if (_closed.IsCancellationRequested)
         {
             e.TryFail(DisconnectedText());
+            e.Round?.Disconnected();
         }
 
         return e;
@@ -239,7 +251,9 @@ internal sealed class GuestConnection : IAsyncDisposable
         {
         }
 
-        Interlocked.Exchange(ref _expect, null)?.TryFail(DisconnectedText());
+        var pending = Interlocked.Exchange(ref _expect, null);
+        pending?.TryFail(DisconnectedText());
+        pending?.Round?.Disconnected();
     }
 
     private void ReadLoop()
@@ -368,10 +382,9 @@ internal sealed class GuestConnection : IAsyncDisposable
             RelayCounters.Inc(ref _counters.Unsolicited);
             Log.Dropped(_logger, _vm, "unsolicited");
         }
-        else if (expect.IsSync)
+        else if (expect.Round is { } round)
         {
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("return", out var r)
-                && r.ValueKind == JsonValueKind.Number && r.TryGetInt64(out long v) && v == expect.Id)
+            if (round.Offer(root))
             {
                 accepted = true;
             }

@@ -6,6 +6,7 @@ using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Protocol;
 using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Link;
 using QemuGuest.Protocol.Transports;
 using QemuGuest.Relay.Configuration;
 
@@ -20,8 +21,8 @@ public enum VmState
 }
 
 /// <summary>
-/// Owns one VM's agent channel: connects (with backoff), syncs (0xFF + guest-sync-delimited)
-/// on every connect, after every timeout and whenever the stream is out of step, and runs the
+/// Owns one VM's agent channel: connects (with backoff), syncs (the shared
+/// <see cref="SyncHandshake"/>: 0xFF + guest-sync-delimited) on every connect, after every timeout and whenever the stream is out of step, and runs the
 /// clients' requests one at a time, taken round-robin from a bounded <see cref="FairQueue{T}"/>.
 /// Each request goes out with a relay-owned id; the reply must carry it (in-order matching
 /// with the id as a check). Every wait is timed out; every failure ends as a clear error for
@@ -34,6 +35,7 @@ public sealed class VmChannel : IAsyncDisposable
     private readonly FairQueue<RelayRequest> _queue;
     private readonly CancellationTokenSource _stop = new();
     private readonly JsonMessageWriter _writer = new();
+    private readonly SyncHandshake _handshake;
     private long _nextId;
     private Task? _loop;
     private volatile GuestConnection? _connection;
@@ -47,6 +49,7 @@ public sealed class VmChannel : IAsyncDisposable
         _logger = logger;
         _queue = new FairQueue<RelayRequest>(limits.MaxQueuedRequests, limits.MaxQueuedPerClient, limits.MaxQueuedBytes);
         _nextId = Random.Shared.NextInt64(1, 1L << 40);
+        _handshake = new SyncHandshake(limits.SyncTimeout, limits.SyncAttempts);
     }
 
     public string Name { get; }
@@ -298,43 +301,65 @@ public sealed class VmChannel : IAsyncDisposable
 
     private async Task<bool> SyncAsync(GuestConnection connection, CancellationToken token)
     {
-        for (int attempt = 1; attempt <= _limits.SyncAttempts; attempt++)
+        SyncResult result;
+        try
         {
-            RelayCounters.Inc(ref Counters.Resyncs);
-            long syncId = Random.Shared.NextInt64(1, 1L << 53);
-            var expectation = connection.Expect(syncId, isSync: true, "guest-sync-delimited");
-            try
-            {
-                // Clear the guest's parser state, then ask for an echo we can recognise.
-                await connection.WriteAsync(_writer.WriteRequest("guest-sync-delimited", new SyncArguments(syncId), null, leadingDelimiter: true), token).ConfigureAwait(false);
-                await expectation.Task.WaitAsync(_limits.SyncTimeout, token).ConfigureAwait(false);
+            result = await _handshake.RunAsync(new RelaySyncLink(this, connection), preferDelimited: true, token).ConfigureAwait(false);
+        }
+        catch (GuestChannelException)
+        {
+            return false; // the write failed: the connection is closed
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+
+        switch (result.Kind)
+        {
+            case SyncResultKind.Synced:
                 connection.NeedsResync = false;
                 LastSync = DateTimeOffset.UtcNow;
-                Log.Synced(_logger, Name, attempt);
+                Log.Synced(_logger, Name, result.Rounds);
                 return true;
-            }
-            catch (TimeoutException)
-            {
-                connection.Clear(expectation);
-            }
-            catch (GuestChannelException)
-            {
-                connection.Clear(expectation);
-                if (connection.Closed.IsCancellationRequested)
-                {
-                    return false;
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                connection.Clear(expectation);
+            case SyncResultKind.Silent:
+                RelayCounters.Inc(ref Counters.SyncFailures);
+                Log.SyncFailed(_logger, Name, result.Rounds);
                 return false;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>The relay's side of <see cref="SyncHandshake"/>: a round is the connection's one expectation.</summary>
+    private sealed class RelaySyncLink : ISyncLink
+    {
+        private readonly VmChannel _channel;
+        private readonly GuestConnection _connection;
+        private Expectation? _expectation;
+
+        public RelaySyncLink(VmChannel channel, GuestConnection connection)
+        {
+            _channel = channel;
+            _connection = connection;
+        }
+
+        public Task SendAsync(SyncRound round, CancellationToken cancellationToken)
+        {
+            RelayCounters.Inc(ref _channel.Counters.Resyncs);
+            _expectation = _connection.ExpectSync(round);
+            return _connection.WriteAsync(round.WriteRequest(_channel._writer), cancellationToken);
+        }
+
+        public void EndRound(SyncRound round)
+        {
+            if (_expectation is { } e)
+            {
+                _connection.Clear(e);
             }
         }
 
-        RelayCounters.Inc(ref Counters.SyncFailures);
-        Log.SyncFailed(_logger, Name, _limits.SyncAttempts);
-        return false;
+        public void DropSilent() => _connection.Abandon("no answer to guest-sync-delimited");
     }
 
     /// <summary>Runs one request; null when it was never sent (the connection was already gone).</summary>
@@ -342,7 +367,7 @@ public sealed class VmChannel : IAsyncDisposable
     {
         var command = request.Command;
         long id = Interlocked.Increment(ref _nextId);
-        var expectation = connection.Expect(id, isSync: false, command.Name);
+        var expectation = connection.Expect(id, command.Name);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
         deadline.CancelAfter(_limits.FirstByteTimeout);
         expectation.OnFirstByte = () =>
@@ -501,14 +526,5 @@ public sealed class VmChannel : IAsyncDisposable
         public OwnedJsonHolder(Wire.OwnedJson? value) => Value = value;
 
         public Wire.OwnedJson? Value { get; }
-    }
-
-    private sealed class SyncArguments : IQgaArguments
-    {
-        private readonly long _id;
-
-        public SyncArguments(long id) => _id = id;
-
-        public void WriteMembers(Utf8JsonWriter writer) => writer.WriteNumber("id", _id);
     }
 }
