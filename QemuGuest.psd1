@@ -55,6 +55,7 @@
         'Remove-VMGuestItem'
         'Remove-VMGuestSession'
         'Remove-VMGuestSshAuthorizedKey'
+        'Restart-VMGuest'
         'Resume-VMGuestFileSystem'
         'Set-VMGuestFilePosition'
         'Set-VMGuestItemAttribute'

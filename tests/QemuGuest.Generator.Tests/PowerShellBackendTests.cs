@@ -128,6 +128,28 @@ public sealed class PowerShellBackendTests
     }
 
     [Fact]
+    public void TypesFollowPowerShell()
+    {
+        var text = Generated("cmdlets", "Qga.Cmdlets.g.cs");
+        // 'as': 'datetime-ns' → DateTimeOffset in, nanoseconds on the wire (range errors are ArgumentExceptions → InvalidArgument).
+        Assert.Contains("public global::System.DateTimeOffset? Time { get; set; }", text);
+        Assert.Contains("a_time = Time is null ? null : (long)GeneratedCmdletSupport.ToUnixNanoseconds(Time.Value, \"Time\");", text);
+        // 'values' → ValidateSet on a str member.
+        Assert.Contains("[ValidateSet(\"step\", \"slew\", \"reset\")]\n    public string? How { get; set; }", text);
+        // 'returns-as' → the scalar result is a DateTime.
+        Assert.Contains("GeneratedCmdletSupport.Scalar(\"QemuGuest.Cmdlets.GuestGetClockResult\", \"Time\", GeneratedCmdletSupport.FromUnixNanoseconds(result))", text);
+        // 'output-times' → a note shadows the wire number.
+        Assert.Contains("context.WriteObject(GeneratedCmdletSupport.WithTime(result, \"When\", seconds: true));", text);
+        // 'unwrap' → one object per element, typed as the element.
+        Assert.Contains("[OutputType(typeof(global::QemuGuest.Protocol.Qga.Stamp))]\npublic sealed partial class GetVMGuestStampsCommand", text);
+        Assert.Contains("foreach (var item in result.Items)", text);
+        // 'fixed' → a variant cmdlet: no parameter for the member, the value sent and shown by -WhatIf.
+        Assert.Contains("internal const string QgaFixedArguments = \"how=reset\";", text);
+        Assert.Contains("GeneratedCmdletSupport.Describe(\"Reset-VMGuestClock (guest-set-clock)\", \"How\", \"reset\", \"Time\", Time)", text);
+        Assert.Contains("await client.GuestSetClockAsync(time: a_time, how: \"reset\",", text);
+    }
+
+    [Fact]
     public void TestCmdletsAnswerABoolPerTarget()
     {
         var text = Generated("cmdlets", "Qga.Cmdlets.g.cs");
@@ -153,7 +175,13 @@ public sealed class PowerShellBackendTests
     [Theory]
     [InlineData("'parameters': { 'user': { 'as': 'switch' } }", "'as': 'switch' of parameter 'user' needs a member of type 'bool', not 'str'")]
     [InlineData("'parameters': { 'hashed': { 'as': 'secure-base64' } }", "'as': 'secure-base64' of parameter 'hashed' needs a member of type 'str', not 'bool'")]
-    [InlineData("'parameters': { 'user': { 'as': 'plain' } }", "'as' of parameter 'user' must be one of 'secure-base64', 'switch'")]
+    [InlineData("'parameters': { 'user': { 'as': 'plain' } }", "'as' of parameter 'user' must be one of 'secure-base64', 'switch', 'datetime-ns', 'datetime-s'")]
+    [InlineData("'parameters': { 'user': { 'as': 'datetime-ns' } }", "'as': 'datetime-ns' of parameter 'user' needs a member of type 'int', not 'str'")]
+    [InlineData("'parameters': { 'hashed': { 'values': [ 'a' ] } }", "'values' of parameter 'hashed' needs a 'str' member (enums get theirs from the schema)")]
+    [InlineData("'returns-as': 'datetime-ns'", "'returns-as': 'datetime-ns' needs a command returning 'int', not 'nothing'")]
+    [InlineData("'unwrap': 'user'", "'unwrap' must name the one member, a list, of the returned struct")]
+    [InlineData("'output-times': { 'user': 'datetime-s' }", "'output-times' member 'user' must be a 'number' member of the returned type 'nothing'")]
+    [InlineData("'fixed': { 'hashed': 'x' }", "'fixed' member 'hashed' must be a 'str' argument of command 'guest-set-secret' with a string value")]
     [InlineData("'credential': { 'user': 'user', 'password': 'secret' }", "'password' of 'credential' names 'secret', whose parameter needs 'as': 'secure-base64'")]
     [InlineData("'credential': { 'user': 'hashed', 'password': 'secret' }", "'user' of 'credential' must name a 'str' argument of command 'guest-set-secret'")]
     public void ParameterFormErrorsAreReported(string overlayKeys, string message)
@@ -175,7 +203,7 @@ public sealed class PowerShellBackendTests
         string xml = string.Concat(lines.Select(l => System.Text.RegularExpressions.Regex.Unescape(l.Trim().TrimEnd('+', ';', ' ').Trim('"'))));
         var doc = System.Xml.Linq.XDocument.Parse(xml);
         var commands = doc.Root!.Elements("command").ToList();
-        Assert.Equal(7, commands.Count);
+        Assert.Equal(12, commands.Count);
         var get = commands.Single(c => (string?)c.Attribute("name") == "Get-VMGuestWidgets");
         Assert.Equal("Lists the widgets.", (string?)get.Element("synopsis"));
         // `guest-set-widgets` in the doc becomes the cmdlet name, and a related link.
@@ -252,7 +280,10 @@ public sealed class PowerShellBackendTests
         string text = driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "Qga.Cmdlets.g.cs").SourceText.ToString();
         int commands = files.Where(f => !f.Key.Contains("powershell", StringComparison.Ordinal))
             .Sum(f => System.Text.RegularExpressions.Regex.Matches(f.Value, @"(?m)^\s*\{\s*'command':").Count);
-        Assert.Equal(commands, System.Text.RegularExpressions.Regex.Matches(text, "internal const string QgaCommandName").Count);
+        // One cmdlet per command, plus the overlay's variants ('fixed': Restart-VMGuest).
+        int variants = System.Text.RegularExpressions.Regex.Matches(text, "internal const string QgaFixedArguments").Count;
+        Assert.Equal(1, variants);
+        Assert.Equal(commands + variants, System.Text.RegularExpressions.Regex.Matches(text, "internal const string QgaCommandName").Count);
         Assert.Contains("class GetVMGuestExecStatusCommand", text);
         Assert.Contains("[Alias(\"Pid\")]", text);
     }

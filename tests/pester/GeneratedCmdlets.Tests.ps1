@@ -23,7 +23,8 @@ BeforeDiscovery {
         @{ Command = 'guest-suspend-disk'; Cmdlet = 'Suspend-VMGuestToDisk'; Params = @{} }
         @{ Command = 'guest-suspend-ram'; Cmdlet = 'Suspend-VMGuestToRam'; Params = @{} }
         @{ Command = 'guest-suspend-hybrid'; Cmdlet = 'Suspend-VMGuestHybrid'; Params = @{} }
-        @{ Command = 'guest-set-time'; Cmdlet = 'Set-VMGuestTime'; Params = @{ Time = 1 } }
+        @{ Command = 'guest-shutdown'; Cmdlet = 'Restart-VMGuest'; Params = @{} }
+        @{ Command = 'guest-set-time'; Cmdlet = 'Set-VMGuestTime'; Params = @{ Time = [datetimeoffset]::UtcNow } }
         @{ Command = 'guest-set-user-password'; Cmdlet = 'Set-VMGuestUserPassword'; Params = @{ UserName = 'nobody-qg-test'; Password = (ConvertTo-SecureString 'x' -AsPlainText -Force) } }
         @{ Command = 'guest-fsfreeze-freeze'; Cmdlet = 'Suspend-VMGuestFileSystem'; Params = @{} }
         @{ Command = 'guest-fsfreeze-freeze-list'; Cmdlet = 'Suspend-VMGuestMountPoint'; Params = @{ MountPoint = '/nonexistent-qg' } }
@@ -42,8 +43,13 @@ BeforeAll {
     $blocked = 'guest-shutdown,guest-suspend-disk,guest-suspend-ram,guest-suspend-hybrid,guest-set-time,guest-set-user-password,guest-fsfreeze-freeze,guest-fsfreeze-freeze-list,guest-set-vcpus,guest-set-memory-blocks,guest-fstrim,guest-ssh-add-authorized-keys,guest-ssh-remove-authorized-keys'
     $script:Agent, $script:S = Start-AgentSession -Kind Stock -Name 'pester-gen' -ExtraArguments @('-b', $blocked)
     $script:Module = Get-Module QemuGuest
-    $script:Generated = @(Get-Command -Module QemuGuest -CommandType Cmdlet | Where-Object {
+    $script:AllGenerated = @(Get-Command -Module QemuGuest -CommandType Cmdlet | Where-Object {
             $_.ImplementingType.GetField('QgaCommandName', [Reflection.BindingFlags] 'Static, NonPublic')
+        })
+    # Variants ('fixed' in the overlay: Restart-VMGuest is guest-shutdown with mode reboot) are
+    # further cmdlets of a command; each command has exactly one cmdlet that is not a variant.
+    $script:Generated = @($AllGenerated | Where-Object {
+            -not $_.ImplementingType.GetField('QgaFixedArguments', [Reflection.BindingFlags] 'Static, NonPublic')
         })
     function script:Wire([System.Management.Automation.CmdletInfo] $c) {
         $c.ImplementingType.GetField('QgaCommandName', [Reflection.BindingFlags] 'Static, NonPublic').GetRawConstantValue()
@@ -80,8 +86,8 @@ Describe 'Cmdlet shape' {
     }
 
     It 'supports ShouldProcess on every state-changing cmdlet' {
-        $changing = 'Set', 'Stop', 'Suspend', 'Resume', 'Open', 'Close', 'Write', 'Remove', 'Add', 'New', 'Move', 'Start', 'Optimize'
-        foreach ($c in $Generated | Where-Object Verb -In $changing) {
+        $changing = 'Set', 'Stop', 'Restart', 'Suspend', 'Resume', 'Open', 'Close', 'Write', 'Remove', 'Add', 'New', 'Move', 'Start', 'Optimize'
+        foreach ($c in $AllGenerated | Where-Object Verb -In $changing) {
             $c.Parameters.Keys | Should -Contain 'WhatIf' -Because $c.Name
         }
         foreach ($c in $Generated | Where-Object Verb -EQ 'Get') {
@@ -108,7 +114,7 @@ Describe 'Cmdlet shape' {
     }
 
     It 'takes every argument from the pipeline by property name' {
-        foreach ($c in $Generated) {
+        foreach ($c in $AllGenerated) {
             foreach ($p in $c.Parameters.Values | Where-Object { $_.Name -notin 'Session', 'VMName', 'ThrottleLimit', 'TimeoutSec', 'WhatIf', 'Confirm', 'Detailed' -and $_.Name -notin [System.Management.Automation.PSCmdlet]::CommonParameters }) {
                 @($p.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and $_.ValueFromPipelineByPropertyName }).Count |
                     Should -BeGreaterThan 0 -Because "$($c.Name) -$($p.Name)"
@@ -185,10 +191,27 @@ Describe 'Read-only cmdlets against qemu-ga' {
         $info.VMName | Should -Be 'pester-gen'
     }
 
-    It 'Get-VMGuestTime returns nanoseconds since 1970 as .Time' {
+    It 'Get-VMGuestTime returns the guest clock as a local DateTime in .Time' {
         $t = (Get-VMGuestTime -Session $S).Time
-        $now = [DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds() * 1000000
-        [math]::Abs($now - $t) | Should -BeLessThan (60 * 1e9)
+        $t | Should -BeOfType [datetime]
+        $t.Kind | Should -Be 'Local'
+        [math]::Abs(((Get-Date) - $t).TotalSeconds) | Should -BeLessThan 60
+    }
+
+    It 'Get-VMGuestUser shows LoginTime as a DateTime (when anyone is logged in)' {
+        $r = Invoke-Expecting { Get-VMGuestUser -Session $S }
+        foreach ($u in $r.Output) {
+            $u.LoginTime | Should -BeOfType [datetime]
+            $u.LoginTime | Should -BeLessOrEqual (Get-Date).AddMinutes(1)
+        }
+        # Nobody may be logged in here: the shadowing the cmdlet applies, on a wire-shaped object.
+        $support = [QemuGuest.Cmdlets.Infrastructure.GeneratedCmdletSupport]
+        $support::WithTime([pscustomobject]@{ LoginTime = 1500000000.5 }, 'LoginTime', $true).LoginTime.ToUniversalTime() |
+            Should -Be ([datetime]::new(2017, 7, 14, 2, 40, 0, 500, [DateTimeKind]::Utc))
+        $support::WithTime([pscustomobject]@{ Mtime = [long] 1500000000000000000 }, 'Mtime', $false).Mtime.ToUniversalTime() |
+            Should -Be ([datetime]::new(2017, 7, 14, 2, 40, 0, [DateTimeKind]::Utc))
+        # A hostile guest's out-of-range value becomes null, not an exception.
+        $support::WithTime([pscustomobject]@{ LoginTime = 1e300 }, 'LoginTime', $true).LoginTime | Should -BeNullOrEmpty
     }
 
     It 'Get-VMGuestHostName returns this host''s name' {
@@ -248,7 +271,8 @@ Describe 'Read-only cmdlets against qemu-ga' {
     It 'Get-VMGuestSshAuthorizedKey reads a user''s keys or reports the agent error' {
         $r = Invoke-Expecting { Get-VMGuestSshAuthorizedKey -Session $S -UserName root }
         if ($r.Errors) { $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'AgentGenericError,*' }
-        else { $r.Output[0].GetType().Name | Should -Be 'GuestAuthorizedKeys' }
+        # One string per key (the reply's keys list, unwrapped), each with the VMName.
+        foreach ($k in $r.Output) { $k | Should -BeOfType [string]; $k.VMName | Should -Be 'pester-gen' }
     }
 }
 
@@ -281,6 +305,37 @@ Describe 'Files through handles, piped by property name' {
         $r = Invoke-Expecting { Set-VMGuestFilePosition -Session $S -Handle 1 -Offset 0 -Origin 'middle' -Confirm:$false }
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidArgument,*'
         $r.Errors[0].Exception.Message | Should -BeLike '*-Origin*'
+    }
+
+    It 'completes and checks -Mode of Stop-VMGuest and Open-VMGuestFile at binding (<Line>)' -ForEach @(
+        @{ Line = 'Stop-VMGuest -Mode '; Expected = 'powerdown', 'halt', 'reboot' }
+        @{ Line = 'Open-VMGuestFile -Path /x -Mode '; Expected = 'r', 'w+', 'a+b' }
+    ) {
+        $completions = (TabExpansion2 -inputScript $Line -cursorColumn $Line.Length).CompletionMatches.CompletionText
+        foreach ($e in $Expected) { $completions | Should -Contain $e }
+    }
+
+    It 'refuses Stop-VMGuest -Mode banana at binding; nothing is sent' {
+        { Stop-VMGuest -Session $S -Mode banana -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
+        { Open-VMGuestFile -Session $S /tmp/x -Mode banana -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
+    }
+
+    It 'takes times as DateTimeOffset: -Time of Set-VMGuestTime, -LastWriteTime of Set-VMGuestItemAttribute' {
+        (Get-Command Set-VMGuestTime).Parameters['Time'].ParameterType | Should -Be ([Nullable[datetimeoffset]])
+        (Get-Command Set-VMGuestItemAttribute).Parameters['LastWriteTime'].ParameterType | Should -Be ([Nullable[datetimeoffset]])
+        # Beyond the wire's 64-bit nanoseconds (years 1678-2262): a named error before sending.
+        $r = Invoke-Expecting { Set-VMGuestTime -Session $S -Time ([datetimeoffset]::MaxValue) -Confirm:$false }
+        $r.Errors.Count | Should -Be 1
+        $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'InvalidArgument,*'
+        $r.Errors[0].Exception.Message | Should -BeLike '*9999-12-31*-Time*'
+    }
+
+    It 'Restart-VMGuest is guest-shutdown with mode reboot (no -Mode parameter)' {
+        $c = Get-Command Restart-VMGuest
+        (Wire $c) | Should -Be 'guest-shutdown'
+        $c.ImplementingType.GetField('QgaFixedArguments', [Reflection.BindingFlags] 'Static, NonPublic').GetRawConstantValue() | Should -Be 'mode=reboot'
+        $c.Parameters.Keys | Should -Not -Contain 'Mode'
+        (Get-Help Restart-VMGuest).Synopsis | Should -Be 'Asks the guest operating system to restart.'
     }
 
     It 'rejects a value outside ValidateSet before anything is sent' {
@@ -478,7 +533,7 @@ Describe 'Targets, parallel use' {
     It 'works inside ForEach-Object -Parallel with a shared session' {
         $results = 1..6 | ForEach-Object -Parallel { Get-VMGuestTime -Session $using:S } -ThrottleLimit 6
         @($results).Count | Should -Be 6
-        $results.Time | ForEach-Object { $_ | Should -BeGreaterThan 1600000000000000000 }
+        $results.Time | ForEach-Object { $_ | Should -BeGreaterThan ([datetime] '2020-01-01') }
     }
 
     It 'works inside Start-ThreadJob' {

@@ -85,6 +85,64 @@ public static class GeneratedCmdletSupport
     public static string TestFailure(string vmName, ErrorRecord error) =>
         QemuGuest.Protocol.GuestText.Printable(vmName + ": " + error.FullyQualifiedErrorId.Split(',')[0] + ": " + error.Exception.Message, multiline: false);
 
+    private static readonly long UnixEpochTicks = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
+
+    /// <summary>A time parameter as nanoseconds since 1970-01-01 UTC (the wire's range: years 1678 to 2262).</summary>
+    public static long ToUnixNanoseconds(DateTimeOffset time, string parameter)
+    {
+        try
+        {
+            return checked((time.UtcTicks - UnixEpochTicks) * 100);
+        }
+        catch (OverflowException)
+        {
+            throw new ArgumentException("Cannot use '" + time.ToString("o", CultureInfo.InvariantCulture) + "' for -" + parameter + ": the guest takes times from 1678 to 2262 (nanoseconds since 1970 in 64 bits).", parameter);
+        }
+    }
+
+    /// <summary>A time parameter as seconds since 1970-01-01 UTC.</summary>
+    public static double ToUnixSeconds(DateTimeOffset time, string parameter) => (time.UtcTicks - UnixEpochTicks) / (double)TimeSpan.TicksPerSecond;
+
+    /// <summary>A guest time (nanoseconds since 1970 UTC) as a local DateTime; null when the guest's value is not a representable time.</summary>
+    public static DateTime? FromUnixNanoseconds(long nanoseconds) => FromTicks(nanoseconds / 100);
+
+    /// <summary>A guest time (seconds since 1970 UTC) as a local DateTime; null when the guest's value is not a representable time.</summary>
+    public static DateTime? FromUnixSeconds(double seconds) =>
+        double.IsNaN(seconds) || Math.Abs(seconds) > 3e11 ? null : FromTicks((long)(seconds * TimeSpan.TicksPerSecond));
+
+    private static DateTime? FromTicks(long ticksSinceEpoch)
+    {
+        if (ticksSinceEpoch > DateTime.MaxValue.Ticks - UnixEpochTicks - TimeSpan.TicksPerDay || ticksSinceEpoch < -UnixEpochTicks + TimeSpan.TicksPerDay)
+        {
+            return null;
+        }
+        return new DateTime(UnixEpochTicks + ticksSinceEpoch, DateTimeKind.Utc).ToLocalTime();
+    }
+
+    /// <summary>
+    /// The output object with its wire time <paramref name="property"/> (nanoseconds, or seconds)
+    /// shown as a local DateTime: a note property of the same name shadows the number.
+    /// </summary>
+    public static PSObject WithTime(object item, string property, bool seconds)
+    {
+        var ps = PSObject.AsPSObject(item);
+        object? raw = Unwrap(ps.Properties[property]?.Value);
+        DateTime? time = null;
+        if (raw is IConvertible number and not string and not bool)
+        {
+            try
+            {
+                time = seconds ? FromUnixSeconds(number.ToDouble(CultureInfo.InvariantCulture)) : FromUnixNanoseconds(number.ToInt64(CultureInfo.InvariantCulture));
+            }
+            catch (OverflowException)
+            {
+                // A guest value beyond 64 bits is no representable time: null, like one out of range.
+            }
+        }
+        ps.Properties.Add(new PSNoteProperty(property, time));
+        return ps;
+    }
+
     /// <summary>"Verb-Noun (wire-name) Name=value ..." for ShouldProcess; null values are left out.</summary>
     public static string Describe(string head, params object?[] nameValuePairs)
     {

@@ -56,6 +56,23 @@ internal static class CmdletsEmitter
     /// </summary>
     public static bool IsTest(CmdletInfo c) => c.Verb == "Test";
 
+    /// <summary>The list member whose elements an 'unwrap' cmdlet writes, or null.</summary>
+    public static QapiMember? UnwrapMember(TypeMap map, QapiCommand cmd, CmdletInfo c)
+    {
+        if (c.Unwrap is null || cmd.Returns is null)
+        {
+            return null;
+        }
+        foreach (var m in map.StructMembers(cmd.Returns.Name))
+        {
+            if (m.Name == c.Unwrap)
+            {
+                return m;
+            }
+        }
+        return null;
+    }
+
     /// <summary>PSTypeName of a Test- cmdlet's -Detailed object.</summary>
     public static string TestResultTypeName(string command) => "QemuGuest.Cmdlets." + Naming.ToPascalCase(command) + "TestResult";
 
@@ -66,7 +83,7 @@ internal static class CmdletsEmitter
 
     private static void EmitCmdlet(SourceWriter w, TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
     {
-        var (synopsis, description) = HelpText.SynopsisAndDescription(plan, cmd);
+        var (synopsis, description) = HelpText.SynopsisAndDescription(plan, cmd, c);
         w.Line("/// <summary>");
         w.Line("/// <para type=\"synopsis\">" + OneLine(synopsis) + "</para>");
         w.Line("/// <para type=\"description\">" + OneLine(description) + "</para>");
@@ -92,6 +109,17 @@ internal static class CmdletsEmitter
         w.Open("public sealed partial class " + c.ClassName + " : GuestCmdlet");
         w.Line("/// <summary>The wire name of the guest agent command this cmdlet runs.</summary>");
         w.Line("internal const string QgaCommandName = " + TypeMap.Literal(cmd.Name) + ";");
+        if (!c.Fixed.IsEmpty)
+        {
+            var fixedText = new List<string>();
+            foreach (var f in c.Fixed)
+            {
+                fixedText.Add(f.Member + "=" + f.Value);
+            }
+            w.Line();
+            w.Line("/// <summary>The arguments this variant of the command's cmdlet sends with fixed values.</summary>");
+            w.Line("internal const string QgaFixedArguments = " + TypeMap.Literal(string.Join(",", fixedText)) + ";");
+        }
         foreach (var p in c.Parameters)
         {
             w.Line();
@@ -120,6 +148,11 @@ internal static class CmdletsEmitter
             w.Line();
             w.Line("/// <summary>What -WhatIf and -Confirm show.</summary>");
             var parts = new List<string> { TypeMap.Literal(c.Name + " (" + cmd.Name + ")") };
+            foreach (var f in c.Fixed)
+            {
+                parts.Add(TypeMap.Literal(Naming.ToPascalCase(f.Member)));
+                parts.Add(TypeMap.Literal(f.Value));
+            }
             foreach (var p in c.Parameters)
             {
                 parts.Add(TypeMap.Literal(p.Name));
@@ -146,6 +179,10 @@ internal static class CmdletsEmitter
         {
             return TypeMap.Literal(ScalarTypeName(cmd.Name));
         }
+        if (UnwrapMember(map, cmd, c) is { } list)
+        {
+            return "typeof(" + Qualified(map, list.Type.Name) + ")";
+        }
         return "typeof(" + Qualified(map, cmd.Returns.Name) + ")";
     }
 
@@ -156,6 +193,7 @@ internal static class CmdletsEmitter
             CmdletParameterKind.Switch or CmdletParameterKind.RequiredSwitch => "SwitchParameter",
             CmdletParameterKind.Bool => "bool",
             CmdletParameterKind.SecureBase64 => "global::System.Security.SecureString",
+            CmdletParameterKind.DateTimeNanoseconds or CmdletParameterKind.DateTimeSeconds => "global::System.DateTimeOffset",
             CmdletParameterKind.Enum or CmdletParameterKind.Alternate => "string",
             CmdletParameterKind.Struct => "object",
             _ => map.CsType(p.Type.Name),
@@ -350,6 +388,15 @@ internal static class CmdletsEmitter
                     // Encoded per call inside the operation, so the wire text lives only as long as the call.
                     w.Line("var " + local + "Secret = " + (c.Credential?.PasswordMember == p.Member ? "Credential is null ? " + p.Name + " : Credential.Password" : p.Name) + ";");
                     break;
+                case CmdletParameterKind.DateTimeNanoseconds:
+                case CmdletParameterKind.DateTimeSeconds:
+                {
+                    string unit = p.Kind == CmdletParameterKind.DateTimeSeconds ? "ToUnixSeconds" : "ToUnixNanoseconds";
+                    string cs = map.CsType(p.Type.Name);
+                    w.Line(cs + (p.Optional ? "? " : " ") + local + ";");
+                    needsTry.Add(p);
+                    break;
+                }
                 case CmdletParameterKind.Scalar when c.Credential?.UserMember == p.Member:
                     w.Line("var " + local + " = Credential is null ? " + p.Name + " : Credential.UserName;");
                     break;
@@ -375,6 +422,12 @@ internal static class CmdletsEmitter
             w.Open("try");
             foreach (var p in needsTry)
             {
+                if (p.Kind is CmdletParameterKind.DateTimeNanoseconds or CmdletParameterKind.DateTimeSeconds)
+                {
+                    string convert = "(" + map.CsType(p.Type.Name) + ")GeneratedCmdletSupport." + (p.Kind == CmdletParameterKind.DateTimeSeconds ? "ToUnixSeconds" : "ToUnixNanoseconds");
+                    w.Line(Local(p) + " = " + (p.Optional ? p.Name + " is null ? null : " + convert + "(" + p.Name + ".Value, " : convert + "(" + p.Name + ", ") + TypeMap.Literal(p.Name) + ");");
+                    continue;
+                }
                 w.Line(Local(p) + " = " + ConvertExpr(map, p, p.Name, TypeMap.Literal(p.Name)) + ";");
             }
             w.Close();
@@ -405,13 +458,35 @@ internal static class CmdletsEmitter
             {
                 locals[p.Member] = Local(p);
             }
+            foreach (var f in c.Fixed)
+            {
+                locals[f.Member] = TypeMap.Literal(f.Value);
+            }
             args.Add("arguments: " + map.Construct(map.TypeName(cmd.Arguments), map.CommandMembers(cmd), m => locals[m.Name]));
         }
         else
         {
-            foreach (var p in c.Parameters)
+            foreach (var m in map.CommandMembers(cmd))
             {
-                args.Add(ClientParameter(p.Member) + ": " + Local(p));
+                string? value = null;
+                foreach (var p in c.Parameters)
+                {
+                    if (p.Member == m.Name)
+                    {
+                        value = Local(p);
+                    }
+                }
+                foreach (var f in c.Fixed)
+                {
+                    if (f.Member == m.Name)
+                    {
+                        value = TypeMap.Literal(f.Value);
+                    }
+                }
+                if (value is not null)
+                {
+                    args.Add(ClientParameter(m.Name) + ": " + value);
+                }
             }
         }
         args.Add("options: context.CallOptions");
@@ -429,19 +504,29 @@ internal static class CmdletsEmitter
         {
             w.Line("var result = await " + call + ";");
             w.Open("foreach (var item in result)");
-            w.Line("context.WriteObject(item);");
+            w.Line("context.WriteObject(" + WithTimes(map, cmd, c, "item") + ");");
             w.Close();
         }
         else if (c.ScalarProperty is not null)
         {
             w.Line("var result = await " + call + ";");
-            string value = map.Schema.Find(cmd.Returns.Name) is QapiEnum ? Qualified(map, cmd.Returns.Name) + "Extensions.ToWireName(result)" : "result";
+            string value = map.Schema.Find(cmd.Returns.Name) is QapiEnum ? Qualified(map, cmd.Returns.Name) + "Extensions.ToWireName(result)"
+                : c.ReturnsAs is { } form ? "GeneratedCmdletSupport." + (form == ParameterForms.DateTimeSeconds ? "FromUnixSeconds" : "FromUnixNanoseconds") + "(result)"
+                : "result";
             w.Line("context.WriteObject(GeneratedCmdletSupport.Scalar(" + TypeMap.Literal(ScalarTypeName(cmd.Name)) + ", " + TypeMap.Literal(c.ScalarProperty) + ", " + value + "));");
+        }
+        else if (UnwrapMember(map, cmd, c) is { } list)
+        {
+            // One pipeline object per element of the reply's only member (a list).
+            w.Line("var result = await " + call + ";");
+            w.Open("foreach (var item in result." + TypeMap.PropertyName(list.Name, map.TypeName(cmd.Returns.Name)) + ")");
+            w.Line("context.WriteObject(item);");
+            w.Close();
         }
         else
         {
             w.Line("var result = await " + call + ";");
-            w.Line("context.WriteObject(result);");
+            w.Line("context.WriteObject(" + WithTimes(map, cmd, c, "result") + ");");
         }
         w.Close(";");
         w.Close();
@@ -475,6 +560,17 @@ internal static class CmdletsEmitter
         w.Line("return;");
         w.Close();
         w.Line("context.WriteObject(GeneratedCmdletSupport.TestAnswer(" + type + ", context.Session.TargetName, testDetailed, clock.Elapsed, reply, null));");
+    }
+
+    /// <summary>The output object with its 'output-times' members shown as DateTime (note properties shadowing the wire numbers).</summary>
+    private static string WithTimes(TypeMap map, QapiCommand cmd, CmdletInfo c, string item)
+    {
+        string e = item;
+        foreach (var t in c.OutputTimes)
+        {
+            e = "GeneratedCmdletSupport.WithTime(" + e + ", " + TypeMap.Literal(TypeMap.PropertyName(t.Member, map.TypeName(cmd.Returns!.Name))) + ", seconds: " + (t.Form == ParameterForms.DateTimeSeconds ? "true" : "false") + ")";
+        }
+        return e;
     }
 
     private static string Local(CmdletParameter p) => "a_" + Naming.ToCamelCase(p.Member).TrimStart('@');

@@ -47,7 +47,7 @@ internal static class HelpEmitter
 
     private static void EmitCommand(StringBuilder x, TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
     {
-        var (synopsis, description) = HelpText.SynopsisAndDescription(plan, cmd);
+        var (synopsis, description) = HelpText.SynopsisAndDescription(plan, cmd, c);
         x.Append("<command name=\"").Append(Esc(c.Name)).Append("\" wire=\"").Append(Esc(cmd.Name)).Append("\">\n");
         x.Append("<synopsis>").Append(Esc(synopsis)).Append("</synopsis>\n");
         x.Append("<description>\n");
@@ -109,10 +109,21 @@ internal static class HelpEmitter
         }
         if (c.ScalarProperty is not null)
         {
-            return CmdletsEmitter.ScalarTypeName(cmd.Name) + ": an object with one property, " + c.ScalarProperty + " (" + map.CsType(cmd.Returns.Name) + "), so it pipes by property name. " + returns;
+            string valueType = c.ReturnsAs is null ? map.CsType(cmd.Returns.Name) : "System.DateTime, local time";
+            return CmdletsEmitter.ScalarTypeName(cmd.Name) + ": an object with one property, " + c.ScalarProperty + " (" + valueType + "), so it pipes by property name. " + returns;
+        }
+        if (c.Unwrap is not null && CmdletsEmitter.UnwrapMember(map, cmd, c) is { } list)
+        {
+            string element = map.Find(list.Type.Name) is null ? map.CsType(list.Type.Name) : map.TypesNamespace + "." + map.TypeName(list.Type.Name);
+            return element + " (one per element of the reply's " + list.Name + " list), with a VMName property added. " + returns;
         }
         string type = map.TypesNamespace + "." + map.TypeName(cmd.Returns.Name);
-        return type + (cmd.Returns.IsArray ? " (one object per element)" : string.Empty) + ", with a VMName property added. " + returns;
+        string times = string.Empty;
+        foreach (var t in c.OutputTimes)
+        {
+            times += " " + TypeMap.PropertyName(t.Member, map.TypeName(cmd.Returns.Name)) + " is a local DateTime (null when the guest's value is not a representable time).";
+        }
+        return type + (cmd.Returns.IsArray ? " (one object per element)" : string.Empty) + ", with a VMName property added." + times + " " + returns;
     }
 
     private static IEnumerable<(string Title, string Code, string Remarks)> Examples(CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
@@ -214,6 +225,7 @@ internal static class HelpText
         {
             CmdletParameterKind.Switch => "Sent only when given: -" + p.Name + " sends true, -" + p.Name + ":$false sends false.",
             CmdletParameterKind.RequiredSwitch => "-" + p.Name + " sends true; without it, false is sent.",
+            CmdletParameterKind.DateTimeNanoseconds or CmdletParameterKind.DateTimeSeconds => "A DateTimeOffset (a DateTime or text such as '2030-01-01T12:00:00Z' converts); the cmdlet sends it as " + (p.Kind == CmdletParameterKind.DateTimeSeconds ? "seconds" : "nanoseconds") + " since 1970-01-01 UTC.",
             CmdletParameterKind.SecureBase64 => "A SecureString (PowerShell prompts for it without echoing when it is missing). The cmdlet encodes it (UTF-8, then base64) itself: give the secret, not its base64 form.",
             _ => null,
         };
@@ -259,12 +271,17 @@ internal static class HelpText
     }
 
     /// <summary>Synopsis: the doc body's first sentence; description: the body, Errors and Since.</summary>
-    public static (string Synopsis, string Description) SynopsisAndDescription(CmdletPlan plan, QapiCommand cmd)
+    public static (string Synopsis, string Description) SynopsisAndDescription(CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
     {
         string body = cmd.Doc?.Body is { } b && b.Trim().Length > 0 ? Render(plan, cmd, b) : "Runs the guest agent command " + cmd.Name + ".";
-        string synopsis = FirstSentence(body);
+        string synopsis = c.Synopsis ?? FirstSentence(body);
         var d = new StringBuilder(body);
-        d.Append("\n\nThis cmdlet runs the guest agent command ").Append(cmd.Name).Append('.');
+        d.Append("\n\nThis cmdlet runs the guest agent command ").Append(cmd.Name);
+        for (int i = 0; i < c.Fixed.Count; i++)
+        {
+            d.Append(i == 0 ? " with " : ", ").Append(c.Fixed[i].Member).Append(" \"").Append(c.Fixed[i].Value).Append('"');
+        }
+        d.Append('.');
         if (cmd.Doc?.Errors is { } e && e.Trim().Length > 0)
         {
             d.Append("\n\nErrors:\n").Append(Render(plan, cmd, e));

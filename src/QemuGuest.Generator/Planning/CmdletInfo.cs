@@ -2,7 +2,12 @@ using QemuGuest.Schema;
 
 namespace QemuGuest.Generator.Planning;
 
-/// <summary>One generated cmdlet.</summary>
+/// <summary>
+/// One generated cmdlet. From the overlay: <c>Synopsis</c> (replaces the doc's first sentence),
+/// <c>ReturnsAs</c> (a time form for a scalar result), <c>OutputTimes</c> (members of the
+/// returned objects shown as DateTime), <c>Unwrap</c> (the list member whose elements are
+/// written one by one), <c>Fixed</c> (arguments sent with a fixed value: a variant cmdlet).
+/// </summary>
 internal sealed record CmdletInfo(
     string Command,
     string Verb,
@@ -12,7 +17,12 @@ internal sealed record CmdletInfo(
     bool FromOverlay,
     EquatableArray<CmdletParameter> Parameters,
     string? ScalarProperty,
-    CmdletCredential? Credential)
+    CmdletCredential? Credential,
+    string? Synopsis,
+    string? ReturnsAs,
+    EquatableArray<OutputTimeOverlay> OutputTimes,
+    string? Unwrap,
+    EquatableArray<FixedArgumentOverlay> Fixed)
 {
     public string Name => Verb + "-" + Noun;
 }

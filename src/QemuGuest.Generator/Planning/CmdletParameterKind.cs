@@ -21,6 +21,12 @@ internal enum CmdletParameterKind
     /// </summary>
     SecureBase64,
 
+    /// <summary>An integer counting nanoseconds since 1970-01-01 UTC ('as': 'datetime-ns'): a DateTimeOffset.</summary>
+    DateTimeNanoseconds,
+
+    /// <summary>A number counting seconds since 1970-01-01 UTC ('as': 'datetime-s'): a DateTimeOffset.</summary>
+    DateTimeSeconds,
+
     /// <summary>An enum: a string parameter with ValidateSet of the wire names.</summary>
     Enum,
 

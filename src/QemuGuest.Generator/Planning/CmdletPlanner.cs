@@ -71,7 +71,25 @@ internal static class CmdletPlanner
         var byName = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var c in schema.Commands)
         {
-            var o = overlay?.Find(c.Name);
+            var entries = new List<CommandOverlay?> { overlay?.Find(c.Name) };
+            if (overlay is not null)
+            {
+                entries.AddRange(overlay.Variants(c.Name));
+            }
+            foreach (var entry in entries)
+            {
+                if (PlanOne(schema, c, entry, byName, diagnostics) is { } planned)
+                {
+                    list.Add(planned);
+                }
+            }
+        }
+        return new CmdletPlan(list.ToEquatableArray());
+    }
+
+    private static CmdletInfo? PlanOne(QapiSchema schema, QapiCommand c, CommandOverlay? o, Dictionary<string, string> byName, List<DiagnosticInfo> diagnostics)
+    {
+        {
             string verb;
             string noun;
             if (o is not null)
@@ -88,7 +106,7 @@ internal static class CmdletPlanner
             if (byName.TryGetValue(cmdletName, out var other))
             {
                 diagnostics.Add(Diag(DiagnosticDescriptors.CmdletNameClash, c.Location, cmdletName, c.Name, other));
-                continue;
+                return null;
             }
             byName[cmdletName] = c.Name;
 
@@ -98,12 +116,16 @@ internal static class CmdletPlanner
             {
                 // Boxed union arguments have no flat parameter list.
                 diagnostics.Add(Diag(DiagnosticDescriptors.UnsupportedParameterType, c.Location, "(arguments)", c.Name, c.Arguments));
-                continue;
+                return null;
             }
             var used = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             int nextPosition = 0;
             foreach (var m in CommandMembers(schema, c))
             {
+                if (o is not null && IsFixed(o, m.Name))
+                {
+                    continue;
+                }
                 ParameterOverlay? po = null;
                 if (o is not null)
                 {
@@ -141,6 +163,8 @@ internal static class CmdletPlanner
                 {
                     ParameterForms.SecureBase64 => CmdletParameterKind.SecureBase64,
                     ParameterForms.Switch => CmdletParameterKind.RequiredSwitch,
+                    ParameterForms.DateTimeNanoseconds => CmdletParameterKind.DateTimeNanoseconds,
+                    ParameterForms.DateTimeSeconds => CmdletParameterKind.DateTimeSeconds,
                     _ => KindOf(schema, m),
                 };
                 if (kind is null)
@@ -151,7 +175,7 @@ internal static class CmdletPlanner
                 }
                 parameters.Add(new CmdletParameter(
                     m.Name, pname, kind.Value, m.Type, m.Optional, position, aliases.ToEquatableArray(),
-                    ValidValues(schema, m.Type, kind.Value).ToEquatableArray(),
+                    (po is { Values.IsEmpty: false } ? new List<string>(po.Values) : ValidValues(schema, m.Type, kind.Value)).ToEquatableArray(),
                     po?.Help ?? MemberDoc(schema, c, m.Name),
                     kind == CmdletParameterKind.SecureBase64 || IsSecret(m.Name)));
             }
@@ -167,13 +191,26 @@ internal static class CmdletPlanner
             }
             if (!ok)
             {
-                continue;
+                return null;
             }
-            list.Add(new CmdletInfo(c.Name, verb, noun, verb + noun + "Command", impact, o is not null,
+            return new CmdletInfo(c.Name, verb, noun, verb + noun + "Command", impact, o is not null,
                 parameters.ToEquatableArray(), ScalarProperty(schema, c),
-                o?.Credential is { } cred ? new CmdletCredential(cred.UserMember, cred.PasswordMember) : null));
+                o?.Credential is { } cred ? new CmdletCredential(cred.UserMember, cred.PasswordMember) : null,
+                o?.Synopsis, o?.ReturnsAs, o?.OutputTimes ?? EquatableArray<OutputTimeOverlay>.Empty, o?.Unwrap,
+                o?.Fixed ?? EquatableArray<FixedArgumentOverlay>.Empty);
         }
-        return new CmdletPlan(list.ToEquatableArray());
+    }
+
+    private static bool IsFixed(CommandOverlay o, string member)
+    {
+        foreach (var f in o.Fixed)
+        {
+            if (f.Member == member)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static IEnumerable<string> Prepend(string first, List<string> rest)

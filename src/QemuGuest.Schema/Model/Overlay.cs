@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace QemuGuest.Schema;
 
 // The PowerShell overlay: a separate file next to the QAPI schema (schema/qga.powershell.json,
@@ -23,6 +25,7 @@ public sealed record ParameterOverlay(
     EquatableArray<string> Aliases,
     string? As,
     string? Help,
+    EquatableArray<string> Values,
     SourceLocation Location);
 
 /// <summary>The values of a parameter's 'as' key.</summary>
@@ -34,8 +37,23 @@ public static class ParameterForms
     /// <summary>A [switch] for a required 'bool': always sent, false when not given.</summary>
     public const string Switch = "switch";
 
-    public static readonly string[] All = { SecureBase64, Switch };
+    /// <summary>A DateTimeOffset for an integer member counting nanoseconds since 1970-01-01 UTC.</summary>
+    public const string DateTimeNanoseconds = "datetime-ns";
+
+    /// <summary>A DateTimeOffset for a number member counting seconds since 1970-01-01 UTC.</summary>
+    public const string DateTimeSeconds = "datetime-s";
+
+    public static readonly string[] All = { SecureBase64, Switch, DateTimeNanoseconds, DateTimeSeconds };
+
+    /// <summary>The forms a returned value or member may take ('returns-as', 'output-times').</summary>
+    public static readonly string[] Times = { DateTimeNanoseconds, DateTimeSeconds };
 }
+
+/// <summary>A member of the returned objects that is a time: written as a local DateTime (<c>Form</c>: a time form).</summary>
+public sealed record OutputTimeOverlay(string Member, string Form);
+
+/// <summary>An argument a cmdlet sends with a fixed value instead of a parameter (Restart-VMGuest: mode "reboot").</summary>
+public sealed record FixedArgumentOverlay(string Member, string Value);
 
 /// <summary>
 /// A -Credential parameter set: the PSCredential's user name goes to <c>UserMember</c> and its
@@ -50,19 +68,37 @@ public sealed record CommandOverlay(
     string? ConfirmImpact,
     EquatableArray<ParameterOverlay> Parameters,
     CredentialOverlay? Credential,
+    string? Synopsis,
+    string? ReturnsAs,
+    EquatableArray<OutputTimeOverlay> OutputTimes,
+    string? Unwrap,
+    EquatableArray<FixedArgumentOverlay> Fixed,
     SourceLocation Location);
 
 public sealed record PowerShellOverlay(EquatableArray<CommandOverlay> Commands)
 {
+    /// <summary>The command's own entry (the one without 'fixed').</summary>
     public CommandOverlay? Find(string command)
     {
         foreach (var c in Commands)
         {
-            if (c.Command == command)
+            if (c.Command == command && c.Fixed.IsEmpty)
             {
                 return c;
             }
         }
         return null;
+    }
+
+    /// <summary>The command's further cmdlets, each with some arguments fixed ('fixed').</summary>
+    public IEnumerable<CommandOverlay> Variants(string command)
+    {
+        foreach (var c in Commands)
+        {
+            if (c.Command == command && !c.Fixed.IsEmpty)
+            {
+                yield return c;
+            }
+        }
     }
 }

@@ -38,7 +38,11 @@ internal static class OverlayParser
             }
             var o = CheckOne(expr, loc, schema);
             string context = Context(o.Command);
-            if (byCommand.TryGetValue(o.Command, out var prev))
+            if (!o.Fixed.IsEmpty)
+            {
+                // A variant ('fixed') is a further cmdlet of a command that has its own entry.
+            }
+            else if (byCommand.TryGetValue(o.Command, out var prev))
             {
                 throw new SchemaError(loc, "command '" + o.Command + "' already has an overlay\n" + prev.Location + ": previous definition", context);
             }
@@ -47,7 +51,10 @@ internal static class OverlayParser
             {
                 throw new SchemaError(loc, "cmdlet '" + cmdlet + "' is already used by command '" + other.Command + "'", context);
             }
-            byCommand[o.Command] = o;
+            if (o.Fixed.IsEmpty)
+            {
+                byCommand[o.Command] = o;
+            }
             byCmdlet[cmdlet] = o;
             result.Add(o);
         }
@@ -75,7 +82,7 @@ internal static class OverlayParser
     private static CommandOverlay CheckOne(QDict expr, SourceLocation loc, QapiSchema schema)
     {
         string? context = expr["command"] is QString cs ? Context(cs.Value) : null;
-        CheckKeys(expr, loc, "overlay", new[] { "command", "cmdlet" }, new[] { "confirm-impact", "parameters", "credential" }, context);
+        CheckKeys(expr, loc, "overlay", new[] { "command", "cmdlet" }, new[] { "confirm-impact", "parameters", "credential", "synopsis", "returns-as", "output-times", "unwrap", "fixed" }, context);
         if (expr["command"] is not QString commandNode)
         {
             throw new SchemaError(expr["command"]!.Location, "'command' must be a string");
@@ -156,7 +163,7 @@ internal static class OverlayParser
                 {
                     throw Err(e.Value.Location, source + " must be an object");
                 }
-                CheckKeys(v, e.KeyLocation, source, Array.Empty<string>(), new[] { "position", "aliases", "name", "as", "help" }, context);
+                CheckKeys(v, e.KeyLocation, source, Array.Empty<string>(), new[] { "position", "aliases", "name", "as", "help", "values" }, context);
                 int? position = null;
                 if (v["position"] is { } posNode)
                 {
@@ -208,11 +215,23 @@ internal static class OverlayParser
                     }
                     form = asText.Value;
                     var memberType = MemberType(schema, cmd, e.Key);
-                    string wanted = form == ParameterForms.Switch ? "bool" : "str";
-                    if (memberType is null || memberType.IsArray || memberType.Name != wanted)
+                    if (!FormFits(form, memberType))
                     {
-                        throw Err(asNode.Location, "'as': '" + form + "' of " + source + " needs a member of type '" + wanted + "', not '" + memberType + "'");
+                        throw Err(asNode.Location, "'as': '" + form + "' of " + source + " needs a member of type '" + FormType(form) + "', not '" + memberType + "'");
                     }
+                }
+                var values = new List<string>();
+                if (v["values"] is { } valuesNode)
+                {
+                    if (valuesNode is not QList vl || vl.Items.Count == 0 || vl.Items.Any(x => x is not QString))
+                    {
+                        throw Err(valuesNode.Location, "'values' of " + source + " must be a non-empty array of strings");
+                    }
+                    if (MemberType(schema, cmd, e.Key) is not { Name: "str" })
+                    {
+                        throw Err(valuesNode.Location, "'values' of " + source + " needs a 'str' member (enums get theirs from the schema)");
+                    }
+                    values.AddRange(vl.Items.Cast<QString>().Select(x => x.Value));
                 }
                 string? help = null;
                 if (v["help"] is { } helpNode)
@@ -223,7 +242,7 @@ internal static class OverlayParser
                     }
                     help = hs.Value.Trim();
                 }
-                parameters.Add(new ParameterOverlay(e.Key, name, position, aliases.ToEquatableArray(), form, help, e.KeyLocation));
+                parameters.Add(new ParameterOverlay(e.Key, name, position, aliases.ToEquatableArray(), form, help, values.ToEquatableArray(), e.KeyLocation));
             }
 
             void AddName(string n, SourceLocation l, string descr)
@@ -262,8 +281,111 @@ internal static class OverlayParser
             }
             credential = new CredentialOverlay(Member("user", string.Empty), Member("password", ParameterForms.SecureBase64), credNode.Location);
         }
-        return new CommandOverlay(command, verb, noun, impact, parameters.ToEquatableArray(), credential, loc);
+        string? synopsis = null;
+        if (expr["synopsis"] is { } synNode)
+        {
+            if (synNode is not QString ss || ss.Value.Trim().Length == 0)
+            {
+                throw Err(synNode.Location, "'synopsis' must be a non-empty string");
+            }
+            synopsis = ss.Value.Trim();
+        }
+        QapiTypeRef? returns = cmd.Returns;
+        string? returnsAs = null;
+        if (expr["returns-as"] is { } raNode)
+        {
+            if (raNode is not QString ra || Array.IndexOf(ParameterForms.Times, ra.Value) < 0)
+            {
+                throw Err(raNode.Location, "'returns-as' must be one of " + string.Join(", ", ParameterForms.Times.Select(x => "'" + x + "'")));
+            }
+            if (!FormFits(ra.Value, returns))
+            {
+                throw Err(raNode.Location, "'returns-as': '" + ra.Value + "' needs a command returning '" + FormType(ra.Value) + "', not '" + (returns?.ToString() ?? "nothing") + "'");
+            }
+            returnsAs = ra.Value;
+        }
+        var returnedStruct = returns is null ? null : schema.Find<QapiStruct>(returns.Name);
+        var outputTimes = new List<OutputTimeOverlay>();
+        if (expr["output-times"] is { } otNode)
+        {
+            if (otNode is not QDict od)
+            {
+                throw Err(otNode.Location, "'output-times' must be an object");
+            }
+            foreach (var e in od.Entries)
+            {
+                if (e.Value is not QString f || Array.IndexOf(ParameterForms.Times, f.Value) < 0)
+                {
+                    throw Err(e.Value.Location, "'output-times' member '" + e.Key + "' must be one of " + string.Join(", ", ParameterForms.Times.Select(x => "'" + x + "'")));
+                }
+                var member = returnedStruct?.AllMembers.FirstOrDefault(x => x.Name == e.Key);
+                if (member is null || !FormFits(f.Value, member.Type))
+                {
+                    throw Err(e.KeyLocation, "'output-times' member '" + e.Key + "' must be a '" + FormType(f.Value) + "' member of the returned type '" + (returns?.Name ?? "nothing") + "'");
+                }
+                outputTimes.Add(new OutputTimeOverlay(e.Key, f.Value));
+            }
+        }
+        string? unwrap = null;
+        if (expr["unwrap"] is { } uwNode)
+        {
+            var member = uwNode is QString uw && returns is { IsArray: false } ? returnedStruct?.AllMembers.FirstOrDefault(x => x.Name == uw.Value) : null;
+            if (member is null || !member.Type.IsArray || returnedStruct!.AllMembers.Count != 1)
+            {
+                throw Err(uwNode.Location, "'unwrap' must name the one member, a list, of the returned struct");
+            }
+            unwrap = member.Name;
+        }
+        var fixedArguments = new List<FixedArgumentOverlay>();
+        if (expr["fixed"] is { } fxNode)
+        {
+            if (fxNode is not QDict fd || fd.Entries.Count == 0)
+            {
+                throw Err(fxNode.Location, "'fixed' must be a non-empty object");
+            }
+            foreach (var e in fd.Entries)
+            {
+                if (e.Value is not QString fv || MemberType(schema, cmd, e.Key) is not { IsArray: false, Name: "str" })
+                {
+                    throw Err(e.KeyLocation, "'fixed' member '" + e.Key + "' must be a 'str' argument of command '" + command + "' with a string value");
+                }
+                if (parameters.Any(x => x.Member == e.Key))
+                {
+                    throw Err(e.KeyLocation, "'fixed' member '" + e.Key + "' cannot also be in 'parameters'");
+                }
+                fixedArguments.Add(new FixedArgumentOverlay(e.Key, fv.Value));
+            }
+        }
+        return new CommandOverlay(command, verb, noun, impact, parameters.ToEquatableArray(), credential, synopsis, returnsAs,
+            outputTimes.ToEquatableArray(), unwrap, fixedArguments.ToEquatableArray(), loc);
     }
+
+    private static readonly string[] Integers = { "int", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "size" };
+
+    /// <summary>Whether a member (or result) of <paramref name="type"/> can take the PowerShell form.</summary>
+    private static bool FormFits(string form, QapiTypeRef? type)
+    {
+        if (type is null || type.IsArray)
+        {
+            return false;
+        }
+        return form switch
+        {
+            ParameterForms.Switch => type.Name == "bool",
+            ParameterForms.SecureBase64 => type.Name == "str",
+            ParameterForms.DateTimeNanoseconds => Array.IndexOf(Integers, type.Name) >= 0,
+            ParameterForms.DateTimeSeconds => type.Name == "number" || Array.IndexOf(Integers, type.Name) >= 0,
+            _ => false,
+        };
+    }
+
+    private static string FormType(string form) => form switch
+    {
+        ParameterForms.Switch => "bool",
+        ParameterForms.SecureBase64 => "str",
+        ParameterForms.DateTimeNanoseconds => "int",
+        _ => "number",
+    };
 
     /// <summary>The type of a command's argument member, or null when there is no such member.</summary>
     private static QapiTypeRef? MemberType(QapiSchema schema, QapiCommand cmd, string member)
