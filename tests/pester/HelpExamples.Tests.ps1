@@ -64,7 +64,7 @@ BeforeDiscovery {
         'Set-VMGuestUserPassword#1', 'Set-VMGuestUserPassword#2', 'Set-VMGuestUserPassword#3',
         'Start-VMGuestExec#1', 'Start-VMGuestExec#2', 'Start-VMGuestExec#3',
         'Start-VMGuestExecStream#1', 'Start-VMGuestExecStream#2', 'Start-VMGuestExecStream#3',
-        'Stop-VMGuest#2',
+        'Stop-VMGuest#2', 'Restart-VMGuest#2',
         'Stop-VMGuestExec#1', 'Stop-VMGuestExec#2', 'Stop-VMGuestExec#3',
         'Suspend-VMGuestFileSystem#2',
         'Suspend-VMGuestHybrid#2',
@@ -156,7 +156,7 @@ Set-Content ./site/index.html '<h1>web</h1>'
 Set-Content ./site/css/main.css 'body { margin: 0 }'
 '@
     }
-    foreach ($name in 'Stop-VMGuest', 'Suspend-VMGuestToDisk', 'Suspend-VMGuestToRam', 'Suspend-VMGuestHybrid', 'Set-VMGuestTime',
+    foreach ($name in 'Stop-VMGuest', 'Restart-VMGuest', 'Suspend-VMGuestToDisk', 'Suspend-VMGuestToRam', 'Suspend-VMGuestHybrid', 'Set-VMGuestTime',
         'Set-VMGuestUserPassword', 'Suspend-VMGuestFileSystem', 'Suspend-VMGuestMountPoint', 'Set-VMGuestProcessor',
         'Set-VMGuestMemoryBlock', 'Optimize-VMGuestFileSystem', 'Add-VMGuestSshAuthorizedKey', 'Remove-VMGuestSshAuthorizedKey') {
         # They would change this machine, not a scratch folder.
