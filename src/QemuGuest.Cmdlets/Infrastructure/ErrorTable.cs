@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
 using QemuGuest.Protocol;
+using QemuGuest.Protocol.Processes;
 using QemuGuest.Protocol.Transfer;
 
 namespace QemuGuest.Cmdlets.Infrastructure;
@@ -57,6 +58,7 @@ public static class ErrorTable
     public static (string ErrorId, ErrorCategory Category) Classify(Exception exception) => exception switch
     {
         TransferException transfer => Classify(transfer.Kind),
+        GuestProcessException process => Classify(process.Kind),
         GuestTaskException task => (task.ErrorId, task.Category),
         QgaGenericErrorException => (AgentGenericError, ErrorCategory.InvalidOperation),
         QgaCommandNotFoundException => (AgentCommandNotFound, ErrorCategory.NotImplemented),
@@ -99,12 +101,23 @@ public static class ErrorTable
         _ => (UnexpectedError, ErrorCategory.NotSpecified),
     };
 
+    /// <summary>ErrorId and category of each kind of guest-process failure the engine reports.</summary>
+    public static (string ErrorId, ErrorCategory Category) Classify(GuestProcessFailureKind kind) => kind switch
+    {
+        GuestProcessFailureKind.InvalidEnvironmentName => (InvalidArgument, ErrorCategory.InvalidArgument),
+        GuestProcessFailureKind.AgentFeatureUnavailable => (AgentFeatureUnavailable, ErrorCategory.NotImplemented),
+        GuestProcessFailureKind.Timeout => (GuestCommandTimeout, ErrorCategory.OperationTimeout),
+        GuestProcessFailureKind.ProcessNotFound => (GuestProcessNotFound, ErrorCategory.ObjectNotFound),
+        _ => (UnexpectedError, ErrorCategory.NotSpecified),
+    };
+
     public static ErrorRecord ToErrorRecord(Exception exception, object? target)
     {
         var (id, category) = Classify(exception);
         object? own = exception switch
         {
             TransferException transfer => transfer.Target,
+            GuestProcessException process => process.Target,
             GuestTaskException task => task.Target,
             _ => null,
         };
@@ -127,26 +140,4 @@ public static class ErrorTable
 
     public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target) =>
         new(new InvalidOperationException(message), errorId, category, target);
-}
-
-/// <summary>
-/// A failure of a task cmdlet that already knows its stable ErrorId and category (created
-/// through <see cref="ErrorTable.Fail"/>); the protocol exception that caused it, if any, is
-/// the InnerException.
-/// </summary>
-public sealed class GuestTaskException : Exception
-{
-    internal GuestTaskException(string errorId, ErrorCategory category, string message, object? target, Exception? inner)
-        : base(message, inner)
-    {
-        ErrorId = errorId;
-        Category = category;
-        Target = target;
-    }
-
-    public string ErrorId { get; }
-
-    public ErrorCategory Category { get; }
-
-    public object? Target { get; }
 }

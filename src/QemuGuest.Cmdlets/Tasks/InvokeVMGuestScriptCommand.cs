@@ -1,0 +1,65 @@
+using System;
+using System.Management.Automation;
+using QemuGuest.Cmdlets.Infrastructure;
+using QemuGuest.Protocol.Processes;
+
+namespace QemuGuest.Cmdlets.Tasks;
+
+/// <summary>
+/// <para type="synopsis">Runs script text in the guest with bash, sh, PowerShell or cmd, and waits for it.</para>
+/// <para type="description">Bash and Sh run the text with -c; PowerShell runs it with -EncodedCommand
+/// (pwsh on Linux, powershell.exe on Windows); Cmd runs it with cmd.exe /c. Results as for Invoke-VMGuestCommand.</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "VMGuestScript", DefaultParameterSetName = SessionParameterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(GuestProcessResult))]
+public sealed class InvokeVMGuestScriptCommand : GuestProcessCmdletBase
+{
+    public enum GuestScriptType
+    {
+        Bash,
+        Sh,
+        PowerShell,
+        Cmd,
+    }
+
+    /// <summary>The script's text.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string ScriptText { get; set; } = string.Empty;
+
+    /// <summary>The interpreter (default Bash).</summary>
+    [Parameter]
+    public GuestScriptType ScriptType { get; set; } = GuestScriptType.Bash;
+
+    /// <summary>Seconds to wait for the script to finish (default: no limit).</summary>
+    [Parameter]
+    [ValidateRange(1, 31 * 86400)]
+    public int Timeout { get; set; }
+
+    protected override string? ShouldProcessAction => $"Run a {ScriptType} script";
+
+    protected override GuestOperation? CreateOperation()
+    {
+        string text = ScriptText;
+        GuestScriptLanguage language = Language(ScriptType);
+        TimeSpan? timeout = Timeout > 0 ? TimeSpan.FromSeconds(Timeout) : null;
+        GuestProcessStartInfo extras = Capture(string.Empty, Array.Empty<string>());
+        return async context =>
+        {
+            GuestProcessEngine engine = context.CreateProcessEngine();
+            GuestProcessStartInfo start = await engine.ScriptStartInfoAsync(extras, language, text, context.CancellationToken).ConfigureAwait(false);
+            GuestProcessExit exit = await engine.RunAsync(start, timeout, context.CancellationToken).ConfigureAwait(false);
+            context.WriteObject(GuestProcessResult.From(exit, engine.TargetName));
+        };
+    }
+
+    // The parameter's type stays this cmdlet's own (scripts may name it); the engine has its own.
+    private static GuestScriptLanguage Language(GuestScriptType type) => type switch
+    {
+        GuestScriptType.Bash => GuestScriptLanguage.Bash,
+        GuestScriptType.Sh => GuestScriptLanguage.Sh,
+        GuestScriptType.Cmd => GuestScriptLanguage.Cmd,
+        GuestScriptType.PowerShell => GuestScriptLanguage.PowerShell,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
+}

@@ -1,0 +1,55 @@
+using System;
+using System.Management.Automation;
+using QemuGuest.Cmdlets.Infrastructure;
+using QemuGuest.Protocol;
+using QemuGuest.Protocol.Processes;
+
+namespace QemuGuest.Cmdlets.Tasks;
+
+/// <summary>
+/// <para type="synopsis">Waits for guest programs started with Start-VMGuestProcess and returns their results.</para>
+/// <para type="description">Pipe Start-VMGuestProcess's output into it, or give -Id. -Timeout bounds the
+/// wait; on timeout the program keeps running (unless -Kill) and a GuestCommandTimeout error is written.</para>
+/// </summary>
+[Cmdlet(VerbsLifecycle.Wait, "VMGuestProcess", DefaultParameterSetName = SessionParameterSet)]
+[OutputType(typeof(GuestProcessResult))]
+public sealed class WaitVMGuestProcessCommand : GuestCmdlet
+{
+    /// <summary>Process ids returned by Start-VMGuestProcess (or guest-exec).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Pid")]
+    public long[] Id { get; set; } = Array.Empty<long>();
+
+    /// <summary>Seconds to wait (default: no limit).</summary>
+    [Parameter]
+    [ValidateRange(1, 31 * 86400)]
+    public int Timeout { get; set; }
+
+    /// <summary>Kill a program that is still running when -Timeout passes.</summary>
+    [Parameter]
+    public SwitchParameter Kill { get; set; }
+
+    protected override GuestOperation? CreateOperation()
+    {
+        long[] ids = Id;
+        TimeSpan? timeout = Timeout > 0 ? TimeSpan.FromSeconds(Timeout) : null;
+        bool kill = Kill.IsPresent;
+        return async context =>
+        {
+            GuestProcessEngine engine = context.CreateProcessEngine();
+            foreach (long pid in ids)
+            {
+                try
+                {
+                    GuestProcessExit exit = await engine.WaitAsync(pid, timeout, kill, context.CancellationToken).ConfigureAwait(false);
+                    context.WriteObject(GuestProcessResult.From(exit, engine.TargetName));
+                }
+                catch (Exception ex) when (ex is GuestProcessException or QgaCommandException)
+                {
+                    // One unknown or slow process; the other ids are still waited for.
+                    context.WriteError(ErrorTable.ToErrorRecord(ex, pid));
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,10 @@
+namespace QemuGuest.Protocol.Processes;
+
+/// <summary>The interpreters <see cref="GuestProcessEngine.ScriptStartInfo"/> runs script text with.</summary>
+public enum GuestScriptLanguage
+{
+    Bash,
+    Sh,
+    PowerShell,
+    Cmd,
+}

@@ -1,0 +1,316 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using QemuGuest.HostileAgent;
+using QemuGuest.Protocol.Client;
+using QemuGuest.Protocol.Processes;
+using QemuGuest.Protocol.Transfer;
+
+namespace QemuGuest.Protocol.Tests;
+
+/// <summary>Debian's qemu-ga and our agent side by side, each a real process on its own socket, for the process-engine tests.</summary>
+public sealed class RealAgentsFixture : IDisposable
+{
+    private readonly Dictionary<AgentKind, RealAgentProcess> _agents = new();
+
+    public RealAgentsFixture()
+    {
+        Directory = Path.Combine(Path.GetTempPath(), "qgproc-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+        System.IO.Directory.CreateDirectory(Directory);
+        foreach (AgentKind kind in new[] { AgentKind.Stock, AgentKind.Ours })
+        {
+            string state = Path.Combine(Directory, kind + "-state");
+            System.IO.Directory.CreateDirectory(state);
+            var agent = RealAgentProcess.Start(kind, Path.Combine(Directory, kind + ".sock"), state);
+            _agents[kind] = agent;
+            agent.WaitUntilListening();
+        }
+    }
+
+    /// <summary>A folder the agents' programs may use (same machine: the "guest" is this host).</summary>
+    public string Directory { get; }
+
+    public GuestAgentClient CreateClient(AgentKind kind) =>
+        new("unix:" + _agents[kind].SocketPath, new GuestAgentClientOptions { DefaultTimeout = TimeSpan.FromSeconds(20) });
+
+    public void Dispose()
+    {
+        foreach (RealAgentProcess agent in _agents.Values)
+        {
+            agent.Dispose();
+        }
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// The guest-process engine on its own, no PowerShell, against both real agents: exit codes,
+/// signals, captured output and input, environment and working folder (natively in ours,
+/// through sh/env in the stock agent), timeouts that kill or leave running, and the exits the
+/// stock agent forgets once reported.
+/// </summary>
+public sealed class GuestProcessEngineTests : IClassFixture<RealAgentsFixture>
+{
+    private readonly RealAgentsFixture _agents;
+
+    public GuestProcessEngineTests(RealAgentsFixture agents) => _agents = agents;
+
+    private static CancellationToken Ct => new CancellationTokenSource(TimeSpan.FromSeconds(90)).Token;
+
+    private static GuestProcessEngine Engine(GuestAgentClient client) =>
+        new(client, new GuestSessionFacts(), new QgaCallOptions { Timeout = TimeSpan.FromSeconds(20) }, "vm1");
+
+    /// <summary>Host processes whose command line is exactly this one (the agents run on this host).</summary>
+    private static int Running(params string[] commandLine)
+    {
+        string wanted = string.Join("\0", commandLine) + "\0";
+        int count = 0;
+        foreach (string dir in Directory.GetDirectories("/proc"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")) == wanted)
+                {
+                    count++;
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return count;
+    }
+
+    private static async Task<int> RunningAfterAsync(TimeSpan within, params string[] commandLine)
+    {
+        var clock = Stopwatch.StartNew();
+        int n;
+        while ((n = Running(commandLine)) > 0 && clock.Elapsed < within)
+        {
+            await Task.Delay(50);
+        }
+        return n;
+    }
+
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task Exit_code_output_input_and_signal(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+
+        GuestProcessExit exit = await engine.RunAsync(new GuestProcessStartInfo("sh", new[] { "-c", "echo out; echo err >&2; exit 3" }), TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(3, exit.ExitCode);
+        Assert.Null(exit.Signal);
+        Assert.Equal("out\n", exit.StdOut);
+        Assert.Equal("err\n", exit.StdErr);
+        Assert.False(exit.StdOutTruncated);
+        Assert.Equal("sh", exit.FilePath);
+
+        var cat = new GuestProcessStartInfo("cat") { StandardInput = Encoding.UTF8.GetBytes("héllo\nworld\n") };
+        GuestProcessExit echoed = await engine.RunAsync(cat, TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(0, echoed.ExitCode);
+        Assert.Equal("héllo\nworld\n", echoed.StdOut);
+
+        GuestProcessExit killed = await engine.RunAsync(new GuestProcessStartInfo("sh", new[] { "-c", "kill -TERM $$" }), TimeSpan.FromSeconds(30), Ct);
+        Assert.Null(killed.ExitCode);
+        Assert.Equal(15, killed.Signal);
+    }
+
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task Environment_is_added_and_the_working_folder_is_used(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+        string folder = Path.Combine(_agents.Directory, "cwd " + kind);
+        Directory.CreateDirectory(folder);
+
+        var start = new GuestProcessStartInfo("sh", new[] { "-c", "pwd; echo \"$QG_ONE|$QG_TWO\"; test -n \"$PATH\" && echo inherited" })
+        {
+            Environment = new[] { new KeyValuePair<string, string>("QG_ONE", "a b"), new KeyValuePair<string, string>("QG_TWO", "x=y") },
+            WorkingDirectory = folder,
+        };
+        GuestProcessExit exit = await engine.RunAsync(start, TimeSpan.FromSeconds(30), Ct);
+
+        Assert.Equal(folder + "\na b|x=y\ninherited\n", exit.StdOut);
+        Assert.Equal(0, exit.ExitCode);
+    }
+
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task A_bad_environment_name_is_refused_before_anything_runs(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+        var start = new GuestProcessStartInfo("touch", new[] { Path.Combine(_agents.Directory, "never-" + kind) })
+        {
+            Environment = new[] { new KeyValuePair<string, string>("A=B\u001b[2J", "1") },
+        };
+
+        var ex = await Assert.ThrowsAsync<GuestProcessException>(() => engine.RunAsync(start, TimeSpan.FromSeconds(30), Ct));
+
+        Assert.Equal(GuestProcessFailureKind.InvalidEnvironmentName, ex.Kind);
+        Assert.Equal("A=B\u001b[2J", ex.Target);
+        Assert.Equal("'A=B\\u001b[2J' is not a valid environment variable name.", ex.Message);
+        Assert.False(File.Exists(Path.Combine(_agents.Directory, "never-" + kind)));
+    }
+
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task A_timeout_kills_the_program(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+        string seconds = kind == AgentKind.Stock ? "61.25" : "61.5"; // tells the two agents' sleeps apart
+
+        var clock = Stopwatch.StartNew();
+        var ex = await Assert.ThrowsAsync<GuestProcessException>(() => engine.RunAsync(new GuestProcessStartInfo("sleep", new[] { seconds }), TimeSpan.FromSeconds(1), Ct));
+
+        Assert.Equal(GuestProcessFailureKind.Timeout, ex.Kind);
+        Assert.Equal("vm1", ex.Target);
+        Assert.Contains("'sleep' (pid ", ex.Message, StringComparison.Ordinal);
+        Assert.EndsWith("did not exit within 1 s; it was killed.", ex.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), clock.Elapsed.ToString());
+        Assert.Equal(0, await RunningAfterAsync(TimeSpan.FromSeconds(5), "sleep", seconds));
+    }
+
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task A_wait_without_kill_leaves_the_program_running_and_a_wait_with_kill_ends_it(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+        string seconds = kind == AgentKind.Stock ? "62.25" : "62.5";
+        long pid = await engine.StartAsync(new GuestProcessStartInfo("sleep", new[] { seconds }), Ct);
+
+        var left = await Assert.ThrowsAsync<GuestProcessException>(() => engine.WaitAsync(pid, TimeSpan.FromSeconds(1), killOnTimeout: false, Ct));
+        Assert.Equal(GuestProcessFailureKind.Timeout, left.Kind);
+        Assert.Equal(pid, left.Target);
+        Assert.Equal($"Process {pid} did not exit within 1 s; it keeps running.", left.Message);
+        Assert.Equal(1, Running("sleep", seconds));
+        Assert.False((await engine.GetStateAsync(pid, Ct)).Exited);
+
+        var killed = await Assert.ThrowsAsync<GuestProcessException>(() => engine.WaitAsync(pid, TimeSpan.FromSeconds(1), killOnTimeout: true, Ct));
+        Assert.Equal(GuestProcessFailureKind.Timeout, killed.Kind);
+        Assert.EndsWith("it was killed.", killed.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await RunningAfterAsync(TimeSpan.FromSeconds(5), "sleep", seconds));
+    }
+
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task An_exit_seen_by_a_look_is_kept_for_the_wait_then_the_process_is_unknown(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+        long pid = await engine.StartAsync(new GuestProcessStartInfo("sh", new[] { "-c", "echo done; exit 7" }), Ct);
+
+        GuestProcessState state;
+        var clock = Stopwatch.StartNew();
+        while (!(state = await engine.GetStateAsync(pid, Ct)).Exited && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(20);
+        }
+        Assert.True(state.Exited);
+        Assert.Equal(7, state.ExitCode);
+
+        // The stock agent has forgotten the process by now; the engine has not.
+        GuestProcessExit exit = await engine.WaitAsync(pid, TimeSpan.FromSeconds(5), killOnTimeout: false, Ct);
+        Assert.Equal(7, exit.ExitCode);
+        Assert.Equal("done\n", exit.StdOut);
+
+        var gone = await Assert.ThrowsAsync<GuestProcessException>(() => engine.WaitAsync(pid, null, killOnTimeout: false, Ct));
+        Assert.Equal(GuestProcessFailureKind.ProcessNotFound, gone.Kind);
+        Assert.Equal(pid, gone.Target);
+        Assert.IsType<QgaGenericErrorException>(gone.InnerException);
+    }
+
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task An_unknown_pid_is_not_found_for_a_look_and_for_a_bounded_wait(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+
+        var look = await Assert.ThrowsAsync<GuestProcessException>(() => engine.GetStateAsync(987654321, Ct));
+        Assert.Equal(GuestProcessFailureKind.ProcessNotFound, look.Kind);
+        Assert.Equal(987654321L, look.Target);
+
+        // Before the engine, Wait-VMGuestProcess -Timeout without -Kill waited outside the
+        // not-found mapping and reported AgentGenericError; both waits now say ProcessNotFound.
+        var wait = await Assert.ThrowsAsync<GuestProcessException>(() => engine.WaitAsync(987654321, TimeSpan.FromSeconds(5), killOnTimeout: false, Ct));
+        Assert.Equal(GuestProcessFailureKind.ProcessNotFound, wait.Kind);
+    }
+
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task Scripts_run_with_their_interpreter(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+        var extras = new GuestProcessStartInfo(string.Empty) { StandardInput = Encoding.UTF8.GetBytes("in\n") };
+
+        GuestProcessStartInfo bash = await engine.ScriptStartInfoAsync(extras, GuestScriptLanguage.Bash, "read x; echo \"$x $((6*7))\"", Ct);
+        Assert.Equal("bash", bash.FilePath);
+        GuestProcessExit exit = await engine.RunAsync(bash, TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal("in 42\n", exit.StdOut);
+
+        GuestProcessStartInfo sh = await engine.ScriptStartInfoAsync(extras, GuestScriptLanguage.Sh, "exit 4", Ct);
+        Assert.Equal(4, (await engine.RunAsync(sh, TimeSpan.FromSeconds(30), Ct)).ExitCode);
+    }
+
+    [Fact]
+    public void PowerShell_scripts_are_encoded_for_pwsh_or_powershell_exe()
+    {
+        var extras = new GuestProcessStartInfo(string.Empty);
+        string encoded = Convert.ToBase64String(Encoding.Unicode.GetBytes("'a' + \"b\""));
+
+        GuestProcessStartInfo linux = GuestProcessEngine.ScriptStartInfo(extras, GuestScriptLanguage.PowerShell, "'a' + \"b\"", windows: false);
+        Assert.Equal("pwsh", linux.FilePath);
+        Assert.Equal(new[] { "-NoProfile", "-NonInteractive", "-EncodedCommand", encoded }, linux.Arguments);
+
+        GuestProcessStartInfo windows = GuestProcessEngine.ScriptStartInfo(extras, GuestScriptLanguage.PowerShell, "'a' + \"b\"", windows: true);
+        Assert.Equal("powershell.exe", windows.FilePath);
+        Assert.Equal(new[] { "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded }, windows.Arguments);
+
+        Assert.Equal(new[] { "/c", "dir" }, GuestProcessEngine.ScriptStartInfo(extras, GuestScriptLanguage.Cmd, "dir", windows: true).Arguments);
+    }
+
+    [Fact]
+    public void The_code_page_is_the_last_number_chcp_prints()
+    {
+        Assert.Equal(850, GuestProcessEngine.CodePage("Active code page: 850\r\n"));
+        Assert.Equal(65001, GuestProcessEngine.CodePage("Aktive Codepage: 65001.\r\n"));
+        Assert.Null(GuestProcessEngine.CodePage("no number"));
+    }
+}
