@@ -342,10 +342,29 @@ Describe 'Files through handles, piped by property name' {
         { Get-VMGuestFileHash -Session $S -Path / -Algorithm 'crc7' -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,*'
     }
 
-    It 'reports an agent failure as AgentGenericError with the target' {
+    It 'reports an agent failure as AgentGenericError with the target, categorised by what the agent said' {
         $r = Invoke-Expecting { Open-VMGuestFile -Session $S '/nonexistent/dir/x' -Confirm:$false }
         $r.Errors[0].FullyQualifiedErrorId | Should -BeLike 'AgentGenericError,*'
         $r.Errors[0].TargetObject | Should -Be 'pester-gen'
+        # qemu-ga: "failed to open file '/nonexistent/dir/x' (mode: 'r'): No such file or directory".
+        $r.Errors[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $r.Errors[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+    }
+
+    It 'maps agent texts to categories in the one error table (<Text>)' -ForEach @(
+        @{ Text = "failed to open file '/root/x' (mode: 'r'): Permission denied"; Category = 'PermissionDenied' }
+        @{ Text = 'Access is denied.'; Category = 'PermissionDenied' }
+        @{ Text = "failed to stat '/x': No such file or directory"; Category = 'ObjectNotFound' }
+        @{ Text = 'The system cannot find the file specified.'; Category = 'ObjectNotFound' }
+        @{ Text = 'hwclock timed out'; Category = 'OperationTimeout' }
+        @{ Text = "Parameter 'mode' expects a string"; Category = 'InvalidOperation' }
+    ) {
+        $protocol = [System.Runtime.Loader.AssemblyLoadContext]::All.Assemblies | Where-Object { $_.GetName().Name -eq 'QemuGuest.Protocol' } | Select-Object -First 1
+        $ex = [Activator]::CreateInstance($protocol.GetType('QemuGuest.Protocol.QgaGenericErrorException'), @('guest-x', $Text))
+        $record = [QemuGuest.Cmdlets.Infrastructure.ErrorTable]::ToErrorRecord($ex, 'vm1')
+        $record.FullyQualifiedErrorId | Should -Be 'AgentGenericError'
+        $record.CategoryInfo.Category | Should -Be $Category
+        $record.TargetObject | Should -Be 'vm1'
     }
 }
 

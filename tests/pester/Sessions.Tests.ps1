@@ -25,12 +25,16 @@ Describe 'New-VMGuestSession' {
         (Get-VMGuestSession -Id $s.Id).Name | Should -Be 'pester-stock'
     }
 
-    It 'reports a missing socket as a connection error with its ErrorId' {
+    It 'reports a missing socket as not found, naming it, with its ErrorId and what to do' {
         $err = $null
         $null = New-VMGuestSession -ConnectionString 'unix:/nonexistent/qga.sock' -ConnectTimeoutSec 2 -ErrorVariable err -ErrorAction SilentlyContinue
         $err.Count | Should -Be 1
         $err[0].FullyQualifiedErrorId | Should -BeLike 'AgentDisconnected,*'
-        $err[0].CategoryInfo.Category | Should -Be 'ConnectionError'
+        # Not .NET's "Cannot assign requested address" (ENOENT of a unix socket).
+        $err[0].Exception.Message | Should -BeLike '*The socket /nonexistent/qga.sock does not exist*'
+        $err[0].Exception.Message | Should -Not -BeLike '*Cannot assign requested address*'
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+        $err[0].ErrorDetails.RecommendedAction | Should -BeLike '*chardev*'
         $err[0].TargetObject | Should -Be 'unix:/nonexistent/qga.sock'
     }
 

@@ -60,10 +60,11 @@ public static class ErrorTable
         TransferException transfer => Classify(transfer.Kind),
         GuestProcessException process => Classify(process.Kind),
         GuestTaskException task => (task.ErrorId, task.Category),
-        QgaGenericErrorException => (AgentGenericError, ErrorCategory.InvalidOperation),
+        QgaGenericErrorException generic => (AgentGenericError, AgentFailureCategory(generic.Description)),
         QgaCommandNotFoundException => (AgentCommandNotFound, ErrorCategory.NotImplemented),
         QgaCommandException => (AgentError, ErrorCategory.InvalidOperation),
         QgaTimeoutException => (AgentTimeout, ErrorCategory.OperationTimeout),
+        QgaDisconnectedException { InnerException: System.IO.FileNotFoundException } => (AgentDisconnected, ErrorCategory.ObjectNotFound),
         QgaDisconnectedException => (AgentDisconnected, ErrorCategory.ConnectionError),
         QgaProtocolException => (AgentProtocolViolation, ErrorCategory.ProtocolError),
         QapiUnmarshalException => (AgentProtocolViolation, ErrorCategory.ProtocolError),
@@ -71,6 +72,45 @@ public static class ErrorTable
         ArgumentException => (InvalidArgument, ErrorCategory.InvalidArgument),
         OperationCanceledException => ("OperationStopped", ErrorCategory.OperationStopped),
         _ => (UnexpectedError, ErrorCategory.NotSpecified),
+    };
+
+    // What agents (qemu-ga, ours, POSIX and Windows) say when a command failed for a reason a
+    // script may want to tell apart; the ErrorId stays AgentGenericError, the category says why.
+    private static readonly string[] NotFoundTexts = { "No such file", "No such process", "does not exist", "cannot find", "not found" };
+    private static readonly string[] PermissionTexts = { "Permission denied", "Access is denied", "Operation not permitted", "access denied" };
+    private static readonly string[] TimeoutTexts = { "timed out", "timeout" };
+
+    /// <summary>The category of a GenericError from its description: not found, permission, timeout, else InvalidOperation.</summary>
+    public static ErrorCategory AgentFailureCategory(string description)
+    {
+        static bool Any(string text, string[] needles)
+        {
+            foreach (var n in needles)
+            {
+                if (text.IndexOf(n, StringComparison.OrdinalIgnoreCase) >= 0)
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+        return Any(description, PermissionTexts) ? ErrorCategory.PermissionDenied
+            : Any(description, NotFoundTexts) ? ErrorCategory.ObjectNotFound
+            : Any(description, TimeoutTexts) ? ErrorCategory.OperationTimeout
+            : ErrorCategory.InvalidOperation;
+    }
+
+    /// <summary>What to do about an error, where there is something to say (null otherwise).</summary>
+    public static string? RecommendedAction(string errorId, ErrorCategory category, Exception? exception) => (errorId, category) switch
+    {
+        (AgentCommandNotFound, _) => "The agent does not offer this command, or its policy disabled it: see the agent's guest-info (Invoke-VMGuestRpc guest-info).",
+        (AgentTimeout, _) => "The agent did not answer in time: raise -TimeoutSec, or check that the agent runs in the guest (e.g. systemctl status qemu-guest-agent).",
+        (AgentDisconnected, ErrorCategory.ObjectNotFound) => "Check the path: it must be the VM's agent chardev (-chardev socket,path=...,server=on) or the relay's endpoint, and the VM must be running.",
+        (AgentDisconnected, _) => "Check that the VM runs and its guest agent is installed and started; New-VMGuestSession -ConnectTimeoutSec waits longer for an agent that is starting.",
+        (AgentGenericError, ErrorCategory.PermissionDenied) => "The agent runs in the guest with its own rights: check the permissions of the path in the guest, or the agent's policy.",
+        (AgentGenericError, ErrorCategory.ObjectNotFound) => "Check the name or path in the guest (e.g. Get-VMGuestItem).",
+        (VMNotFound, _) => "Open a session with New-VMGuestSession -Name, or check that the relay runs and serves this VM (its runtime folder: QEMUGUEST_RELAY_DIR).",
+        _ => null,
     };
 
     /// <summary>ErrorId and category of each kind of transfer failure the engine reports.</summary>
@@ -122,14 +162,10 @@ public static class ErrorTable
             _ => null,
         };
         var record = new ErrorRecord(exception, id, category, own ?? target);
-        if (exception is QgaCommandException agentError)
+        string? action = RecommendedAction(id, category, exception);
+        if (exception is QgaCommandException || action is not null)
         {
-            record.ErrorDetails = new ErrorDetails(agentError.Message)
-            {
-                RecommendedAction = agentError is QgaCommandNotFoundException
-                    ? "The agent does not offer this command, or its policy disabled it: see the agent's guest-info (Invoke-VMGuestRpc guest-info)."
-                    : null,
-            };
+            record.ErrorDetails = new ErrorDetails(exception.Message) { RecommendedAction = action };
         }
         return record;
     }
@@ -138,6 +174,13 @@ public static class ErrorTable
     public static GuestTaskException Fail(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null) =>
         new(errorId, category, message, target, inner);
 
-    public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target) =>
-        new(new InvalidOperationException(message), errorId, category, target);
+    public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target)
+    {
+        var record = new ErrorRecord(new InvalidOperationException(message), errorId, category, target);
+        if (RecommendedAction(errorId, category, null) is { } action)
+        {
+            record.ErrorDetails = new ErrorDetails(message) { RecommendedAction = action };
+        }
+        return record;
+    }
 }

@@ -38,6 +38,13 @@ public sealed class UnixSocketTransport : IGuestAgentTransport
             await SocketConnect.ConnectAsync(socket, UnixSocketEndPoint.Create(Path), cancellationToken).ConfigureAwait(false);
             return new NetworkStream(socket, ownsSocket: true);
         }
+        catch (SocketException ex) when (!File.Exists(Path))
+        {
+            // .NET reports a missing socket file (ENOENT) as "Cannot assign requested address",
+            // which sends users looking at the network; say what is wrong and where.
+            socket.Dispose();
+            throw new FileNotFoundException("The socket " + Path + " does not exist (is the VM running, with its agent chardev at that path?).", Path, ex);
+        }
         catch
         {
             socket.Dispose();
