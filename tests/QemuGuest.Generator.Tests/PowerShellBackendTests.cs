@@ -127,6 +127,17 @@ public sealed class PowerShellBackendTests
         Assert.DoesNotContain("The secret, base64-encoded", text);
     }
 
+    [Theory]
+    [InlineData("Sets the password, e.g. to regain access. More.", "Sets the password, e.g. to regain access.")]
+    [InlineData("Reads facts (i.e. names). Then more.", "Reads facts (i.e. names).")]
+    [InlineData("Runs it. \"Quoted\" next.", "Runs it.")]
+    [InlineData("Version 1.5 of it. Next.", "Version 1.5 of it.")]
+    [InlineData("No full stop", "No full stop")]
+    public void SynopsisIsTheFirstSentenceNotCutAtAbbreviations(string body, string synopsis)
+    {
+        Assert.Equal(synopsis, HelpText.FirstSentence(body));
+    }
+
     [Fact]
     public void TypesFollowPowerShell()
     {

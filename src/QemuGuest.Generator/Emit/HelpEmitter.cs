@@ -150,8 +150,8 @@ internal static class HelpEmitter
             "PS C:\\> " + c.Name + " -VMName web01" + required,
             "Runs " + cmd.Name + " in the guest of VM web01 through the relay" + given + ": " + what);
         yield return ("Run through open sessions",
-            "PS C:\\> $s = New-VMGuestSession unix:/run/qemu/web01-qga.sock\nPS C:\\> " + c.Name + " -Session $s" + required + "\nPS C:\\> Get-VMGuestSession | " + c.Name + required,
-            "Connects to an agent's socket once and reuses the session; the last line runs the command through every open session, up to -ThrottleLimit at a time.");
+            "PS C:\\> $s = New-VMGuestSession -VMName web01\nPS C:\\> " + c.Name + " -Session $s" + required + "\nPS C:\\> Get-VMGuestSession | " + c.Name + required,
+            "Opens a session to web01 (through the relay; New-VMGuestSession -ConnectionString unix:PATH connects to a VM's agent socket directly) once and reuses it; the last line runs the command through every open session, up to -ThrottleLimit at a time.");
         if (CmdletsEmitter.IsTest(c))
         {
             yield return ("Use the answer in a condition",
@@ -247,11 +247,15 @@ internal static class HelpText
         return t.Length == 0 || t[t.Length - 1] is '.' or '!' or '?' or ':' ? t : t + ".";
     }
 
+    /// <summary>
+    /// The first sentence: up to the first full stop followed by a space and a capital letter
+    /// (or an opening quote/bracket), so "e.g. a" or "(see x. y)" does not end it.
+    /// </summary>
     public static string FirstSentence(string text)
     {
         string t = Regex.Replace(text.Trim(), @"\s+", " ");
-        int dot = t.IndexOf(". ", System.StringComparison.Ordinal);
-        return dot > 0 ? t.Substring(0, dot + 1) : t;
+        var m = Regex.Match(t, @"(?<!\b(?:e\.g|i\.e|etc|vs|cf))\.\s(?=[A-Z""'(`])");
+        return m.Success ? t.Substring(0, m.Index + 1) : t;
     }
 
     public static IEnumerable<string> Paragraphs(string text)
