@@ -223,6 +223,10 @@ public sealed class PowerShellBackendTests
         var set = commands.Single(c => (string?)c.Attribute("name") == "Set-VMGuestWidget");
         Assert.Equal(new[] { "Widget", "Colour", "Where", "Force" }, set.Elements("parameter").Select(p => (string)p.Attribute("name")!));
         Assert.Contains("-WhatIf", string.Concat(set.Elements("example").Select(e => e.Value)));
+        // A parameter's overlay 'example' replaces the $variable placeholder.
+        var open = commands.Single(c => (string?)c.Attribute("name") == "Open-VMGuestWidget");
+        Assert.Contains("Open-VMGuestWidget -VMName web01 /srv/w1", (string?)open.Element("example")!.Element("code"));
+        Assert.DoesNotContain("$path", string.Concat(open.Elements("example").Select(e => e.Value)));
         Assert.All(commands, c => Assert.NotEmpty(c.Elements("example")));
     }
 

@@ -26,8 +26,6 @@ BeforeDiscovery {
         'Get-VMGuestChildItem#1', 'Get-VMGuestChildItem#2',
         'Get-VMGuestDevice#1', 'Get-VMGuestDevice#2',
         'Get-VMGuestExecStatus#1', 'Get-VMGuestExecStatus#2',
-        'Get-VMGuestFileHash#1', 'Get-VMGuestFileHash#2',
-        'Get-VMGuestItem#1', 'Get-VMGuestItem#2',
         'Get-VMGuestSshAuthorizedKey#1', 'Get-VMGuestSshAuthorizedKey#2',
         'Move-VMGuestItem#1', 'Move-VMGuestItem#2', 'Move-VMGuestItem#3',
         'New-VMGuestDirectory#1', 'New-VMGuestDirectory#2', 'New-VMGuestDirectory#3',

@@ -133,13 +133,14 @@ internal static class HelpEmitter
         {
             if (!p.Optional && p.Kind != CmdletParameterKind.RequiredSwitch)
             {
-                required.Append(p.Position is not null ? " $" : " -" + p.Name + " $").Append(Naming.ToCamelCase(p.Name).TrimStart('@'));
+                string value = p.Example ?? "$" + Naming.ToCamelCase(p.Name).TrimStart('@');
+                required.Append(p.Position is not null ? " " : " -" + p.Name + " ").Append(value);
             }
         }
         var vars = new List<string>();
         foreach (var p in c.Parameters)
         {
-            if (!p.Optional && p.Kind != CmdletParameterKind.RequiredSwitch)
+            if (!p.Optional && p.Kind != CmdletParameterKind.RequiredSwitch && p.Example is null)
             {
                 vars.Add("$" + Naming.ToCamelCase(p.Name).TrimStart('@'));
             }

@@ -4,7 +4,8 @@ namespace QemuGuest.Generator.Planning;
 
 /// <summary>
 /// One parameter of a generated cmdlet (one argument member of the command). <c>Secret</c>: the
-/// value is never shown (-WhatIf and -Confirm name the parameter without it).
+/// value is never shown (-WhatIf and -Confirm name the parameter without it). <c>Example</c>: the
+/// overlay's text for this parameter in generated help examples (null: a $variable of its name).
 /// </summary>
 internal sealed record CmdletParameter(
     string Member,
@@ -16,4 +17,5 @@ internal sealed record CmdletParameter(
     EquatableArray<string> Aliases,
     EquatableArray<string> ValidValues,
     string Doc,
-    bool Secret);
+    bool Secret,
+    string? Example = null);

@@ -177,7 +177,8 @@ internal static class CmdletPlanner
                     m.Name, pname, kind.Value, m.Type, m.Optional, position, aliases.ToEquatableArray(),
                     (po is { Values.IsEmpty: false } ? new List<string>(po.Values) : ValidValues(schema, m.Type, kind.Value)).ToEquatableArray(),
                     po?.Help ?? MemberDoc(schema, c, m.Name),
-                    kind == CmdletParameterKind.SecureBase64 || IsSecret(m.Name)));
+                    kind == CmdletParameterKind.SecureBase64 || IsSecret(m.Name),
+                    po?.Example));
             }
             if (verb == "Test" && used.TryGetValue("Detailed", out var detailedMember))
             {

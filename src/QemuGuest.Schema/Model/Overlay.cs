@@ -17,6 +17,7 @@ namespace QemuGuest.Schema;
 /// One argument's parameter. <c>As</c>: how the PowerShell value differs from the wire value
 /// (see <see cref="ParameterForms"/>), null when it is the member's own type. <c>Help</c>: the
 /// parameter's help text when the schema's member doc describes the wire form, not the parameter.
+/// <c>Example</c>: the PowerShell text the generated help examples give for it (else a $variable).
 /// </summary>
 public sealed record ParameterOverlay(
     string Member,
@@ -26,6 +27,7 @@ public sealed record ParameterOverlay(
     string? As,
     string? Help,
     EquatableArray<string> Values,
+    string? Example,
     SourceLocation Location);
 
 /// <summary>The values of a parameter's 'as' key.</summary>

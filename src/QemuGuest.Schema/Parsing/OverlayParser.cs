@@ -163,7 +163,7 @@ internal static class OverlayParser
                 {
                     throw Err(e.Value.Location, source + " must be an object");
                 }
-                CheckKeys(v, e.KeyLocation, source, Array.Empty<string>(), new[] { "position", "aliases", "name", "as", "help", "values" }, context);
+                CheckKeys(v, e.KeyLocation, source, Array.Empty<string>(), new[] { "position", "aliases", "name", "as", "help", "values", "example" }, context);
                 int? position = null;
                 if (v["position"] is { } posNode)
                 {
@@ -242,7 +242,16 @@ internal static class OverlayParser
                     }
                     help = hs.Value.Trim();
                 }
-                parameters.Add(new ParameterOverlay(e.Key, name, position, aliases.ToEquatableArray(), form, help, values.ToEquatableArray(), e.KeyLocation));
+                string? example = null;
+                if (v["example"] is { } exampleNode)
+                {
+                    if (exampleNode is not QString xs || xs.Value.Trim().Length == 0)
+                    {
+                        throw Err(exampleNode.Location, "'example' of " + source + " must be a non-empty string");
+                    }
+                    example = xs.Value.Trim();
+                }
+                parameters.Add(new ParameterOverlay(e.Key, name, position, aliases.ToEquatableArray(), form, help, values.ToEquatableArray(), example, e.KeyLocation));
             }
 
             void AddName(string n, SourceLocation l, string descr)
