@@ -1,0 +1,161 @@
+using System;
+using System.Collections.Concurrent;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using QemuGuest.Protocol.Transfer;
+
+namespace QemuGuest.Protocol.Tests;
+
+/// <summary>
+/// <see cref="GuestCopy"/> on its own, no PowerShell, against Debian's qemu-ga: folder trees
+/// both ways, one failed item that does not end the copy, and a caller that declines every
+/// change (-WhatIf) leaving nothing behind.
+/// </summary>
+public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
+{
+    private readonly QemuGaFixture _qga;
+    private readonly string _local = Path.Combine(Path.GetTempPath(), "qgcopy-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+    private readonly string _guest;
+
+    public GuestCopyTests(QemuGaFixture qga)
+    {
+        _qga = qga;
+        _guest = Path.Combine(qga.Directory, "copy-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+        Directory.CreateDirectory(_local);
+        Directory.CreateDirectory(_guest);
+    }
+
+    private static CancellationToken Ct => new CancellationTokenSource(TimeSpan.FromSeconds(90)).Token;
+
+    public void Dispose()
+    {
+        foreach (string dir in new[] { _local, _guest })
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private async Task<Recorder> CopyAsync(GuestCopyRequest request, bool consent = true)
+    {
+        await using var client = _qga.CreateClient();
+        await client.ConnectAsync(Ct);
+        var engine = await GuestTransferEngine.OpenAsync(client, new QgaCallOptions { Timeout = TimeSpan.FromSeconds(20) }, "qga", Ct);
+        var recorder = new Recorder(consent);
+        await GuestCopy.RunAsync(engine, request, recorder, Ct);
+        return recorder;
+    }
+
+    private static string[] Tree(string root) =>
+        Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories)
+            .Select(p => Path.GetRelativePath(root, p) + (File.Exists(p) ? "=" + File.ReadAllText(p) : "/"))
+            .OrderBy(p => p, StringComparer.Ordinal).ToArray();
+
+    [Fact]
+    public async Task A_folder_tree_goes_in_and_comes_back_the_same()
+    {
+        string tree = Path.Combine(_local, "site");
+        Directory.CreateDirectory(Path.Combine(tree, "css", "deep"));
+        Directory.CreateDirectory(Path.Combine(tree, "empty"));
+        File.WriteAllText(Path.Combine(tree, "index.html"), "<h1>hi</h1>");
+        File.WriteAllText(Path.Combine(tree, "css", "a.css"), "a{}");
+        File.WriteAllText(Path.Combine(tree, "css", "deep", "b.css"), "b{}");
+
+        var up = new GuestCopyRequest { ToGuest = true, Recurse = true, Destination = Path.Combine(_guest, "site"), Options = { Verify = true } };
+        up.LocalSources.Add(new GuestCopySource(tree, isDirectory: true));
+        Recorder wrote = await CopyAsync(up);
+
+        Assert.Empty(wrote.Failures);
+        Assert.Equal(Tree(tree), Tree(Path.Combine(_guest, "site")));
+        Assert.Equal(3, wrote.Files.Count);
+        Assert.All(wrote.Files, f => Assert.True(f.ToGuest && f.Result.Hash is not null && f.Result.Atomic));
+        Assert.Contains("qga:" + Path.Combine(_guest, "site", "css", "deep"), wrote.Asked.Keys);
+
+        string back = Path.Combine(_local, "back");
+        var down = new GuestCopyRequest { ToGuest = false, Recurse = true, Destination = back };
+        down.GuestSources.Add(Path.Combine(_guest, "site"));
+        Recorder read = await CopyAsync(down);
+
+        Assert.Empty(read.Failures);
+        Assert.Equal(Tree(tree), Tree(back));
+        Assert.All(read.Files, f => Assert.False(f.ToGuest));
+    }
+
+    [Fact]
+    public async Task One_failed_item_is_reported_and_the_others_are_copied()
+    {
+        File.WriteAllText(Path.Combine(_local, "one.txt"), "new one");
+        File.WriteAllText(Path.Combine(_local, "two.txt"), "new two");
+        File.WriteAllText(Path.Combine(_guest, "one.txt"), "old one");
+
+        var up = new GuestCopyRequest { ToGuest = true, Destination = _guest + "/" };
+        up.LocalSources.Add(new GuestCopySource(Path.Combine(_local, "one.txt"), isDirectory: false));
+        up.LocalSources.Add(new GuestCopySource(Path.Combine(_local, "two.txt"), isDirectory: false));
+        Recorder r = await CopyAsync(up);
+
+        var (failure, target) = Assert.Single(r.Failures);
+        Assert.Equal(TransferFailureKind.DestinationExists, Assert.IsType<TransferException>(failure).Kind);
+        Assert.Equal(Path.Combine(_guest, "one.txt"), target);
+        Assert.Equal("old one", File.ReadAllText(Path.Combine(_guest, "one.txt")));
+        Assert.Equal("new two", File.ReadAllText(Path.Combine(_guest, "two.txt")));
+        Assert.Equal(Path.Combine(_guest, "two.txt"), Assert.Single(r.Files).Destination);
+    }
+
+    [Fact]
+    public async Task A_caller_that_declines_every_change_finds_nothing_written()
+    {
+        string tree = Path.Combine(_local, "t");
+        Directory.CreateDirectory(Path.Combine(tree, "sub"));
+        File.WriteAllText(Path.Combine(tree, "sub", "f.txt"), "f");
+        File.WriteAllText(Path.Combine(_guest, "g.txt"), "g");
+
+        var up = new GuestCopyRequest { ToGuest = true, Recurse = true, Destination = Path.Combine(_guest, "t") };
+        up.LocalSources.Add(new GuestCopySource(tree, isDirectory: true));
+        Recorder upAsked = await CopyAsync(up, consent: false);
+
+        var down = new GuestCopyRequest { ToGuest = false, Destination = Path.Combine(_local, "out") + "/", Options = { Force = true } };
+        down.GuestSources.Add(Path.Combine(_guest, "g.txt"));
+        Recorder downAsked = await CopyAsync(down, consent: false);
+
+        Assert.False(Directory.Exists(Path.Combine(_guest, "t")));
+        Assert.False(Directory.Exists(Path.Combine(_local, "out")));
+        Assert.Equal("Create guest folder", upAsked.Asked["qga:" + Path.Combine(_guest, "t")]);
+        Assert.Equal("Create local folder", downAsked.Asked[Path.Combine(_local, "out") + "/"]);
+        Assert.Empty(upAsked.Files);
+        Assert.Empty(downAsked.Files);
+    }
+
+    private sealed class Recorder : IGuestCopyCallbacks
+    {
+        private readonly bool _consent;
+
+        public Recorder(bool consent) => _consent = consent;
+
+        public ConcurrentDictionary<string, string> Asked { get; } = new();
+
+        public ConcurrentQueue<(Exception, string)> Failures { get; } = new();
+
+        public ConcurrentQueue<GuestCopiedFile> Files { get; } = new();
+
+        public Task<bool> ShouldProcessAsync(string target, string action)
+        {
+            Asked[target] = action;
+            return Task.FromResult(_consent);
+        }
+
+        public void ItemFailed(Exception exception, string target) => Failures.Enqueue((exception, target));
+
+        public void Warning(string text) => throw new InvalidOperationException("qemu-ga with guest-exec can rename: no warning expected, got " + text);
+
+        public IProgress<TransferProgressInfo> ProgressFor(string fileName) => new Progress<TransferProgressInfo>();
+
+        public void Completed(GuestCopiedFile file) => Files.Enqueue(file);
+    }
+}
