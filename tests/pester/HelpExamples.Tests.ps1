@@ -9,7 +9,8 @@
 # $env:QEMUGUEST_RELAY_DIR, and may use the variables of $CommonSetup; an example that needs more
 # gets a set-up in $Setup (by cmdlet, or by "cmdlet#n"). The "guests" see a private, empty /srv
 # (a mount namespace of their own: Start-LocalAgent -PrivateFolder), so examples that write in
-# the guest write there, never to this machine's /srv. Commands that would change this machine
+# the guest write there, never to this machine's /srv. Like a real guest's, that /srv keeps
+# what earlier examples wrote: an example must give the same result when run again. Commands that would change this machine
 # itself (shutdown, suspend, clock, passwords, freeze, vCPUs, memory blocks, fstrim, SSH keys) are
 # blocked in both agents as a safety net; examples of those cmdlets run under -WhatIf
 # ($WhatIfPreference in their set-up).

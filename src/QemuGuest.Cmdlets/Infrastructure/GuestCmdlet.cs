@@ -30,6 +30,7 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
     private readonly List<Task> _running = new();
     private readonly List<GuestSession> _temporarySessions = new();
     private SemaphoreSlim? _throttle;
+    private List<Dictionary<string, object>>? _jobInvocations;
     private int _disposed;
 
     /// <summary>Sessions from New-VMGuestSession / Get-VMGuestSession.</summary>
@@ -87,8 +88,25 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
         _throttle = new SemaphoreSlim(ThrottleLimit, ThrottleLimit);
     }
 
+    /// <summary>
+    /// True when the cmdlet was asked for -AsJob (only the long-running task cmdlets have that
+    /// parameter): each pipeline input's parameters are kept, and EndProcessing returns a
+    /// <see cref="GuestJob"/> that runs them instead of running them here.
+    /// </summary>
+    protected virtual bool AsJobRequested => false;
+
     protected override void ProcessRecord()
     {
+        if (AsJobRequested)
+        {
+            var parameters = new Dictionary<string, object>(MyInvocation.BoundParameters, StringComparer.OrdinalIgnoreCase);
+            // The job never asks: -WhatIf/-Confirm are answered once, for the job, in EndProcessing.
+            parameters.Remove("AsJob");
+            parameters.Remove("WhatIf");
+            parameters["Confirm"] = new SwitchParameter(false);
+            (_jobInvocations ??= new List<Dictionary<string, object>>()).Add(parameters);
+            return;
+        }
         var operation = CreateOperation();
         if (operation is null)
         {
@@ -109,6 +127,11 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
 
     protected override void EndProcessing()
     {
+        if (_jobInvocations is not null)
+        {
+            StartJob(_jobInvocations);
+            return;
+        }
         WaitForAll();
         CloseTemporarySessions();
     }
@@ -116,6 +139,23 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
     protected override void StopProcessing()
     {
         _stopping.Cancel();
+    }
+
+    private void StartJob(List<Dictionary<string, object>> invocations)
+    {
+        string targets = ParameterSetName == SessionParameterSet
+            ? string.Join(", ", System.Linq.Enumerable.Select(Session, s => s.Name))
+            : string.Join(", ", System.Linq.Enumerable.Select(VMName, v => v.Name));
+        string name = MyInvocation.MyCommand.Name;
+        if (!ShouldProcess(targets, "Start a background job: " + name))
+        {
+            return;
+        }
+        var job = new GuestJob(MyInvocation.Line.Trim(), name, GetType(), invocations,
+            SessionState.Path.CurrentFileSystemLocation.ProviderPath, targets);
+        JobRepository.Add(job);
+        job.Start();
+        WriteObject(job);
     }
 
     /// <summary>Queues an action to run on the pipeline thread (WriteObject etc. are not thread-safe).</summary>

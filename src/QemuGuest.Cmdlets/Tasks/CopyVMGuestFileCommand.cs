@@ -40,18 +40,25 @@ namespace QemuGuest.Cmdlets.Tasks;
 /// returns the result (bytes, time, Verified, Atomic).</para>
 /// </example>
 /// <example title="Copy a folder into several guests at once">
-/// <code>PS C:\&gt; Copy-VMGuestFile -VMName web01, web02 -LocalToGuest ./site /srv/www/site -Recurse -Force
+/// <code>PS C:\&gt; Copy-VMGuestFile -VMName web01, web02 -LocalToGuest ./site /srv/www/ -Recurse -Force
 /// PS C:\&gt; Copy-VMGuestFile -VMName web01 -GuestToLocal /srv/www/site ./site-back -Recurse</code>
-/// <para>Copies the folder site with everything in it into both guests (up to -ThrottleLimit at a
-/// time), then copies web01's copy back.</para>
+/// <para>Copies the folder site with everything in it into /srv/www of both guests (up to
+/// -ThrottleLimit at a time; -Force replaces the files of an earlier copy), then copies web01's
+/// copy back.</para>
+/// </example>
+/// <example title="Copy in the background">
+/// <code>PS C:\&gt; $job = Copy-VMGuestFile -VMName web01, web02 -LocalToGuest ./site /srv/www/ -Recurse -Force -PassThru -AsJob
+/// PS C:\&gt; $job | Wait-Job -Timeout 300 | Receive-Job | Format-Table VMName, Destination, Bytes</code>
+/// <para>Starts the copy as a job and returns at once; Wait-Job waits for it (here at most five
+/// minutes) and Receive-Job gives one result per copied file.</para>
 /// </example>
 /// <example title="See what would be copied">
-/// <code>PS C:\&gt; Copy-VMGuestFile -VMName web01 -LocalToGuest ./site /srv/www/site -Recurse -WhatIf</code>
-/// <para>Lists each file the copy would write, and writes none.</para>
+/// <code>PS C:\&gt; Copy-VMGuestFile -VMName web01 -LocalToGuest ./site /srv/www/ -Recurse -Force -WhatIf</code>
+/// <para>Lists each file the copy would write (or replace), and writes none.</para>
 /// </example>
 [Cmdlet(VerbsCommon.Copy, "VMGuestFile", DefaultParameterSetName = SessionParameterSet,
     SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-[OutputType(typeof(GuestFileCopyResult))]
+[OutputType(typeof(GuestFileCopyResult), typeof(GuestJob))]
 public sealed class CopyVMGuestFileCommand : GuestCmdlet
 {
     /// <summary>What to copy: local paths with wildcards (-LocalToGuest) or guest paths (-GuestToLocal).</summary>
@@ -116,6 +123,16 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     [Parameter]
     [ValidateRange(1, long.MaxValue)]
     public long MaxBytes { get; set; }
+
+    /// <summary>
+    /// Runs the copy as a background job in this process and returns the job at once:
+    /// Receive-Job gives its results and errors, Wait-Job waits for it, Stop-Job stops it like
+    /// Ctrl+C. -WhatIf and -Confirm are answered for the job as a whole, before it starts.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter AsJob { get; set; }
+
+    protected override bool AsJobRequested => AsJob.IsPresent;
 
     protected override GuestOperation? CreateOperation()
     {
