@@ -1,5 +1,5 @@
 # Help is a derived artifact: check it against the real cmdlets (PSReadLine's CheckHelpContent
-# idea). Every exported cmdlet: synopsis, description, at least one example, every parameter
+# idea). Every exported cmdlet: synopsis, description, two examples or more, every parameter
 # documented, and the help's parameters (names, mandatory, position, pipeline input) equal the
 # real ones. No agent needed.
 
@@ -43,9 +43,11 @@ Describe 'Help of <Name>' -ForEach $Cmdlets {
         ($Help.Description | Out-String).Trim() | Should -Not -BeNullOrEmpty
     }
 
-    It 'has at least one example with code' {
-        @($Help.Examples.Example).Count | Should -BeGreaterThan 0
-        foreach ($e in $Help.Examples.Example) { $e.Code | Should -Not -BeNullOrEmpty }
+    It 'has at least two examples, each with code' {
+        # Where-Object: with no examples at all, @($Help.Examples.Example) is @($null), one "example".
+        $examples = @($Help.Examples.Example | Where-Object { $_ })
+        $examples.Count | Should -BeGreaterOrEqual 2
+        foreach ($e in $examples) { ($e.Code | Out-String).Trim() | Should -Not -BeNullOrEmpty }
     }
 
     It 'documents exactly the real parameters' {
@@ -71,6 +73,6 @@ Describe 'Help of <Name>' -ForEach $Cmdlets {
     }
 
     It 'has related links' {
-        @($Help.RelatedLinks.NavigationLink).Count | Should -BeGreaterThan 0
+        @($Help.RelatedLinks.NavigationLink | Where-Object { $_.LinkText }).Count | Should -BeGreaterThan 0
     }
 }

@@ -76,3 +76,34 @@ Describe 'Copy-VMGuestFile -AsJob' {
         $job | Remove-Job -Force
     }
 }
+
+Describe 'Invoke-VMGuestCommand and Invoke-VMGuestScript -AsJob' {
+    It '<Name> returns a job at once and its result through Receive-Job' -ForEach @(
+        @{ Name = 'Invoke-VMGuestCommand'; Run = { Invoke-VMGuestCommand -Session $S sh -ArgumentList '-c', 'sleep 1; echo job; exit 3' -AsJob } }
+        @{ Name = 'Invoke-VMGuestScript'; Run = { Invoke-VMGuestScript -Session $S 'sleep 1; echo job; exit 3' -ScriptType Sh -AsJob } }
+    ) {
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $job = & $Run
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 1
+        $job.PSJobTypeName | Should -Be 'GuestJob'
+        $job | Wait-Job -Timeout 60 | Out-Null
+        $job.State | Should -Be 'Completed'
+        $r = $job | Receive-Job
+        $r.ExitCode | Should -Be 3
+        $r.StdOut | Should -Be "job`n"
+        $r.VMName | Should -Be 'pester-jobs'
+        $job | Remove-Job
+    }
+
+    It 'Stop-Job ends a waiting Invoke-VMGuestCommand job: state Stopped' {
+        $job = Invoke-VMGuestCommand -Session $S sleep 300 -AsJob
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        while ($job.State -ne 'Running' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        Start-Sleep -Milliseconds 500
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $job | Stop-Job
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 30
+        $job.State | Should -Be 'Stopped'
+        $job | Remove-Job -Force
+    }
+}

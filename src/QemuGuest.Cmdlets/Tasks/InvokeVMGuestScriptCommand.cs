@@ -9,9 +9,28 @@ namespace QemuGuest.Cmdlets.Tasks;
 /// <para type="synopsis">Runs script text in the guest with bash, sh, PowerShell or cmd, and waits for it.</para>
 /// <para type="description">Bash and Sh run the text with -c; PowerShell runs it with -EncodedCommand
 /// (pwsh on Linux, powershell.exe on Windows); Cmd runs it with cmd.exe /c. Results as for Invoke-VMGuestCommand.</para>
+/// <para type="link">Invoke-VMGuestCommand</para>
+/// <para type="link">about_QemuGuest</para>
 /// </summary>
+/// <example title="Run a shell script">
+/// <code>PS C:\&gt; Invoke-VMGuestScript -VMName web01 'df -h / &amp;&amp; uptime'</code>
+/// <para>Runs the text with bash -c in the guest and returns its exit code and output.</para>
+/// </example>
+/// <example title="A longer script, with sh, on several guests">
+/// <code>PS C:\&gt; $script = @'
+/// for d in /srv /tmp; do
+///   printf '%s %s\n' "$d" "$(ls -A "$d" | wc -l)"
+/// done
+/// '@
+/// PS C:\&gt; Invoke-VMGuestScript -VMName web01, web02 -ScriptText $script -ScriptType Sh -Timeout 60 | Format-Table VMName, ExitCode, StdOut</code>
+/// <para>Counts the entries of two folders in each guest with sh; -Timeout bounds each run.</para>
+/// </example>
+/// <example title="Run in the background">
+/// <code>PS C:\&gt; Invoke-VMGuestScript -VMName web02 'sleep 1; hostname' -AsJob | Wait-Job -Timeout 60 | Receive-Job</code>
+/// <para>Starts the script as a job and collects its result.</para>
+/// </example>
 [Cmdlet(VerbsLifecycle.Invoke, "VMGuestScript", DefaultParameterSetName = SessionParameterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-[OutputType(typeof(GuestProcessResult))]
+[OutputType(typeof(GuestProcessResult), typeof(GuestJob))]
 public sealed class InvokeVMGuestScriptCommand : GuestProcessCmdletBase
 {
     public enum GuestScriptType
@@ -35,6 +54,16 @@ public sealed class InvokeVMGuestScriptCommand : GuestProcessCmdletBase
     [Parameter]
     [ValidateRange(1, 31 * 86400)]
     public int Timeout { get; set; }
+
+    /// <summary>
+    /// Runs as a background job in this process and returns the job at once: Receive-Job gives
+    /// the results and errors, Wait-Job waits, Stop-Job stops it like Ctrl+C. -WhatIf and
+    /// -Confirm are answered for the job as a whole, before it starts.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter AsJob { get; set; }
+
+    protected override bool AsJobRequested => AsJob.IsPresent;
 
     protected override string? ShouldProcessAction => $"Run a {ScriptType} script";
 

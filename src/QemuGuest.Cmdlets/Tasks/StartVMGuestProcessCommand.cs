@@ -8,7 +8,20 @@ namespace QemuGuest.Cmdlets.Tasks;
 /// <summary>
 /// <para type="synopsis">Starts a program in the guest and returns at once with its process id.</para>
 /// <para type="description">Use Wait-VMGuestProcess to collect its exit code and output, Get-VMGuestProcess to look at it.</para>
+/// <para type="link">Wait-VMGuestProcess</para>
+/// <para type="link">Get-VMGuestProcess</para>
+/// <para type="link">Invoke-VMGuestCommand</para>
 /// </summary>
+/// <example title="Start a program and collect its result later">
+/// <code>PS C:\&gt; $p = Start-VMGuestProcess -VMName web01 sh -ArgumentList '-c', 'sleep 1; echo done'
+/// PS C:\&gt; $p | Wait-VMGuestProcess -Timeout 60</code>
+/// <para>Starts the program and returns at once with its process id; Wait-VMGuestProcess collects
+/// the exit code and output.</para>
+/// </example>
+/// <example title="Start the same program on several guests">
+/// <code>PS C:\&gt; Start-VMGuestProcess -VMName web01, web02 sleep 2 | Wait-VMGuestProcess -Timeout 60</code>
+/// <para>Each started process carries its VMName, so the wait goes back to the right guest.</para>
+/// </example>
 [Cmdlet(VerbsLifecycle.Start, "VMGuestProcess", DefaultParameterSetName = SessionParameterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(GuestProcessInfo))]
 public sealed class StartVMGuestProcessCommand : GuestProcessCmdletBase
