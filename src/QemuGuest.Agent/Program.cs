@@ -1,15 +1,12 @@
 using System;
 using System.Diagnostics;
 using System.IO;
-using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using QemuGuest.Agent.Channels;
 using QemuGuest.Agent.Configuration;
 using QemuGuest.Agent.Core;
 using QemuGuest.Agent.Handlers;
-using QemuGuest.Agent.Handlers.Common;
 using QemuGuest.Agent.Hosting;
 using QemuGuest.Agent.Platform.Linux;
 using QemuGuest.Agent.Platform.Windows;

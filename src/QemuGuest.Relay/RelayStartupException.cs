@@ -1,14 +1,5 @@
 using System;
-using System.Collections.Generic;
-using System.IO;
-using System.Threading;
-using System.Threading.Tasks;
-using Microsoft.Extensions.Logging;
 using QemuGuest.Protocol.Transports;
-using QemuGuest.Relay.Configuration;
-using QemuGuest.Relay.Discovery;
-using QemuGuest.Relay.Endpoints;
-using QemuGuest.Relay.Guest;
 
 namespace QemuGuest.Relay;
 

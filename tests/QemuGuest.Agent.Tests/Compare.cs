@@ -1,10 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-using System.Text.Json;
-using System.IO;
-using System.Threading;
-
 namespace QemuGuest.Agent.Tests;
 
 /// <summary>How a reply pair is judged.</summary>

@@ -1,15 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.Diagnostics;
-using System.IO;
-using System.Linq;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using QemuGuest.HostileAgent;
-using Xunit.Abstractions;
 
 namespace QemuGuest.Agent.Tests;
 

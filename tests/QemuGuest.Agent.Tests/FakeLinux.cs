@@ -1,18 +1,9 @@
 using System;
-using System.Collections.Generic;
 using System.IO;
-using System.Linq;
-using System.Text;
-using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
-using CsCheck;
 using Microsoft.Extensions.Logging.Abstractions;
 using QemuGuest.Agent.Core;
 using QemuGuest.Agent.Handlers.Common;
 using QemuGuest.Agent.Platform.Linux;
-using QemuGuest.Protocol.Framing;
-using QemuGuest.Protocol.Qga;
 
 namespace QemuGuest.Agent.Tests;
 

@@ -1,18 +1,9 @@
 using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Linq;
 using System.Reflection;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using System.Threading;
 using System.Threading.Tasks;
 using CsCheck;
 using QemuGuest.Agent.Core;
-using QemuGuest.Protocol;
-using QemuGuest.Protocol.Qga;
-using QemuGuest.Protocol.Validation;
-using QemuGuest.Tests.Shared;
 
 namespace QemuGuest.Agent.Tests;
 

@@ -2,15 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Reflection;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using CsCheck;
-using QemuGuest.Protocol;
-using QemuGuest.Protocol.Marshalling;
 using QemuGuest.Protocol.Qga;
-using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Generator.Tests;
 

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Reflection;
@@ -9,7 +8,6 @@ using System.Text.Json.Nodes;
 using CsCheck;
 using QemuGuest.Protocol;
 using QemuGuest.Protocol.Marshalling;
-using QemuGuest.Protocol.Qga;
 using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Generator.Tests;

@@ -1,13 +1,9 @@
 using System;
-using System.Collections.Concurrent;
 using System.IO;
-using System.Linq;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.Protocol.Framing;
 
 namespace QemuGuest.HostileAgent;
 

@@ -1,8 +1,3 @@
-using System;
-using System.Diagnostics;
-using System.IO;
-using QemuGuest.Protocol.Transports;
-
 namespace QemuGuest.Protocol.Tests;
 
 public class GuestTextTests

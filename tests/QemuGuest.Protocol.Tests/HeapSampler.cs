@@ -1,13 +1,7 @@
 using System;
-using System.Diagnostics;
 using System.Runtime;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.HostileAgent;
-using QemuGuest.Protocol.Client;
-using QemuGuest.Protocol.Qga;
-using QemuGuest.Protocol.Transfer;
-using Xunit.Abstractions;
 
 namespace QemuGuest.Protocol.Tests;
 

@@ -1,6 +1,5 @@
 using System;
 using System.Diagnostics;
-using System.Runtime;
 using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.HostileAgent;

@@ -1,10 +1,4 @@
-using System;
-using System.Diagnostics;
-using System.IO;
-using System.Net.Sockets;
 using System.Text.Json;
-using System.Threading;
-using QemuGuest.Protocol.Client;
 
 namespace QemuGuest.Protocol.Tests;
 

@@ -1,9 +1,4 @@
-using System;
-using System.Diagnostics;
 using System.IO;
-using System.Threading;
-using System.Threading.Tasks;
-using QemuGuest.Protocol.Client;
 
 namespace QemuGuest.Protocol.Tests;
 

@@ -1,9 +1,5 @@
 using System;
-using System.Diagnostics;
 using System.IO;
-using System.Net.Sockets;
-using System.Text.Json;
-using System.Threading;
 using QemuGuest.HostileAgent;
 using QemuGuest.Protocol.Client;
 

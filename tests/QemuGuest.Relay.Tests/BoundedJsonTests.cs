@@ -1,17 +1,6 @@
-using System;
-using System.Collections.Generic;
-using System.IO;
 using System.Linq;
 using System.Text;
-using System.Threading;
-using System.Threading.Tasks;
-using Microsoft.Extensions.Logging.Abstractions;
 using QemuGuest.Protocol.Framing;
-using QemuGuest.Protocol.Qga;
-using QemuGuest.Relay.Configuration;
-using QemuGuest.Relay.Discovery;
-using QemuGuest.Relay.Guest;
-using QemuGuest.Relay.Tests.Fixtures;
 using QemuGuest.Relay.Wire;
 
 namespace QemuGuest.Relay.Tests;

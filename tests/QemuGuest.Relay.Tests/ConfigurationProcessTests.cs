@@ -1,13 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-using System.Text;
-using System.Text.Json;
-using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;
-using Xunit.Abstractions;
 
 namespace QemuGuest.Relay.Tests;
 

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Text;
-using System.Text.Json;
 using System.Threading.Tasks;
 using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;

@@ -1,20 +1,5 @@
-using System;
-using System.Collections.Generic;
-using System.Linq;
-using System.Reflection;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using System.Threading;
-using System.Threading.Tasks;
-using CsCheck;
-using QemuGuest.Protocol;
-using QemuGuest.Protocol.Framing;
-using QemuGuest.Protocol.Qga;
-using QemuGuest.Protocol.Validation;
-using QemuGuest.Relay.Guest;
 using QemuGuest.Relay.Wire;
-using QemuGuest.Tests.Shared;
 
 namespace QemuGuest.Relay.Tests;
 

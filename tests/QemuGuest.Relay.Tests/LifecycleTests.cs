@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
-using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;

@@ -1,14 +1,10 @@
-using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
-using System.Linq;
 using System.Net;
 using System.Threading.Tasks;
-using Microsoft.Extensions.Logging;
 using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Configuration;
-using QemuGuest.Relay.Discovery;
 using QemuGuest.Relay.Tests.Fixtures;
 
 namespace QemuGuest.Relay.Tests;

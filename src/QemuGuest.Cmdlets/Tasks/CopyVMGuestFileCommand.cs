@@ -2,12 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
-using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Cmdlets.Infrastructure;
-using QemuGuest.Protocol;
 using QemuGuest.Protocol.Transfer;
-using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Cmdlets.Tasks;
 

@@ -32,16 +32,16 @@ internal static class ValidationEmitter
             switch (e)
             {
                 case QapiEnum en:
+                {
+                    var values = new List<string>();
+                    foreach (var v in en.Values)
                     {
-                        var values = new List<string>();
-                        foreach (var v in en.Values)
-                        {
-                            values.Add(TypeMap.Literal(v.Name));
-                        }
-                        string arr = values.Count == 0 ? "Array.Empty<string>()" : "new[] { " + string.Join(", ", values) + " }";
-                        w.Line("public static readonly QapiEnumDescriptor " + name + " = new(" + TypeMap.Literal(e.Name) + ", " + arr + ");");
-                        break;
+                        values.Add(TypeMap.Literal(v.Name));
                     }
+                    string arr = values.Count == 0 ? "Array.Empty<string>()" : "new[] { " + string.Join(", ", values) + " }";
+                    w.Line("public static readonly QapiEnumDescriptor " + name + " = new(" + TypeMap.Literal(e.Name) + ", " + arr + ");");
+                    break;
+                }
                 case QapiStruct or QapiUnion:
                     w.Line("public static readonly QapiObjectDescriptor " + name + " = new(" + TypeMap.Literal(e.Name) + ");");
                     break;
@@ -63,29 +63,29 @@ internal static class ValidationEmitter
                     w.Line(name + ".Initialize(" + Members(map, s.AllMembers) + ");");
                     break;
                 case QapiUnion u:
+                {
+                    w.Line(name + ".Initialize(");
+                    w.Line("    " + Members(map, map.StructMembers(u.Base)) + ",");
+                    w.Line("    " + TypeMap.Literal(u.Discriminator) + ",");
+                    w.Line("    new Dictionary<string, QapiMemberDescriptor[]>(StringComparer.Ordinal)");
+                    w.Line("    {");
+                    foreach (var v in u.Variants)
                     {
-                        w.Line(name + ".Initialize(");
-                        w.Line("    " + Members(map, map.StructMembers(u.Base)) + ",");
-                        w.Line("    " + TypeMap.Literal(u.Discriminator) + ",");
-                        w.Line("    new Dictionary<string, QapiMemberDescriptor[]>(StringComparer.Ordinal)");
-                        w.Line("    {");
-                        foreach (var v in u.Variants)
-                        {
-                            w.Line("        [" + TypeMap.Literal(v.Name) + "] = " + Members(map, map.StructMembers(v.Type.Name)) + ",");
-                        }
-                        w.Line("    });");
-                        break;
+                        w.Line("        [" + TypeMap.Literal(v.Name) + "] = " + Members(map, map.StructMembers(v.Type.Name)) + ",");
                     }
+                    w.Line("    });");
+                    break;
+                }
                 case QapiAlternate a:
+                {
+                    var alts = new List<string>();
+                    foreach (var alt in a.Alternatives)
                     {
-                        var alts = new List<string>();
-                        foreach (var alt in a.Alternatives)
-                        {
-                            alts.Add(map.DescriptorExpr(alt.Type));
-                        }
-                        w.Line(name + ".Initialize(new QapiTypeDescriptor[] { " + string.Join(", ", alts) + " });");
-                        break;
+                        alts.Add(map.DescriptorExpr(alt.Type));
                     }
+                    w.Line(name + ".Initialize(new QapiTypeDescriptor[] { " + string.Join(", ", alts) + " });");
+                    break;
+                }
             }
         }
         w.Line("CommandArray = new QgaCommandDescriptor[]");

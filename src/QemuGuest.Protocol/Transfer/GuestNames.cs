@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Runtime.InteropServices;
-using System.Text;
 using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Protocol.Transfer;

@@ -6,7 +6,6 @@ using System.IO;
 using System.Security.Cryptography;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.Protocol.Qga;
 
 namespace QemuGuest.Protocol.Transfer;
 

@@ -1,5 +1,3 @@
-using System;
-
 namespace QemuGuest.Protocol.Transfer;
 
 /// <summary>How one file moves: block size, overwrite, verify, read limit.</summary>

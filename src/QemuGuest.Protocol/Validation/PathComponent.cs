@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace QemuGuest.Protocol.Validation;
 
 /// <summary>

@@ -147,23 +147,23 @@ public sealed class SchemaValidator
                 CheckBuiltin(b.Kind, value, path);
                 break;
             case QapiEnumDescriptor e:
+            {
+                string text = QapiJson.ReadString(value, path);
+                bool found = false;
+                foreach (var v in e.Values)
                 {
-                    string text = QapiJson.ReadString(value, path);
-                    bool found = false;
-                    foreach (var v in e.Values)
+                    if (v == text)
                     {
-                        if (v == text)
-                        {
-                            found = true;
-                            break;
-                        }
+                        found = true;
+                        break;
                     }
-                    if (!found)
-                    {
-                        throw new QapiUnmarshalException(QapiErrorTexts.EnumValue(path.BareName, text));
-                    }
-                    break;
                 }
+                if (!found)
+                {
+                    throw new QapiUnmarshalException(QapiErrorTexts.EnumValue(path.BareName, text));
+                }
+                break;
+            }
             case QapiArrayDescriptor a:
                 QapiJson.ReadList(value, path, (item, p) =>
                 {
@@ -175,15 +175,15 @@ public sealed class SchemaValidator
                 CheckObject(o, value, path);
                 break;
             case QapiAlternateDescriptor alt:
+            {
+                var branch = ChooseAlternative(alt, value.ValueKind);
+                if (branch is null)
                 {
-                    var branch = ChooseAlternative(alt, value.ValueKind);
-                    if (branch is null)
-                    {
-                        throw new QapiUnmarshalException(QapiErrorTexts.InvalidType(path.BareName, alt.Name));
-                    }
-                    CheckShape(branch, value, path);
-                    break;
+                    throw new QapiUnmarshalException(QapiErrorTexts.InvalidType(path.BareName, alt.Name));
                 }
+                CheckShape(branch, value, path);
+                break;
+            }
             default:
                 throw new ArgumentException("unknown descriptor " + type.GetType().Name, nameof(type));
         }
@@ -272,14 +272,14 @@ public sealed class SchemaValidator
         switch (type)
         {
             case QapiArrayDescriptor a:
+            {
+                int i = 0;
+                foreach (var item in value.EnumerateArray())
                 {
-                    int i = 0;
-                    foreach (var item in value.EnumerateArray())
-                    {
-                        CheckNames(a.Element, item, path.Element(i++));
-                    }
-                    break;
+                    CheckNames(a.Element, item, path.Element(i++));
                 }
+                break;
+            }
             case QapiAlternateDescriptor alt:
                 CheckNames(ChooseAlternative(alt, value.ValueKind)!, value, path);
                 break;

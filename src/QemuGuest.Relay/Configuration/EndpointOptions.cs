@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-
 namespace QemuGuest.Relay.Configuration;
 
 /// <summary>A management endpoint of a VM.</summary>

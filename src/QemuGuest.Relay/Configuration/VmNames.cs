@@ -1,10 +1,3 @@
-using System;
-using System.Collections.Generic;
-using System.Net;
-using Microsoft.Extensions.Options;
-using QemuGuest.Protocol.Transports;
-using QemuGuest.Protocol.Validation;
-
 namespace QemuGuest.Relay.Configuration;
 
 /// <summary>VM and endpoint names become file names: keep them boring.</summary>

@@ -5,7 +5,6 @@ using System.Threading.Tasks;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Marshalling;
 using QemuGuest.Protocol.Validation;
-using QemuGuest.Relay.Configuration;
 using QemuGuest.Relay.Wire;
 
 namespace QemuGuest.Relay.Endpoints;

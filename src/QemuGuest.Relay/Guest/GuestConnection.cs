@@ -348,20 +348,20 @@ internal sealed class GuestConnection : IAsyncDisposable
             case JsonFrameKind.TooLarge:
             case JsonFrameKind.TooDeep:
             case JsonFrameKind.TooManyTokens:
+            {
+                MemoryGovernor.AfterMessage(frame.Kind == JsonFrameKind.TooLarge ? _limits.MaxReplyBytes : 0);
+                string bound = frame.Kind switch
                 {
-                    MemoryGovernor.AfterMessage(frame.Kind == JsonFrameKind.TooLarge ? _limits.MaxReplyBytes : 0);
-                    string bound = frame.Kind switch
-                    {
-                        JsonFrameKind.TooLarge => $"larger than {_limits.MaxReplyBytes} bytes",
-                        JsonFrameKind.TooDeep => $"nested deeper than {_limits.MaxDepth}",
-                        _ => $"made of more than {_limits.MaxTokens} JSON tokens",
-                    };
-                    RelayCounters.Inc(ref _counters.Oversized);
-                    Log.Oversized(_logger, _vm, bound);
-                    _needsResync = true;
-                    FailUnlessSyncing($"the guest agent's reply was {bound}; not passed on, channel resynchronised");
-                    return;
-                }
+                    JsonFrameKind.TooLarge => $"larger than {_limits.MaxReplyBytes} bytes",
+                    JsonFrameKind.TooDeep => $"nested deeper than {_limits.MaxDepth}",
+                    _ => $"made of more than {_limits.MaxTokens} JSON tokens",
+                };
+                RelayCounters.Inc(ref _counters.Oversized);
+                Log.Oversized(_logger, _vm, bound);
+                _needsResync = true;
+                FailUnlessSyncing($"the guest agent's reply was {bound}; not passed on, channel resynchronised");
+                return;
+            }
         }
 
         var message = BoundedJson.TryParse(frame.Message.Span, _limits.MaxDepth, out string? error);

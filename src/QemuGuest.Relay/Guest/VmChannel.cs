@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
-using QemuGuest.Protocol;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Link;
 using QemuGuest.Protocol.Transports;

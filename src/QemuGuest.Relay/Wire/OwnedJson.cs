@@ -1,7 +1,6 @@
 using System;
 using System.Buffers;
 using System.Text.Json;
-using QemuGuest.Protocol.Framing;
 
 namespace QemuGuest.Relay.Wire;
 

@@ -12,7 +12,7 @@ namespace QemuGuest.Schema.Parsing;
 internal static class OverlayParser
 {
 
-        private static readonly Regex CmdletName = new(@"^([A-Za-z]+)-([A-Za-z][A-Za-z0-9]*)$", RegexOptions.CultureInvariant);
+    private static readonly Regex CmdletName = new(@"^([A-Za-z]+)-([A-Za-z][A-Za-z0-9]*)$", RegexOptions.CultureInvariant);
     private static readonly Regex Identifier = new(@"^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
     private static readonly string[] Impacts = { "None", "Low", "Medium", "High" };
 

@@ -1,10 +1,4 @@
-using System;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
-using QemuGuest.Protocol.Framing;
 
 namespace QemuGuest.Relay.Tests.Fixtures;
 

@@ -1,7 +1,6 @@
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.Agent.Handlers;
 
 namespace QemuGuest.Agent.Platform.Linux;
 

@@ -6,7 +6,6 @@ using System.Net;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.Agent.Handlers;
 using QemuGuest.Agent.Core;
 using QemuGuest.Protocol.Qga;
 

@@ -4,7 +4,6 @@ using System.Globalization;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.Agent.Handlers;
 using QemuGuest.Agent.Core;
 using QemuGuest.Protocol.Qga;
 

@@ -7,8 +7,8 @@ using System.Runtime.Versioning;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
-using QemuGuest.Agent.Handlers;
 using QemuGuest.Agent.Core;
+using QemuGuest.Agent.Handlers;
 using QemuGuest.Agent.Hosting;
 using QemuGuest.Protocol.Qga;
 

@@ -4,7 +4,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using QemuGuest.Agent.Channels;
 using QemuGuest.Agent.Core;
 using QemuGuest.Agent.Handlers.Common;
 

@@ -5,7 +5,6 @@ using System.IO;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text;
-using QemuGuest.Agent.Handlers;
 using QemuGuest.Agent.Core;
 
 namespace QemuGuest.Agent.Platform.Linux;
