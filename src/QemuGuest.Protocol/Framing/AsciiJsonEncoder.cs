@@ -1,6 +1,8 @@
 using System;
-using System.Buffers;
 using System.Text.Encodings.Web;
+#if NET
+using System.Buffers; // only the net10.0 code below uses it
+#endif
 
 namespace QemuGuest.Protocol.Framing;
 

@@ -1,9 +1,12 @@
 using System;
 using System.IO;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
+#if NET
+// Only the net10.0 code below uses these.
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+#endif
 
 namespace QemuGuest.Protocol.Transports;
 
