@@ -383,7 +383,8 @@ function Invoke-FormatCheck {
     # file raises to warning, e.g. IDE0005 unused usings) and naming. `./build.ps1 Format`
     # applies the same rules. Generated code is not checked (dotnet format skips it).
     Write-Step 'Format: dotnet format --verify-no-changes (.editorconfig)'
-    Invoke-FormatGenerator
+    # Out-Host: the build's output must not become part of this function's [bool] result.
+    Invoke-FormatGenerator | Out-Host
     & dotnet format (Join-Path $Root 'QemuGuest.slnx') --verify-no-changes --no-restore --severity warn -v q | Out-Host
     return $LASTEXITCODE -eq 0
 }
