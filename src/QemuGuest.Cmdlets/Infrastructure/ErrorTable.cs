@@ -156,8 +156,7 @@ public static class ErrorTable
         var (id, category) = Classify(exception);
         object? own = exception switch
         {
-            TransferException transfer => transfer.Target,
-            GuestProcessException process => process.Target,
+            GuestFailureException engine => engine.Target,
             GuestTaskException task => task.Target,
             _ => null,
         };

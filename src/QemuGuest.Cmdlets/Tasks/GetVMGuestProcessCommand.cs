@@ -1,7 +1,5 @@
-using System;
 using System.Management.Automation;
 using QemuGuest.Cmdlets.Infrastructure;
-using QemuGuest.Protocol;
 using QemuGuest.Protocol.Processes;
 
 namespace QemuGuest.Cmdlets.Tasks;
@@ -29,38 +27,17 @@ namespace QemuGuest.Cmdlets.Tasks;
 /// </example>
 [Cmdlet(VerbsCommon.Get, "VMGuestProcess", DefaultParameterSetName = SessionParameterSet)]
 [OutputType(typeof(GuestProcessInfo))]
-public sealed class GetVMGuestProcessCommand : GuestCmdlet
+public sealed class GetVMGuestProcessCommand : GuestProcessIdCmdletBase
 {
-    /// <summary>Process ids returned by Start-VMGuestProcess.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("Pid")]
-    public long[] Id { get; set; } = Array.Empty<long>();
-
-    protected override GuestOperation? CreateOperation()
+    protected override GuestOperation? CreateOperation() => ForEachId(async (engine, pid, cancel) =>
     {
-        long[] ids = Id;
-        return async context =>
+        GuestProcessState state = await engine.GetStateAsync(pid, cancel).ConfigureAwait(false);
+        return new GuestProcessInfo
         {
-            GuestProcessEngine engine = context.CreateProcessEngine();
-            foreach (long pid in ids)
-            {
-                try
-                {
-                    GuestProcessState state = await engine.GetStateAsync(pid, context.CancellationToken).ConfigureAwait(false);
-                    context.WriteObject(new GuestProcessInfo
-                    {
-                        VMName = engine.TargetName,
-                        Pid = pid,
-                        State = state.Exited ? "Exited" : "Running",
-                        ExitCode = state.ExitCode,
-                    });
-                }
-                catch (Exception ex) when (ex is GuestProcessException or QgaCommandException)
-                {
-                    // One unknown process; the other ids are still looked at.
-                    context.WriteError(ErrorTable.ToErrorRecord(ex, pid));
-                }
-            }
+            VMName = engine.TargetName,
+            Pid = pid,
+            State = state.Exited ? "Exited" : "Running",
+            ExitCode = state.ExitCode,
         };
-    }
+    });
 }

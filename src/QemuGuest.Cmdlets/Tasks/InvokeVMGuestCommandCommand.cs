@@ -1,5 +1,6 @@
 using System;
 using System.Management.Automation;
+using System.Threading.Tasks;
 using QemuGuest.Cmdlets.Infrastructure;
 using QemuGuest.Protocol.Processes;
 
@@ -36,7 +37,7 @@ namespace QemuGuest.Cmdlets.Tasks;
 /// </example>
 [Cmdlet(VerbsLifecycle.Invoke, "VMGuestCommand", DefaultParameterSetName = SessionParameterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(GuestProcessResult), typeof(GuestJob))]
-public sealed class InvokeVMGuestCommandCommand : GuestProcessCmdletBase
+public sealed class InvokeVMGuestCommandCommand : GuestRunCmdletBase
 {
     /// <summary>The program (PATH is searched by the agent).</summary>
     [Parameter(Mandatory = true, Position = 0)]
@@ -49,32 +50,11 @@ public sealed class InvokeVMGuestCommandCommand : GuestProcessCmdletBase
     [Alias("Args")]
     public string[] ArgumentList { get; set; } = Array.Empty<string>();
 
-    /// <summary>Seconds to wait for the program to exit (default: no limit).</summary>
-    [Parameter]
-    [ValidateRange(1, 31 * 86400)]
-    public int Timeout { get; set; }
-
-    /// <summary>
-    /// Runs as a background job in this process and returns the job at once: Receive-Job gives
-    /// the results and errors, Wait-Job waits, Stop-Job stops it like Ctrl+C. -WhatIf and
-    /// -Confirm are answered for the job as a whole, before it starts.
-    /// </summary>
-    [Parameter]
-    public SwitchParameter AsJob { get; set; }
-
-    protected override bool AsJobRequested => AsJob.IsPresent;
-
     protected override string? ShouldProcessAction => "Run " + FilePath;
 
     protected override GuestOperation? CreateOperation()
     {
         GuestProcessStartInfo start = Capture(FilePath, ArgumentList ?? Array.Empty<string>());
-        TimeSpan? timeout = Timeout > 0 ? TimeSpan.FromSeconds(Timeout) : null;
-        return async context =>
-        {
-            GuestProcessEngine engine = context.CreateProcessEngine();
-            GuestProcessExit exit = await engine.RunAsync(start, timeout, context.CancellationToken).ConfigureAwait(false);
-            context.WriteObject(GuestProcessResult.From(exit, engine.TargetName));
-        };
+        return RunAndWriteResult((_, _) => Task.FromResult(start));
     }
 }

@@ -31,7 +31,7 @@ namespace QemuGuest.Cmdlets.Tasks;
 /// </example>
 [Cmdlet(VerbsLifecycle.Invoke, "VMGuestScript", DefaultParameterSetName = SessionParameterSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(GuestProcessResult), typeof(GuestJob))]
-public sealed class InvokeVMGuestScriptCommand : GuestProcessCmdletBase
+public sealed class InvokeVMGuestScriptCommand : GuestRunCmdletBase
 {
     public enum GuestScriptType
     {
@@ -50,36 +50,14 @@ public sealed class InvokeVMGuestScriptCommand : GuestProcessCmdletBase
     [Parameter]
     public GuestScriptType ScriptType { get; set; } = GuestScriptType.Bash;
 
-    /// <summary>Seconds to wait for the script to finish (default: no limit).</summary>
-    [Parameter]
-    [ValidateRange(1, 31 * 86400)]
-    public int Timeout { get; set; }
-
-    /// <summary>
-    /// Runs as a background job in this process and returns the job at once: Receive-Job gives
-    /// the results and errors, Wait-Job waits, Stop-Job stops it like Ctrl+C. -WhatIf and
-    /// -Confirm are answered for the job as a whole, before it starts.
-    /// </summary>
-    [Parameter]
-    public SwitchParameter AsJob { get; set; }
-
-    protected override bool AsJobRequested => AsJob.IsPresent;
-
     protected override string? ShouldProcessAction => $"Run a {ScriptType} script";
 
     protected override GuestOperation? CreateOperation()
     {
         string text = ScriptText;
         GuestScriptLanguage language = Language(ScriptType);
-        TimeSpan? timeout = Timeout > 0 ? TimeSpan.FromSeconds(Timeout) : null;
         GuestProcessStartInfo extras = Capture(string.Empty, Array.Empty<string>());
-        return async context =>
-        {
-            GuestProcessEngine engine = context.CreateProcessEngine();
-            GuestProcessStartInfo start = await engine.ScriptStartInfoAsync(extras, language, text, context.CancellationToken).ConfigureAwait(false);
-            GuestProcessExit exit = await engine.RunAsync(start, timeout, context.CancellationToken).ConfigureAwait(false);
-            context.WriteObject(GuestProcessResult.From(exit, engine.TargetName));
-        };
+        return RunAndWriteResult((engine, cancel) => engine.ScriptStartInfoAsync(extras, language, text, cancel));
     }
 
     // The parameter's type stays this cmdlet's own (scripts may name it); the engine has its own.

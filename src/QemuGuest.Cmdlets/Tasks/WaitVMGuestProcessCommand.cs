@@ -1,7 +1,6 @@
 using System;
 using System.Management.Automation;
 using QemuGuest.Cmdlets.Infrastructure;
-using QemuGuest.Protocol;
 using QemuGuest.Protocol.Processes;
 
 namespace QemuGuest.Cmdlets.Tasks;
@@ -25,16 +24,11 @@ namespace QemuGuest.Cmdlets.Tasks;
 /// </example>
 [Cmdlet(VerbsLifecycle.Wait, "VMGuestProcess", DefaultParameterSetName = SessionParameterSet)]
 [OutputType(typeof(GuestProcessResult))]
-public sealed class WaitVMGuestProcessCommand : GuestCmdlet
+public sealed class WaitVMGuestProcessCommand : GuestProcessIdCmdletBase
 {
-    /// <summary>Process ids returned by Start-VMGuestProcess (or guest-exec).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [Alias("Pid")]
-    public long[] Id { get; set; } = Array.Empty<long>();
-
     /// <summary>Seconds to wait (default: no limit).</summary>
     [Parameter]
-    [ValidateRange(1, 31 * 86400)]
+    [ValidateRange(1, GuestProcessWait.MaxSeconds)]
     public int Timeout { get; set; }
 
     /// <summary>Kill a program that is still running when -Timeout passes.</summary>
@@ -43,25 +37,12 @@ public sealed class WaitVMGuestProcessCommand : GuestCmdlet
 
     protected override GuestOperation? CreateOperation()
     {
-        long[] ids = Id;
-        TimeSpan? timeout = Timeout > 0 ? TimeSpan.FromSeconds(Timeout) : null;
+        TimeSpan? timeout = GuestProcessWait.Limit(Timeout);
         bool kill = Kill.IsPresent;
-        return async context =>
+        return ForEachId(async (engine, pid, cancel) =>
         {
-            GuestProcessEngine engine = context.CreateProcessEngine();
-            foreach (long pid in ids)
-            {
-                try
-                {
-                    GuestProcessExit exit = await engine.WaitAsync(pid, timeout, kill, context.CancellationToken).ConfigureAwait(false);
-                    context.WriteObject(GuestProcessResult.From(exit, engine.TargetName));
-                }
-                catch (Exception ex) when (ex is GuestProcessException or QgaCommandException)
-                {
-                    // One unknown or slow process; the other ids are still waited for.
-                    context.WriteError(ErrorTable.ToErrorRecord(ex, pid));
-                }
-            }
-        };
+            GuestProcessExit exit = await engine.WaitAsync(pid, timeout, kill, cancel).ConfigureAwait(false);
+            return GuestProcessResult.From(exit, engine.TargetName);
+        });
     }
 }

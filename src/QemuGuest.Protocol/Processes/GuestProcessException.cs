@@ -3,24 +3,18 @@ using System;
 namespace QemuGuest.Protocol.Processes;
 
 /// <summary>
-/// The one exception type of a failed guest-process step: a <see cref="GuestProcessFailureKind"/>,
-/// a message ready for the user (guest and user text in it already made printable), what it
-/// concerns, and the protocol exception that caused it, if any, as InnerException.
+/// The one exception type of a failed guest-process step: a <see cref="GuestProcessFailureKind"/>
+/// on top of <see cref="GuestFailureException"/>'s message, target and cause. The target is the
+/// process id for a wait or look that failed, the variable name for a bad environment, else the
+/// VM (session) name.
 /// </summary>
-public sealed class GuestProcessException : Exception
+public sealed class GuestProcessException : GuestFailureException
 {
     public GuestProcessException(GuestProcessFailureKind kind, string message, object? target, Exception? inner = null)
-        : base(message, inner)
+        : base(message, target, inner)
     {
         Kind = kind;
-        Target = target;
     }
 
     public GuestProcessFailureKind Kind { get; }
-
-    /// <summary>
-    /// The error record's target: the process id for a wait or look that failed, the variable
-    /// name for a bad environment, else the VM (session) name.
-    /// </summary>
-    public object? Target { get; }
 }

@@ -3,23 +3,22 @@ using System;
 namespace QemuGuest.Protocol.Transfer;
 
 /// <summary>
-/// The one exception type of a failed transfer step: a <see cref="TransferFailureKind"/>, a
-/// message ready for the user (guest text in it already made printable), the path it concerns,
-/// and the protocol or I/O exception that caused it, if any, as InnerException.
+/// The one exception type of a failed transfer step: a <see cref="TransferFailureKind"/> on top
+/// of <see cref="GuestFailureException"/>'s message, target and cause. The target is the (raw)
+/// path or guest target the failure concerns.
 /// </summary>
-public sealed class TransferException : Exception
+public sealed class TransferException : GuestFailureException
 {
     public TransferException(TransferFailureKind kind, string message, string? target, Exception? inner = null)
-        : base(message, inner)
+        : base(message, target, inner)
     {
         Kind = kind;
-        Target = target;
     }
 
     public TransferFailureKind Kind { get; }
 
-    /// <summary>The (raw) path or guest target the failure concerns, for the error record's target object.</summary>
-    public string? Target { get; }
+    /// <summary>The (raw) path or guest target the failure concerns: always a string for a transfer.</summary>
+    public new string? Target => (string?)base.Target;
 
     /// <summary>True for the kinds that end the whole copy rather than one item of it.</summary>
     public bool StopsTransfer => Kind is TransferFailureKind.TransferInterrupted or TransferFailureKind.LocalIOFailed;

@@ -4,15 +4,6 @@ using System.Threading.Tasks;
 
 namespace QemuGuest.Relay.Guest;
 
-/// <summary>Why an item was not queued.</summary>
-public enum EnqueueResult
-{
-    Queued,
-    QueueFull,
-    ClientQueueFull,
-    TooManyBytes,
-}
-
 /// <summary>
 /// A bounded queue that serves its producers round-robin: each dequeue takes the oldest item
 /// of the producer whose turn it is, then moves that producer to the back of the line. So a

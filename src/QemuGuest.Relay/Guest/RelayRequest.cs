@@ -1,9 +1,6 @@
-using System;
-using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Protocol.Validation;
-using QemuGuest.Relay.Wire;
 
 namespace QemuGuest.Relay.Guest;
 
@@ -58,54 +55,4 @@ public sealed class RelayRequest
             outcome.Dispose();
         }
     }
-}
-
-public enum OutcomeKind
-{
-    /// <summary>A schema-valid "return".</summary>
-    Return,
-
-    /// <summary>An agent error, or one the relay made.</summary>
-    Error,
-
-    /// <summary>A success-response:false command that (as it should) sent nothing.</summary>
-    NoReply,
-}
-
-/// <summary>What the client gets; owns the guest reply document until written.</summary>
-public sealed class GuestOutcome : IDisposable
-{
-    private readonly OwnedJson? _document;
-
-    private GuestOutcome(OutcomeKind kind, OwnedJson? document, JsonElement value, string? errorClass, string? description)
-    {
-        Kind = kind;
-        _document = document;
-        Value = value;
-        ErrorClass = errorClass;
-        Description = description;
-    }
-
-    public OutcomeKind Kind { get; }
-
-    /// <summary>Bytes of the guest message behind <see cref="Value"/> (0 when none).</summary>
-    public int Size => _document?.Length ?? 0;
-
-    /// <summary>The checked "return" value (<see cref="OutcomeKind.Return"/>).</summary>
-    public JsonElement Value { get; }
-
-    public string? ErrorClass { get; }
-
-    public string? Description { get; }
-
-    public static GuestOutcome Return(OwnedJson document, JsonElement value) => new(OutcomeKind.Return, document, value, null, null);
-
-    public static GuestOutcome AgentError(string errorClass, string description) => new(OutcomeKind.Error, null, default, errorClass, description);
-
-    /// <summary>An error the relay makes: always GenericError, always saying it is the relay speaking.</summary>
-    public static GuestOutcome RelayError(string description) => new(OutcomeKind.Error, null, default, "GenericError", "qemuguest-relay: " + description);
-
-    public static GuestOutcome NoReply { get; } = new(OutcomeKind.NoReply, null, default, null, null);
-
-    public void Dispose() => _document?.Dispose();
 }

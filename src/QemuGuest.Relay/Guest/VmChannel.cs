@@ -11,14 +11,6 @@ using QemuGuest.Relay.Configuration;
 
 namespace QemuGuest.Relay.Guest;
 
-public enum VmState
-{
-    Stopped,
-    Connecting,
-    Syncing,
-    Ready,
-}
-
 /// <summary>
 /// Owns one VM's agent channel: connects (with backoff), syncs (the shared
 /// <see cref="SyncHandshake"/>: 0xFF + guest-sync-delimited) on every connect, after every timeout and whenever the stream is out of step, and runs the
