@@ -20,6 +20,7 @@
         'Get-VMGuestAgentCapability'
         'Get-VMGuestChildItem'
         'Get-VMGuestDevice'
+        'Get-VMGuestDirectoryPage'
         'Get-VMGuestDisk'
         'Get-VMGuestDiskStatistic'
         'Get-VMGuestExecStatus'

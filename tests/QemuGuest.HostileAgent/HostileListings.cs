@@ -24,6 +24,7 @@ public static class HostileListings
         ["list-recurse"] = "every listed folder holds 100 more folders, forever",
         ["list-paging-stuck"] = "every page says more follow and repeats the same entry (after never advances)",
         ["list-paging-endless"] = "pages that advance forever, 10,000 new names each",
+        ["list-absurd"] = "our list extension lists sizes and times at the ends of 64 bits (negative, maximal) and modes with stray high bits",
     };
 
     /// <summary>The hostile names, for the folder <paramref name="root"/> (the absolute one lands beside it).</summary>
@@ -46,6 +47,11 @@ public static class HostileListings
                 return true;
             case "list-recurse":
                 agent.Handler = r => ListReply(r, _ => Page(Enumerable.Range(0, 100).Select(i => ("d" + i.ToString("D2", CultureInfo.InvariantCulture), "directory")), truncated: false));
+                return true;
+            case "list-absurd":
+                agent.Handler = r => ListReply(r, _ => "{\"return\": {\"path\": \"/\", \"truncated\": false, \"entries\": ["
+                    + "{\"name\": \"huge\", \"type\": \"file\", \"size\": 9223372036854775807, \"mode\": -1, \"mtime\": 9223372036854775807}, "
+                    + "{\"name\": \"negative\", \"type\": \"file\", \"size\": -5, \"mode\": 2147483647, \"mtime\": -9223372036854775808}]}}");
                 return true;
             case "list-paging-stuck":
                 agent.Handler = r => ListReply(r, _ => Page(new[] { ("same", "file") }, truncated: true));
@@ -105,16 +111,20 @@ public static class HostileListings
             case "guest-file-read" when r.Arguments.TryGetProperty("handle", out var h) && h.GetInt64() == 2000:
                 return r.ReplyAsync("{\"error\": {\"class\": \"GenericError\", \"desc\": \"failed to read file: Is a directory\"}}");
             case "guest-exec":
-                string root = r.Arguments.TryGetProperty("arg", out var a) && a.GetArrayLength() > 0 ? a[0].GetString() ?? "" : "";
+                // find's first argument that is not an option is the folder listed.
+                string root = r.Arguments.TryGetProperty("arg", out var a)
+                    ? a.EnumerateArray().Select(x => x.GetString() ?? "").FirstOrDefault(x => !x.StartsWith("-", StringComparison.Ordinal)) ?? ""
+                    : "";
                 Last = root;
                 return r.ReplyAsync("{\"return\": {\"pid\": 4242}}");
             case "guest-exec-status":
                 var records = new StringBuilder();
                 foreach (string n in Names(Last).Where(n => n.IndexOf('\0') < 0 && n.Length > 0))
                 {
-                    records.Append("f 0 ").Append(n).Append('\0');
+                    records.Append("f 0 644 1700000000.5 ").Append(n).Append('\0');
                 }
-                records.Append("d sub\0f 0 sub/ok.txt\0f 0 sub/../../../y\0f 0 nosuchdir/z\0");
+                // find's %y %s %m %T@ %P; two times are absurd on purpose (year 5138, and past any 64-bit count).
+                records.Append("d 4096 755 99999999999 sub\0f 0 644 1700000000 sub/ok.txt\0f 0 644 123456789012345678901234567890.999 sub/../../../y\0f 0 644 0 nosuchdir/z\0");
                 return r.ReplyAsync("{\"return\": {\"exited\": true, \"exitcode\": 0, \"out-data\": \"" + Convert.ToBase64String(Encoding.UTF8.GetBytes(records.ToString())) + "\"}}");
             default:
                 return FakeAgent.Normal(r);

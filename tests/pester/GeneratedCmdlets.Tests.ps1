@@ -518,7 +518,7 @@ Describe 'QemuGuest extension cmdlets against the stock agent' {
     It '<Line> reaches the agent, which does not know the command' -ForEach @(
         @{ Line = 'Get-VMGuestAgentCapability -Session $S' }
         @{ Line = 'Get-VMGuestItem -Session $S /' }
-        @{ Line = 'Get-VMGuestChildItem -Session $S / -PageSize 5' }
+        @{ Line = 'Get-VMGuestDirectoryPage -Session $S / -PageSize 5' }
         @{ Line = 'Get-VMGuestFileHash -Session $S /etc/hostname -Algorithm sha256' }
         @{ Line = 'Read-VMGuestExecStream -Session $S 1' }
         @{ Line = 'New-VMGuestDirectory -Session $S /nonexistent-qg -Confirm:$false' }

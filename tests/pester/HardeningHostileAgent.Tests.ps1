@@ -241,3 +241,67 @@ Copy-VMGuestFile -VMName hostile-vm -GuestToLocal -Recurse -Source '$W/tree' -De
         [long] $delta | Should -BeLessThan 400MB
     }
 }
+
+# Issue 17: Get-VMGuestChildItem shows what the guest listed. Names, sizes and times are the
+# guest's: the objects keep them raw, a name that is not one component gets no FullName (piped
+# on, it would name some other item), -Recurse never descends through one, the console shows
+# every name escaped, and absurd numbers are kept or shown as unknown, never a crash.
+Describe 'Get-VMGuestChildItem against hostile listings' {
+    AfterEach {
+        Set-Mode 'normal'
+        if ($script:L) { Remove-VMGuestSession -Session $L -Confirm:$false; $script:L = $null }
+    }
+
+    It '<Mode>: raw names, no FullName for a name that is not one component, nothing descended through it, console escaped' -ForEach @(
+        @{ Mode = 'list-names' }, @{ Mode = 'find-names' }
+    ) {
+        Set-Mode $Mode
+        $script:L = New-VMGuestSession -ConnectionString "unix:$Socket" -Name hostile -ConnectTimeoutSec 5
+        $root = "$T/tree"
+        $items = @(Get-VMGuestChildItem -Session $L $root -Recurse -TimeoutSec 10 -ErrorVariable err -ErrorAction SilentlyContinue)
+        $err | Should -BeNullOrEmpty
+        $byName = @{}; foreach ($i in $items) { $byName[$i.Name] = $i }
+        # Raw values in the objects.
+        $byName.ContainsKey("esc`e]0;pwned`a") | Should -BeTrue
+        $byName["esc`e]0;pwned`a"].FullName | Should -Be "$root/esc`e]0;pwned`a"
+        $byName['good.txt'].FullName | Should -Be "$root/good.txt"
+        $byName['sub'].Type | Should -Be 'Directory'
+        # Not one component: kept by name, no path to pipe on.
+        foreach ($bad in @('../../x', "$root-abs", '..', '.') + @(if ($Mode -eq 'find-names') { 'sub/../../../y' })) {
+            $byName.ContainsKey($bad) | Should -BeTrue -Because "the guest listed '$bad'"
+            $byName[$bad].FullName | Should -BeNullOrEmpty -Because "'$bad' is not one component"
+        }
+        # The one real subfolder is listed; '..' inside it is not descended into.
+        ($items | Where-Object FullName -EQ "$root/sub/ok.txt") | Should -Not -BeNullOrEmpty
+        @($items | Where-Object { $_.FullName -and -not $_.FullName.StartsWith("$root/") }) | Should -BeNullOrEmpty
+        # Piping every object on cannot reach outside the listed folder: the ones without FullName fail binding.
+        $targets = @($items | Where-Object FullName | ForEach-Object FullName)
+        foreach ($t in $targets) { $t.StartsWith("$root/") | Should -BeTrue }
+        # The console sees escapes, never ESC or BEL.
+        $text = $items | Out-String -Width 300
+        $text | Should -Not -Match "[`u{0}-`u{8}`u{b}-`u{1f}`u{7f}]"
+        $text | Should -Match ([regex]::Escape('esc\u001b]0;pwned\u0007'))
+        ($items | Format-List | Out-String) | Should -Not -Match "[`e`a]"
+        # find's absurd times are unknown, not an error.
+        if ($Mode -eq 'find-names') {
+            $byName['sub'].LastWriteTime | Should -BeNullOrEmpty
+            $byName['good.txt'].LastWriteTime.ToUniversalTime() | Should -Be ([DateTimeOffset]::FromUnixTimeMilliseconds(1700000000500).UtcDateTime)
+        }
+    }
+
+    It 'list-absurd: sizes and times at the ends of 64 bits are kept raw (the times as 1677 and 2262); the table prints' {
+        Set-Mode 'list-absurd'
+        $script:L = New-VMGuestSession -ConnectionString "unix:$Socket" -Name hostile -ConnectTimeoutSec 5
+        $items = @(Get-VMGuestChildItem -Session $L "$T/tree" -TimeoutSec 10)
+        $items.Name | Should -Be @('huge', 'negative')
+        $items[0].Length | Should -Be ([long]::MaxValue)
+        $items[1].Length | Should -Be -5
+        $items[0].LastWriteTimeNanoseconds | Should -Be ([long]::MaxValue)
+        $items[1].LastWriteTimeNanoseconds | Should -Be ([long]::MinValue)
+        $items[0].LastWriteTime.ToUniversalTime().Year | Should -Be 2262
+        $items[1].LastWriteTime.ToUniversalTime().Year | Should -Be 1677
+        # Stray bits beyond the 12 permission bits do not reach the text.
+        $items.Mode | ForEach-Object { $_ | Should -Match '^[-dl?][-rwxsStT]{9}$' }
+        ($items | Out-String) | Should -Match 'huge'
+    }
+}

@@ -24,8 +24,8 @@ BeforeDiscovery {
     $script:PendingGenerated = @(
         'Add-VMGuestSshAuthorizedKey#1', 'Add-VMGuestSshAuthorizedKey#2', 'Add-VMGuestSshAuthorizedKey#3',
         'Close-VMGuestFile#1', 'Close-VMGuestFile#2', 'Close-VMGuestFile#3',
-        'Get-VMGuestChildItem#1', 'Get-VMGuestChildItem#2',
         'Get-VMGuestDevice#1', 'Get-VMGuestDevice#2',
+        'Get-VMGuestDirectoryPage#1', 'Get-VMGuestDirectoryPage#2',
         'Get-VMGuestExecStatus#1', 'Get-VMGuestExecStatus#2',
         'Get-VMGuestSshAuthorizedKey#1', 'Get-VMGuestSshAuthorizedKey#2',
         'Move-VMGuestItem#1', 'Move-VMGuestItem#2', 'Move-VMGuestItem#3',
@@ -125,6 +125,13 @@ Set-Content ./nginx.conf 'worker_processes 2;'
 $null = New-Item -ItemType Directory ./site/css
 Set-Content ./site/index.html '<h1>web</h1>'
 Set-Content ./site/css/main.css 'body { margin: 0 }'
+'@
+        # A guest folder to list, in both guests.
+        'Get-VMGuestChildItem'    = @'
+$null = New-Item -ItemType Directory ./site/css
+Set-Content ./site/index.html '<h1>web</h1>'
+Set-Content ./site/css/main.css 'body { margin: 0 }'
+Copy-VMGuestFile -VMName web01, web02 -LocalToGuest ./site /srv/www/ -Recurse -Force
 '@
     }
     foreach ($name in 'Stop-VMGuest', 'Restart-VMGuest', 'Suspend-VMGuestToDisk', 'Suspend-VMGuestToRam', 'Suspend-VMGuestHybrid', 'Set-VMGuestTime',

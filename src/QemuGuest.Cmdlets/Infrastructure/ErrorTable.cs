@@ -54,6 +54,9 @@ public static class ErrorTable
     public const string ListingLimitExceeded = "ListingLimitExceeded";
     public const string SourceSizeExceeded = "SourceSizeExceeded";
 
+    /// <summary>A guest path that is not absolute: it would mean the agent's working folder.</summary>
+    public const string RelativeGuestPath = "RelativeGuestPath";
+
     /// <summary>ErrorId and category for an exception thrown while talking to a guest.</summary>
     public static (string ErrorId, ErrorCategory Category) Classify(Exception exception) => exception switch
     {
@@ -109,6 +112,7 @@ public static class ErrorTable
         (AgentDisconnected, _) => "Check that the VM runs and its guest agent is installed and started; New-VMGuestSession -ConnectTimeoutSec waits longer for an agent that is starting.",
         (AgentGenericError, ErrorCategory.PermissionDenied) => "The agent runs in the guest with its own rights: check the permissions of the path in the guest, or the agent's policy.",
         (AgentGenericError, ErrorCategory.ObjectNotFound) => "Check the name or path in the guest (e.g. Get-VMGuestItem).",
+        (RelativeGuestPath, _) => "Start the guest path at the root: / on Linux, a drive (C:\\) on Windows.",
         (VMNotFound, _) => "Open a session with New-VMGuestSession -Name, or check that the relay runs and serves this VM (its runtime folder: QEMUGUEST_RELAY_DIR).",
         _ => null,
     };
@@ -172,6 +176,11 @@ public static class ErrorTable
     /// <summary>A task failure (copy, process) with its own ErrorId; <paramref name="inner"/> is the original exception.</summary>
     public static GuestTaskException Fail(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null) =>
         new(errorId, category, message, target, inner);
+
+    /// <summary>The error for a relative guest path, naming it (made printable).</summary>
+    public static ErrorRecord RelativeGuestPathError(string path) => Create(RelativeGuestPath, ErrorCategory.InvalidArgument,
+        "The guest path '" + QemuGuest.Protocol.Validation.PathComponent.Printable(path) + "' is relative: give an absolute path (/srv/x, C:\\x). A relative path would mean the agent's working folder.",
+        path);
 
     public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target)
     {

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using System.Threading;
@@ -280,10 +281,11 @@ internal sealed class GuestFs
     /// <summary>
     /// A lister for the folders under <paramref name="root"/>: our list extension (one folder,
     /// page by page, when asked), else GNU find through guest-exec (one run for the whole tree,
-    /// bounded by the agent's output cap, then served per folder). Both return raw guest names:
-    /// checking them is the caller's, in one place, whichever strategy produced them.
+    /// or only the root's own entries when not <paramref name="recursive"/>, bounded by the
+    /// agent's output cap, then served per folder). Both return raw guest values: checking them
+    /// is the caller's, in one place, whichever strategy produced them.
     /// </summary>
-    public async Task<GuestFolderLister> OpenListingAsync(string root, GuestListingBudget budget, CancellationToken cancellationToken)
+    public async Task<GuestFolderLister> OpenListingAsync(string root, GuestListingBudget budget, CancellationToken cancellationToken, bool recursive = true)
     {
         if (Profile.Has(AgentProfile.List))
         {
@@ -292,11 +294,17 @@ internal sealed class GuestFs
         if (Profile.IsWindows || !Profile.CanExec)
         {
             throw new TransferException(TransferFailureKind.AgentFeatureUnavailable,
-                $"Copying the guest folder '{root}' needs a directory listing: QemuGuest's agent, or a Linux guest whose agent allows guest-exec (for find).", root);
+                $"Listing the guest folder '{root}' needs QemuGuest's agent, or a Linux guest whose agent allows guest-exec (for find).", root);
         }
-        // GNU find: one record per object, NUL-terminated: "d <path>" or "f <size> <path>".
-        var outcome = await RunAsync("find", new[] { root, "-mindepth", "1", "(", "-type", "d", "-printf", "d %P\\0", ")", "-o", "(", "-type", "f", "-printf", "f %s %P\\0", ")" },
-            root, cancellationToken, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
+        // -H: a root that is a link to a folder is listed, as the list extension does; links
+        // below it are listed as links, never followed.
+        var args = new List<string> { "-H", root, "-mindepth", "1" };
+        if (!recursive)
+        {
+            args.AddRange(new[] { "-maxdepth", "1" });
+        }
+        args.AddRange(FindLister.PrintfArguments);
+        var outcome = await RunAsync("find", args.ToArray(), root, cancellationToken, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
         ThrowIfFailed(outcome, "find", root);
         if (outcome.StdOutTruncated)
         {

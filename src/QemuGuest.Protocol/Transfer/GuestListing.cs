@@ -8,21 +8,34 @@ using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Protocol.Transfer;
 
-/// <summary>One entry of a guest folder as the guest listed it: the name is raw, unchecked.</summary>
+/// <summary>One entry of a guest folder as the guest listed it: every value is raw, unchecked.</summary>
 public readonly struct GuestListEntry
 {
-    public GuestListEntry(string name, GuestEntryKind kind, long size)
+    public GuestListEntry(string name, GuestEntryKind kind, long size, bool isLink = false, int mode = -1, long? lastWriteNanoseconds = null)
     {
         Name = name;
         Kind = kind;
         Size = size;
+        IsLink = isLink;
+        Mode = mode;
+        LastWriteNanoseconds = lastWriteNanoseconds;
     }
 
     public string Name { get; }
 
+    /// <summary>File or Directory; Other for links, devices, FIFOs and sockets (a copy leaves those out).</summary>
     public GuestEntryKind Kind { get; }
 
     public long Size { get; }
+
+    /// <summary>A symbolic link (then <see cref="Kind"/> is Other: links are never followed).</summary>
+    public bool IsLink { get; }
+
+    /// <summary>The POSIX permission bits (with set-id and sticky bits) as the guest gave them; -1 when it did not.</summary>
+    public int Mode { get; }
+
+    /// <summary>The last modification time in nanoseconds since 1970 UTC; null when the guest gave none (or none that fits).</summary>
+    public long? LastWriteNanoseconds { get; }
 }
 
 /// <summary>
@@ -78,7 +91,7 @@ internal sealed class ExtensionLister : GuestFolderLister
                     throw Invalid(rel, "names out of order ('" + PathComponent.Printable(name) + "' after '" + PathComponent.Printable(previous) + "')");
                 }
                 _budget.AddEntry(rel, depth);
-                entries.Add(new GuestListEntry(name, Kind(e.Type), e.Size));
+                entries.Add(new GuestListEntry(name, Kind(e.Type), e.Size, e.Type == GuestFileType.Symlink, (int)(e.Mode & 0xFFF), e.Mtime));
                 previous = name;
             }
             if (!page.Truncated)
@@ -102,14 +115,18 @@ internal sealed class ExtensionLister : GuestFolderLister
 }
 
 /// <summary>
-/// GNU find's NUL-separated records ("d PATH", "f SIZE PATH"; PATH relative, '/'-separated),
-/// from one run over the whole tree, handed out per folder. A record whose folder was not
-/// listed before it (or whose folder's name is not one component) is handed out as an entry
-/// of the copied folder under its whole raw path, so the caller's name check reports it
-/// instead of it vanishing silently.
+/// GNU find's NUL-separated records "TYPE SIZE MODE MTIME PATH" (find's %y %s %m %T@ %P: a
+/// type letter, bytes, octal permission bits, seconds since 1970 with a fraction, the path
+/// relative and '/'-separated), from one run over the whole tree, handed out per folder. A
+/// record whose folder was not listed before it (or whose folder's name is not one component)
+/// is handed out as an entry of the listed folder under its whole raw path, so the caller's
+/// name check reports it instead of it vanishing silently.
 /// </summary>
 internal sealed class FindLister : GuestFolderLister
 {
+    /// <summary>find's arguments after the root: the record format <see cref="Parse"/> reads.</summary>
+    public static readonly string[] PrintfArguments = { "-printf", "%y %s %m %T@ %P\\0" };
+
     private readonly Dictionary<string, List<GuestListEntry>> _folders;
 
     private FindLister(Dictionary<string, List<GuestListEntry>> folders)
@@ -135,28 +152,32 @@ internal sealed class FindLister : GuestFolderLister
                 continue;
             }
 
-            GuestEntryKind kind;
-            long size = 0;
-            string path;
-            if (record.StartsWith("d ", StringComparison.Ordinal))
+            // Four space-separated fields, then the path (which may hold spaces itself).
+            string[] fields = record.Split(new[] { ' ' }, 5);
+            if (fields.Length != 5 || fields[0].Length != 1 || fields[4].Length == 0)
             {
-                kind = GuestEntryKind.Directory;
-                path = record.Substring(2);
+                throw Invalid(record, "a record that is not 'TYPE SIZE MODE MTIME PATH'");
             }
-            else if (record.StartsWith("f ", StringComparison.Ordinal))
+            if (!long.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out long size))
             {
-                int space = record.IndexOf(' ', 2);
-                if (space < 0 || !long.TryParse(record.Substring(2, space - 2), NumberStyles.None, CultureInfo.InvariantCulture, out size))
-                {
-                    throw Invalid(record, "a file record without a size");
-                }
-                kind = GuestEntryKind.File;
-                path = record.Substring(space + 1);
+                throw Invalid(record, "a size that is not a number of bytes");
             }
-            else
+            if (!TryParseOctal(fields[2], out int mode))
             {
-                throw Invalid(record, "a record that is neither 'd PATH' nor 'f SIZE PATH'");
+                throw Invalid(record, "permission bits that are not octal");
             }
+            if (!TryParseSeconds(fields[3], out long? mtime))
+            {
+                throw Invalid(record, "a modification time that is not seconds since 1970");
+            }
+            char type = fields[0][0];
+            var kind = type switch
+            {
+                'f' => GuestEntryKind.File,
+                'd' => GuestEntryKind.Directory,
+                _ => GuestEntryKind.Other,
+            };
+            string path = fields[4];
 
             int depth = 1;
             foreach (char c in path)
@@ -168,7 +189,7 @@ internal sealed class FindLister : GuestFolderLister
             string parent = slash < 0 ? string.Empty : path.Substring(0, slash);
             if (folders.TryGetValue(parent, out var siblings))
             {
-                siblings.Add(new GuestListEntry(slash < 0 ? path : path.Substring(slash + 1), kind, size));
+                siblings.Add(new GuestListEntry(slash < 0 ? path : path.Substring(slash + 1), kind, size, type == 'l', mode, mtime));
                 if (kind == GuestEntryKind.Directory && !folders.ContainsKey(path))
                 {
                     folders[path] = new List<GuestListEntry>();
@@ -176,10 +197,67 @@ internal sealed class FindLister : GuestFolderLister
             }
             else
             {
-                folders[string.Empty].Add(new GuestListEntry(path, kind, size));
+                folders[string.Empty].Add(new GuestListEntry(path, kind, size, type == 'l', mode, mtime));
             }
         }
         return new FindLister(folders);
+    }
+
+    private static bool TryParseOctal(string text, out int mode)
+    {
+        mode = 0;
+        if (text.Length == 0 || text.Length > 6)
+        {
+            return false;
+        }
+        foreach (char c in text)
+        {
+            if (c < '0' || c > '7')
+            {
+                return false;
+            }
+            mode = (mode * 8) + (c - '0');
+        }
+        return true;
+    }
+
+    /// <summary>"SECONDS[.FRACTION]" as nanoseconds; a well-formed time that does not fit 64 bits is null (kept as "unknown"), not an error.</summary>
+    private static bool TryParseSeconds(string text, out long? nanoseconds)
+    {
+        nanoseconds = null;
+        int dot = text.IndexOf('.');
+        string whole = dot < 0 ? text : text.Substring(0, dot);
+        string fraction = dot < 0 ? string.Empty : text.Substring(dot + 1);
+        bool negative = whole.StartsWith("-", StringComparison.Ordinal);
+        if (negative)
+        {
+            whole = whole.Substring(1);
+        }
+        if (whole.Length == 0 || !IsDigits(whole) || !IsDigits(fraction))
+        {
+            return false;
+        }
+        // 64-bit nanoseconds reach 9,223,372,036 seconds (year 2262): beyond that, unknown.
+        if (whole.Length > 10 || !long.TryParse(whole, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds) || seconds > long.MaxValue / 1_000_000_000L - 1)
+        {
+            return true;
+        }
+        string nine = (fraction.Length > 9 ? fraction.Substring(0, 9) : fraction).PadRight(9, '0');
+        long ns = (seconds * 1_000_000_000L) + long.Parse(nine, NumberStyles.None, CultureInfo.InvariantCulture);
+        nanoseconds = negative ? -ns : ns;
+        return true;
+    }
+
+    private static bool IsDigits(string text)
+    {
+        foreach (char c in text)
+        {
+            if (c < '0' || c > '9')
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     public override Task<List<GuestListEntry>> ListAsync(string guestFolder, string relativeFolder, int depth, CancellationToken cancellationToken)

@@ -67,14 +67,23 @@ public sealed class GuestTransferEngine
     public Task CreateFolderAsync(string path, bool parents, CancellationToken cancellationToken) => _fs.MkdirAsync(path, parents, cancellationToken);
 
     /// <summary>A lister for the folders under a guest folder, every entry counted against <paramref name="budget"/>.</summary>
-    public Task<GuestFolderLister> OpenListingAsync(string root, GuestListingBudget budget, CancellationToken cancellationToken) =>
-        _fs.OpenListingAsync(root, budget, cancellationToken);
+    public Task<GuestFolderLister> OpenListingAsync(string root, GuestListingBudget budget, CancellationToken cancellationToken, bool recursive = true) =>
+        _fs.OpenListingAsync(root, budget, cancellationToken, recursive);
 
     /// <summary>The last component of a guest path (either separator).</summary>
     public static string LeafName(string path) => GuestFs.LeafName(path);
 
     /// <summary>The folder of a guest path (either separator), or null at the top.</summary>
     public static string? Parent(string path) => GuestFs.Parent(path);
+
+    /// <summary>
+    /// True for a guest path that does not depend on the agent's working folder: /x (POSIX),
+    /// C:\x or C:/x, \\server\share or \x (Windows). A relative one would land wherever the
+    /// agent happens to run (/ for a systemd service, System32 for a Windows one).
+    /// </summary>
+    public static bool IsAbsolute(string path) =>
+        path.Length > 0 && (path[0] == '/' || path[0] == '\\'
+            || (path.Length >= 3 && path[1] == ':' && (path[2] == '\\' || path[2] == '/') && ((path[0] | 0x20) >= 'a' && (path[0] | 0x20) <= 'z')));
 
     /// <summary>
     /// Lists one guest folder of a recursive copy out of the guest and checks its names
