@@ -4,39 +4,31 @@ using System.IO;
 using System.Net.Sockets;
 using System.Text;
 using System.Threading;
+using QemuGuest.HostileAgent;
 
 namespace QemuGuest.Agent.Tests;
 
 /// <summary>Start-up paths: socket activation, -r retry, no retry, -d with a pidfile.</summary>
 public sealed class LifecycleTests
 {
+    // The shared launcher's process (RealAgentProcess.StartInfo: our dll, QGA_CONF pointing
+    // nowhere, output redirected), run under a wrapper such as systemd-socket-activate.
     private static Process StartOurs(string prefix, string args, string workDir)
     {
-        var psi = new ProcessStartInfo(prefix.Length > 0 ? prefix.Split(' ')[0] : "dotnet")
+        ProcessStartInfo psi = AgentProcess.Start(AgentKind.Ours, args);
+        psi.WorkingDirectory = workDir;
+        string[] wrapper = prefix.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (wrapper.Length > 0)
         {
-            UseShellExecute = false,
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            RedirectStandardInput = true,
-            WorkingDirectory = workDir,
-        };
-        if (prefix.Length > 0)
-        {
-            foreach (string p in prefix.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..])
+            psi.ArgumentList.Insert(0, psi.FileName);
+            for (int i = wrapper.Length - 1; i >= 1; i--)
             {
-                psi.ArgumentList.Add(p);
+                psi.ArgumentList.Insert(0, wrapper[i]);
             }
 
-            psi.ArgumentList.Add("dotnet");
+            psi.FileName = wrapper[0];
         }
 
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "qemuguest-agent.dll"));
-        foreach (string a in args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["QGA_CONF"] = "/nonexistent/qemu-ga.conf";
         return Process.Start(psi)!;
     }
 

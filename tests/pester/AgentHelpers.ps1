@@ -4,18 +4,22 @@
 #     $script:Agent, $script:S = Start-AgentSession -Kind Stock -Name 'pester-x'
 #     ...
 #     Stop-AgentSession $Agent -AllSessions
+#
+# Kinds: Stock (Debian's qemu-ga), Ours, Hostile (the hostile agent program; -Mode, and its
+# ModeFile to change the mode between requests).
 
 function Start-AgentSession {
     # Returns the agent (Start-LocalAgent's object) and the session, in that order. When the
     # session cannot be opened the agent is stopped again, so a failing BeforeAll leaves no
     # process behind.
     param(
-        [ValidateSet('Stock', 'Ours')] [string] $Kind = 'Stock',
+        [ValidateSet('Stock', 'Ours', 'Hostile')] [string] $Kind = 'Stock',
         [Parameter(Mandatory)] [string] $Name,
         [string[]] $ExtraArguments = @(),
-        [int] $ConnectTimeoutSec
+        [int] $ConnectTimeoutSec,
+        [string] $Mode = 'normal'
     )
-    $agent = Start-LocalAgent -Kind $Kind -ExtraArguments $ExtraArguments
+    $agent = Start-LocalAgent -Kind $Kind -ExtraArguments $ExtraArguments -Mode $Mode
     $open = @{ ConnectionString = $agent.ConnectionString; Name = $Name; ErrorAction = 'Stop' }
     if ($PSBoundParameters.ContainsKey('ConnectTimeoutSec')) { $open.ConnectTimeoutSec = $ConnectTimeoutSec }
     try {

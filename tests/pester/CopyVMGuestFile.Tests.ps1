@@ -28,20 +28,19 @@ BeforeAll {
     }
 
     . (Join-Path $PSScriptRoot 'CopyTestHelpers.ps1')
+    . (Join-Path $PSScriptRoot 'AgentHelpers.ps1')
 }
 
 Describe 'Copy-VMGuestFile against the <_> agent' -ForEach $Kinds {
     BeforeAll {
         $script:Kind = $_
-        $script:Agent = Start-LocalAgent -Kind $Kind
-        $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name "copy-$Kind"
+        $script:Agent, $script:S = Start-AgentSession -Kind $Kind -Name "copy-$Kind"
         $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-copy-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
         $null = New-Item -ItemType Directory -Path $T
     }
 
     AfterAll {
-        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
-        $script:Agent | Stop-LocalAgent
+        Stop-AgentSession $Agent -AllSessions
         Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
     }
 
@@ -371,9 +370,8 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
         }
 
         It 'reports an agent that dies mid-copy (TransferInterrupted) and never presents a partial file as complete' {
-            $agent2 = Start-LocalAgent -Kind $Kind
+            $agent2, $s2 = Start-AgentSession -Kind $Kind -Name "dying-$Kind" -ConnectTimeoutSec 2
             try {
-                $s2 = New-VMGuestSession -ConnectionString $agent2.ConnectionString -Name "dying-$Kind" -ConnectTimeoutSec 2
                 New-GeneratedFile "$W/local/big.bin" 64
                 $ps = [powershell]::Create()
                 $null = $ps.AddScript({
@@ -397,7 +395,7 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
                 "$W/guest/big.bin" | Should -Not -Exist
             }
             finally {
-                $agent2 | Stop-LocalAgent
+                Stop-AgentSession $agent2 $s2
             }
         }
     }
@@ -405,15 +403,13 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
 
 Describe 'Copy-VMGuestFile against a stock agent without guest-exec (no rename possible)' {
     BeforeAll {
-        $script:Agent = Start-LocalAgent -Kind Stock -ExtraArguments @('-b', 'guest-exec,guest-exec-status')
-        $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name 'copy-noexec'
+        $script:Agent, $script:S = Start-AgentSession -Kind Stock -Name 'copy-noexec' -ExtraArguments @('-b', 'guest-exec,guest-exec-status')
         $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-copy-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
         $null = New-Item -ItemType Directory -Path $T
     }
 
     AfterAll {
-        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
-        $script:Agent | Stop-LocalAgent
+        Stop-AgentSession $Agent -AllSessions
         Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
     }
 

@@ -18,25 +18,7 @@ BeforeAll {
     $script:RelayDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'src/QemuGuest.Relay/bin/Release/net10.0/qemuguest-relay.dll'
 
     . (Join-Path $PSScriptRoot 'CopyTestHelpers.ps1')
-
-    # The same agent again on the same socket and state folder: what a guest reboot looks like
-    # from the host (the chardev closes, then a new agent answers on it).
-    function Restart-Agent($Agent) {
-        if (-not $Agent.Process.HasExited) { $Agent.Process.Kill($true); $null = $Agent.Process.WaitForExit(10000) }
-        Remove-Item -Force $Agent.Socket -ErrorAction SilentlyContinue
-        $psi = if ($Agent.Kind -eq 'Stock') { [Diagnostics.ProcessStartInfo]::new('/usr/sbin/qemu-ga') }
-        else { $p = [Diagnostics.ProcessStartInfo]::new('dotnet'); $p.ArgumentList.Add((Get-OurAgentPath)); $p }
-        foreach ($a in @('-m', 'unix-listen', '-p', $Agent.Socket, '-t', (Join-Path $Agent.Directory 'state'), '-l', $Agent.LogFile)) { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
-        $proc = [Diagnostics.Process]::Start($psi)
-        $deadline = [DateTime]::UtcNow.AddSeconds(15)
-        while (-not (Test-Path $Agent.Socket)) {
-            if ([DateTime]::UtcNow -gt $deadline -or $proc.HasExited) { throw "restarted $($Agent.Kind) agent did not come up" }
-            Start-Sleep -Milliseconds 50
-        }
-        $Agent.Process = $proc
-        $Agent.Pid = $proc.Id
-    }
+    . (Join-Path $PSScriptRoot 'AgentHelpers.ps1')
 
     # Starts a copy in its own runspace (so the test can kill things under it) and returns once
     # the temporary file at $Watch has grown past 4 MB (or after 30 s).
@@ -75,15 +57,13 @@ BeforeAll {
 Describe 'Faults under Copy-VMGuestFile, <_> agent' -ForEach $Kinds {
     BeforeAll {
         $script:Kind = $_
-        $script:Agent = Start-LocalAgent -Kind $Kind
-        $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name "harden-$Kind" -ConnectTimeoutSec 5
+        $script:Agent, $script:S = Start-AgentSession -Kind $Kind -Name "harden-$Kind" -ConnectTimeoutSec 5
         $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-harden-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
         $null = New-Item -ItemType Directory -Path $T
     }
 
     AfterAll {
-        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
-        $script:Agent | Stop-LocalAgent
+        Stop-AgentSession $Agent -AllSessions
         Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
     }
 
@@ -102,7 +82,7 @@ Describe 'Faults under Copy-VMGuestFile, <_> agent' -ForEach $Kinds {
         New-GeneratedFile "$W/local/big.bin" 24
         $job = Start-BackgroundCopy { param($m, $s, $src, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -LocalToGuest -Source $src -Destination $dst -TimeoutSec 5 } `
             @($S, "$W/local/big.bin", "$W/guest/big.bin") "$W/guest" 'big.bin.qgtmp-*'
-        Restart-Agent $Agent
+        Restart-LocalAgent $Agent
         $script:Faults++
         $errors = Wait-BackgroundCopy $job
         $errors.Count | Should -BeGreaterThan 0
@@ -122,7 +102,7 @@ Describe 'Faults under Copy-VMGuestFile, <_> agent' -ForEach $Kinds {
         New-GeneratedFile "$W/guest/big.bin" 24
         $job = Start-BackgroundCopy { param($m, $s, $src, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -GuestToLocal -Source $src -Destination $dst -TimeoutSec 5 } `
             @($S, "$W/guest/big.bin", "$W/local/big.bin") "$W/local" 'big.bin.qgtmp-*'
-        Restart-Agent $Agent
+        Restart-LocalAgent $Agent
         $script:Faults++
         $errors = Wait-BackgroundCopy $job
         $errors.Count | Should -BeGreaterThan 0
@@ -221,7 +201,7 @@ Describe 'Faults through the relay, <_> agent' -ForEach $Kinds {
         New-GeneratedFile "$T/local/big.bin" 24
         $job = Start-BackgroundCopy { param($m, $s, $src, $dst) Import-Module $m; Copy-VMGuestFile -Session $s -LocalToGuest -Source $src -Destination $dst -TimeoutSec 10 } `
             @($S, "$T/local/big.bin", "$T/guest/big.bin") "$T/guest" 'big.bin.qgtmp-*'
-        Restart-Agent $Agent
+        Restart-LocalAgent $Agent
         $script:Faults++
         $errors = Wait-BackgroundCopy $job
         $errors.Count | Should -BeGreaterThan 0

@@ -4,30 +4,21 @@
 # memory stays bounded, and the same session works once the agent behaves.
 
 BeforeAll {
+    Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
-    $script:HostileDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'tests/QemuGuest.HostileAgent/bin/Release/net10.0/QemuGuest.HostileAgent.dll'
-    if (-not (Test-Path $HostileDll)) { throw "the hostile agent is not built: $HostileDll (dotnet build tests/QemuGuest.HostileAgent -c Release)" }
+    . (Join-Path $PSScriptRoot 'AgentHelpers.ps1')
     $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-hostile-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
     $null = New-Item -ItemType Directory -Path $T
-    $script:ModeFile = Join-Path $T 'mode'
-    Set-Content -Path $ModeFile -Value 'normal'
-    $script:Socket = Join-Path $T 'hostile.sock'
-    $psi = [Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($HostileDll, '--socket', $Socket, '--mode', 'normal', '--mode-file', $ModeFile)) { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
-    $script:Hostile = [Diagnostics.Process]::Start($psi)
-    $deadline = [DateTime]::UtcNow.AddSeconds(20)
-    while (-not (Test-Path $Socket) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
-    if (-not (Test-Path $Socket)) { throw 'the hostile agent did not start' }
-    $script:S = New-VMGuestSession -ConnectionString "unix:$Socket" -Name hostile -ConnectTimeoutSec 5
+    $script:Hostile, $script:S = Start-AgentSession -Kind Hostile -Name hostile -ConnectTimeoutSec 5
+    $script:ModeFile = $Hostile.ModeFile
+    $script:Socket = $Hostile.Socket
 
     function Set-Mode([string] $Mode) { Set-Content -Path $ModeFile -Value $Mode }
     function Get-PeakWorkingSetMB { [Diagnostics.Process]::GetCurrentProcess().Refresh(); [Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64 / 1MB }
 }
 
 AfterAll {
-    Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
-    if ($script:Hostile -and -not $Hostile.HasExited) { $Hostile.Kill(); $null = $Hostile.WaitForExit(10000) }
+    Stop-AgentSession $script:Hostile -AllSessions
     Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
 }
 

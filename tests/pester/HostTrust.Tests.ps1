@@ -6,24 +6,16 @@
 # Runs as root: chown to 'nobody' plants the foreign owner.
 
 BeforeAll {
+    Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
-    $script:HostileDll = Join-Path $env:QEMUGUEST_REPO_ROOT 'tests/QemuGuest.HostileAgent/bin/Release/net10.0/QemuGuest.HostileAgent.dll'
-    if (-not (Test-Path $HostileDll)) { throw "the hostile agent is not built: $HostileDll (dotnet build tests/QemuGuest.HostileAgent -c Release)" }
     $script:T = Join-Path '/tmp' ('qg-trust-' + [guid]::NewGuid().ToString('n').Substring(0, 8))
     $null = New-Item -ItemType Directory -Path $T
     chmod 0700 $T
-    $script:Agents = [Collections.Generic.List[Diagnostics.Process]]::new()
+    $script:Agents = [Collections.Generic.List[object]]::new()
     $script:SavedRelayDir = $env:QEMUGUEST_RELAY_DIR
 
     function Start-Impostor([string] $Socket, [string] $Mode = 'normal') {
-        $psi = [Diagnostics.ProcessStartInfo]::new('dotnet')
-        foreach ($a in @($HostileDll, '--socket', $Socket, '--mode', $Mode)) { $psi.ArgumentList.Add($a) }
-        $psi.RedirectStandardOutput = $true; $psi.RedirectStandardError = $true; $psi.UseShellExecute = $false
-        $p = [Diagnostics.Process]::Start($psi)
-        $script:Agents.Add($p)
-        $deadline = [DateTime]::UtcNow.AddSeconds(20)
-        while (-not (Test-Path $Socket) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
-        if (-not (Test-Path $Socket)) { throw "the impostor agent did not start on $Socket" }
+        $script:Agents.Add((Start-LocalAgent -Kind Hostile -Socket $Socket -Mode $Mode))
     }
 
     function New-RelayDir([string] $Name) {
@@ -37,7 +29,7 @@ BeforeAll {
 AfterAll {
     $env:QEMUGUEST_RELAY_DIR = $script:SavedRelayDir
     Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
-    foreach ($p in $script:Agents) { if (-not $p.HasExited) { $p.Kill(); $null = $p.WaitForExit(10000) } }
+    $script:Agents | Stop-LocalAgent
     Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
 }
 
