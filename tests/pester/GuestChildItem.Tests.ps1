@@ -10,13 +10,13 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
+    . (Join-Path $PSScriptRoot 'AgentHelpers.ps1')
 }
 
 Describe 'Get-VMGuestChildItem against the <_> agent' -ForEach $Kinds {
     BeforeAll {
         $script:Kind = $_
-        $script:Agent = Start-LocalAgent -Kind $Kind
-        $script:S = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name "ls-$Kind"
+        $script:Agent, $script:S = Start-AgentSession -Kind $Kind -Name "ls-$Kind"
         $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-ls-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
         $null = New-Item -ItemType Directory -Path "$T/tree/sub/deeper", "$T/tree/empty", "$T/elsewhere"
         Set-Content -Path "$T/tree/a.txt" -Value 'alpha' -NoNewline
@@ -31,8 +31,7 @@ Describe 'Get-VMGuestChildItem against the <_> agent' -ForEach $Kinds {
     }
 
     AfterAll {
-        Get-VMGuestSession | Remove-VMGuestSession -Confirm:$false
-        $script:Agent | Stop-LocalAgent
+        Stop-AgentSession $Agent -AllSessions
         Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
     }
 
