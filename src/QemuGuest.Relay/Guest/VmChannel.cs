@@ -295,9 +295,9 @@ public sealed class VmChannel : IAsyncDisposable
         SyncResult result;
         try
         {
-            result = await _handshake.RunAsync(new RelaySyncLink(this, connection), preferDelimited: true, token).ConfigureAwait(false);
+            result = await connection.Link.SyncAsync(_handshake, preferDelimited: true, token).ConfigureAwait(false);
         }
-        catch (GuestChannelException)
+        catch (AgentLinkException)
         {
             return false; // the write failed: the connection is closed
         }
@@ -320,37 +320,6 @@ public sealed class VmChannel : IAsyncDisposable
             default:
                 return false;
         }
-    }
-
-    /// <summary>The relay's side of <see cref="SyncHandshake"/>: a round is the connection's one expectation.</summary>
-    private sealed class RelaySyncLink : ISyncLink
-    {
-        private readonly VmChannel _channel;
-        private readonly GuestConnection _connection;
-        private Expectation? _expectation;
-
-        public RelaySyncLink(VmChannel channel, GuestConnection connection)
-        {
-            _channel = channel;
-            _connection = connection;
-        }
-
-        public Task SendAsync(SyncRound round, CancellationToken cancellationToken)
-        {
-            RelayCounters.Inc(ref _channel.Counters.Resyncs);
-            _expectation = _connection.ExpectSync(round);
-            return _connection.WriteAsync(round.WriteRequest(_channel._writer), cancellationToken);
-        }
-
-        public void EndRound(SyncRound round)
-        {
-            if (_expectation is { } e)
-            {
-                _connection.Clear(e);
-            }
-        }
-
-        public void DropSilent() => _connection.Abandon("no answer to guest-sync-delimited");
     }
 
     /// <summary>Runs one request; null when it was never sent (the connection was already gone).</summary>

@@ -1,0 +1,56 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using QemuGuest.Protocol.Link;
+using QemuGuest.Relay.Wire;
+
+namespace QemuGuest.Relay.Guest;
+
+/// <summary>
+/// The one reply the relay is waiting for: the reply to relay id <see cref="Id"/>. Completed by
+/// the reader loop with the parsed message (ownership passes to the waiter), or failed with
+/// <see cref="GuestChannelException"/>. Sync rounds are the link's (<see cref="AgentLink"/>), not expectations.
+/// </summary>
+internal sealed class Expectation
+{
+    private readonly TaskCompletionSource<OwnedJson?> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _firstByte;
+
+    public Expectation(long id, string command)
+    {
+        Id = id;
+        Command = command;
+    }
+
+    public long Id { get; }
+
+    public string Command { get; }
+
+    public Task<OwnedJson?> Task => _tcs.Task;
+
+    public bool SawFirstByte => Volatile.Read(ref _firstByte) != 0;
+
+    /// <summary>Called once, from the reader loop, when the first byte after the request arrives.</summary>
+    public Action? OnFirstByte { get; set; }
+
+    public void NoteBytes()
+    {
+        if (Interlocked.Exchange(ref _firstByte, 1) == 0)
+        {
+            OnFirstByte?.Invoke();
+        }
+    }
+
+    public bool TryComplete(OwnedJson? message) => _tcs.TrySetResult(message);
+
+    public bool TryFail(string message) => _tcs.TrySetException(new GuestChannelException(message));
+
+    /// <summary>A completion that arrived after the waiter gave up owns a document nobody will read.</summary>
+    public void DisposeUnclaimed()
+    {
+        if (_tcs.Task.IsCompletedSuccessfully)
+        {
+            _tcs.Task.Result?.Dispose();
+        }
+    }
+}
