@@ -35,15 +35,69 @@ public class QgaCommandException : QgaException
     public string Description { get; }
 
     /// <summary>
+    /// Set when a relay made this error because the request was interrupted between it and the
+    /// guest (the member <see cref="QgaInterruptions.Member"/> of the error object): the same
+    /// interruption a direct session reports as <see cref="QgaDisconnectedException"/> or
+    /// <see cref="QgaTimeoutException"/>. Null for every error an agent made.
+    /// </summary>
+    public QgaInterruption? Interruption { get; private set; }
+
+    /// <summary>
     /// The exception for an error reply: <see cref="QgaGenericErrorException"/>,
     /// <see cref="QgaCommandNotFoundException"/>, or this base type for any other class
     /// (QMP knows a few more, e.g. DeviceNotFound; agents may invent their own).
     /// </summary>
-    public static QgaCommandException Create(string command, string errorClass, string description) => errorClass switch
+    public static QgaCommandException Create(string command, string errorClass, string description, QgaInterruption? interruption = null)
     {
-        "GenericError" => new QgaGenericErrorException(command, description),
-        "CommandNotFound" => new QgaCommandNotFoundException(command, description),
-        _ => new QgaCommandException(command, errorClass, description),
+        QgaCommandException e = errorClass switch
+        {
+            "GenericError" => new QgaGenericErrorException(command, description),
+            "CommandNotFound" => new QgaCommandNotFoundException(command, description),
+            _ => new QgaCommandException(command, errorClass, description),
+        };
+        e.Interruption = interruption;
+        return e;
+    }
+}
+
+/// <summary>How a relay's request to the guest was interrupted (<see cref="QgaCommandException.Interruption"/>).</summary>
+public enum QgaInterruption
+{
+    /// <summary>The connection to the guest agent was lost after the request was sent.</summary>
+    ConnectionLost,
+
+    /// <summary>No reply began, or the reply did not complete, in time.</summary>
+    NoReply,
+
+    /// <summary>The guest channel was not ready before the queue timeout; the request was not sent.</summary>
+    NotReady,
+}
+
+/// <summary>
+/// The structural mark of a relay interruption on the wire: an extra member of the error
+/// object, <c>{"error": {"class": "GenericError", "desc": "qemuguest-relay: ...",
+/// "x-qemuguest-interruption": "no-reply"}}</c>. A stock QMP client reads class and desc and
+/// ignores the rest; ours tests the mark instead of the wording.
+/// </summary>
+public static class QgaInterruptions
+{
+    /// <summary>The member name ("x-" as QEMU marks what is not a stable interface).</summary>
+    public const string Member = "x-qemuguest-interruption";
+
+    public static string ToWire(QgaInterruption kind) => kind switch
+    {
+        QgaInterruption.ConnectionLost => "connection-lost",
+        QgaInterruption.NoReply => "no-reply",
+        _ => "not-ready",
+    };
+
+    /// <summary>The kind a wire value names; null for anything else (a newer relay's kind is no interruption we know).</summary>
+    public static QgaInterruption? FromWire(string? value) => value switch
+    {
+        "connection-lost" => QgaInterruption.ConnectionLost,
+        "no-reply" => QgaInterruption.NoReply,
+        "not-ready" => QgaInterruption.NotReady,
+        _ => null,
     };
 }
 

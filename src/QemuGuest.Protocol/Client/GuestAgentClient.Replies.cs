@@ -213,7 +213,10 @@ public sealed partial class GuestAgentClient
             && error.TryGetProperty("class", out JsonElement errorClass) && errorClass.ValueKind == JsonValueKind.String
             && error.TryGetProperty("desc", out JsonElement desc) && desc.ValueKind == JsonValueKind.String)
         {
-            call.TrySetException(QgaCommandException.Create(call.Command, errorClass.GetString()!, desc.GetString()!));
+            QgaInterruption? interruption = error.TryGetProperty(QgaInterruptions.Member, out JsonElement mark) && mark.ValueKind == JsonValueKind.String
+                ? QgaInterruptions.FromWire(mark.GetString())
+                : null;
+            call.TrySetException(QgaCommandException.Create(call.Command, errorClass.GetString()!, desc.GetString()!, interruption));
             return;
         }
 

@@ -122,8 +122,11 @@ public sealed class JsonMessageWriter : IDisposable
         return EndMessage();
     }
 
-    /// <summary><c>{"error": {"class": errorClass, "desc": description}, "id": id?}</c>.</summary>
-    public ReadOnlyMemory<byte> WriteError(string errorClass, string description, JsonElement? id)
+    /// <summary>
+    /// <c>{"error": {"class": errorClass, "desc": description}, "id": id?}</c>; a relay's
+    /// interruption adds <see cref="QgaInterruptions.Member"/> to the error object.
+    /// </summary>
+    public ReadOnlyMemory<byte> WriteError(string errorClass, string description, JsonElement? id, QgaInterruption? interruption = null)
     {
         Utf8JsonWriter w = BeginMessage();
         w.WriteStartObject();
@@ -131,6 +134,11 @@ public sealed class JsonMessageWriter : IDisposable
         w.WriteStartObject();
         w.WriteString(JsonNames.Class, errorClass);
         w.WriteString(JsonNames.Desc, description);
+        if (interruption is QgaInterruption kind)
+        {
+            w.WriteString(QgaInterruptions.Member, QgaInterruptions.ToWire(kind));
+        }
+
         w.WriteEndObject();
         WriteId(w, id);
         w.WriteEndObject();

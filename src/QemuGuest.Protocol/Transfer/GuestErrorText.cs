@@ -33,14 +33,13 @@ public static class GuestErrorText
     public static bool IsExists(string text) => Contains(text, "File exists", "not overwritten");
 
     /// <summary>
-    /// The relay's own errors for a lost agent connection or a reply that never came (texts of
-    /// src/QemuGuest.Relay, all prefixed "qemuguest-relay: "): the same interruption a direct
-    /// session reports as QgaDisconnectedException / QgaTimeoutException. The relay sends them
-    /// as GenericError with no other mark, so its wording is the only sign.
+    /// The relay's own errors for a lost agent connection, a reply that never came or a channel
+    /// that was not ready: the same interruption a direct session reports as
+    /// QgaDisconnectedException / QgaTimeoutException. The relay marks them structurally
+    /// (<see cref="QgaCommandException.Interruption"/>), not by wording, which a guest's own
+    /// error text could imitate.
     /// </summary>
-    public static bool IsRelayInterruption(Exception ex) => ex is QgaGenericErrorException g
-        && g.Description.StartsWith("qemuguest-relay: ", StringComparison.Ordinal)
-        && Contains(g.Description, "connection to the guest agent was lost", "no reply began within", "did not complete within", "was not ready within");
+    public static bool IsRelayInterruption(Exception ex) => ex is QgaCommandException { Interruption: not null };
 
     private static bool Contains(string text, params string[] needles)
     {

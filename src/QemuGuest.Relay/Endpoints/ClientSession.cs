@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using QemuGuest.Protocol;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Marshalling;
 using QemuGuest.Protocol.Validation;
@@ -220,7 +221,7 @@ internal sealed class VmRequestHandler : IRequestHandler
                 }
 
                 RelayCounters.Inc(ref _channel.Counters.QueueTimeouts);
-                return RelayError(writer, $"{command}: the guest agent channel of VM '{_channel.Name}' was not ready within {_limits.QueueTimeoutSeconds:0.###} s (state {_channel.State}); the request was not sent", id);
+                return RelayError(writer, $"{command}: the guest agent channel of VM '{_channel.Name}' was not ready within {_limits.QueueTimeoutSeconds:0.###} s (state {_channel.State}); the request was not sent", id, QgaInterruption.NotReady);
             }
 
             if (cancellationToken.IsCancellationRequested)
@@ -243,7 +244,7 @@ internal sealed class VmRequestHandler : IRequestHandler
 
                 return writer.WriteReturn(w => value.WriteTo(w), id);
             case OutcomeKind.Error:
-                return writer.WriteError(outcome.ErrorClass!, outcome.Description!, id);
+                return writer.WriteError(outcome.ErrorClass!, outcome.Description!, id, outcome.Interruption);
             default:
                 if (isSync)
                 {
@@ -284,10 +285,10 @@ internal sealed class VmRequestHandler : IRequestHandler
         return buffer.WrittenMemory;
     }
 
-    private ReadOnlyMemory<byte> RelayError(JsonMessageWriter writer, string text, JsonElement? id)
+    private ReadOnlyMemory<byte> RelayError(JsonMessageWriter writer, string text, JsonElement? id, QgaInterruption? interruption = null)
     {
         RelayCounters.Inc(ref _channel.Counters.ErrorsToClients);
-        return writer.WriteError("GenericError", "qemuguest-relay: " + text, id);
+        return writer.WriteError("GenericError", "qemuguest-relay: " + text, id, interruption);
     }
 
     private static byte[] Serialize(JsonElement value)

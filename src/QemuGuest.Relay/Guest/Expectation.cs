@@ -1,7 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
-using QemuGuest.Protocol.Link;
+using QemuGuest.Protocol;
 using QemuGuest.Relay.Wire;
 
 namespace QemuGuest.Relay.Guest;
@@ -9,7 +9,7 @@ namespace QemuGuest.Relay.Guest;
 /// <summary>
 /// The one reply the relay is waiting for: the reply to relay id <see cref="Id"/>. Completed by
 /// the reader loop with the parsed message (ownership passes to the waiter), or failed with
-/// <see cref="GuestChannelException"/>. Sync rounds are the link's (<see cref="AgentLink"/>), not expectations.
+/// <see cref="GuestChannelException"/>. Sync rounds are the link's (<see cref="QemuGuest.Protocol.Link.AgentLink"/>), not expectations.
 /// </summary>
 internal sealed class Expectation
 {
@@ -43,7 +43,7 @@ internal sealed class Expectation
 
     public bool TryComplete(OwnedJson? message) => _tcs.TrySetResult(message);
 
-    public bool TryFail(string message) => _tcs.TrySetException(new GuestChannelException(message));
+    public bool TryFail(string message, QgaInterruption? interruption = null) => _tcs.TrySetException(new GuestChannelException(message, interruption: interruption));
 
     /// <summary>A completion that arrived after the waiter gave up owns a document nobody will read.</summary>
     public void DisposeUnclaimed()

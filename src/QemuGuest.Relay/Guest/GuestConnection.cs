@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using QemuGuest.Protocol;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Link;
 using QemuGuest.Protocol.Transports;
@@ -15,14 +16,18 @@ namespace QemuGuest.Relay.Guest;
 /// <summary>A failure of the guest channel that ends one request (the message is for the client).</summary>
 public sealed class GuestChannelException : Exception
 {
-    public GuestChannelException(string message, Exception? inner = null, bool notSent = false)
+    public GuestChannelException(string message, Exception? inner = null, bool notSent = false, QgaInterruption? interruption = null)
         : base(message, inner)
     {
         NotSent = notSent;
+        Interruption = interruption;
     }
 
     /// <summary>The connection was already gone: not one byte of the request was written.</summary>
     public bool NotSent { get; }
+
+    /// <summary>What the client is told structurally, when this ends its request as an interruption.</summary>
+    public QgaInterruption? Interruption { get; }
 }
 
 /// <summary>
@@ -93,7 +98,7 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
         old?.TryFail("superseded");
         if (_link.IsClosed)
         {
-            e.TryFail(DisconnectedText());
+            e.TryFail(DisconnectedText(), QgaInterruption.ConnectionLost);
         }
 
         return e;
@@ -168,7 +173,7 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
     public override void OnClosed(AgentLink link, string reason, Exception? error)
     {
         var pending = Interlocked.Exchange(ref _expect, null);
-        pending?.TryFail(DisconnectedText());
+        pending?.TryFail(DisconnectedText(), QgaInterruption.ConnectionLost);
     }
 
     public override void OnFrame(AgentLink link, JsonFrame frame, bool syncing)

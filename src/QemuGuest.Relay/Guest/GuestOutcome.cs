@@ -1,5 +1,6 @@
 using System;
 using System.Text.Json;
+using QemuGuest.Protocol;
 using QemuGuest.Relay.Wire;
 
 namespace QemuGuest.Relay.Guest;
@@ -9,13 +10,14 @@ public sealed class GuestOutcome : IDisposable
 {
     private readonly OwnedJson? _document;
 
-    private GuestOutcome(OutcomeKind kind, OwnedJson? document, JsonElement value, string? errorClass, string? description)
+    private GuestOutcome(OutcomeKind kind, OwnedJson? document, JsonElement value, string? errorClass, string? description, QgaInterruption? interruption = null)
     {
         Kind = kind;
         _document = document;
         Value = value;
         ErrorClass = errorClass;
         Description = description;
+        Interruption = interruption;
     }
 
     public OutcomeKind Kind { get; }
@@ -30,12 +32,16 @@ public sealed class GuestOutcome : IDisposable
 
     public string? Description { get; }
 
+    /// <summary>Set on a relay error that says the request was interrupted between the relay and the guest.</summary>
+    public QgaInterruption? Interruption { get; }
+
     public static GuestOutcome Return(OwnedJson document, JsonElement value) => new(OutcomeKind.Return, document, value, null, null);
 
     public static GuestOutcome AgentError(string errorClass, string description) => new(OutcomeKind.Error, null, default, errorClass, description);
 
     /// <summary>An error the relay makes: always GenericError, always saying it is the relay speaking.</summary>
-    public static GuestOutcome RelayError(string description) => new(OutcomeKind.Error, null, default, "GenericError", "qemuguest-relay: " + description);
+    public static GuestOutcome RelayError(string description, QgaInterruption? interruption = null) =>
+        new(OutcomeKind.Error, null, default, "GenericError", "qemuguest-relay: " + description, interruption);
 
     public static GuestOutcome NoReply { get; } = new(OutcomeKind.NoReply, null, default, null, null);
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
+using QemuGuest.Protocol;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Link;
 using QemuGuest.Protocol.Transports;
@@ -404,17 +405,17 @@ public sealed class VmChannel : IAsyncDisposable
                 ? $"the reply did not complete within {_limits.LastByteTimeoutSeconds:0.###} s of its first byte"
                 : $"no reply began within {_limits.FirstByteTimeoutSeconds:0.###} s";
             Log.RequestTimeout(_logger, Name, command.Name, expectation.SawFirstByte ? "last byte" : "first byte");
-            return GuestOutcome.RelayError($"{command.Name}: {phase}; the command may still be running in the guest");
+            return GuestOutcome.RelayError($"{command.Name}: {phase}; the command may still be running in the guest", QgaInterruption.NoReply);
         }
         catch (OperationCanceledException) when (connection.Closed.IsCancellationRequested)
         {
             connection.Clear(expectation);
-            return GuestOutcome.RelayError($"{command.Name}: the connection to the guest agent was lost ({connection.CloseReason}; VM reboot, agent restart or migration?); the command may or may not have run");
+            return GuestOutcome.RelayError($"{command.Name}: the connection to the guest agent was lost ({connection.CloseReason}; VM reboot, agent restart or migration?); the command may or may not have run", QgaInterruption.ConnectionLost);
         }
         catch (GuestChannelException e)
         {
             connection.Clear(expectation);
-            return GuestOutcome.RelayError($"{command.Name}: {e.Message}");
+            return GuestOutcome.RelayError($"{command.Name}: {e.Message}", e.Interruption);
         }
 
         var result = ReplyChecker.Check(holder.Value!, command, _limits.MaxErrorDescChars, out string? problem);
