@@ -1,13 +1,8 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
-using System.IO;
 using System.Text.Json;
-using System.Threading;
-using System.Threading.Tasks;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Link;
-using QemuGuest.Protocol.Transports;
 
 namespace QemuGuest.Protocol.Client;
 
