@@ -115,4 +115,28 @@ public class WriterTests
         Assert.Equal(50, results.Count);
         Assert.All(results, r => Assert.StartsWith("M:{\"execute\":\"guest-ping\"", r));
     }
+
+    [Fact]
+    public void A_large_message_buffer_is_not_given_to_the_shared_pool()
+    {
+        // The shared pool keeps what it is given (per thread, then per core): a 4 MiB buffer
+        // returned to it by one large reply would stay in the agent for good. Renting the same
+        // size on the same thread right after hands back the very array if it was returned.
+        using var writer = new JsonMessageWriter();
+        ReadOnlyMemory<byte> large = writer.WriteRequest("guest-ping", new Args(new string('a', 3 << 20)), 1);
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(large, out ArraySegment<byte> segment));
+        writer.ReleaseLargeBuffer();
+        byte[] rented = System.Buffers.ArrayPool<byte>.Shared.Rent(segment.Array!.Length);
+        try
+        {
+            Assert.NotSame(segment.Array, rented);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+
+        // A small message after it still works with a small buffer.
+        Assert.StartsWith("{\"execute\":\"guest-ping\"", Encoding.ASCII.GetString(writer.WriteRequest("guest-ping", null, 2).Span));
+    }
 }

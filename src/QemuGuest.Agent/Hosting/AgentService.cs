@@ -22,6 +22,7 @@ namespace QemuGuest.Agent.Hosting;
 public sealed class AgentService : BackgroundService
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+    private const int LargeReplyBytes = 1024 * 1024;
     private readonly AgentConfig _config;
     private readonly Func<IAgentChannel> _channelFactory;
     private readonly RequestProcessor _processor;
@@ -29,6 +30,7 @@ public sealed class AgentService : BackgroundService
     private readonly ILogger<AgentService> _logger;
     private readonly JsonMessageReader _reader = new();
     private readonly JsonMessageWriter _writer = new();
+    private readonly IdleMemoryTrim _trim = new();
 
     public AgentService(AgentConfig config, Func<IAgentChannel> channelFactory, RequestProcessor processor, IHostApplicationLifetime lifetime, ILogger<AgentService> logger)
     {
@@ -144,49 +146,80 @@ public sealed class AgentService : BackgroundService
                 return;
             }
 
-            ReadOnlyMemory<byte> input = buffer.AsMemory(0, n);
-            while (!input.IsEmpty)
+            _trim.RequestStarted();
+            bool keepGoing = await AnswerAsync(connection, buffer.AsMemory(0, n), stoppingToken).ConfigureAwait(false);
+
+            // Everything read is answered: the reader and writer may drop buffers a large
+            // message grew, instead of holding them until the next request.
+            _reader.Read(ReadOnlySpan<byte>.Empty, out _);
+            _writer.ReleaseLargeBuffer();
+            _trim.RequestsDone();
+            if (!keepGoing)
             {
-                JsonFrame frame = _reader.Read(input, out int consumed);
-                input = input.Slice(consumed);
-                ReadOnlyMemory<byte> reply;
-                switch (frame.Kind)
-                {
-                    case JsonFrameKind.None:
-                        continue;
-                    case JsonFrameKind.Message:
-                        reply = await _processor.ProcessAsync(frame.Message, _writer, stoppingToken).ConfigureAwait(false);
-                        break;
-                    default:
-                        AgentLog.StrayInput(_logger, frame.ToString());
-                        reply = RequestProcessor.FramingError(frame, _writer);
-                        break;
-                }
-
-                if (reply.IsEmpty)
-                {
-                    continue;
-                }
-
-                try
-                {
-                    await connection.Stream.WriteAsync(reply, stoppingToken).ConfigureAwait(false);
-                    await connection.Stream.FlushAsync(stoppingToken).ConfigureAwait(false);
-                }
-                catch (IOException ex)
-                {
-                    AgentLog.ChannelWriteFailed(_logger, ex);
-                    if (!connection.IsDevice)
-                    {
-                        return;
-                    }
-                }
+                return;
             }
         }
     }
 
+    /// <summary>
+    /// Frames and answers one chunk of input; false when the client is gone. A method of its
+    /// own so that the frame and reply it holds across awaits die with it: hoisted into the
+    /// session's state machine they kept a 48 MiB read's 128 MiB reply buffer alive while idle.
+    /// </summary>
+    private async ValueTask<bool> AnswerAsync(AgentConnection connection, ReadOnlyMemory<byte> input, CancellationToken stoppingToken)
+    {
+        while (!input.IsEmpty)
+        {
+            JsonFrame frame = _reader.Read(input, out int consumed);
+            input = input.Slice(consumed);
+            ReadOnlyMemory<byte> reply;
+            switch (frame.Kind)
+            {
+                case JsonFrameKind.None:
+                    continue;
+                case JsonFrameKind.Message:
+                    reply = await _processor.ProcessAsync(frame.Message, _writer, stoppingToken).ConfigureAwait(false);
+                    break;
+                default:
+                    AgentLog.StrayInput(_logger, frame.ToString());
+                    reply = RequestProcessor.FramingError(frame, _writer);
+                    break;
+            }
+
+            if (reply.IsEmpty)
+            {
+                continue;
+            }
+
+            try
+            {
+                await connection.Stream.WriteAsync(reply, stoppingToken).ConfigureAwait(false);
+                if (reply.Length > LargeReplyBytes)
+                {
+                    // A socket keeps the last buffer it sent until the next send: an empty one
+                    // makes it let go of a large reply's buffer (128 MiB after a 48 MiB read),
+                    // which would otherwise stay alive for as long as the agent sits idle.
+                    await connection.Stream.WriteAsync(ReadOnlyMemory<byte>.Empty, stoppingToken).ConfigureAwait(false);
+                }
+
+                await connection.Stream.FlushAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                AgentLog.ChannelWriteFailed(_logger, ex);
+                if (!connection.IsDevice)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
     public override void Dispose()
     {
+        _trim.Dispose();
         _reader.Dispose();
         _writer.Dispose();
         base.Dispose();

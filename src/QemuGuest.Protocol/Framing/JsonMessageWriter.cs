@@ -145,6 +145,17 @@ public sealed class JsonMessageWriter : IDisposable
         return EndMessage();
     }
 
+    /// <summary>
+    /// Lets go of a buffer that one large message grew beyond 1 MiB now rather than at the next
+    /// message (an agent may sit idle for hours after one). The last message's bytes become invalid.
+    /// </summary>
+    public void ReleaseLargeBuffer()
+    {
+        _buffer.Clear(RetainedBufferSize);
+        _json.Reset(_buffer);
+        _open = false;
+    }
+
     public void Dispose()
     {
         _json.Dispose();

@@ -145,6 +145,10 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, byte* buf, nint count);
 
+    /// <summary>getrandom(2): the kernel's CSPRNG without loading OpenSSL (RandomNumberGenerator does, ~3.5 MiB of RSS).</summary>
+    [LibraryImport(Lib, EntryPoint = "getrandom", SetLastError = true)]
+    public static partial nint GetRandom(byte* buf, nint count, uint flags);
+
     [LibraryImport(Lib, EntryPoint = "lseek", SetLastError = true)]
     public static partial long Lseek(int fd, long offset, int whence);
 

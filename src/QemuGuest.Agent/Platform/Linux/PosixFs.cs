@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using System.Security.Cryptography;
 using System.Text;
 using QemuGuest.Agent.Core;
 
@@ -395,12 +394,44 @@ internal static unsafe partial class PosixFs
         }
     }
 
+    /// <summary>
+    /// Unpredictable bytes from getrandom(2). RandomNumberGenerator would do, but on Linux it
+    /// loads libssl and libcrypto (3.5 MiB of RSS, and their start-up on the path to the first
+    /// reply) just because the agent writes qga.state when it starts.
+    /// </summary>
+    private static Span<byte> RandomBytes(Span<byte> buffer, string shown)
+    {
+        fixed (byte* p = buffer)
+        {
+            int filled = 0;
+            while (filled < buffer.Length)
+            {
+                nint n = Libc.GetRandom(p + filled, buffer.Length - filled, 0);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Libc.EINTR)
+                    {
+                        continue;
+                    }
+
+                    throw Errno(shown, errno);
+                }
+
+                filled += (int)n;
+            }
+        }
+
+        return buffer;
+    }
+
     /// <summary>A new file under a random name: O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600.</summary>
     public static Fd CreateExclusive(Fd dir, string prefix, out string createdName, string shown)
     {
+        Span<byte> random = stackalloc byte[8];
         for (int attempt = 0; attempt < 16; attempt++)
         {
-            string candidate = prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+            string candidate = prefix + Convert.ToHexStringLower(RandomBytes(random, shown));
             int fd = OpenAtNative(dir.Value, candidate, Libc.O_WRONLY | Libc.O_CREAT | O_EXCL | O_NOFOLLOW | Libc.O_CLOEXEC, 0x180);
             if (fd >= 0)
             {
