@@ -121,10 +121,30 @@ public sealed class AgentProcess : IDisposable
     /// <summary>Reads one '\n'-terminated reply, skipping a leading 0xFF. Bounded by the receive timeout.</summary>
     public JsonElement ReadReply() => JsonDocument.Parse(ReadLine(out _)).RootElement.Clone();
 
-    public byte[] ReadLine(out bool delimited)
+    /// <summary>
+    /// Sends one request whose reply is tens of MiB and returns it parsed, waiting up to
+    /// <paramref name="timeout"/> for all of it (a loaded machine moves such a reply slowly).
+    /// </summary>
+    public JsonElement ExecuteLarge(string json, TimeSpan timeout)
+    {
+        Send(json);
+        _socket!.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+        try
+        {
+            return JsonDocument.Parse(ReadLine(out _, timeout)).RootElement.Clone();
+        }
+        finally
+        {
+            _socket.ReceiveTimeout = (int)ReplyTimeout.TotalMilliseconds;
+        }
+    }
+
+    public byte[] ReadLine(out bool delimited) => ReadLine(out delimited, ReplyTimeout);
+
+    private byte[] ReadLine(out bool delimited, TimeSpan timeout)
     {
         delimited = false;
-        var deadline = DateTime.UtcNow + ReplyTimeout;
+        var deadline = DateTime.UtcNow + timeout;
         int scanned = 0;
         while (true)
         {

@@ -16,6 +16,7 @@ namespace QemuGuest.Agent.Tests;
 public sealed class FootprintTests
 {
     private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan LargeReplyTimeout = TimeSpan.FromSeconds(120);
 
     [Fact]
     public void Starting_does_not_load_OpenSSL()
@@ -42,7 +43,7 @@ public sealed class FootprintTests
         string block = Convert.ToBase64String(new byte[8 << 20]);
         for (int i = 0; i < 2; i++)
         {
-            JsonElement wrote = agent.Execute("{\"execute\":\"guest-file-write\",\"arguments\":{\"handle\":" + w + ",\"buf-b64\":\"" + block + "\"}}");
+            JsonElement wrote = agent.ExecuteLarge("{\"execute\":\"guest-file-write\",\"arguments\":{\"handle\":" + w + ",\"buf-b64\":\"" + block + "\"}}", LargeReplyTimeout);
             Assert.Equal(8 << 20, wrote.GetProperty("return").GetProperty("count").GetInt32());
             Assert.Equal(16 << 20, Read(agent, r, 16 << 20));
         }
@@ -66,7 +67,7 @@ public sealed class FootprintTests
     }
 
     private static int Read(AgentProcess agent, long handle, int count) =>
-        agent.Execute("{\"execute\":\"guest-file-read\",\"arguments\":{\"handle\":" + handle + ",\"count\":" + count + "}}")
+        agent.ExecuteLarge("{\"execute\":\"guest-file-read\",\"arguments\":{\"handle\":" + handle + ",\"count\":" + count + "}}", LargeReplyTimeout)
             .GetProperty("return").GetProperty("count").GetInt32();
 
     private static long RssKib(int pid)
