@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using QemuGuest.Generator.Emit;
 using QemuGuest.Generator.Planning;
 
 namespace QemuGuest.Generator.Tests;

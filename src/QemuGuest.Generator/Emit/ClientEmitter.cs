@@ -40,9 +40,6 @@ internal static class ClientEmitter
         return w.ToString();
     }
 
-    private static string SafeParameter(string name) =>
-        name is "options" or "cancellationToken" or "qgaArguments" or "qgaResult" ? name + "Argument" : name;
-
     private static void EmitCommand(SourceWriter w, TypeMap map, QapiCommand c)
     {
         DocWriter.Entity(w, c, "Runs <c>" + c.Name + "</c>.");
@@ -62,7 +59,7 @@ internal static class ClientEmitter
                 var members = map.CommandMembers(c);
                 foreach (var m in TypeMap.SignatureOrder(members))
                 {
-                    string p = SafeParameter(TypeMap.ParameterName(m.Name));
+                    string p = TypeMap.ClientParameterName(m.Name);
                     string? doc = c.Doc?.MemberText(m.Name);
                     if (!string.IsNullOrWhiteSpace(doc))
                     {
@@ -74,7 +71,7 @@ internal static class ClientEmitter
                     }
                     ps.Add(map.MemberType(m) + " " + p + (m.Optional ? " = null" : string.Empty));
                 }
-                argsExpr = map.Construct(argType, members, m => SafeParameter(TypeMap.ParameterName(m.Name)));
+                argsExpr = map.Construct(argType, members, m => TypeMap.ClientParameterName(m.Name));
             }
         }
         w.Line("/// <param name=\"options\">Per-call settings (timeout); null for the channel's defaults.</param>");

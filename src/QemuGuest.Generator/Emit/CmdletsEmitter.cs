@@ -50,35 +50,6 @@ internal static class CmdletsEmitter
         return w.ToString();
     }
 
-    /// <summary>
-    /// Every Test- cmdlet answers $true or $false per target (never nothing, never an error for a
-    /// failed test), so `if (Test-...)` works; -Detailed gives the object with the reply.
-    /// </summary>
-    public static bool IsTest(CmdletInfo c) => c.Verb == "Test";
-
-    /// <summary>The list member whose elements an 'unwrap' cmdlet writes, or null.</summary>
-    public static QapiMember? UnwrapMember(TypeMap map, QapiCommand cmd, CmdletInfo c)
-    {
-        if (c.Unwrap is null || cmd.Returns is null)
-        {
-            return null;
-        }
-        foreach (var m in map.StructMembers(cmd.Returns.Name))
-        {
-            if (m.Name == c.Unwrap)
-            {
-                return m;
-            }
-        }
-        return null;
-    }
-
-    /// <summary>PSTypeName of a Test- cmdlet's -Detailed object.</summary>
-    public static string TestResultTypeName(string command) => "QemuGuest.Cmdlets." + Naming.ToPascalCase(command) + "TestResult";
-
-    /// <summary>PSTypeName of the object wrapping a scalar result.</summary>
-    public static string ScalarTypeName(string command) => "QemuGuest.Cmdlets." + Naming.ToPascalCase(command) + "Result";
-
     // ---- one cmdlet ----
 
     private static void EmitCmdlet(SourceWriter w, TypeMap map, CmdletPlan plan, QapiCommand cmd, CmdletInfo c)
@@ -97,10 +68,10 @@ internal static class CmdletsEmitter
         }
         w.Line(attr.Append(")]").ToString());
         string? outType = OutputType(map, cmd, c);
-        if (IsTest(c))
+        if (c.IsTest)
         {
             w.Line("[OutputType(typeof(bool))]");
-            w.Line("[OutputType(" + TypeMap.Literal(TestResultTypeName(cmd.Name)) + ")]");
+            w.Line("[OutputType(" + TypeMap.Literal(c.TestResultTypeName) + ")]");
         }
         else if (outType is not null)
         {
@@ -130,18 +101,21 @@ internal static class CmdletsEmitter
             w.Line();
             EmitCredential(w, c);
         }
-        if (IsTest(c))
+        if (c.IsTest)
         {
             w.Line();
             DocWriter.Tag(w, "summary", "Output an object per target (VMName, Succeeded, ResponseTime, Reply, Error) instead of $true or $false.");
-            w.Line("[Parameter]");
-            w.Line("public SwitchParameter Detailed { get; set; }");
-            w.Line();
-            w.Line("/// <summary>A target that cannot be reached fails the test: $false (the reason on the verbose stream), not an error.</summary>");
-            w.Open("protected override void OnTargetUnavailable(string target, ErrorRecord record)");
-            w.Line("WriteVerbose(GeneratedCmdletSupport.TestFailure(target, record));");
-            w.Line("WriteObject(GeneratedCmdletSupport.TestAnswer(" + TypeMap.Literal(TestResultTypeName(cmd.Name)) + ", target, Detailed.IsPresent, TimeSpan.Zero, null, record));");
-            w.Close();
+            w.Lines($$"""
+                [Parameter]
+                public SwitchParameter Detailed { get; set; }
+
+                /// <summary>A target that cannot be reached fails the test: $false (the reason on the verbose stream), not an error.</summary>
+                protected override void OnTargetUnavailable(string target, ErrorRecord record)
+                {
+                    WriteVerbose(GeneratedCmdletSupport.TestFailure(target, record));
+                    WriteObject(GeneratedCmdletSupport.TestAnswer({{TypeMap.Literal(c.TestResultTypeName)}}, target, Detailed.IsPresent, TimeSpan.Zero, null, record));
+                }
+                """);
         }
         if (c.ConfirmImpact is not null)
         {
@@ -177,9 +151,9 @@ internal static class CmdletsEmitter
         }
         if (c.ScalarProperty is not null)
         {
-            return TypeMap.Literal(ScalarTypeName(cmd.Name));
+            return TypeMap.Literal(c.ScalarTypeName);
         }
-        if (UnwrapMember(map, cmd, c) is { } list)
+        if (CmdletPlanner.UnwrapMember(map, cmd, c) is { } list)
         {
             return "typeof(" + Qualified(map, list.Type.Name) + ")";
         }
@@ -303,24 +277,26 @@ internal static class CmdletsEmitter
         string user = "-" + ParameterName(c, cred.UserMember);
         string password = "-" + ParameterName(c, cred.PasswordMember);
         DocWriter.Tag(w, "summary", "A credential instead of " + user + " and " + password + ": its user name and password (Get-Credential prompts for both).");
-        w.Line("[Parameter(ParameterSetName = GuestCmdlet.SessionCredentialParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]");
-        w.Line("[Parameter(ParameterSetName = GuestCmdlet.VMNameCredentialParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]");
-        w.Line("[Credential]");
-        w.Line("[ValidateNotNull]");
-        w.Line("public PSCredential Credential { get; set; } = null!;");
-        w.Line();
-        DocWriter.Tag(w, "summary", "Sessions from New-VMGuestSession / Get-VMGuestSession.");
-        w.Line("[Parameter(ParameterSetName = GuestCmdlet.SessionParameterSet, Mandatory = true, ValueFromPipeline = true)]");
-        w.Line("[Parameter(ParameterSetName = GuestCmdlet.SessionCredentialParameterSet, Mandatory = true, ValueFromPipeline = true)]");
-        w.Line("[ValidateNotNullOrEmpty]");
-        w.Line("public new global::QemuGuest.Cmdlets.Sessions.GuestSession[] Session { get => base.Session; set => base.Session = value; }");
-        w.Line();
-        DocWriter.Tag(w, "summary", "VM names: an open session with that name, or else the relay's endpoint for that VM. Also bound from the VMName property of piped objects (every output object has one).");
-        w.Line("[Parameter(ParameterSetName = GuestCmdlet.VMNameParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]");
-        w.Line("[Parameter(ParameterSetName = GuestCmdlet.VMNameCredentialParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]");
-        w.Line("[ValidateNotNullOrEmpty]");
-        w.Line("[ArgumentCompleter(typeof(global::QemuGuest.Cmdlets.Sessions.VMNameCompleter))]");
-        w.Line("public new VMNameArgument[] VMName { get => base.VMName; set => base.VMName = value; }");
+        w.Lines("""
+            [Parameter(ParameterSetName = GuestCmdlet.SessionCredentialParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+            [Parameter(ParameterSetName = GuestCmdlet.VMNameCredentialParameterSet, Mandatory = true, ValueFromPipelineByPropertyName = true)]
+            [Credential]
+            [ValidateNotNull]
+            public PSCredential Credential { get; set; } = null!;
+
+            /// <summary>Sessions from New-VMGuestSession / Get-VMGuestSession.</summary>
+            [Parameter(ParameterSetName = GuestCmdlet.SessionParameterSet, Mandatory = true, ValueFromPipeline = true)]
+            [Parameter(ParameterSetName = GuestCmdlet.SessionCredentialParameterSet, Mandatory = true, ValueFromPipeline = true)]
+            [ValidateNotNullOrEmpty]
+            public new global::QemuGuest.Cmdlets.Sessions.GuestSession[] Session { get => base.Session; set => base.Session = value; }
+
+            /// <summary>VM names: an open session with that name, or else the relay's endpoint for that VM. Also bound from the VMName property of piped objects (every output object has one).</summary>
+            [Parameter(ParameterSetName = GuestCmdlet.VMNameParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+            [Parameter(ParameterSetName = GuestCmdlet.VMNameCredentialParameterSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+            [ValidateNotNullOrEmpty]
+            [ArgumentCompleter(typeof(global::QemuGuest.Cmdlets.Sessions.VMNameCompleter))]
+            public new VMNameArgument[] VMName { get => base.VMName; set => base.VMName = value; }
+            """);
     }
 
     private static string ParameterName(CmdletInfo c, string member)
@@ -436,7 +412,7 @@ internal static class CmdletsEmitter
             w.Line("return null;");
             w.Close();
         }
-        if (IsTest(c))
+        if (c.IsTest)
         {
             w.Line("bool testDetailed = Detailed.IsPresent;");
         }
@@ -485,14 +461,14 @@ internal static class CmdletsEmitter
                 }
                 if (value is not null)
                 {
-                    args.Add(ClientParameter(m.Name) + ": " + value);
+                    args.Add(TypeMap.ClientParameterName(m.Name) + ": " + value);
                 }
             }
         }
         args.Add("options: context.CallOptions");
         args.Add("cancellationToken: context.CancellationToken");
         string call = "client." + TypeMap.CommandMethod(cmd) + "(" + string.Join(", ", args) + ").ConfigureAwait(false)";
-        if (IsTest(c))
+        if (c.IsTest)
         {
             EmitTestCall(w, map, cmd, c, call);
         }
@@ -513,9 +489,9 @@ internal static class CmdletsEmitter
             string value = map.Schema.Find(cmd.Returns.Name) is QapiEnum ? Qualified(map, cmd.Returns.Name) + "Extensions.ToWireName(result)"
                 : c.ReturnsAs is { } form ? "GeneratedCmdletSupport." + (form == ParameterForms.DateTimeSeconds ? "FromUnixSeconds" : "FromUnixNanoseconds") + "(result)"
                 : "result";
-            w.Line("context.WriteObject(GeneratedCmdletSupport.Scalar(" + TypeMap.Literal(ScalarTypeName(cmd.Name)) + ", " + TypeMap.Literal(c.ScalarProperty) + ", " + value + "));");
+            w.Line("context.WriteObject(GeneratedCmdletSupport.Scalar(" + TypeMap.Literal(c.ScalarTypeName) + ", " + TypeMap.Literal(c.ScalarProperty) + ", " + value + "));");
         }
-        else if (UnwrapMember(map, cmd, c) is { } list)
+        else if (CmdletPlanner.UnwrapMember(map, cmd, c) is { } list)
         {
             // One pipeline object per element of the reply's only member (a list).
             w.Line("var result = await " + call + ";");
@@ -534,9 +510,11 @@ internal static class CmdletsEmitter
 
     private static void EmitTestCall(SourceWriter w, TypeMap map, QapiCommand cmd, CmdletInfo c, string call)
     {
-        string type = TypeMap.Literal(TestResultTypeName(cmd.Name));
-        w.Line("var clock = global::System.Diagnostics.Stopwatch.StartNew();");
-        w.Line("object? reply = null;");
+        string type = TypeMap.Literal(c.TestResultTypeName);
+        w.Lines("""
+            var clock = global::System.Diagnostics.Stopwatch.StartNew();
+            object? reply = null;
+            """);
         w.Open("try");
         if (cmd.Returns is null || !cmd.SuccessResponse)
         {
@@ -546,20 +524,23 @@ internal static class CmdletsEmitter
         {
             w.Line("var result = await " + call + ";");
             string value = map.Schema.Find(cmd.Returns.Name) is QapiEnum ? Qualified(map, cmd.Returns.Name) + "Extensions.ToWireName(result)" : "result";
-            w.Line("reply = GeneratedCmdletSupport.Scalar(" + TypeMap.Literal(ScalarTypeName(cmd.Name)) + ", " + TypeMap.Literal(c.ScalarProperty) + ", " + value + ");");
+            w.Line("reply = GeneratedCmdletSupport.Scalar(" + TypeMap.Literal(c.ScalarTypeName) + ", " + TypeMap.Literal(c.ScalarProperty) + ", " + value + ");");
         }
         else
         {
             w.Line("reply = await " + call + ";");
         }
         w.Close();
-        w.Open("catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)");
-        w.Line("var error = ErrorTable.ToErrorRecord(ex, context.Session.TargetName);");
-        w.Line("context.WriteVerbose(GeneratedCmdletSupport.TestFailure(context.Session.TargetName, error));");
-        w.Line("context.WriteObject(GeneratedCmdletSupport.TestAnswer(" + type + ", context.Session.TargetName, testDetailed, clock.Elapsed, null, error));");
-        w.Line("return;");
-        w.Close();
-        w.Line("context.WriteObject(GeneratedCmdletSupport.TestAnswer(" + type + ", context.Session.TargetName, testDetailed, clock.Elapsed, reply, null));");
+        w.Lines($$"""
+            catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested)
+            {
+                var error = ErrorTable.ToErrorRecord(ex, context.Session.TargetName);
+                context.WriteVerbose(GeneratedCmdletSupport.TestFailure(context.Session.TargetName, error));
+                context.WriteObject(GeneratedCmdletSupport.TestAnswer({{type}}, context.Session.TargetName, testDetailed, clock.Elapsed, null, error));
+                return;
+            }
+            context.WriteObject(GeneratedCmdletSupport.TestAnswer({{type}}, context.Session.TargetName, testDetailed, clock.Elapsed, reply, null));
+            """);
     }
 
     /// <summary>The output object with its 'output-times' members shown as DateTime (note properties shadowing the wire numbers).</summary>
@@ -574,12 +555,6 @@ internal static class CmdletsEmitter
     }
 
     private static string Local(CmdletParameter p) => "a_" + Naming.ToCamelCase(p.Member).TrimStart('@');
-
-    private static string ClientParameter(string member)
-    {
-        string n = TypeMap.ParameterName(member);
-        return n is "options" or "cancellationToken" or "qgaArguments" or "qgaResult" ? n + "Argument" : n;
-    }
 
     /// <summary>
     /// A type's C# name, qualified for schema types: inside a cmdlet class a parameter property
@@ -659,10 +634,12 @@ internal static class CmdletsEmitter
             {
                 names.Add(TypeMap.Literal(v.Name));
             }
-            w.Line("internal static readonly string[] " + cs + "Names = { " + string.Join(", ", names) + " };");
-            w.Line();
-            w.Line("internal static " + cs + " To" + cs + "(object? value, string parameter) =>");
-            w.Line("    " + cs + "Extensions.FromWireName(GeneratedCmdletSupport.EnumName(value, " + cs + "Names, parameter))!.Value;");
+            w.Lines($$"""
+                internal static readonly string[] {{cs}}Names = { {{string.Join(", ", names)}} };
+
+                internal static {{cs}} To{{cs}}(object? value, string parameter) =>
+                    {{cs}}Extensions.FromWireName(GeneratedCmdletSupport.EnumName(value, {{cs}}Names, parameter))!.Value;
+                """);
         }
         foreach (var name in alternates)
         {
@@ -674,10 +651,13 @@ internal static class CmdletsEmitter
             var a = map.Schema.Find<QapiAlternate>(name)!;
             string cs = map.TypeName(name);
             w.Open("internal static " + cs + " To" + cs + "(object? value, string parameter)");
-            w.Line("value = GeneratedCmdletSupport.Unwrap(value);");
-            w.Open("if (value is " + cs + " typed)");
-            w.Line("return typed;");
-            w.Close();
+            w.Lines($$"""
+                value = GeneratedCmdletSupport.Unwrap(value);
+                if (value is {{cs}} typed)
+                {
+                    return typed;
+                }
+                """);
             // Try the most specific forms first: enum names, then bools, then numbers, then text.
             foreach (var pass in new[] { "enum", "bool", "number", "str" })
             {
@@ -725,13 +705,17 @@ internal static class CmdletsEmitter
             first = false;
             string cs = map.TypeName(name);
             var members = map.StructMembers(name);
-            w.Open("internal static " + cs + " To" + cs + "(object? value, string parameter)");
-            w.Open("if (GeneratedCmdletSupport.Unwrap(value) is " + cs + " typed)");
-            w.Line("return typed;");
-            w.Close();
-            w.Line("var bag = GeneratedCmdletSupport.Bag(value, parameter);");
-            w.Line("return " + map.Construct(cs, members, m => BagRead(map, m, cs)) + ";");
-            w.Close();
+            w.Lines($$"""
+                internal static {{cs}} To{{cs}}(object? value, string parameter)
+                {
+                    if (GeneratedCmdletSupport.Unwrap(value) is {{cs}} typed)
+                    {
+                        return typed;
+                    }
+                    var bag = GeneratedCmdletSupport.Bag(value, parameter);
+                    return {{map.Construct(cs, members, m => BagRead(map, m, cs))}};
+                }
+                """);
         }
         w.Close();
     }

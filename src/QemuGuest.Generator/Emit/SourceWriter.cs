@@ -20,6 +20,19 @@ internal sealed class SourceWriter
         return this;
     }
 
+    /// <summary>
+    /// A block of lines at the current indent: a raw-string template whose shape is the emitted
+    /// shape. Blank lines stay empty; "\r" of a CRLF checkout is dropped.
+    /// </summary>
+    public SourceWriter Lines(string block)
+    {
+        foreach (var line in block.Replace("\r", string.Empty).Split('\n'))
+        {
+            Line(line);
+        }
+        return this;
+    }
+
     public SourceWriter Open(string text)
     {
         Line(text);

@@ -56,6 +56,17 @@ internal sealed class TypeMap
 
     public static string ParameterName(string member) => Naming.ToCamelCase(member);
 
+    /// <summary>
+    /// A member's parameter name in the generated client's method: <see cref="ParameterName"/>,
+    /// with "Argument" added where it would clash with the method's own parameters or locals.
+    /// The cmdlets call those methods with named arguments, so both read this one rule.
+    /// </summary>
+    public static string ClientParameterName(string member)
+    {
+        string name = ParameterName(member);
+        return name is "options" or "cancellationToken" or "qgaArguments" or "qgaResult" ? name + "Argument" : name;
+    }
+
     public static string LocalName(string member) => "m_" + Naming.ToCamelCase(member).TrimStart('@');
 
     public static string Literal(string s)

@@ -25,6 +25,18 @@ internal sealed record CmdletInfo(
     EquatableArray<FixedArgumentOverlay> Fixed)
 {
     public string Name => Verb + "-" + Noun;
+
+    /// <summary>
+    /// Every Test- cmdlet answers $true or $false per target (never nothing, never an error for a
+    /// failed test), so `if (Test-...)` works; -Detailed gives the object with the reply.
+    /// </summary>
+    public bool IsTest => Verb == "Test";
+
+    /// <summary>PSTypeName of a Test- cmdlet's -Detailed object.</summary>
+    public string TestResultTypeName => "QemuGuest.Cmdlets." + Naming.ToPascalCase(Command) + "TestResult";
+
+    /// <summary>PSTypeName of the object wrapping a scalar result.</summary>
+    public string ScalarTypeName => "QemuGuest.Cmdlets." + Naming.ToPascalCase(Command) + "Result";
 }
 
 /// <summary>

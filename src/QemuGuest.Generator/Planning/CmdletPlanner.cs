@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using QemuGuest.Generator.Emit;
 using QemuGuest.Schema;
 
 namespace QemuGuest.Generator.Planning;
@@ -381,6 +382,23 @@ internal static class CmdletPlanner
     /// handle ..." → Handle — else the enum type's last word (GuestFsfreezeStatus → Status),
     /// else "Value". Null when the command returns an object, a list or nothing.
     /// </summary>
+    /// <summary>The list member whose elements an 'unwrap' cmdlet writes, or null.</summary>
+    public static QapiMember? UnwrapMember(TypeMap map, QapiCommand cmd, CmdletInfo c)
+    {
+        if (c.Unwrap is null || cmd.Returns is null)
+        {
+            return null;
+        }
+        foreach (var m in map.StructMembers(cmd.Returns.Name))
+        {
+            if (m.Name == c.Unwrap)
+            {
+                return m;
+            }
+        }
+        return null;
+    }
+
     public static string? ScalarProperty(QapiSchema schema, QapiCommand c)
     {
         if (c.Returns is null || c.Returns.IsArray)
