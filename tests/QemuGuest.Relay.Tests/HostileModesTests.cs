@@ -28,7 +28,14 @@ public class HostileModesTests
     {
         using var dir = new TempDir();
         await using var agent = new FakeAgent(dir["vm.qga"]);
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.SocketPath));
+        // "huge" must reach the size limit (65 MiB streamed) before the last-byte deadline:
+        // 2 s (the fixture's) was missed under load 40 in CI, which made the mode look like a
+        // stall. 20 s keeps the test about bounds, not speed; "stall" then waits 20 s.
+        using var relay = await RelayProcess.StartAsync(dir, r =>
+        {
+            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = RelayProcess.Vm(agent.SocketPath);
+            ((Dictionary<string, object?>)r["Limits"]!)["LastByteTimeoutSeconds"] = 20.0;
+        });
         await relay.WaitReadyAsync("vm");
 
         const string hostName = "{\"execute\":\"guest-get-host-name\",\"id\":\"h\"}";
