@@ -5,6 +5,7 @@ using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Agent.Core;
+using QemuGuest.Agent.Hosting;
 using QemuGuest.Protocol.Qga;
 
 namespace QemuGuest.Agent.Platform.Linux;
@@ -353,5 +354,146 @@ public sealed partial class LinuxCommandHandler
             Dev = "/dev/" + name,
             Serial = string.IsNullOrEmpty(serial) ? null : serial,
         };
+    }
+
+    // ---- fsfreeze ----
+    public override ValueTask<long> GuestFsfreezeFreezeAsync(CancellationToken cancellationToken) => Freeze(null);
+
+    public override ValueTask<long> GuestFsfreezeFreezeListAsync(IReadOnlyList<string>? mountpoints, CancellationToken cancellationToken) => Freeze(mountpoints);
+
+    private ValueTask<long> Freeze(IReadOnlyList<string>? only)
+    {
+        if (Gate.IsFrozen)
+        {
+            throw new AgentCommandException("Command guest-fsfreeze-freeze has been disabled");
+        }
+
+        RunHook("freeze");
+        List<MountEntry> mounts = FreezableMounts();
+        Gate.SetFrozen();
+        int frozen = 0;
+        for (int i = mounts.Count - 1; i >= 0; i--)
+        {
+            MountEntry m = mounts[i];
+            if (only is not null && !System.Linq.Enumerable.Contains(only, m.MountPoint))
+            {
+                continue;
+            }
+
+            int err = _sys.Actions.Freeze(m.MountPoint);
+            if (err == 0)
+            {
+                frozen++;
+                continue;
+            }
+
+            if (err == Libc.EOPNOTSUPP || err == Libc.ENOTTY)
+            {
+                continue; // filesystem cannot be frozen: skip, like qemu-ga
+            }
+
+            if (err == Libc.EBUSY)
+            {
+                continue; // already frozen by someone else
+            }
+
+            ThawAll();
+            throw new AgentCommandException("failed to freeze " + m.MountPoint + ": " + Libc.StrError(err));
+        }
+
+        if (only is not null && frozen == 0)
+        {
+            Gate.UnsetFrozen();
+        }
+
+        return Done<long>(frozen);
+    }
+
+    public override ValueTask<long> GuestFsfreezeThawAsync(CancellationToken cancellationToken)
+    {
+        int thawed = ThawAll();
+        RunHook("thaw");
+        return Done<long>(thawed);
+    }
+
+    private int ThawAll()
+    {
+        int thawed = 0;
+        foreach (MountEntry m in FreezableMounts())
+        {
+            bool any = false;
+            // A filesystem frozen several times needs as many thaws (qemu-ga loops too).
+            for (int guard = 0; guard < 64 && _sys.Actions.Thaw(m.MountPoint) == 0; guard++)
+            {
+                any = true;
+            }
+
+            if (any)
+            {
+                thawed++;
+            }
+        }
+
+        Gate.UnsetFrozen();
+        return thawed;
+    }
+
+    /// <summary>
+    /// The hook runs as root, so only a file no guest user can change may be run: owned by root
+    /// and not writable by group or others (reached through root-owned links only).
+    /// </summary>
+    private static void CheckHookIsRootOnly(string hook)
+    {
+        using PosixFs.Fd fd = PosixFs.OpenFollowingTrusted(hook, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_NOCTTY);
+        PosixFs.Statx st = PosixFs.Stat(fd, hook);
+        if (st.Uid != 0 || (st.Mode & 0x12 /* 022 */) != 0)
+        {
+            throw new AgentCommandException("refusing to run fsfreeze hook '" + PosixFs.Printable(hook) + "': owned by uid "
+                + st.Uid.ToString(CultureInfo.InvariantCulture) + " with mode " + Convert.ToString(st.Mode & 0xFFF, 8)
+                + " (it must belong to root and be writable by root only)");
+        }
+    }
+
+    private void RunHook(string argument)
+    {
+        string? hook = Context.FsfreezeHook;
+        if (hook is null)
+        {
+            return;
+        }
+
+        if (!File.Exists(hook) || (File.GetUnixFileMode(hook) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
+        {
+            // qemu-ga: access(hook, X_OK) fails -> "can't access fsfreeze hook '%s'" + strerror
+            throw new AgentCommandException("can't access fsfreeze hook '" + hook + "': " + (File.Exists(hook) ? "Permission denied" : "No such file or directory"));
+        }
+
+        CheckHookIsRootOnly(hook);
+        int status = _sys.Actions.RunHook(hook, argument);
+        if (status != 0)
+        {
+            AgentLog.HookFailed(_logger, hook, argument, "status " + status.ToString(CultureInfo.InvariantCulture));
+            throw new AgentCommandException("fsfreeze hook has failed with status " + status.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    public override ValueTask<GuestFilesystemTrimResponse> GuestFstrimAsync(long? minimum, CancellationToken cancellationToken)
+    {
+        var results = new List<GuestFilesystemTrimResult>();
+        ulong min = minimum is long m && m > 0 ? (ulong)m : 0;
+        foreach (MountEntry mount in FreezableMounts())
+        {
+            var (err, trimmed) = _sys.Actions.Trim(mount.MountPoint, min);
+            if (err == 0)
+            {
+                results.Add(new GuestFilesystemTrimResult(mount.MountPoint) { Trimmed = (long)Math.Min(trimmed, long.MaxValue), Minimum = (long)min });
+            }
+            else if (err != Libc.EOPNOTSUPP && err != Libc.ENOTTY)
+            {
+                results.Add(new GuestFilesystemTrimResult(mount.MountPoint) { Error = Libc.StrError(err) });
+            }
+        }
+
+        return Done(new GuestFilesystemTrimResponse(results));
     }
 }
