@@ -217,6 +217,15 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
             RelayCounters.Inc(ref _counters.Malformed);
             RelayCounters.Add(ref _counters.GarbageBytes, frame.Length);
             Log.Dropped(_logger, _vm, "not strict JSON: " + Protocol.GuestText.Printable(error));
+            var outstanding = Volatile.Read(ref _expect);
+            if (outstanding is not null && BoundedJson.NamesId(frame.Span, outstanding.Id, _limits.MaxDepth))
+            {
+                // The reply to the outstanding request, and broken: no other reply will come, and
+                // waiting for one would end in a timeout that misnames the fault.
+                _needsResync = true;
+                FailFromReader(outstanding, $"the guest agent's reply is not valid JSON ({WireTexts.ParseError(error!)}); not passed on, channel resynchronised");
+            }
+
             return;
         }
 
@@ -265,9 +274,11 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
         "the connection to the guest agent was lost (" + CloseReason + "; VM reboot, agent restart or migration?); the command may or may not have run";
 
     /// <summary>Fails the outstanding request from the reader (a sync in progress has none: it is the remedy).</summary>
-    private void FailCurrentFromReader(string message)
+    private void FailCurrentFromReader(string message) => FailFromReader(Volatile.Read(ref _expect), message);
+
+    /// <summary>Fails <paramref name="e"/> if it is still the outstanding request.</summary>
+    private void FailFromReader(Expectation? e, string message)
     {
-        var e = Volatile.Read(ref _expect);
         if (e is not null && Interlocked.CompareExchange(ref _expect, null, e) == e)
         {
             e.TryFail(message);

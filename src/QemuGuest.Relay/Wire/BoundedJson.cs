@@ -48,4 +48,48 @@ public static class BoundedJson
             return null;
         }
     }
+
+    /// <summary>
+    /// Whether a message that <see cref="TryParse"/> refused names <paramref name="id"/> in a
+    /// top-level "id" member before its first syntax fault. The relay's ids are its own, so such a
+    /// message is the guest's broken reply to that request, not garbage, a stale reply or a
+    /// forgery: the request can end with the reason instead of waiting for a reply that will not come.
+    /// </summary>
+    /// <remarks>
+    /// The scan is lenient where <see cref="TryParse"/> is strict (duplicate members, invalid
+    /// UTF-8 and lone surrogates pass), and reads no string's value.
+    /// </remarks>
+    public static bool NamesId(ReadOnlySpan<byte> message, long id, int maxDepth)
+    {
+        var reader = new Utf8JsonReader(message, new JsonReaderOptions { MaxDepth = maxDepth });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isId = reader.ValueTextEquals("id"u8);
+                if (!reader.Read())
+                {
+                    return false;
+                }
+
+                if (isId && reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long value) && value == id)
+                {
+                    return true;
+                }
+
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+            // A syntax fault before any matching id: nothing says whose message this was.
+        }
+
+        return false;
+    }
 }
