@@ -6,7 +6,8 @@ using QemuGuest.Agent.Handlers.Common;
 namespace QemuGuest.Agent.Tests;
 
 /// <summary>
-/// The vectorised fast path of <see cref="QemuBase64.Decode"/> must give exactly what GLib's
+/// The vectorised fast path of <see cref="QemuBase64.Decode(string)"/> (and of the UTF-8 overload the
+/// dispatcher's base64 members use) must give exactly what GLib's
 /// lenient decoding (the path qemu-ga takes) gives, on every input either accepts.
 /// </summary>
 public class Base64Tests
@@ -43,6 +44,7 @@ public class Base64Tests
 
             byte[] lenient = QemuBase64.DecodeLeniently(text);
             Assert.True(lenient.AsSpan().SequenceEqual(QemuBase64.Decode(text)), $"case {i}: '{text}'");
+            Assert.True(lenient.AsSpan().SequenceEqual(DecodeUtf8(text)), $"case {i} (UTF-8): '{text}'");
         }
     }
 
@@ -57,6 +59,7 @@ public class Base64Tests
     public void Decodes_like_glib(string input, string expected)
     {
         Assert.Equal(expected, Encoding.ASCII.GetString(QemuBase64.Decode(input)));
+        Assert.Equal(expected, Encoding.ASCII.GetString(DecodeUtf8(input)));
     }
 
     [Theory]
@@ -69,5 +72,14 @@ public class Base64Tests
     public void Refuses_what_qemu_refuses_with_its_text(string input, string message)
     {
         Assert.Equal(message, Assert.Throws<AgentCommandException>(() => QemuBase64.Decode(input)).Message);
+        Assert.Equal(message, Assert.Throws<AgentCommandException>(() => DecodeUtf8(input)).Message);
+    }
+
+    private static byte[] DecodeUtf8(string text)
+    {
+        byte[] utf8 = Encoding.UTF8.GetBytes(text);
+        var output = new byte[QemuBase64.MaxDecodedLength(utf8.Length)];
+        int n = QemuBase64.Decode(utf8, output);
+        return output.AsSpan(0, n).ToArray();
     }
 }

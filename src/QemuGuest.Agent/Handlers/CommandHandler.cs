@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Agent.Core;
 using QemuGuest.Agent.Handlers.Common;
+using QemuGuest.Protocol.Marshalling;
 using QemuGuest.Protocol.Qga;
 using QemuGuest.Protocol.Validation;
 
@@ -94,7 +95,7 @@ public abstract partial class CommandHandler : IQgaCommandHandler
 
     public ValueTask<GuestFileRead> GuestFileReadAsync(long handle, long? count, CancellationToken cancellationToken) => Done(Files.Read(handle, count));
 
-    public ValueTask<GuestFileWrite> GuestFileWriteAsync(long handle, string bufB64, long? count, CancellationToken cancellationToken) => Done(Files.Write(handle, bufB64, count));
+    public ValueTask<GuestFileWrite> GuestFileWriteAsync(long handle, QapiBase64 bufB64, long? count, CancellationToken cancellationToken) => Done(Files.Write(handle, bufB64, count));
 
     public ValueTask<GuestFileSeek> GuestFileSeekAsync(long handle, long offset, GuestFileWhence whence, CancellationToken cancellationToken) => Done(Files.Seek(handle, offset, whence));
 

@@ -8,6 +8,7 @@ using QemuGuest.Agent.Channels;
 using QemuGuest.Agent.Configuration;
 using QemuGuest.Agent.Core;
 using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Marshalling;
 
 namespace QemuGuest.Agent.Hosting;
 
@@ -30,7 +31,7 @@ public sealed class AgentService : BackgroundService
     private readonly ILogger<AgentService> _logger;
     private readonly JsonMessageReader _reader = new();
     private readonly JsonMessageWriter _writer = new();
-    private readonly IdleMemoryTrim _trim = new();
+    private readonly IdleMemoryTrim _trim = new(BoundedBufferPool.Shared.Trim);
 
     public AgentService(AgentConfig config, Func<IAgentChannel> channelFactory, RequestProcessor processor, IHostApplicationLifetime lifetime, ILogger<AgentService> logger)
     {

@@ -149,7 +149,7 @@ internal static class DispatchEmitter
             {
                 foreach (var m in map.CommandMembers(c))
                 {
-                    ps.Add(map.MemberType(m) + " " + SafeParameter(TypeMap.ParameterName(m.Name)));
+                    ps.Add(map.HandlerMemberType(m) + " " + SafeParameter(TypeMap.ParameterName(m.Name)));
                 }
             }
         }
@@ -175,11 +175,11 @@ internal static class DispatchEmitter
     /// refused like the stock agent built for it would (after a successful parse, as its checks run).
     /// Nested (inside lists or structs) conditional values are not checked here.
     /// </summary>
-    private static void EmitConditionChecks(SourceWriter w, TypeMap map, QapiCommand c, string argType, List<string> conditions)
+    private static void EmitConditionChecks(SourceWriter w, TypeMap map, QapiCommand c, System.Func<QapiMember, string> valueOf, List<string> conditions)
     {
         foreach (var m in map.CommandMembers(c))
         {
-            string prop = "parsed." + TypeMap.PropertyName(m.Name, argType);
+            string prop = valueOf(m);
             string lit = TypeMap.Literal(m.Name);
             if (m.If is not null && m.Optional)
             {
@@ -240,10 +240,15 @@ internal static class DispatchEmitter
         else
         {
             string argType = map.TypeName(c.Arguments);
+            if (map.HasBase64Arguments(c))
+            {
+                EmitBase64Case(w, map, c, argType, conditions);
+                return;
+            }
             w.Line("var parsed = " + argType + ".ReadJson(args, QapiPath.Root);");
             if (!c.Boxed)
             {
-                EmitConditionChecks(w, map, c, argType, conditions);
+                EmitConditionChecks(w, map, c, m => "parsed." + TypeMap.PropertyName(m.Name, argType), conditions);
             }
             if (c.Boxed)
             {
@@ -257,6 +262,43 @@ internal static class DispatchEmitter
                 }
             }
         }
+        EmitCallAndReturn(w, map, c, call);
+    }
+
+    /// <summary>
+    /// A command with 'base64' argument members: the argument struct's reader, inline, with those
+    /// members read as <c>QapiBase64</c> straight from the request's bytes (same members, same
+    /// order of checks, same texts), and their pooled buffers returned once the handler is done.
+    /// </summary>
+    private static void EmitBase64Case(SourceWriter w, TypeMap map, QapiCommand c, string argType, List<string> conditions)
+    {
+        w.Line("JsonElement element = args;");
+        w.Line("QapiPath path = QapiPath.Root;");
+        w.Line("QapiJson.ExpectObject(element, path);");
+        TypesEmitter.ReadMembers(w, map, map.CommandMembers(c), base64AsBytes: true);
+        w.Line("QapiJson.CheckUnexpected(element, path, " + argType + ".WireMembers);");
+        w.Open("try");
+        EmitConditionChecks(w, map, c, m => TypeMap.LocalName(m.Name), conditions);
+        var call = new List<string>();
+        foreach (var m in map.CommandMembers(c))
+        {
+            call.Add(TypeMap.LocalName(m.Name));
+        }
+        EmitCallAndReturn(w, map, c, call);
+        w.Close();
+        w.Open("finally");
+        foreach (var m in map.CommandMembers(c))
+        {
+            if (TypeMap.IsBase64(m))
+            {
+                w.Line(TypeMap.LocalName(m.Name) + (m.Optional ? "?" : string.Empty) + ".Dispose();");
+            }
+        }
+        w.Close();
+    }
+
+    private static void EmitCallAndReturn(SourceWriter w, TypeMap map, QapiCommand c, List<string> call)
+    {
         call.Add("cancellationToken");
         string invoke = "_handler." + TypeMap.CommandMethod(c) + "(" + string.Join(", ", call) + ").ConfigureAwait(false)";
         if (c.Returns is null)

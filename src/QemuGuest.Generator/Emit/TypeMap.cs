@@ -333,6 +333,47 @@ internal sealed class TypeMap
 
     // ---- commands ----
 
+    /// <summary>
+    /// A 'str' member with the 'base64' feature: the agent's dispatcher hands it to the handler
+    /// as <c>QapiBase64</c> (the text's UTF-8 bytes in a pooled buffer) instead of a string.
+    /// </summary>
+    public static bool IsBase64(QapiMember m)
+    {
+        if (m.Type.IsArray || m.Type.Name != "str")
+        {
+            return false;
+        }
+        foreach (var f in m.Features)
+        {
+            if (f.Name == "base64")
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>True when a non-boxed command has an argument member with the 'base64' feature.</summary>
+    public bool HasBase64Arguments(QapiCommand c)
+    {
+        if (c.Boxed)
+        {
+            return false;
+        }
+        foreach (var m in CommandMembers(c))
+        {
+            if (IsBase64(m))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>C# type of a command member in the agent's handler interface.</summary>
+    public string HandlerMemberType(QapiMember m) =>
+        IsBase64(m) ? "QapiBase64" + (m.Optional ? "?" : string.Empty) : MemberType(m);
+
     /// <summary>The members a command's parameters come from (empty when it takes none).</summary>
     public EquatableArray<QapiMember> CommandMembers(QapiCommand c) =>
         c.Arguments is null ? EquatableArray<QapiMember>.Empty : StructMembers(c.Arguments);

@@ -252,21 +252,29 @@ internal static class TypesEmitter
         }
     }
 
-    private static void ReadMembers(SourceWriter w, TypeMap map, EquatableArray<QapiMember> members)
+    /// <summary>
+    /// One local per member from <c>element</c> at <c>path</c>, in schema order (QEMU's order of
+    /// checks). With <paramref name="base64AsBytes"/> (the agent's dispatcher) 'base64' members
+    /// are read as <c>QapiBase64</c> instead of strings.
+    /// </summary>
+    internal static void ReadMembers(SourceWriter w, TypeMap map, EquatableArray<QapiMember> members, bool base64AsBytes = false)
     {
         foreach (var m in members)
         {
             string local = TypeMap.LocalName(m.Name);
             string lit = TypeMap.Literal(m.Name);
             string p = "path.Member(" + lit + ")";
+            bool bytes = base64AsBytes && TypeMap.IsBase64(m);
+            string type = bytes ? "QapiBase64" : map.CsType(m.Type);
             if (m.Optional)
             {
-                w.Line(map.MemberType(m) + " " + local + " = QapiJson.Optional(element, " + lit + ", out var " + local + "_json) ? "
-                    + map.ReadExpr(m.Type, local + "_json", p) + " : null;");
+                w.Line((bytes ? map.HandlerMemberType(m) : map.MemberType(m)) + " " + local + " = QapiJson.Optional(element, " + lit + ", out var " + local + "_json) ? "
+                    + (bytes ? "QapiBase64.Read(" + local + "_json, " + p + ")" : map.ReadExpr(m.Type, local + "_json", p)) + " : null;");
             }
             else
             {
-                w.Line(map.CsType(m.Type) + " " + local + " = " + map.ReadExpr(m.Type, "QapiJson.Required(element, path, " + lit + ")", p) + ";");
+                string json = "QapiJson.Required(element, path, " + lit + ")";
+                w.Line(type + " " + local + " = " + (bytes ? "QapiBase64.Read(" + json + ", " + p + ")" : map.ReadExpr(m.Type, json, p)) + ";");
             }
         }
     }

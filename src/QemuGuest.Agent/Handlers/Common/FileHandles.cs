@@ -2,6 +2,7 @@ using System;
 using System.Collections.Concurrent;
 using System.Globalization;
 using QemuGuest.Agent.Core;
+using QemuGuest.Protocol.Marshalling;
 using QemuGuest.Protocol.Qga;
 
 namespace QemuGuest.Agent.Handlers.Common;
@@ -118,18 +119,26 @@ public sealed class FileHandleTable
         return new GuestFileRead(data.Length, Convert.ToBase64String(data), eof);
     }
 
-    public GuestFileWrite Write(long handle, string bufB64, long? count)
+    public GuestFileWrite Write(long handle, QapiBase64 bufB64, long? count)
     {
         IGuestFile file = Get(handle);
-        byte[] buf = QemuBase64.Decode(bufB64);
-        long n = count ?? buf.Length;
-        if (n < 0 || n > buf.Length)
+        byte[] buf = BoundedBufferPool.Shared.Rent(QemuBase64.MaxDecodedLength(bufB64.Length));
+        try
         {
-            throw new AgentCommandException("value '" + n.ToString(CultureInfo.InvariantCulture) + "' is invalid for argument count");
-        }
+            int length = QemuBase64.Decode(bufB64.Utf8, buf);
+            long n = count ?? length;
+            if (n < 0 || n > length)
+            {
+                throw new AgentCommandException("value '" + n.ToString(CultureInfo.InvariantCulture) + "' is invalid for argument count");
+            }
 
-        int written = file.Write(buf.AsSpan(0, (int)n));
-        return new GuestFileWrite(written, false);
+            int written = file.Write(buf.AsSpan(0, (int)n));
+            return new GuestFileWrite(written, false);
+        }
+        finally
+        {
+            BoundedBufferPool.Shared.Return(buf);
+        }
     }
 
     public GuestFileSeek Seek(long handle, long offset, GuestFileWhence whence)
@@ -168,6 +177,71 @@ public static class QemuBase64
 {
     private static readonly System.Buffers.SearchValues<char> Accepted =
         System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n");
+
+    private static readonly System.Buffers.SearchValues<byte> AcceptedUtf8 =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n"u8);
+
+    /// <summary>The most bytes <see cref="Decode(ReadOnlySpan{byte}, Span{byte})"/> can produce from this much text.</summary>
+    public static int MaxDecodedLength(int textLength) => textLength / 4 * 3 + 3;
+
+    /// <summary>
+    /// The same rules and texts as <see cref="Decode(string)"/>, from the UTF-8 text straight into
+    /// <paramref name="output"/> (at least <see cref="MaxDecodedLength"/> bytes): no string, no
+    /// array per call. Returns the decoded length.
+    /// </summary>
+    public static int Decode(ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        int bad = input.IndexOfAnyExcept(AcceptedUtf8);
+        if (bad >= 0)
+        {
+            throw new AgentCommandException(input[bad] == 0
+                ? "Base64 data contains embedded NUL characters"
+                : "Base64 data contains invalid characters");
+        }
+
+        if (input.Length % 4 == 0 && input.IndexOf((byte)'\n') < 0
+            && System.Buffers.Text.Base64.DecodeFromUtf8(input, output, out int consumed, out int written) == System.Buffers.OperationStatus.Done
+            && consumed == input.Length)
+        {
+            return written;
+        }
+
+        return DecodeLeniently(input, output);
+    }
+
+    private static int DecodeLeniently(ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        int n = 0;
+        int acc = 0;
+        int bits = 0;
+        foreach (byte c in input)
+        {
+            int v = c switch
+            {
+                >= (byte)'A' and <= (byte)'Z' => c - 'A',
+                >= (byte)'a' and <= (byte)'z' => c - 'a' + 26,
+                >= (byte)'0' and <= (byte)'9' => c - '0' + 52,
+                (byte)'+' => 62,
+                (byte)'/' => 63,
+                _ => -1,
+            };
+            if (v < 0)
+            {
+                continue;
+            }
+
+            acc = (acc << 6) | v;
+            bits += 6;
+            if (bits >= 8)
+            {
+                bits -= 8;
+                output[n++] = (byte)(acc >> bits);
+                acc &= (1 << bits) - 1;
+            }
+        }
+
+        return n;
+    }
 
     public static byte[] Decode(string input)
     {
