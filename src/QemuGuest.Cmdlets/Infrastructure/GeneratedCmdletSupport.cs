@@ -85,6 +85,23 @@ public static class GeneratedCmdletSupport
     public static string TestFailure(string vmName, ErrorRecord error) =>
         QemuGuest.Protocol.GuestText.Printable(vmName + ": " + error.FullyQualifiedErrorId.Split(',')[0] + ": " + error.Exception.Message, multiline: false);
 
+    /// <summary><paramref name="path"/> when it is not an absolute guest path (overlay 'guest-path'), else null.</summary>
+    public static string? RelativeGuestPath(string? path) =>
+        path is not null && !QemuGuest.Protocol.Transfer.GuestTransferEngine.IsAbsolute(path) ? path : null;
+
+    /// <summary>The first of <paramref name="paths"/> that is not an absolute guest path, or null when all are (or none is given).</summary>
+    public static string? RelativeGuestPath(IReadOnlyList<string>? paths)
+    {
+        foreach (string p in paths ?? Array.Empty<string>())
+        {
+            if (RelativeGuestPath(p) is { } relative)
+            {
+                return relative;
+            }
+        }
+        return null;
+    }
+
     private static readonly long UnixEpochTicks = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
 
     /// <summary>A time parameter as nanoseconds since 1970-01-01 UTC (the wire's range: years 1678 to 2262).</summary>

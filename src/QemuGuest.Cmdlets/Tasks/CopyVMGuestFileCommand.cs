@@ -4,6 +4,7 @@ using System.IO;
 using System.Management.Automation;
 using System.Threading.Tasks;
 using QemuGuest.Cmdlets.Infrastructure;
+using QemuGuest.Cmdlets.Sessions;
 using QemuGuest.Protocol.Transfer;
 
 namespace QemuGuest.Cmdlets.Tasks;
@@ -11,7 +12,7 @@ namespace QemuGuest.Cmdlets.Tasks;
 /// <summary>
 /// <para type="synopsis">Copies files and folders into a guest or out of it, through its guest agent.</para>
 /// <para type="description">With -LocalToGuest, -Source names local files (wildcards allowed;
-/// -LiteralPath for exact names) and -Destination a guest path; with -GuestToLocal the other way
+/// -LiteralPath for exact names) and -Destination an absolute guest path; with -GuestToLocal the other way
 /// round. Data streams in blocks (60 KiB by default), four requests in flight, so memory stays
 /// constant for any file size. The destination appears only complete: data goes to a temporary
 /// name next to it (NAME.qgtmp-XXXXXXXX) that is renamed into place at the end, in the guest by
@@ -62,6 +63,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(GuestPathCompleter))]
     public string[]? Source { get; set; }
 
     /// <summary>What to copy, taken literally (no wildcards). Wins over -Source when both are bound from the pipeline.</summary>
@@ -76,6 +78,7 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     /// </summary>
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(GuestPathCompleter))]
     public string Destination { get; set; } = string.Empty;
 
     /// <summary>Copy from the local machine into the guest.</summary>
@@ -164,11 +167,30 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             {
                 return null;
             }
+            if (!GuestTransferEngine.IsAbsolute(Destination))
+            {
+                WriteError(ErrorTable.RelativeGuestPathError(Destination));
+                return null;
+            }
             request.Destination = Destination;
         }
         else
         {
-            request.GuestSources.AddRange(sources!);
+            foreach (string s in sources!)
+            {
+                if (GuestTransferEngine.IsAbsolute(s))
+                {
+                    request.GuestSources.Add(s);
+                }
+                else
+                {
+                    WriteError(ErrorTable.RelativeGuestPathError(s));
+                }
+            }
+            if (request.GuestSources.Count == 0)
+            {
+                return null;
+            }
             string local = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination);
             if (EndsWithSeparator(Destination) && !EndsWithSeparator(local))
             {

@@ -412,6 +412,19 @@ internal static class CmdletsEmitter
             w.Line("return null;");
             w.Close();
         }
+        foreach (var p in c.Parameters)
+        {
+            if (!p.GuestPath)
+            {
+                continue;
+            }
+            // Checked before anything is sent: a relative path would mean the agent's working folder.
+            string check = "GeneratedCmdletSupport.RelativeGuestPath(" + Local(p) + ")";
+            w.Open("if (" + check + " is { } relative_" + Local(p) + ")");
+            w.Line("WriteError(ErrorTable.RelativeGuestPathError(relative_" + Local(p) + "));");
+            w.Line("return null;");
+            w.Close();
+        }
         if (c.IsTest)
         {
             w.Line("bool testDetailed = Detailed.IsPresent;");

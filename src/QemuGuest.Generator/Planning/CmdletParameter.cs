@@ -6,6 +6,7 @@ namespace QemuGuest.Generator.Planning;
 /// One parameter of a generated cmdlet (one argument member of the command). <c>Secret</c>: the
 /// value is never shown (-WhatIf and -Confirm name the parameter without it). <c>Example</c>: the
 /// overlay's text for this parameter in generated help examples (null: a $variable of its name).
+/// <c>GuestPath</c>: the value names a guest path and must be absolute (overlay 'guest-path').
 /// </summary>
 internal sealed record CmdletParameter(
     string Member,
@@ -18,4 +19,5 @@ internal sealed record CmdletParameter(
     EquatableArray<string> ValidValues,
     string Doc,
     bool Secret,
-    string? Example = null);
+    string? Example = null,
+    bool GuestPath = false);

@@ -179,7 +179,8 @@ internal static class CmdletPlanner
                     (po is { Values.IsEmpty: false } ? new List<string>(po.Values) : ValidValues(schema, m.Type, kind.Value)).ToEquatableArray(),
                     po?.Help ?? MemberDoc(schema, c, m.Name),
                     kind == CmdletParameterKind.SecureBase64 || IsSecret(m.Name),
-                    po?.Example));
+                    po?.Example,
+                    po?.GuestPath ?? false));
             }
             if (verb == "Test" && used.TryGetValue("Detailed", out var detailedMember))
             {

@@ -46,6 +46,10 @@ internal static class HelpText
         {
             note = "Optional: the agent's default applies when not given.";
         }
+        if (p.GuestPath)
+        {
+            note = (note is null ? string.Empty : note + " ") + "An absolute guest path (/srv/x, C:\\x): a relative one is the error RelativeGuestPath, and nothing is sent.";
+        }
         if (c.Credential is { } cred && (p.Member == cred.UserMember || p.Member == cred.PasswordMember))
         {
             note = (note is null ? string.Empty : note + " ") + "Or give -Credential instead.";

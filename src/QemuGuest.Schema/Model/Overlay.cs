@@ -18,6 +18,8 @@ namespace QemuGuest.Schema;
 /// (see <see cref="ParameterForms"/>), null when it is the member's own type. <c>Help</c>: the
 /// parameter's help text when the schema's member doc describes the wire form, not the parameter.
 /// <c>Example</c>: the PowerShell text the generated help examples give for it (else a $variable).
+/// <c>GuestPath</c>: the value is a guest path ('str' or ['str']), which must be absolute: a
+/// relative one would mean the agent's working folder.
 /// </summary>
 public sealed record ParameterOverlay(
     string Member,
@@ -28,7 +30,8 @@ public sealed record ParameterOverlay(
     string? Help,
     EquatableArray<string> Values,
     string? Example,
-    SourceLocation Location);
+    SourceLocation Location,
+    bool GuestPath = false);
 
 /// <summary>The values of a parameter's 'as' key.</summary>
 public static class ParameterForms

@@ -163,7 +163,7 @@ internal static class OverlayParser
                 {
                     throw Err(e.Value.Location, source + " must be an object");
                 }
-                CheckKeys(v, e.KeyLocation, source, Array.Empty<string>(), new[] { "position", "aliases", "name", "as", "help", "values", "example" }, context);
+                CheckKeys(v, e.KeyLocation, source, Array.Empty<string>(), new[] { "position", "aliases", "name", "as", "help", "values", "example", "guest-path" }, context);
                 int? position = null;
                 if (v["position"] is { } posNode)
                 {
@@ -251,7 +251,20 @@ internal static class OverlayParser
                     }
                     example = xs.Value.Trim();
                 }
-                parameters.Add(new ParameterOverlay(e.Key, name, position, aliases.ToEquatableArray(), form, help, values.ToEquatableArray(), example, e.KeyLocation));
+                bool guestPath = false;
+                if (v["guest-path"] is { } gpNode)
+                {
+                    if (gpNode is not QBool gb)
+                    {
+                        throw Err(gpNode.Location, "'guest-path' of " + source + " must be true or false");
+                    }
+                    if (MemberType(schema, cmd, e.Key) is not { Name: "str" })
+                    {
+                        throw Err(gpNode.Location, "'guest-path' of " + source + " needs a 'str' member or a list of them");
+                    }
+                    guestPath = gb.Value;
+                }
+                parameters.Add(new ParameterOverlay(e.Key, name, position, aliases.ToEquatableArray(), form, help, values.ToEquatableArray(), example, e.KeyLocation, guestPath));
             }
 
             void AddName(string n, SourceLocation l, string descr)
