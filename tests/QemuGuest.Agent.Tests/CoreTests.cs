@@ -68,7 +68,7 @@ public sealed class CoreTests
     [Fact]
     public void Base64LikeQemu()
     {
-        Assert.Equal("hi", Encoding.ASCII.GetString(QemuBase64.Decode("aGk")));
+        Assert.Equal("", Encoding.ASCII.GetString(QemuBase64.Decode("aGk"))); // GLib drops a partial group
         Assert.Equal("hi", Encoding.ASCII.GetString(QemuBase64.Decode("a\nGk=")));
         Assert.Equal("Base64 data contains invalid characters", Assert.Throws<AgentCommandException>(() => QemuBase64.Decode("a b")).Message);
         Assert.Equal("Base64 data contains embedded NUL characters", Assert.Throws<AgentCommandException>(() => QemuBase64.Decode("a\0")).Message);

@@ -167,6 +167,42 @@ public sealed class DifferentialTests : IClassFixture<AgentPair>
         }
     }
 
+    /// <summary>
+    /// buf-b64 that is not canonical (no padding, '=' inside, a partial group, "\n"): both agents
+    /// write the same bytes — GLib's g_base64_decode decides, and ours must not "repair" input.
+    /// </summary>
+    [Theory]
+    [InlineData("YWJjZA")]
+    [InlineData("YWJjZA=")]
+    [InlineData("YQ==YQ==")]
+    [InlineData("aG=k")]
+    [InlineData("====")]
+    [InlineData("YQ")]
+    [InlineData("=AAA")]
+    [InlineData("Y=Q=")]
+    [InlineData("YWJj\nZA")]
+    public void NonCanonicalBase64WritesTheSameBytes(string b64)
+    {
+        lock (_pair.Gate)
+        {
+            var written = new Dictionary<AgentKind, (string Reply, string Hex)>();
+            foreach (AgentProcess agent in new[] { _pair.Stock, _pair.Ours })
+            {
+                string path = System.IO.Path.Combine(agent.StateDir, "b64.bin");
+                File.Delete(path);
+                long h = agent.Execute($$$"""{"execute":"guest-file-open","arguments":{"path":"{{{path}}}","mode":"w"}}""").GetProperty("return").GetInt64();
+                JsonElement reply = agent.Execute($$$"""{"execute":"guest-file-write","arguments":{"handle":{{{h}}},"buf-b64":{{{JsonSerializer.Serialize(b64)}}}}}""");
+                agent.Execute($$$"""{"execute":"guest-file-close","arguments":{"handle":{{{h}}}}}""");
+                written[agent.Kind] = (reply.GetRawText(), Convert.ToHexString(File.ReadAllBytes(path)));
+            }
+
+            Assert.Equal(written[AgentKind.Stock].Hex, written[AgentKind.Ours].Hex);
+            Assert.Equal(
+                JsonDocument.Parse(written[AgentKind.Stock].Reply).RootElement.GetProperty("return").GetProperty("count").GetInt64(),
+                JsonDocument.Parse(written[AgentKind.Ours].Reply).RootElement.GetProperty("return").GetProperty("count").GetInt64());
+        }
+    }
+
     [Fact]
     public void ExecRoundTripMatches()
     {

@@ -171,7 +171,7 @@ public sealed class FileHandleTable
 
 /// <summary>
 /// QEMU's qbase64_decode: NUL and characters outside the base64 alphabet (plus '=' and '\n')
-/// are errors with QEMU's texts; padding may be missing (GLib's decoder is lenient).
+/// are errors with QEMU's texts; the rest is GLib's g_base64_decode (see DecodeLeniently).
 /// </summary>
 public static class QemuBase64
 {
@@ -209,34 +209,54 @@ public static class QemuBase64
         return DecodeLeniently(input, output);
     }
 
+    /// <summary>
+    /// GLib's g_base64_decode_step, which qemu-ga runs on every buf-b64: '\n' is skipped, '=' counts
+    /// as a digit of value 0 wherever it stands, and bytes come out only per complete group of
+    /// four — the first always, the second unless the group's third character is '=', the third
+    /// unless its fourth is. So an unpadded tail ("YWJjZA") is dropped (3 bytes, not 4), "YQ==YQ=="
+    /// is two groups ("aa") and "====" is one zero byte: what stock writes for the same request.
+    /// </summary>
     private static int DecodeLeniently(ReadOnlySpan<byte> input, Span<byte> output)
     {
         int n = 0;
-        int acc = 0;
-        int bits = 0;
+        int inGroup = 0;
+        uint value = 0;
+        byte last = 0;
+        byte beforeLast = 0;
         foreach (byte c in input)
         {
-            int v = c switch
+            int digit = c switch
             {
                 >= (byte)'A' and <= (byte)'Z' => c - 'A',
                 >= (byte)'a' and <= (byte)'z' => c - 'a' + 26,
                 >= (byte)'0' and <= (byte)'9' => c - '0' + 52,
                 (byte)'+' => 62,
                 (byte)'/' => 63,
+                (byte)'=' => 0,
                 _ => -1,
             };
-            if (v < 0)
+            if (digit < 0)
             {
                 continue;
             }
 
-            acc = (acc << 6) | v;
-            bits += 6;
-            if (bits >= 8)
+            beforeLast = last;
+            last = c;
+            value = (value << 6) | (uint)digit;
+            if (++inGroup == 4)
             {
-                bits -= 8;
-                output[n++] = (byte)(acc >> bits);
-                acc &= (1 << bits) - 1;
+                output[n++] = (byte)(value >> 16);
+                if (beforeLast != (byte)'=')
+                {
+                    output[n++] = (byte)(value >> 8);
+                }
+
+                if (last != (byte)'=')
+                {
+                    output[n++] = (byte)value;
+                }
+
+                inGroup = 0;
             }
         }
 
@@ -269,39 +289,12 @@ public static class QemuBase64
         return DecodeLeniently(input);
     }
 
-    /// <summary>GLib's lenient decoding (what qemu-ga does): skips '=' and '\n' anywhere, drops trailing bits.</summary>
+    /// <summary>The string form of <see cref="DecodeLeniently(ReadOnlySpan{byte}, Span{byte})"/> (input already checked to be ASCII).</summary>
     internal static byte[] DecodeLeniently(string input)
     {
-        var output = new byte[input.Length * 3 / 4 + 3];
-        int n = 0;
-        int acc = 0;
-        int bits = 0;
-        foreach (char c in input)
-        {
-            int v = c switch
-            {
-                >= 'A' and <= 'Z' => c - 'A',
-                >= 'a' and <= 'z' => c - 'a' + 26,
-                >= '0' and <= '9' => c - '0' + 52,
-                '+' => 62,
-                '/' => 63,
-                _ => -1,
-            };
-            if (v < 0)
-            {
-                continue;
-            }
-
-            acc = (acc << 6) | v;
-            bits += 6;
-            if (bits >= 8)
-            {
-                bits -= 8;
-                output[n++] = (byte)(acc >> bits);
-                acc &= (1 << bits) - 1;
-            }
-        }
-
+        byte[] text = System.Text.Encoding.ASCII.GetBytes(input);
+        var output = new byte[MaxDecodedLength(text.Length)];
+        int n = DecodeLeniently(text, output);
         Array.Resize(ref output, n);
         return output;
     }
