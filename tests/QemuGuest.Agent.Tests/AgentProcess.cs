@@ -23,13 +23,13 @@ public sealed class AgentProcess : IDisposable
     private Socket? _socket;
     private readonly List<byte> _pending = new();
 
-    public AgentProcess(AgentKind kind, string extraArgs = "", IDictionary<string, string>? environment = null, Action<string>? prepareStateDir = null)
+    public AgentProcess(AgentKind kind, string extraArgs = "", IDictionary<string, string>? environment = null, Action<string>? prepareStateDir = null, Func<ProcessStartInfo, ProcessStartInfo>? wrap = null)
     {
         Kind = kind;
         StateDir = Directory.CreateTempSubdirectory("qga-test-").FullName;
         prepareStateDir?.Invoke(StateDir);
         SocketPath = Path.Combine(StateDir, "sock");
-        _process = RealAgentProcess.Start(kind, SocketPath, StateDir, Split(extraArgs), environment, workingDirectory: StateDir);
+        _process = RealAgentProcess.Start(kind, SocketPath, StateDir, Split(extraArgs), environment, workingDirectory: StateDir, wrap: wrap);
         Connect();
     }
 

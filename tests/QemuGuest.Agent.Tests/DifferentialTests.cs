@@ -203,6 +203,29 @@ public sealed class DifferentialTests : IClassFixture<AgentPair>
         }
     }
 
+    /// <summary>
+    /// In a fresh network namespace lo is down with no address: qemu-ga lists it with its
+    /// hardware address and no statistics (it reads counters only for an interface it found an
+    /// address on); ours attached /proc/net/dev counters to it.
+    /// </summary>
+    [Fact]
+    public void AnInterfaceWithoutAddressHasNoStatistics()
+    {
+        var replies = new Dictionary<AgentKind, string>();
+        foreach (AgentKind kind in new[] { AgentKind.Stock, AgentKind.Ours })
+        {
+            using var agent = new AgentProcess(kind, wrap: RealAgentProcess.InNewNetworkNamespace);
+            replies[kind] = agent.Execute("""{"execute":"guest-network-get-interfaces"}""").GetRawText();
+        }
+
+        Assert.Equal(
+            """{"return":[{"name":"lo","hardware-address":"00:00:00:00:00:00"}]}""",
+            JsonSerializer.Serialize(JsonDocument.Parse(replies[AgentKind.Stock]).RootElement));
+        Assert.Equal(
+            JsonSerializer.Serialize(JsonDocument.Parse(replies[AgentKind.Stock]).RootElement),
+            JsonSerializer.Serialize(JsonDocument.Parse(replies[AgentKind.Ours]).RootElement));
+    }
+
     [Fact]
     public void ExecRoundTripMatches()
     {

@@ -102,7 +102,8 @@ public sealed class RealAgentProcess : IDisposable
         string stateDir,
         IEnumerable<string>? extraArgs = null,
         IDictionary<string, string>? environment = null,
-        string? workingDirectory = null)
+        string? workingDirectory = null,
+        Func<ProcessStartInfo, ProcessStartInfo>? wrap = null)
     {
         var args = new List<string> { "-m", "unix-listen", "-p", socketPath, "-t", stateDir };
         if (extraArgs is not null)
@@ -124,7 +125,38 @@ public sealed class RealAgentProcess : IDisposable
             }
         }
 
-        return new RealAgentProcess(kind, psi, socketPath);
+        return new RealAgentProcess(kind, wrap is null ? psi : wrap(psi), socketPath);
+    }
+
+    /// <summary>
+    /// The same process inside a new network namespace (<c>unshare -n</c>, util-linux): only a
+    /// loopback interface that is down and has no address, whatever the machine has. The unix
+    /// socket is a path, so the test reaches it from outside the namespace.
+    /// </summary>
+    public static ProcessStartInfo InNewNetworkNamespace(ProcessStartInfo psi)
+    {
+        var wrapped = new ProcessStartInfo("unshare")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = psi.RedirectStandardOutput,
+            RedirectStandardError = psi.RedirectStandardError,
+            RedirectStandardInput = psi.RedirectStandardInput,
+            WorkingDirectory = psi.WorkingDirectory,
+        };
+        wrapped.ArgumentList.Add("-n");
+        wrapped.ArgumentList.Add("--");
+        wrapped.ArgumentList.Add(psi.FileName);
+        foreach (string a in psi.ArgumentList)
+        {
+            wrapped.ArgumentList.Add(a);
+        }
+
+        foreach (var kv in psi.Environment)
+        {
+            wrapped.Environment[kv.Key] = kv.Value;
+        }
+
+        return wrapped;
     }
 
     /// <summary>

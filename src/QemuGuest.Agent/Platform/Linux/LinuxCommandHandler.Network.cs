@@ -69,7 +69,9 @@ public sealed partial class LinuxCommandHandler
             {
                 HardwareAddress = string.IsNullOrEmpty(mac) ? null : mac,
                 IpAddresses = addresses[name].Count > 0 ? addresses[name] : null,
-                Statistics = stats.TryGetValue(name, out GuestNetworkInterfaceStat? s) ? s : null,
+                // qemu-ga reads the counters only after it has taken an IP address of the
+                // interface, so one without an address (a down lo, a bridge port) has none.
+                Statistics = addresses[name].Count > 0 && stats.TryGetValue(name, out GuestNetworkInterfaceStat? s) ? s : null,
             });
         }
 
