@@ -25,8 +25,9 @@ $module = (Resolve-Path $ModulePath).Path
 $pwsh = Join-Path $PSHOME 'pwsh'
 
 # The driving pwsh is a fresh child so that its VmHWM is the peak of this copy alone. Each
-# local agent runs in its own working directory, so the one relative destination lands in a
-# separate directory per "VM", as it would in separate guests.
+# local agent runs in its own working directory and /proc/self/cwd is that folder for the
+# process that opens it, so the one absolute destination lands in a separate directory per
+# "VM", as it would in separate guests (a relative guest path is refused: RelativeGuestPath).
 $child = @'
 param($ModulePath, $RelayDir, $Source, $SizeBytes, [string] $NameList)
 # One argument through -File: the names come comma-separated.
@@ -36,7 +37,7 @@ $ProgressPreference = 'SilentlyContinue'
 $env:QEMUGUEST_RELAY_DIR = $RelayDir
 Import-Module $ModulePath
 $sw = [Diagnostics.Stopwatch]::StartNew()
-$r = @(Copy-VMGuestFile -VMName $Names -LocalToGuest -Source $Source -Destination 'scale.bin' -Force -PassThru -ThrottleLimit $Names.Count)
+$r = @(Copy-VMGuestFile -VMName $Names -LocalToGuest -Source $Source -Destination '/proc/self/cwd/scale.bin' -Force -PassThru -ThrottleLimit $Names.Count)
 $seconds = $sw.Elapsed.TotalSeconds
 $bad = @($r | Where-Object { $_.Bytes -ne $SizeBytes })
 if ($r.Count -ne $Names.Count -or $bad.Count) { throw "expected $($Names.Count) copies of $SizeBytes bytes, got $($r.Count) ($($bad.Count) of the wrong size)" }
