@@ -189,7 +189,8 @@ public sealed partial class LinuxCommandHandler
         byte[]? data = ssh is null ? null : PosixFs.ReadRegularFile(ssh, "authorized_keys", MaxAuthorizedKeysBytes, file);
         if (data is null)
         {
-            throw new AgentCommandException("failed to read '" + file + "': No such file or directory");
+            // qemu-ga's text wraps GLib's g_file_get_contents error, curly quotes included.
+            throw new AgentCommandException("failed to read '" + file + "': Failed to open file \u201C" + file + "\u201D: No such file or directory");
         }
 
         var keys = new List<string>();

@@ -257,7 +257,8 @@ public sealed partial class LinuxCommandHandler : CommandHandler
             {
                 if (processed == 0)
                 {
-                    throw new AgentCommandException("Invalid parameter 'logical-id'" + " (" + cpu.LogicalId.ToString(CultureInfo.InvariantCulture) + ")");
+                    // qemu-ga's transfer_vcpu text (error_setg_errno on its open of the folder).
+                    throw new AgentCommandException("open(\"" + dir + "/\"): No such file or directory");
                 }
 
                 break;
