@@ -231,37 +231,116 @@ public sealed class GuestProcessEngineTests : IClassFixture<RealAgentsFixture>
     [Theory]
     [InlineData(AgentKind.Stock)]
     [InlineData(AgentKind.Ours)]
-    public async Task Scripts_run_with_their_interpreter(AgentKind kind)
+    public async Task Scripts_run_with_their_interpreter_from_a_private_file_that_is_removed_after(AgentKind kind)
     {
         await using var client = _agents.CreateClient(kind);
         await client.ConnectAsync(Ct);
         var engine = Engine(client);
         var extras = new GuestProcessStartInfo(string.Empty) { StandardInput = Encoding.UTF8.GetBytes("in\n") };
 
-        GuestProcessStartInfo bash = await engine.ScriptStartInfoAsync(extras, GuestScriptLanguage.Bash, "read x; echo \"$x $((6*7))\"", Ct);
+        // $0 is the script file: its mode and owner are read while it runs.
+        GuestProcessExit bash = await engine.RunScriptAsync(extras, GuestScriptLanguage.Bash,
+            "read x; echo \"$x $((6*7))\"; echo \"$(stat -c '%a %u' \"$0\") $(id -u)\"; echo \"$0\"", TimeSpan.FromSeconds(30), Ct);
         Assert.Equal("bash", bash.FilePath);
-        GuestProcessExit exit = await engine.RunAsync(bash, TimeSpan.FromSeconds(30), Ct);
-        Assert.Equal("in 42\n", exit.StdOut);
+        string[] lines = bash.StdOut.Split('\n');
+        Assert.Equal("in 42", lines[0]);
+        string[] modeOwnerAgent = lines[1].Split(' ');
+        Assert.Equal("700", modeOwnerAgent[0]);
+        Assert.Equal(modeOwnerAgent[2], modeOwnerAgent[1]);
+        Assert.Matches("^/tmp/qemuguest-script-[0-9a-f]{32}\\.sh$", lines[2]);
+        Assert.False(File.Exists(lines[2]), lines[2] + " is left in the guest");
 
-        GuestProcessStartInfo sh = await engine.ScriptStartInfoAsync(extras, GuestScriptLanguage.Sh, "exit 4", Ct);
-        Assert.Equal(4, (await engine.RunAsync(sh, TimeSpan.FromSeconds(30), Ct)).ExitCode);
+        GuestProcessExit sh = await engine.RunScriptAsync(extras, GuestScriptLanguage.Sh, "echo \"$0\"; exit 4", TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(4, sh.ExitCode);
+        Assert.False(File.Exists(sh.StdOut.Trim()), sh.StdOut + " is left in the guest after a failing script");
+
+        // No language: the guest's OS decides (both agents here run on Linux: bash).
+        GuestProcessExit chosen = await engine.RunScriptAsync(extras, null, "echo \"$BASH_VERSION\" | cut -c1", TimeSpan.FromSeconds(30), Ct);
+        Assert.Matches("^[0-9]\n$", chosen.StdOut);
+    }
+
+    /// <summary>
+    /// Before scripts went through a file, 300 KB of text was one bash -c argument and Linux
+    /// refused it (E2BIG, "Argument list too long": one argument may hold 128 KiB).
+    /// </summary>
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task A_300_KB_script_runs(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+        var script = new StringBuilder("n=0\n");
+        int expected = 0;
+        while (script.Length < 300 * 1024)
+        {
+            script.Append("n=$((n+1)) # ").Append('x', 40).Append('\n');
+            expected++;
+        }
+        script.Append("echo \"$n\"\n");
+
+        GuestProcessExit exit = await engine.RunScriptAsync(new GuestProcessStartInfo(string.Empty), GuestScriptLanguage.Sh, script.ToString(), TimeSpan.FromSeconds(60), Ct);
+        Assert.Equal(string.Empty, exit.StdErr);
+        Assert.Equal(0, exit.ExitCode);
+        Assert.Equal(expected + "\n", exit.StdOut);
+    }
+
+    [Theory]
+    [InlineData(AgentKind.Stock)]
+    [InlineData(AgentKind.Ours)]
+    public async Task The_script_file_is_removed_after_a_timeout_and_after_cancellation(AgentKind kind)
+    {
+        await using var client = _agents.CreateClient(kind);
+        await client.ConnectAsync(Ct);
+        var engine = Engine(client);
+        string marker = Path.Combine(_agents.Directory, "script-path-" + kind + "-" + Guid.NewGuid().ToString("N"));
+
+        await Assert.ThrowsAsync<GuestProcessException>(() => engine.RunScriptAsync(new GuestProcessStartInfo(string.Empty), GuestScriptLanguage.Sh,
+            $"echo \"$0\" > '{marker}'; sleep 600", TimeSpan.FromSeconds(2), Ct));
+        string timedOut = File.ReadAllText(marker).Trim();
+        Assert.StartsWith("/tmp/qemuguest-script-", timedOut);
+        Assert.False(File.Exists(timedOut), timedOut + " is left after a timeout");
+        File.Delete(marker);
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        Task run = engine.RunScriptAsync(new GuestProcessStartInfo(string.Empty), GuestScriptLanguage.Sh,
+            $"echo \"$0\" > '{marker}'; sleep 600", null, cancel.Token);
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(marker) || File.ReadAllText(marker).Length == 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the script never started");
+            await Task.Delay(50);
+        }
+        string cancelled = File.ReadAllText(marker).Trim();
+        Assert.True(File.Exists(cancelled));
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.False(File.Exists(cancelled), cancelled + " is left after cancellation");
     }
 
     [Fact]
-    public void PowerShell_scripts_are_encoded_for_pwsh_or_powershell_exe()
+    public void Script_files_get_their_interpreter_encoding_and_extension()
     {
         var extras = new GuestProcessStartInfo(string.Empty);
-        string encoded = Convert.ToBase64String(Encoding.Unicode.GetBytes("'a' + \"b\""));
+        string ps1 = GuestScriptFile.NewPath(GuestScriptLanguage.PowerShell, windows: false);
+        Assert.Matches("^/tmp/qemuguest-script-[0-9a-f]{32}\\.ps1$", ps1);
+        Assert.NotEqual(ps1, GuestScriptFile.NewPath(GuestScriptLanguage.PowerShell, windows: false));
+        Assert.Matches(@"^C:\\Windows\\Temp\\qemuguest-script-[0-9a-f]{32}\.cmd$", GuestScriptFile.NewPath(GuestScriptLanguage.Cmd, windows: true));
 
-        GuestProcessStartInfo linux = GuestProcessEngine.ScriptStartInfo(extras, GuestScriptLanguage.PowerShell, "'a' + \"b\"", windows: false);
+        GuestProcessStartInfo linux = GuestScriptFile.StartInfo(extras, GuestScriptLanguage.PowerShell, "/tmp/s.ps1", windows: false);
         Assert.Equal("pwsh", linux.FilePath);
-        Assert.Equal(new[] { "-NoProfile", "-NonInteractive", "-EncodedCommand", encoded }, linux.Arguments);
-
-        GuestProcessStartInfo windows = GuestProcessEngine.ScriptStartInfo(extras, GuestScriptLanguage.PowerShell, "'a' + \"b\"", windows: true);
+        Assert.Equal(new[] { "-NoProfile", "-NonInteractive", "-File", "/tmp/s.ps1" }, linux.Arguments);
+        GuestProcessStartInfo windows = GuestScriptFile.StartInfo(extras, GuestScriptLanguage.PowerShell, @"C:\t\s.ps1", windows: true);
         Assert.Equal("powershell.exe", windows.FilePath);
-        Assert.Equal(new[] { "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded }, windows.Arguments);
+        Assert.Equal(new[] { "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File", @"C:\t\s.ps1" }, windows.Arguments);
+        Assert.Equal(new[] { "/d", "/c", @"C:\t\s.cmd" }, GuestScriptFile.StartInfo(extras, GuestScriptLanguage.Cmd, @"C:\t\s.cmd", windows: true).Arguments);
 
-        Assert.Equal(new[] { "/c", "dir" }, GuestProcessEngine.ScriptStartInfo(extras, GuestScriptLanguage.Cmd, "dir", windows: true).Arguments);
+        Assert.Equal(GuestScriptLanguage.PowerShell, GuestScriptFile.DefaultLanguage(windows: true));
+        Assert.Equal(GuestScriptLanguage.Bash, GuestScriptFile.DefaultLanguage(windows: false));
+        Assert.Equal(new byte[] { 0xEF, 0xBB, 0xBF, (byte)'1' }, GuestScriptFile.Encode(GuestScriptLanguage.PowerShell, "1"));
+        Assert.Equal(Encoding.ASCII.GetBytes("a\r\nb\r\n"), GuestScriptFile.Encode(GuestScriptLanguage.Cmd, "a\nb\r\n"));
+        Assert.Equal(Encoding.UTF8.GetBytes("é\n"), GuestScriptFile.Encode(GuestScriptLanguage.Bash, "é\n"));
     }
 
     [Fact]

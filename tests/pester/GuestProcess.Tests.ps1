@@ -54,6 +54,21 @@ Describe 'Guest processes against the <_> agent' -ForEach $Kinds {
             $r.Signal | Should -Be 15
         }
 
+        It 'feeds piped objects to stdin, all in one run (as Invoke-Command -InputObject)' {
+            $r = 'a', 'b' | Invoke-VMGuestCommand -Session $S -- cat
+            @($r).Count | Should -Be 1
+            $r.StdOut | Should -Be "a`nb`n"
+            $bytes = [byte[]](0, 1, 255) | Invoke-VMGuestCommand -Session $S wc '-c'
+            $bytes.StdOut.Trim() | Should -Be '3'
+            # Sessions piped in are still targets, not input.
+            ($S | Invoke-VMGuestCommand echo target).StdOut | Should -Be "target`n"
+        }
+
+        It 'refuses standard input over 32 MiB before starting anything' {
+            $big = [byte[]]::new(32MB + 1)
+            { Invoke-VMGuestCommand -Session $S cat -InputObject $big } | Should -Throw -ErrorId 'InputTooLarge,*' -ExpectedMessage '*33554433 bytes*'
+        }
+
         It 'feeds -InputObject to stdin (string, lines, bytes)' {
             (Invoke-VMGuestCommand -Session $S cat -InputObject 'ünï code').StdOut | Should -Be 'ünï code'
             (Invoke-VMGuestCommand -Session $S cat -InputObject @('one', 'two')).StdOut | Should -Be "one`ntwo`n"
@@ -111,6 +126,62 @@ Describe 'Guest processes against the <_> agent' -ForEach $Kinds {
 
         It 'runs PowerShell script text when pwsh is in the guest' -Skip:(-not (Get-Command pwsh -CommandType Application -ErrorAction SilentlyContinue)) {
             (Invoke-VMGuestScript -Session $S -ScriptText '"{0}" -f (2 + 3)' -ScriptType PowerShell).StdOut.Trim() | Should -Be '5'
+        }
+
+        It 'runs a 300 KB script (a file in the guest, not one command-line argument)' {
+            # As bash -c text this failed: "Argument list too long" (Linux: 128 KiB per argument).
+            $lines = 1..6000 | ForEach-Object { "n=`$((n+1)) # $('x' * 40)" }
+            $text = "n=0`n" + ($lines -join "`n") + "`necho `"`$n`""
+            $text.Length | Should -BeGreaterThan 300000
+            $r = Invoke-VMGuestScript -Session $S -ScriptText $text -ScriptType Sh -Timeout 120
+            $r.StdErr | Should -Be ''
+            $r.StdOut | Should -Be "6000`n"
+        }
+
+        It 'writes the script private (0700, the agent''s user) and removes it after a failing run' {
+            $r = Invoke-VMGuestScript -Session $S -ScriptText 'echo "$0"; stat -c %a "$0"; exit 5' -ScriptType Sh
+            $r.ExitCode | Should -Be 5
+            $path, $mode = $r.StdOut.Trim() -split "`n"
+            $path | Should -Match '^/tmp/qemuguest-script-[0-9a-f]{32}\.sh$'
+            $mode | Should -Be '700'
+            $path | Should -Not -Exist
+        }
+
+        It 'removes the script file when Stop-Job stops it' {
+            $marker = Join-Path $T "stopped-$(Get-Random)"
+            $job = Invoke-VMGuestScript -Session $S -ScriptText "echo `"`$0`" > '$marker'; sleep 600" -ScriptType Sh -AsJob
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not ((Test-Path $marker) -and (Get-Content -Raw $marker)) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+            $path = (Get-Content -Raw $marker).Trim()
+            $path | Should -Exist
+            $job | Stop-Job
+            $job | Wait-Job -Timeout 60 | Out-Null
+            $job | Remove-Job -Force
+            $path | Should -Not -Exist
+        }
+
+        It 'picks the interpreter from the guest OS when -ScriptType is not given (Linux: bash)' {
+            (Invoke-VMGuestScript -Session $S -ScriptText 'echo "${BASH_VERSION:+bash}"').StdOut | Should -Be "bash`n"
+        }
+
+        It 'accepts PowerCLI''s Bat as Cmd' {
+            [QemuGuest.Cmdlets.Tasks.InvokeVMGuestScriptCommand+GuestScriptType]::Bat | Should -Be ([QemuGuest.Cmdlets.Tasks.InvokeVMGuestScriptCommand+GuestScriptType]::Cmd)
+            { Invoke-VMGuestScript -Session $S -ScriptText 'dir' -ScriptType Bat -WhatIf } | Should -Not -Throw
+            { Invoke-VMGuestScript -Session $S -ScriptText 'dir' -ScriptType Banana -WhatIf } | Should -Throw -ExpectedMessage '*Bat*'
+        }
+
+        It 'takes standard input from the pipeline, all of it for one run' {
+            $r = 'b', 'a' | Invoke-VMGuestScript -Session $S -ScriptText 'sort' -ScriptType Sh
+            @($r).Count | Should -Be 1
+            $r.StdOut | Should -Be "a`nb`n"
+        }
+
+        It 'prints its output as its string, and shows a table' {
+            $r = Invoke-VMGuestScript -Session $S -ScriptText 'printf "hi\033]0;x\007"' -ScriptType Sh
+            "$r" | Should -Be "hi`e]0;x`a"
+            $table = $r | Out-String
+            $table | Should -Match 'VMName\s+ExitCode\s+Duration\s+StdOut'
+            $table | Should -Not -Match "`e"
         }
     }
 

@@ -44,6 +44,9 @@ public static class ErrorTable
     public const string GuestProcessNotFound = "GuestProcessNotFound";
     public const string GuestCommandFailed = "GuestCommandFailed";
 
+    /// <summary>Standard input for a guest program larger than one request can carry.</summary>
+    public const string InputTooLarge = "InputTooLarge";
+
     // Copy-VMGuestFile -GuestToLocal: what the guest lists or sends is checked before it
     // becomes a host path or host disk space (issue 15).
     public const string InvalidGuestName = "InvalidGuestName";

@@ -29,6 +29,12 @@ public sealed class GuestProcessResult
     /// <summary>From start (or from the wait, for processes started elsewhere) to the exit being seen.</summary>
     public TimeSpan Duration { get; internal set; }
 
+    /// <summary>
+    /// The program's standard output, as PowerCLI's script result gives its ScriptOutput: "$r" and
+    /// string parameters get what the program printed. Raw, as the property: the views show it escaped.
+    /// </summary>
+    public override string ToString() => StdOut;
+
     internal static GuestProcessResult From(GuestProcessExit exit, string vmName) => new()
     {
         VMName = vmName,

@@ -29,17 +29,16 @@ public abstract class GuestRunCmdletBase : GuestProcessCmdletBase
     protected override bool AsJobRequested => AsJob.IsPresent;
 
     /// <summary>
-    /// The work per target: make the start info (it may ask the guest, as a script's does), run
-    /// the program within -Timeout (then it is killed), write its result.
+    /// The work per target: run the program (or script) within -Timeout (then it is killed),
+    /// write its result.
     /// </summary>
-    internal GuestOperation RunAndWriteResult(Func<GuestProcessEngine, CancellationToken, Task<GuestProcessStartInfo>> startInfo)
+    internal GuestOperation RunAndWriteResult(Func<GuestProcessEngine, TimeSpan?, CancellationToken, Task<GuestProcessExit>> run)
     {
         TimeSpan? timeout = GuestProcessWait.Limit(Timeout);
         return async context =>
         {
             GuestProcessEngine engine = context.CreateProcessEngine();
-            GuestProcessStartInfo start = await startInfo(engine, context.CancellationToken).ConfigureAwait(false);
-            GuestProcessExit exit = await engine.RunAsync(start, timeout, context.CancellationToken).ConfigureAwait(false);
+            GuestProcessExit exit = await run(engine, timeout, context.CancellationToken).ConfigureAwait(false);
             context.WriteObject(GuestProcessResult.From(exit, engine.TargetName));
         };
     }

@@ -1,6 +1,5 @@
 using System;
 using System.Management.Automation;
-using System.Threading.Tasks;
 using QemuGuest.Cmdlets.Infrastructure;
 using QemuGuest.Protocol.Processes;
 
@@ -55,6 +54,6 @@ public sealed class InvokeVMGuestCommandCommand : GuestRunCmdletBase
     protected override GuestOperation? CreateOperation()
     {
         GuestProcessStartInfo start = Capture(FilePath, ArgumentList ?? Array.Empty<string>());
-        return RunAndWriteResult((_, _) => Task.FromResult(start));
+        return RunAndWriteResult((engine, timeout, cancel) => engine.RunAsync(start, timeout, cancel));
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
+using System.IO;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -106,28 +107,33 @@ public sealed class GuestProcessEngine
     }
 
     /// <summary>
-    /// The program and arguments that run <paramref name="text"/> with <paramref name="language"/>:
-    /// bash/sh -c, cmd.exe /c, PowerShell with -EncodedCommand (pwsh on Linux, powershell.exe on Windows).
+    /// Runs script text as <see cref="RunAsync"/> runs a program: the text goes into a new private
+    /// file in the guest (<see cref="GuestScriptFile"/>, written by the transfer engine), its
+    /// interpreter runs that file, and the file is removed afterwards whatever happened (exit,
+    /// failure, timeout, Ctrl+C or Stop-Job: the removal has its own bound, not the cancelled
+    /// token). <paramref name="language"/> null: from the guest OS (<see cref="GuestScriptFile.DefaultLanguage"/>).
     /// </summary>
-    public async Task<GuestProcessStartInfo> ScriptStartInfoAsync(GuestProcessStartInfo extras, GuestScriptLanguage language, string text, CancellationToken cancellationToken)
+    public async Task<GuestProcessExit> RunScriptAsync(GuestProcessStartInfo extras, GuestScriptLanguage? language, string text, TimeSpan? timeout,
+        CancellationToken cancellationToken)
     {
-        bool windows = language == GuestScriptLanguage.PowerShell && (await ProfileAsync(cancellationToken).ConfigureAwait(false)).IsWindows;
-        return ScriptStartInfo(extras, language, text, windows);
-    }
-
-    /// <summary>As <see cref="ScriptStartInfoAsync"/>, for a guest already known to be (or not to be) Windows.</summary>
-    public static GuestProcessStartInfo ScriptStartInfo(GuestProcessStartInfo extras, GuestScriptLanguage language, string text, bool windows)
-    {
-        string encoded = Convert.ToBase64String(Encoding.Unicode.GetBytes(text));
-        return language switch
+        AgentProfile profile = await ProfileAsync(cancellationToken).ConfigureAwait(false);
+        GuestScriptLanguage chosen = language ?? GuestScriptFile.DefaultLanguage(profile.IsWindows);
+        GuestTransferEngine files = await GuestTransferEngine.OpenAsync(_channel, _facts, _options, TargetName, cancellationToken).ConfigureAwait(false);
+        string path = GuestScriptFile.NewPath(chosen, profile.IsWindows);
+        try
         {
-            GuestScriptLanguage.Bash => extras.With("bash", new[] { "-c", text }),
-            GuestScriptLanguage.Sh => extras.With("sh", new[] { "-c", text }),
-            GuestScriptLanguage.Cmd => extras.With("cmd.exe", new[] { "/c", text }),
-            _ => windows
-                ? extras.With("powershell.exe", new[] { "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-EncodedCommand", encoded })
-                : extras.With("pwsh", new[] { "-NoProfile", "-NonInteractive", "-EncodedCommand", encoded }),
-        };
+            // Removed in finally even when the upload failed: a Ctrl+C during its last step
+            // (the rename into place) may leave the file at its final name.
+            using (var script = new MemoryStream(GuestScriptFile.Encode(chosen, text), writable: false))
+            {
+                await files.UploadAsync(script, path, new TransferOptions { Mode = GuestScriptFile.Mode }, null, cancellationToken).ConfigureAwait(false);
+            }
+            return await RunAsync(GuestScriptFile.StartInfo(extras, chosen, path, profile.IsWindows), timeout, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await files.RemoveQuietlyAsync(path).ConfigureAwait(false);
+        }
     }
 
     private Task<AgentProfile> ProfileAsync(CancellationToken cancellationToken) =>

@@ -1,6 +1,6 @@
 namespace QemuGuest.Protocol.Processes;
 
-/// <summary>The interpreters <see cref="GuestProcessEngine.ScriptStartInfo"/> runs script text with.</summary>
+/// <summary>The interpreters <see cref="GuestProcessEngine.RunScriptAsync"/> runs script text with.</summary>
 public enum GuestScriptLanguage
 {
     Bash,

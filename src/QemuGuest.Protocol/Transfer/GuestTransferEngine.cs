@@ -66,6 +66,9 @@ public sealed class GuestTransferEngine
 
     public Task CreateFolderAsync(string path, bool parents, CancellationToken cancellationToken) => _fs.MkdirAsync(path, parents, cancellationToken);
 
+    /// <summary>Removes a guest file on a best-effort basis with its own bound (cleanup, also after cancellation); false when it could not.</summary>
+    public Task<bool> RemoveQuietlyAsync(string path) => _fs.RemoveQuietlyAsync(path);
+
     /// <summary>A lister for the folders under a guest folder, every entry counted against <paramref name="budget"/>.</summary>
     public Task<GuestFolderLister> OpenListingAsync(string root, GuestListingBudget budget, CancellationToken cancellationToken, bool recursive = true) =>
         _fs.OpenListingAsync(root, budget, cancellationToken, recursive);
