@@ -19,35 +19,13 @@
 # format views run too; each example is bounded to $ExampleTimeoutSec.
 
 BeforeDiscovery {
-    # Generated cmdlets' examples that fail today. The overlay's examples are being rewritten
-    # (issue 17, "surfacegen"), which empties this list; nothing else may be skipped.
-    $script:PendingGenerated = @(
-        'Add-VMGuestSshAuthorizedKey#1', 'Add-VMGuestSshAuthorizedKey#2', 'Add-VMGuestSshAuthorizedKey#3',
-        'Close-VMGuestFile#1', 'Close-VMGuestFile#2', 'Close-VMGuestFile#3',
-        'Get-VMGuestDevice#1', 'Get-VMGuestDevice#2',
-        'Get-VMGuestDirectoryPage#1', 'Get-VMGuestDirectoryPage#2',
-        'Get-VMGuestExecStatus#1', 'Get-VMGuestExecStatus#2',
-        'Get-VMGuestSshAuthorizedKey#1', 'Get-VMGuestSshAuthorizedKey#2',
-        'Move-VMGuestItem#1', 'Move-VMGuestItem#2', 'Move-VMGuestItem#3',
-        'New-VMGuestDirectory#1', 'New-VMGuestDirectory#2', 'New-VMGuestDirectory#3',
-        'Open-VMGuestFile#1', 'Open-VMGuestFile#2', 'Open-VMGuestFile#3',
-        'Read-VMGuestExecStream#1', 'Read-VMGuestExecStream#2',
-        'Read-VMGuestFile#1', 'Read-VMGuestFile#2',
-        'Remove-VMGuestItem#1', 'Remove-VMGuestItem#2', 'Remove-VMGuestItem#3',
-        'Remove-VMGuestSshAuthorizedKey#1', 'Remove-VMGuestSshAuthorizedKey#2', 'Remove-VMGuestSshAuthorizedKey#3',
-        'Set-VMGuestFilePosition#1', 'Set-VMGuestFilePosition#2', 'Set-VMGuestFilePosition#3',
-        'Set-VMGuestItemAttribute#1', 'Set-VMGuestItemAttribute#2', 'Set-VMGuestItemAttribute#3',
-        'Set-VMGuestMemoryBlock#1', 'Set-VMGuestMemoryBlock#2', 'Set-VMGuestMemoryBlock#3',
-        'Set-VMGuestProcessor#1', 'Set-VMGuestProcessor#2', 'Set-VMGuestProcessor#3',
-        'Set-VMGuestUserPassword#1', 'Set-VMGuestUserPassword#2', 'Set-VMGuestUserPassword#3',
-        'Start-VMGuestExec#1', 'Start-VMGuestExec#2', 'Start-VMGuestExec#3',
-        'Start-VMGuestExecStream#1', 'Start-VMGuestExecStream#2', 'Start-VMGuestExecStream#3',
-        'Stop-VMGuestExec#1', 'Stop-VMGuestExec#2', 'Stop-VMGuestExec#3',
-        'Sync-VMGuestAgent#1', 'Sync-VMGuestAgent#2',
-        'Sync-VMGuestChannel#1', 'Sync-VMGuestChannel#2',
-        'Sync-VMGuestFile#1', 'Sync-VMGuestFile#2', 'Sync-VMGuestFile#3',
-        'Write-VMGuestFile#1', 'Write-VMGuestFile#2', 'Write-VMGuestFile#3'
-    )
+    # Examples that cannot run on this machine, each with why. Nothing else may be skipped.
+    $script:PendingGenerated = @{
+        'Get-VMGuestDevice#1'           = 'guest-get-devices exists only in Windows agents (PCI driver list); both agents here run on Linux'
+        'Get-VMGuestDevice#2'           = 'guest-get-devices exists only in Windows agents (PCI driver list); both agents here run on Linux'
+        'Get-VMGuestSshAuthorizedKey#1' = 'reads a real account''s ~/.ssh/authorized_keys on this machine (the agents run here, not in a guest); no account here may be given one for a test'
+        'Get-VMGuestSshAuthorizedKey#2' = 'reads a real account''s ~/.ssh/authorized_keys on this machine (the agents run here, not in a guest); no account here may be given one for a test'
+    }
 
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
     $script:Examples = [Collections.Generic.List[hashtable]]::new()
@@ -59,7 +37,7 @@ BeforeDiscovery {
             # "PS C:\> " prompts start statements; lines without one continue the statement above.
             $code = (($e.Code -split "`r?`n") | ForEach-Object { $_ -replace '^\s*PS [^>]*>\s?', '' }) -join "`n"
             $key = "$($c.Name)#$n"
-            $Examples.Add(@{ Key = $key; Topic = $c.Name; Code = $code; Pending = $PendingGenerated -contains $key })
+            $Examples.Add(@{ Key = $key; Topic = $c.Name; Code = $code; Pending = $PendingGenerated[$key] })
         }
     }
     $names = (Get-Command -Module QemuGuest -CommandType Cmdlet).Name -join '|'
@@ -134,12 +112,50 @@ Set-Content ./site/css/main.css 'body { margin: 0 }'
 Copy-VMGuestFile -VMName web01, web02 -LocalToGuest ./site /srv/www/ -Recurse -Force
 '@
     }
+    # The generated examples name values they cannot know as $variables ("$handle holds the value
+    # of the parameter of the same name"): set here, as a user would have them, on web01 (our
+    # agent: the extension commands). Guest files live in the private /srv.
+    $guestFile = @'
+Set-Content ./report.txt 'quarterly numbers'
+Copy-VMGuestFile -VMName web01 -LocalToGuest ./report.txt /srv/report.txt -Force
+Copy-VMGuestFile -VMName web01 -LocalToGuest ./report.txt /srv/notes.txt -Force
+'@
+    $handle = $guestFile + "`n" + '$handle = (Open-VMGuestFile -VMName web01 /srv/notes.txt r+).Handle'
+    foreach ($name in 'Close-VMGuestFile', 'Read-VMGuestFile', 'Set-VMGuestFilePosition', 'Sync-VMGuestFile', 'Write-VMGuestFile') {
+        $Setup[$name] = $handle
+    }
+    $Setup['Open-VMGuestFile'] = $guestFile
+    $Setup['Set-VMGuestItemAttribute'] = $guestFile
+    # Moves /srv/report.txt to /srv/report.old, which must not be there yet.
+    $Setup['Move-VMGuestItem'] = $guestFile + "`nRemove-VMGuestItem -VMName web01 /srv/report.old -IgnoreMissing:`$true"
+    $Setup['Remove-VMGuestItem'] = "Set-Content ./report.old 'old'`nCopy-VMGuestFile -VMName web01 -LocalToGuest ./report.old /srv/report.old -Force"
+    $Setup['New-VMGuestDirectory'] = 'Remove-VMGuestItem -VMName web01 /srv/reports -IgnoreMissing:$true'
+    $Setup['Start-VMGuestExec'] = '$path = ''/bin/true'''
+    $Setup['Start-VMGuestExecStream'] = '$path = ''/bin/true'''
+    # Running processes: a look (or two) finds them still there.
+    $Setup['Get-VMGuestExecStatus'] = '$processId = (Start-VMGuestExec -VMName web01 /bin/sleep -ArgumentList 30).Pid'
+    $Setup['Read-VMGuestExecStream'] = '$processId = (Start-VMGuestExecStream -VMName web01 /bin/sleep -ArgumentList 30).Pid'
+    $Setup['Stop-VMGuestExec'] = '$processId = (Start-VMGuestExecStream -VMName web01 /bin/sleep -ArgumentList 30).Pid'
+
     foreach ($name in 'Stop-VMGuest', 'Restart-VMGuest', 'Suspend-VMGuestToDisk', 'Suspend-VMGuestToRam', 'Suspend-VMGuestHybrid', 'Set-VMGuestTime',
         'Set-VMGuestUserPassword', 'Suspend-VMGuestFileSystem', 'Suspend-VMGuestMountPoint', 'Set-VMGuestProcessor',
         'Set-VMGuestMemoryBlock', 'Optimize-VMGuestFileSystem', 'Add-VMGuestSshAuthorizedKey', 'Remove-VMGuestSshAuthorizedKey') {
         # They would change this machine, not a scratch folder.
         $Setup[$name] = '$WhatIfPreference = $true'
     }
+    # A user's public key where ssh-keygen puts it: ~ is the example's scratch folder (made
+    # despite the -WhatIf set-up above, which is for the cmdlet only).
+    foreach ($name in 'Add-VMGuestSshAuthorizedKey', 'Remove-VMGuestSshAuthorizedKey') {
+        $Setup[$name] += @'
+
+(Get-PSProvider FileSystem).Home = (Get-Location).ProviderPath
+$null = New-Item -ItemType Directory ./.ssh -WhatIf:$false
+Set-Content -WhatIf:$false ./.ssh/id_ed25519.pub 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFVQ6ICuAnhygmh6Qx2v2Ix3QcY8gYmGfVN5oXw2nN8L admin@laptop'
+'@
+    }
+    # A password as a user would pass one (Read-Host -AsSecureString or Get-Credential prompt;
+    # no one is there to answer here).
+    $Setup['Set-VMGuestUserPassword'] += "`n`$password = ConvertTo-SecureString 'N0t-a-real-one' -AsPlainText -Force"
 
     # One runspace for the examples, apart from Pester's own, with the module as a user has it.
     $iss = [initialsessionstate]::CreateDefault2()
@@ -188,7 +204,7 @@ Copy-VMGuestFile -VMName web01, web02 -LocalToGuest ./site /srv/www/ -Recurse -F
             Get-VMGuestSession | Where-Object Id -NotIn $before | Remove-VMGuestSession -Confirm:$false
             $cleanup = [powershell]::Create()
             $cleanup.Runspace = $ExampleRunspace
-            $null = $cleanup.AddScript('Get-Job | Remove-Job -Force; Set-Location /').Invoke()
+            $null = $cleanup.AddScript('Get-Job | Remove-Job -Force; Set-Location /; (Get-PSProvider FileSystem).Home = $HOME').Invoke()
             $cleanup.Dispose()
         }
     }
@@ -218,7 +234,7 @@ Describe 'Help examples' {
     foreach ($example in $Examples) {
         It "$($example.Key) runs" -TestCases @($example) {
             if ($Pending) {
-                Set-ItResult -Skipped -Because 'generated example pending (issue 17, surfacegen)'
+                Set-ItResult -Skipped -Because "it cannot run here: $Pending"
                 return
             }
             $out = Invoke-Example -Key $Key -Topic $Topic -Code $Code

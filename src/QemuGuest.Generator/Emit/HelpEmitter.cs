@@ -150,9 +150,17 @@ internal static class HelpEmitter
         yield return ("Run against a VM by name",
             "PS C:\\> " + c.Name + " -VMName web01" + required,
             "Runs " + cmd.Name + " in the guest of VM web01 through the relay" + given + ": " + what);
-        yield return ("Run through open sessions",
-            "PS C:\\> $s = New-VMGuestSession -VMName web01\nPS C:\\> " + c.Name + " -Session $s" + required + "\nPS C:\\> Get-VMGuestSession | " + c.Name + required,
-            "Opens a session to web01 (through the relay; New-VMGuestSession -ConnectionString unix:PATH connects to a VM's agent socket directly) once and reuses it; the last line runs the command through every open session, up to -ThrottleLimit at a time.");
+        // A command that changes the guest is shown once: run twice on the same guest (through
+        // $s, then through every open session) its second run would fail (a handle closed, a
+        // file moved), and every example must run as written (HelpExamples.Tests).
+        string opened = "Opens a session to web01 (through the relay; New-VMGuestSession -ConnectionString unix:PATH connects to a VM's agent socket directly) once and reuses it";
+        yield return c.ConfirmImpact is null
+            ? ("Run through open sessions",
+                "PS C:\\> $s = New-VMGuestSession -VMName web01\nPS C:\\> " + c.Name + " -Session $s" + required + "\nPS C:\\> Get-VMGuestSession | " + c.Name + required,
+                opened + "; the last line runs the command through every open session, up to -ThrottleLimit at a time.")
+            : ("Run through an open session",
+                "PS C:\\> $s = New-VMGuestSession -VMName web01\nPS C:\\> " + c.Name + " -Session $s" + required,
+                opened + " for this and later commands; Get-VMGuestSession | " + c.Name + " runs it through every open session, up to -ThrottleLimit at a time.");
         if (c.IsTest)
         {
             yield return ("Use the answer in a condition",
