@@ -141,6 +141,37 @@ public sealed class AgentProcess : IDisposable
 
     public byte[] ReadLine(out bool delimited) => ReadLine(out delimited, ReplyTimeout);
 
+    /// <summary>
+    /// Sends <paramref name="input"/> followed by a guest-sync with <paramref name="syncId"/> and
+    /// returns every reply before the sync's, in order: how many replies some input earns.
+    /// </summary>
+    public List<JsonElement> RepliesBeforeSync(byte[] input, long syncId, TimeSpan timeout)
+    {
+        SendRaw(input);
+        Send("{\"execute\":\"guest-sync\",\"arguments\":{\"id\":" + syncId + "}}");
+        var replies = new List<JsonElement>();
+        var deadline = DateTime.UtcNow + timeout;
+        _socket!.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+        try
+        {
+            while (true)
+            {
+                TimeSpan left = deadline - DateTime.UtcNow;
+                JsonElement reply = JsonDocument.Parse(ReadLine(out _, left > TimeSpan.Zero ? left : TimeSpan.Zero)).RootElement.Clone();
+                if (reply.TryGetProperty("return", out JsonElement r) && r.ValueKind == JsonValueKind.Number && r.GetInt64() == syncId)
+                {
+                    return replies;
+                }
+
+                replies.Add(reply);
+            }
+        }
+        finally
+        {
+            _socket.ReceiveTimeout = (int)ReplyTimeout.TotalMilliseconds;
+        }
+    }
+
     private byte[] ReadLine(out bool delimited, TimeSpan timeout)
     {
         delimited = false;

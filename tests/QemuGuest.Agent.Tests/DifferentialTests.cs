@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Text;
 using System.Text.Json;
 using System.Threading;
 using QemuGuest.HostileAgent;
@@ -103,6 +104,75 @@ public sealed class DifferentialTests : IClassFixture<AgentPair>
                 Assert.True(_pair.Ours.IsQuiet(200), "exactly one reply per stray byte");
             }
         }
+    }
+
+    /// <summary>
+    /// Input that breaks a parser limit (size, depth, token count) or is a bare scalar: qemu-ga
+    /// drops the tokens read so far and the offending one, then reads what is left as new input,
+    /// so the rest of the value earns its own replies (1,025 closing brackets: 1,025 errors).
+    /// Both agents must send the same replies in the same number. Sizes are QEMU's
+    /// MAX_TOKEN_SIZE (64 MiB) counted over tokens only, probed at the bound and either side.
+    /// </summary>
+    public static TheoryData<string> LimitCases => new()
+    {
+        "depth 1025 brackets", "depth 1025 members", "tokens 2Mi+1", "tokens 2Mi+1 ending in a string", "tokens 2Mi+1 ending in a number",
+        "token bytes 64Mi-1", "token bytes 64Mi", "token bytes 64Mi+1", "token bytes 64Mi-1 with spaces between",
+        "top-level string 2000 bytes", "top-level number 2000 digits",
+    };
+
+    [Theory]
+    [MemberData(nameof(LimitCases))]
+    public void LimitsGiveTheSameRepliesInTheSameNumber(string name)
+    {
+        byte[] input = LimitInput(name);
+        lock (_pair.Gate)
+        {
+            List<JsonElement> stock = _pair.Stock.RepliesBeforeSync(input, 4242, TimeSpan.FromMinutes(2));
+            List<JsonElement> ours = _pair.Ours.RepliesBeforeSync(input, 4242, TimeSpan.FromMinutes(2));
+            bool same = stock.Count == ours.Count && stock.Zip(ours).All(p => JsonCompare.DeepEquals(p.First, p.Second));
+            Assert.True(same, name + ": the replies differ\nstock (" + stock.Count + "): " + Head(stock) + "\nours (" + ours.Count + "):  " + Head(ours));
+        }
+
+        static string Head(List<JsonElement> replies)
+        {
+            string s = string.Join("\n", replies.Select(r => r.GetRawText()));
+            return s.Length > 2000 ? s.Substring(0, 2000) + "... (" + s.Length + " chars)" : s;
+        }
+    }
+
+    private static byte[] LimitInput(string name)
+    {
+        const int m = 64 * 1024 * 1024;
+        static byte[] Repeat(string s, int n) => Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat(s, n)));
+
+        // guest-ping refuses any argument, so the padding never comes back in a reply.
+        static byte[] Padded(int tokenBytes, string between = "")
+        {
+            byte[] head = Encoding.ASCII.GetBytes("{\"execute\":" + between + "\"guest-ping\"," + between + "\"arguments\":{\"x\":\"");
+            byte[] tail = Encoding.ASCII.GetBytes("\"}}");
+            int fixedTokens = head.Length + tail.Length - (between.Length * 2);
+            byte[] all = new byte[head.Length + (tokenBytes - fixedTokens) + tail.Length];
+            head.CopyTo(all, 0);
+            all.AsSpan(head.Length, tokenBytes - fixedTokens).Fill((byte)'a');
+            tail.CopyTo(all, all.Length - tail.Length);
+            return all;
+        }
+
+        return name switch
+        {
+            "depth 1025 brackets" => [.. Repeat("[", 1025), .. Repeat("]", 1025)],
+            "depth 1025 members" => [.. Repeat("{\"a\":", 1025), (byte)'1', .. Repeat("}", 1025)],
+            "tokens 2Mi+1" => [(byte)'[', .. Repeat("1,", 1024 * 1024), .. "2,3,4,5,6]"u8],
+            "tokens 2Mi+1 ending in a string" => [(byte)'[', .. Repeat("1,", (1024 * 1024) - 1), .. "1\"abc\",\"def\"]"u8],
+            "tokens 2Mi+1 ending in a number" => [(byte)'[', .. Repeat("1,", (1024 * 1024) - 1), .. ",123456,7]"u8],
+            "token bytes 64Mi-1" => Padded(m - 1),
+            "token bytes 64Mi" => Padded(m),
+            "token bytes 64Mi+1" => Padded(m + 1),
+            "token bytes 64Mi-1 with spaces between" => Padded(m - 1, "   "),
+            "top-level string 2000 bytes" => [(byte)'"', .. Repeat("a", 2000), (byte)'"'],
+            "top-level number 2000 digits" => [.. Repeat("1", 2000), (byte)' '],
+            _ => throw new ArgumentException(name),
+        };
     }
 
     [Fact]

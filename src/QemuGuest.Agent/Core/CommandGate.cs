@@ -47,12 +47,22 @@ public sealed class CommandGate
     public bool IsFrozen => Volatile.Read(ref _frozen) != 0;
 
     /// <summary>
-    /// The reply text for a disabled command, qemu-ga 7.2's wording: "Command X has been
-    /// disabled" for the allow/block lists, with ": the agent is in frozen state" appended
-    /// while frozen.
+    /// The reply text for a disabled command: "Command X has been disabled", with ": the agent
+    /// is in frozen state" appended while frozen (qemu-ga 7.2, the differential suite's
+    /// reference), nothing more for the block-list (7.2), and ": the command is not allowed"
+    /// for a command left off the allow-list (the text of QEMU 8.1, which brought -a; 7.2 has
+    /// no -a).
     /// </summary>
-    public string DisabledDescription(string command) =>
-        QemuGuest.Protocol.Marshalling.QapiErrorTexts.CommandDisabled(command) + (IsFrozen && !IsFreezeSafe(command) ? ": the agent is in frozen state" : string.Empty);
+    public string DisabledDescription(string command)
+    {
+        string text = QemuGuest.Protocol.Marshalling.QapiErrorTexts.CommandDisabled(command);
+        if (IsFrozen && !IsFreezeSafe(command))
+        {
+            return text + ": the agent is in frozen state";
+        }
+
+        return _rules.OutsideAllowList(command) && !_rules.DenyListed(command) ? text + ": the command is not allowed" : text;
+    }
 
     private static bool IsFreezeSafe(string command)
     {

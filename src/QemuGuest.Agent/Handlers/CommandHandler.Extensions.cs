@@ -19,7 +19,8 @@ public abstract partial class CommandHandler
 
     public ValueTask<GuestAgentCapabilities> GuestAgentCapabilitiesAsync(CancellationToken cancellationToken)
     {
-        long maxMessage = JsonMessageReader.DefaultMaxMessageBytes;
+        // The agent's framer refuses a request whose tokens reach QEMU's MAX_TOKEN_SIZE.
+        long maxMessage = JsonMessageReader.QemuMaxTokenBytes - 1;
         var extensions = new List<string>();
         foreach (var c in Context.AvailableCommands())
         {

@@ -29,7 +29,9 @@ public sealed class AgentService : BackgroundService
     private readonly RequestProcessor _processor;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<AgentService> _logger;
-    private readonly JsonMessageReader _reader = new();
+    // Limits recover as in qemu-ga (what is left of a refused message is read as new input), so
+    // a client sees the same replies, in the same number, from either agent.
+    private readonly JsonMessageReader _reader = new(JsonMessageReader.QemuMaxTokenBytes, recovery: JsonLimitRecovery.LikeQemu);
     private readonly JsonMessageWriter _writer = new();
     private readonly IdleMemoryTrim _trim = new(BoundedBufferPool.Shared.Trim);
 

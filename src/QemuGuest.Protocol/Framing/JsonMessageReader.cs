@@ -36,6 +36,24 @@ public enum JsonFrameKind : byte
     TooManyTokens,
 }
 
+/// <summary>What the reader does after a limit (size, depth, token count) cut a value short.</summary>
+public enum JsonLimitRecovery : byte
+{
+    /// <summary>Skip the rest of the value unstored: one error per offending value (clients and the relay).</summary>
+    SkipValue = 0,
+
+    /// <summary>
+    /// As QEMU's json-streamer: drop the tokens read so far and the offending token, then read on
+    /// right after it as if between messages, so what is left of the value (its closing
+    /// brackets, its remaining members) gets the replies the stock agent sends for it, one
+    /// per top-level token. The size bound counts token bytes as QEMU does (whitespace between
+    /// tokens not counted; see <see cref="JsonMessageReader.QemuMaxTokenBytes"/>), and
+    /// top-level scalars are bounded like messages. Whitespace between tokens is still stored,
+    /// up to 1 MiB beyond the bound (qemu-ga stores none and bounds none). Used by the agent.
+    /// </summary>
+    LikeQemu,
+}
+
 /// <summary>
 /// One result of the reader. <see cref="Message"/> is only valid until the next call to
 /// <c>Read</c> or <c>Reset</c> on the same reader (and, for the memory overload, while the
@@ -97,6 +115,13 @@ public sealed class JsonMessageReader : IDisposable
     /// <summary>Same as the stock agent's parser.</summary>
     public const int DefaultMaxDepth = 1024;
 
+    /// <summary>
+    /// QEMU's MAX_TOKEN_SIZE as json-streamer.c applies it: a message is refused at the token
+    /// that brings the bytes of its tokens (strings with their quotes, numbers, keywords,
+    /// brackets and separators; not whitespace between them) to this many.
+    /// </summary>
+    public const int QemuMaxTokenBytes = 64 * 1024 * 1024;
+
     /// <summary>Same as the stock agent's parser (QEMU's MAX_TOKEN_COUNT).</summary>
     public const int DefaultMaxTokens = 2 * 1024 * 1024;
 
@@ -107,6 +132,7 @@ public sealed class JsonMessageReader : IDisposable
     public const int MaxTopLevelScalarBytes = 1024;
 
     private const int InitialBufferSize = 4096;
+    private const int WhitespaceAllowance = 1024 * 1024;
     private const int RetainedBufferSize = 1024 * 1024;
 
     // Byte classes outside strings.
@@ -146,8 +172,20 @@ public sealed class JsonMessageReader : IDisposable
     private int _length;
     private bool _shrinkPending;
     private bool _disposed;
+    private readonly bool _likeQemu;
+    private readonly int _storeLimit;
 
-    public JsonMessageReader(int maxMessageBytes = DefaultMaxMessageBytes, int maxDepth = DefaultMaxDepth, int maxTokens = DefaultMaxTokens)
+    // LikeQemu only: whitespace between the current value's tokens (not part of any token),
+    // and a token that is read to its end and then dropped because a limit fell on it.
+    private int _spaceBytes;
+    private bool _dropAfterToken;
+
+    // LikeQemu only: the value outgrew the buffer at the end of a chunk. It is reported where an
+    // unsplit read would find it (the next token or the value's end; not at all if a stray byte
+    // comes first), so the replies never depend on how the input was split.
+    private bool _pendingTooLarge;
+
+    public JsonMessageReader(int maxMessageBytes = DefaultMaxMessageBytes, int maxDepth = DefaultMaxDepth, int maxTokens = DefaultMaxTokens, JsonLimitRecovery recovery = JsonLimitRecovery.SkipValue)
     {
         if (maxMessageBytes < 2)
         {
@@ -167,8 +205,14 @@ public sealed class JsonMessageReader : IDisposable
         MaxMessageBytes = maxMessageBytes;
         MaxDepth = maxDepth;
         MaxTokens = maxTokens;
+        _likeQemu = recovery == JsonLimitRecovery.LikeQemu;
+        _storeLimit = _likeQemu ? (int)Math.Min(int.MaxValue - 64, (long)maxMessageBytes + Math.Min(maxMessageBytes, WhitespaceAllowance)) : maxMessageBytes;
     }
 
+    /// <summary>
+    /// The size bound: bytes of one message; with <see cref="JsonLimitRecovery.LikeQemu"/>, bytes
+    /// of its tokens (whitespace between them not counted), refused once they reach it.
+    /// </summary>
     public int MaxMessageBytes { get; }
 
     public int MaxDepth { get; }
@@ -198,6 +242,8 @@ public sealed class JsonMessageReader : IDisposable
         _state = State.Idle;
         _depth = 0;
         _discard = false;
+        _dropAfterToken = false;
+        _pendingTooLarge = false;
         _length = 0;
         ShrinkIfLarge();
     }
@@ -282,17 +328,23 @@ public sealed class JsonMessageReader : IDisposable
                         byte cls = classes[b];
                         if (cls == CToken)
                         {
-                            i++;
                             if (!_inBare)
                             {
                                 _inBare = true;
-                                if (OverTokenLimit())
+                                if (_likeQemu && SizeReachedBefore(i, segStart))
                                 {
                                     consumed = i;
-                                    return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
+                                    return Abandon(JsonFrameKind.TooLarge);
+                                }
+
+                                if (OverTokenLimit())
+                                {
+                                    consumed = i + 1;
+                                    return _likeQemu ? DropRestOfToken(State.Bare, JsonFrameKind.TooManyTokens) : new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
                                 }
                             }
 
+                            i++;
                             continue;
                         }
 
@@ -300,7 +352,16 @@ public sealed class JsonMessageReader : IDisposable
                         if (cls == CSpace)
                         {
                             i++;
+                            _spaceBytes++;
                             continue;
+                        }
+
+                        // A token bound is checked where the next token starts (or the value
+                        // ends): the same token QEMU refuses, found one whitespace run later.
+                        if (_likeQemu && SizeReachedBefore(i, segStart))
+                        {
+                            consumed = i;
+                            return Abandon(JsonFrameKind.TooLarge);
                         }
 
                         // Every other byte starts a token; the byte's own effect (depth, string,
@@ -313,7 +374,7 @@ public sealed class JsonMessageReader : IDisposable
                                 if (over)
                                 {
                                     consumed = i;
-                                    return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
+                                    return _likeQemu ? Abandon(JsonFrameKind.TooManyTokens) : new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
                                 }
 
                                 continue;
@@ -323,22 +384,39 @@ public sealed class JsonMessageReader : IDisposable
                                 {
                                     _depth++;
                                     consumed = i;
-                                    return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
+                                    return _likeQemu ? Abandon(JsonFrameKind.TooManyTokens) : new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
                                 }
 
                                 if (++_depth > MaxDepth && !_discard)
                                 {
+                                    consumed = i;
+                                    if (_likeQemu)
+                                    {
+                                        return Abandon(JsonFrameKind.TooDeep);
+                                    }
+
                                     _discard = true;
                                     _length = 0;
-                                    consumed = i;
                                     return new JsonFrame(JsonFrameKind.TooDeep, default, 0);
                                 }
 
                                 continue;
                             case CClose:
                                 i++;
+                                if (_likeQemu && over)
+                                {
+                                    consumed = i;
+                                    return Abandon(JsonFrameKind.TooManyTokens);
+                                }
+
                                 if (--_depth == 0)
                                 {
+                                    if (_likeQemu && TokenBytesReached(i, segStart))
+                                    {
+                                        consumed = i;
+                                        return Abandon(JsonFrameKind.TooLarge);
+                                    }
+
                                     if (Complete(input, memory, haveMemory, segStart, i, out JsonFrame frame))
                                     {
                                         consumed = i;
@@ -369,7 +447,7 @@ public sealed class JsonMessageReader : IDisposable
                                 if (over)
                                 {
                                     consumed = i;
-                                    return new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
+                                    return _likeQemu ? DropRestOfToken(State.String, JsonFrameKind.TooManyTokens) : new JsonFrame(JsonFrameKind.TooManyTokens, default, 0);
                                 }
 
                                 goto NextState;
@@ -396,7 +474,11 @@ public sealed class JsonMessageReader : IDisposable
                     if (b == _quote)
                     {
                         i++;
-                        if (_depth == 0)
+                        if (_dropAfterToken)
+                        {
+                            EndDroppedToken();
+                        }
+                        else if (_depth == 0)
                         {
                             if (Complete(input, memory, haveMemory, segStart, i, out JsonFrame frame))
                             {
@@ -446,7 +528,11 @@ public sealed class JsonMessageReader : IDisposable
                         i++;
                     }
 
-                    if (i < n)
+                    if (i < n && _dropAfterToken)
+                    {
+                        EndDroppedToken();
+                    }
+                    else if (i < n)
                     {
                         // The delimiter is not part of the token: it is looked at again in Idle.
                         if (Complete(input, memory, haveMemory, segStart, i, out JsonFrame frame))
@@ -488,6 +574,12 @@ public sealed class JsonMessageReader : IDisposable
             {
                 _discard = true;
                 ReturnBuffer(); // the rest is skipped, not stored: nothing to keep a maximal buffer for
+                if (_likeQemu)
+                {
+                    _pendingTooLarge = true;
+                    return default;
+                }
+
                 return new JsonFrame(JsonFrameKind.TooLarge, default, 0);
             }
         }
@@ -511,7 +603,50 @@ public sealed class JsonMessageReader : IDisposable
         return true;
     }
 
-    private int Limit => _scalar ? Math.Min(MaxMessageBytes, MaxTopLevelScalarBytes) : MaxMessageBytes;
+    /// <summary>
+    /// LikeQemu: true when the tokens of the current value before offset <paramref name="i"/>
+    /// of this chunk hold <see cref="MaxMessageBytes"/> bytes or more.
+    /// </summary>
+    private bool TokenBytesReached(int i, int segStart) =>
+        !_discard && (long)_length + (i - segStart) - _spaceBytes >= MaxMessageBytes;
+
+    /// <summary>LikeQemu, where a token starts: the tokens before it reached the bound, or the value outgrew its buffer.</summary>
+    private bool SizeReachedBefore(int i, int segStart) =>
+        _pendingTooLarge || TokenBytesReached(i, segStart) || (!_discard && (long)_length + (i - segStart) > _storeLimit);
+
+    /// <summary>LikeQemu: forgets the value and reads on as between messages, from where the caller stopped.</summary>
+    private JsonFrame Abandon(JsonFrameKind kind)
+    {
+        _state = State.Idle;
+        _depth = 0;
+        _discard = false;
+        _dropAfterToken = false;
+        _pendingTooLarge = false;
+        _length = 0;
+        ShrinkIfLarge();
+        return new JsonFrame(kind, default, 0);
+    }
+
+    /// <summary>LikeQemu: the limit fell on a string or bare token that has begun; it is read to its end unstored, then dropped.</summary>
+    private JsonFrame DropRestOfToken(State tokenState, JsonFrameKind kind)
+    {
+        _state = tokenState;
+        _depth = 0;
+        _discard = true;
+        _dropAfterToken = true;
+        _length = 0;
+        ShrinkIfLarge();
+        return new JsonFrame(kind, default, 0);
+    }
+
+    private void EndDroppedToken()
+    {
+        _state = State.Idle;
+        _discard = false;
+        _dropAfterToken = false;
+    }
+
+    private int Limit => _scalar && !_likeQemu ? Math.Min(MaxMessageBytes, MaxTopLevelScalarBytes) : _storeLimit;
 
     private void Begin(State state)
     {
@@ -519,6 +654,8 @@ public sealed class JsonMessageReader : IDisposable
         _depth = 0;
         _discard = false;
         _length = 0;
+        _spaceBytes = 0;
+        _pendingTooLarge = false;
     }
 
     /// <summary>A value closed at <paramref name="end"/> (exclusive). False when it was being skipped.</summary>
@@ -526,6 +663,15 @@ public sealed class JsonMessageReader : IDisposable
     {
         _state = State.Idle;
         _depth = 0;
+        if (_pendingTooLarge)
+        {
+            _pendingTooLarge = false;
+            _discard = false;
+            _length = 0;
+            frame = new JsonFrame(JsonFrameKind.TooLarge, default, 0);
+            return true;
+        }
+
         if (_discard)
         {
             _discard = false;
@@ -564,6 +710,8 @@ public sealed class JsonMessageReader : IDisposable
         _state = State.Recovery;
         _depth = 0;
         _discard = false;
+        _dropAfterToken = false;
+        _pendingTooLarge = false;
         _length = 0;
         return new JsonFrame(JsonFrameKind.StrayByte, default, b);
     }
@@ -579,7 +727,7 @@ public sealed class JsonMessageReader : IDisposable
         if (_buffer is null || need > _buffer.Length)
         {
             long grown = Math.Max(need, Math.Max(InitialBufferSize, (_buffer?.Length ?? 0) * 2L));
-            int size = (int)Math.Min(grown, MaxMessageBytes);
+            int size = (int)Math.Min(grown, _storeLimit);
             byte[] next = size <= RetainedBufferSize ? ArrayPool<byte>.Shared.Rent(size) : new byte[size];
             if (_buffer is not null)
             {

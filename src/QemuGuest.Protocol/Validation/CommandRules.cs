@@ -52,21 +52,28 @@ public sealed class CommandRules
     public IReadOnlyList<string> Deny => _deny;
 
     /// <summary>True when the lists let <paramref name="command"/> run.</summary>
-    public bool Allows(string command)
+    public bool Allows(string command) => !OutsideAllowList(command) && !DenyListed(command);
+
+    /// <summary>True when there is an allow-list and <paramref name="command"/> is not on it.</summary>
+    public bool OutsideAllowList(string command)
     {
         _commands.TryGetValue(command, out var info);
-        if (_allow.Length > 0 && !Covered(command, info))
-        {
-            return false;
-        }
+        return _allow.Length > 0 && !Covered(command, info);
+    }
+
+    /// <summary>True when an entry of the deny-list covers <paramref name="command"/>.</summary>
+    public bool DenyListed(string command)
+    {
+        _commands.TryGetValue(command, out var info);
         foreach (string entry in _deny)
         {
             if (Touches(entry, command, info))
             {
-                return false;
+                return true;
             }
         }
-        return true;
+
+        return false;
     }
 
     /// <summary>
