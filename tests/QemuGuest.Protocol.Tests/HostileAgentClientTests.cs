@@ -99,6 +99,23 @@ public class HostileAgentClientTests
         }
     }
 
+    [Theory]
+    // Each put its bytes into System.Text.Json's message ("'Q' is an invalid start of a
+    // value", "'\"' is invalid after a value"): the guest must not choose the text.
+    [InlineData("{\"return\": QEMUISBROKEN}")]
+    [InlineData("{\"return\": {\"host-name\": \"a\"} \"FAKE\"}")]
+    [InlineData("{\"return\": [1 2]}")]
+    public async Task Malformed_json_is_described_in_qemu_words_not_the_guests(string reply)
+    {
+        using var agent = new FakeAgent(r => r.Command == "guest-get-host-name" ? r.ReplyAsync(reply) : FakeAgent.Normal(r));
+        await using var client = new GuestAgentClient(agent.ConnectionString, new GuestAgentClientOptions { DefaultTimeout = CallTimeout, SyncTimeout = TimeSpan.FromSeconds(0.5) });
+        var commands = new GuestAgentCommands(client);
+        var ex = await Assert.ThrowsAsync<QgaProtocolException>(() => commands.GuestGetHostNameAsync(null, Ct));
+        Assert.Matches(@"sent malformed JSON \((invalid JSON|expected separator in dict|expected separator in list) at byte \d+\)\.$", ex.Message);
+        Assert.DoesNotContain("QEMU", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("'", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Base64_that_is_not_base64_is_a_protocol_error()
     {

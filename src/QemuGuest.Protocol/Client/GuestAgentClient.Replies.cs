@@ -82,7 +82,9 @@ public sealed partial class GuestAgentClient
         }
         catch (JsonException ex)
         {
-            FailOldest(new QgaProtocolException(null, $"The guest agent at {Endpoint} sent malformed JSON: {ex.Message}", ex), markOutOfStep: true);
+            // QEMU's wording and a position, not System.Text.Json's text: that quotes the guest's bytes.
+            string where = ex.BytePositionInLine is long at ? " at byte " + at.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty;
+            FailOldest(new QgaProtocolException(null, $"The guest agent at {Endpoint} sent malformed JSON ({WireTexts.Describe(ex)}{where}).", ex), markOutOfStep: true);
             return;
         }
 
