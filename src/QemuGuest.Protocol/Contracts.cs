@@ -38,6 +38,18 @@ public interface IGuestAgentChannel
 }
 
 /// <summary>
+/// A channel that can hand a reply's "return" value to a reader while the value still lies in
+/// the receive buffer, instead of a copy: a 48 MiB guest-file-read's 64 MiB of base64 is then
+/// decoded straight into its destination, never cloned. The reader runs on the channel's
+/// receive path, once, and only for a call still waiting for its reply (never after a timeout
+/// or cancellation completed it); what it throws is what the call throws.
+/// </summary>
+public interface IGuestAgentInPlaceChannel : IGuestAgentChannel
+{
+    Task<T> ExecuteAsync<T>(string command, IQgaArguments? arguments, Func<JsonElement, T> readReturn, QgaCallOptions? options, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// A JSON value did not match the schema type it was read as. The message is QEMU's text
 /// (e.g. "Invalid parameter type for 'count', expected: integer"), so the agent can send it
 /// as the GenericError desc unchanged.

@@ -242,6 +242,42 @@ public sealed class DifferentialTests : IClassFixture<AgentPair>
     }
 
     /// <summary>
+    /// Reads whose lengths end on each base64 padding case (0, 1 and 2 bytes over a group of
+    /// three), of random bytes so that '+' and '/' occur: ours encodes buf-b64 straight from the
+    /// bytes read into the reply (issue 19), and the text must be what stock's g_base64_encode
+    /// gives.
+    /// </summary>
+    [Fact]
+    public void BlockReadsOfRandomBytesMatch()
+    {
+        lock (_pair.Gate)
+        {
+            byte[] content = new byte[(200 * 1024) + 5];
+            new Random(19).NextBytes(content);
+            var replies = new Dictionary<AgentKind, List<JsonElement>>();
+            foreach (AgentProcess agent in new[] { _pair.Stock, _pair.Ours })
+            {
+                string path = System.IO.Path.Combine(agent.StateDir, "random.bin");
+                System.IO.File.WriteAllBytes(path, content);
+                var list = new List<JsonElement>();
+                long h = agent.Execute($$$"""{"execute":"guest-file-open","arguments":{"path":"{{{path}}}","mode":"rb"}}""").GetProperty("return").GetInt64();
+                foreach (int count in new[] { 65536, 65537, 65538, 1, 2, 3, 100000, 4096 })
+                {
+                    list.Add(agent.Execute($$$"""{"execute":"guest-file-read","arguments":{"handle":{{{h}}},"count":{{{count}}}}}"""));
+                }
+
+                list.Add(agent.Execute($$$"""{"execute":"guest-file-close","arguments":{"handle":{{{h}}}}}"""));
+                replies[agent.Kind] = list;
+            }
+
+            for (int i = 0; i < replies[AgentKind.Stock].Count; i++)
+            {
+                Judge(Compare.Exact, "random read " + i, replies[AgentKind.Stock][i], replies[AgentKind.Ours][i]);
+            }
+        }
+    }
+
+    /// <summary>
     /// buf-b64 that is not canonical (no padding, '=' inside, a partial group, "\n"): both agents
     /// write the same bytes — GLib's g_base64_decode decides, and ours must not "repair" input.
     /// </summary>

@@ -66,13 +66,32 @@ public sealed class FootprintTests
         Assert.True(now <= bound, $"RSS {now} KiB after large requests; {before} KiB before them (bound {bound} KiB)");
     }
 
+    [Fact]
+    public void The_largest_read_is_encoded_once()
+    {
+        // The 64 MiB of base64 in a 48 MiB guest-file-read's reply are encoded straight from the
+        // bytes read into the reply message. Before (issue 19) they were a .NET string (128 MiB),
+        // copied into a return-value buffer and again into the message: peak RSS rose by ~475
+        // MiB. Now by the bytes (48 MiB) + the message (64 MiB) + what the GC has not yet taken
+        // back; the bound leaves room for that, not for a second copy of the text.
+        using var agent = new AgentProcess(AgentKind.Ours);
+        agent.Execute("{\"execute\":\"guest-ping\"}");
+        long before = StatusKib(agent.Pid, "VmHWM:");
+        long r = agent.Execute("{\"execute\":\"guest-file-open\",\"arguments\":{\"path\":\"/dev/zero\",\"mode\":\"rb\"}}").GetProperty("return").GetInt64();
+        Assert.Equal(48 << 20, Read(agent, r, 48 << 20));
+        long rise = StatusKib(agent.Pid, "VmHWM:") - before;
+        Assert.True(rise <= 200 << 10, $"peak RSS rose by {rise} KiB for one 48 MiB read");
+    }
+
     private static int Read(AgentProcess agent, long handle, int count) =>
         agent.ExecuteLarge("{\"execute\":\"guest-file-read\",\"arguments\":{\"handle\":" + handle + ",\"count\":" + count + "}}", LargeReplyTimeout)
             .GetProperty("return").GetProperty("count").GetInt32();
 
-    private static long RssKib(int pid)
+    private static long RssKib(int pid) => StatusKib(pid, "VmRSS:");
+
+    private static long StatusKib(int pid, string field)
     {
-        string line = File.ReadAllLines("/proc/" + pid + "/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        string line = File.ReadAllLines("/proc/" + pid + "/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

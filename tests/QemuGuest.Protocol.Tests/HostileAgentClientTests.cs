@@ -159,4 +159,50 @@ public class HostileAgentClientTests
         HostileModes.Apply(agent, "normal");
         await AssertRecoversAsync(new GuestAgentCommands(client), _output);
     }
+
+    [Fact]
+    public async Task Large_reads_are_decoded_in_place_without_per_reply_buffers()
+    {
+        // Issue 19: each large guest-file-read reply used to cost a framing buffer grown again
+        // by doubling (~2x the reply) and a clone of the return value (1x) before its base64 was
+        // decoded. Now the framing buffer is kept while large replies keep coming and the text
+        // is decoded from it straight into the destination. What is left per reply is
+        // JsonDocument's row table, which it rents from the shared pool (1 MiB for a reply of
+        // 1 to 4 MiB; a miss when the receive loop resumes on another thread): at most 1 MiB per
+        // read. The agent side sends prebuilt bytes, so what is counted is the client's.
+        const int count = 2 << 20;
+        byte[] payload = new byte[count];
+        new Random(19).NextBytes(payload);
+        byte[] text = System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(payload));
+        using var agent = new FakeAgent(async r =>
+        {
+            if (r.Command != "guest-file-read")
+            {
+                await FakeAgent.Normal(r);
+                return;
+            }
+
+            await r.SendAsync("{\"return\": {\"count\": " + count + ", \"buf-b64\": \"");
+            await r.SendAsync(text);
+            await r.SendAsync("\", \"eof\": false}" + r.IdMember + "}\n");
+        });
+        await using var client = new GuestAgentClient(agent.ConnectionString, new GuestAgentClientOptions { DefaultTimeout = TimeSpan.FromSeconds(60) });
+        var destination = new byte[count];
+        Assert.Equal(count, (await GuestFileIO.ReadAsync(client, 1000, destination, null, Ct)).Count);
+        Assert.Equal(payload, destination);
+
+        const int reads = 4;
+        GC.Collect();
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        for (int i = 0; i < reads; i++)
+        {
+            Array.Clear(destination);
+            Assert.Equal(count, (await GuestFileIO.ReadAsync(client, 1000, destination, null, Ct)).Count);
+        }
+
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.Equal(payload, destination);
+        _output.WriteLine($"{reads} reads of {count >> 20} MiB after the first: {allocated / 1048576.0:0.00} MiB allocated");
+        Assert.True(allocated < 2L * text.Length, $"{reads} reads of {count} bytes allocated {allocated} bytes");
+    }
 }

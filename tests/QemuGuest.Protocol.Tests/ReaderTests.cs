@@ -244,4 +244,40 @@ public class ReaderTests
                 }
             }, iter: 1000);
     }
+
+    [Fact]
+    public void A_large_buffer_is_kept_while_large_messages_keep_coming()
+    {
+        // Issue 19: a transfer's large replies each grew a new buffer by doubling. Now the
+        // buffer of one large message serves the next; a small message or ReleaseLargeBuffer
+        // lets it go (one burst of large messages does not pin it).
+        using var reader = new JsonMessageReader();
+        byte[] Large(char c) => Encoding.ASCII.GetBytes("\"" + new string(c, 3 << 20) + "\"").Prepend((byte)'[').Append((byte)']').ToArray();
+        byte[] BufferOf(byte[] message)
+        {
+            byte[]? array = null;
+            for (int offset = 0; offset < message.Length; offset += 65536)
+            {
+                JsonFrame frame = reader.Read(message.AsSpan(offset, Math.Min(65536, message.Length - offset)), out int used);
+                Assert.Equal(Math.Min(65536, message.Length - offset), used);
+                if (frame.Kind == JsonFrameKind.Message)
+                {
+                    Assert.Equal(message.Length, frame.Message.Length);
+                    Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray(frame.Message, out ArraySegment<byte> segment));
+                    array = segment.Array;
+                }
+            }
+
+            return array ?? throw new InvalidOperationException("no message");
+        }
+
+        byte[] first = BufferOf(Large('a'));
+        Assert.Same(first, BufferOf(Large('b')));
+        byte[] small = Encoding.ASCII.GetBytes("{\"return\": {}}");
+        BufferOf(small);
+        Assert.NotSame(first, BufferOf(Large('c')));
+        byte[] kept = BufferOf(Large('d'));
+        reader.ReleaseLargeBuffer();
+        Assert.NotSame(kept, BufferOf(Large('e')));
+    }
 }

@@ -93,7 +93,7 @@ public abstract partial class CommandHandler : IQgaCommandHandler
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<GuestFileRead> GuestFileReadAsync(long handle, long? count, CancellationToken cancellationToken) => Done(Files.Read(handle, count));
+    public ValueTask<GuestFileReadBytes> GuestFileReadAsync(long handle, long? count, CancellationToken cancellationToken) => Done(Files.Read(handle, count));
 
     public ValueTask<GuestFileWrite> GuestFileWriteAsync(long handle, QapiBase64 bufB64, long? count, CancellationToken cancellationToken) => Done(Files.Write(handle, bufB64, count));
 

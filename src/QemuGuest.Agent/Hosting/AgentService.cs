@@ -154,7 +154,7 @@ public sealed class AgentService : BackgroundService
 
             // Everything read is answered: the reader and writer may drop buffers a large
             // message grew, instead of holding them until the next request.
-            _reader.Read(ReadOnlySpan<byte>.Empty, out _);
+            _reader.ReleaseLargeBuffer();
             _writer.ReleaseLargeBuffer();
             _trim.RequestsDone();
             if (!keepGoing)

@@ -59,6 +59,17 @@ internal static class DispatchEmitter
         w.Close(";");
         w.Close();
 
+        // ---- return values with 'base64' members ----
+        var bytesStructs = new List<string>();
+        foreach (var c in commands)
+        {
+            if (map.Base64Return(c) is { } s && !bytesStructs.Contains(s.Name))
+            {
+                bytesStructs.Add(s.Name);
+                EmitBytesStruct(w, map, s);
+            }
+        }
+
         // ---- dispatcher ----
         w.Line();
         w.Line("/// <summary>Unmarshals a command's arguments, calls the handler and marshals its return value.</summary>");
@@ -154,7 +165,7 @@ internal static class DispatchEmitter
             }
         }
         ps.Add("CancellationToken cancellationToken");
-        string ret = c.Returns is null ? "ValueTask" : "ValueTask<" + map.CsType(c.Returns) + ">";
+        string ret = map.HandlerReturnType(c) is { } r ? "ValueTask<" + r + ">" : "ValueTask";
         return ret + " " + TypeMap.CommandMethod(c) + "(" + string.Join(", ", ps) + ")";
     }
 
@@ -307,10 +318,97 @@ internal static class DispatchEmitter
             w.Line("writer.WriteStartObject();");
             w.Line("writer.WriteEndObject();");
         }
+        else if (map.Base64Return(c) is not null)
+        {
+            w.Line("using var result = await " + invoke + ";");
+            w.Line("result.WriteJson(writer);");
+        }
         else
         {
             w.Line("var result = await " + invoke + ";");
             w.Line(map.WriteStatement(c.Returns, "writer", "result"));
         }
     }
+
+    /// <summary>
+    /// The handler's return type for a struct with 'base64' members: the same members, those as
+    /// <c>QapiBytes</c> that <c>WriteJson</c> encodes straight into the reply (the same text as the
+    /// string the types backend would write: standard alphabet, padded, nothing to escape), and
+    /// whose buffers <c>Dispose</c> gives back. A 48 MiB guest-file-read thus never becomes a
+    /// 128 MiB UTF-16 string.
+    /// </summary>
+    private static void EmitBytesStruct(SourceWriter w, TypeMap map, QapiStruct s)
+    {
+        string name = map.BytesTypeName(s);
+        w.Line();
+        w.Line("/// <summary><see cref=\"" + map.TypeName(s.Name) + "\"/> as the agent's handler returns it: 'base64' members as bytes.</summary>");
+        w.Open("public sealed partial class " + name + " : IDisposable");
+        var ps = new List<string>();
+        foreach (var m in s.AllMembers)
+        {
+            if (!m.Optional)
+            {
+                ps.Add(BytesMemberType(map, m) + " " + SafeParameter(TypeMap.ParameterName(m.Name)));
+            }
+        }
+        w.Open("public " + name + "(" + string.Join(", ", ps) + ")");
+        foreach (var m in s.AllMembers)
+        {
+            if (m.Optional)
+            {
+                continue;
+            }
+            string p = SafeParameter(TypeMap.ParameterName(m.Name));
+            string prop = TypeMap.PropertyName(m.Name, name);
+            w.Line(TypeMap.IsBase64(m) || !map.IsValueType(m.Type)
+                ? prop + " = " + p + " ?? throw new ArgumentNullException(nameof(" + p + "));"
+                : prop + " = " + p + ";");
+        }
+        w.Close();
+        foreach (var m in s.AllMembers)
+        {
+            w.Line();
+            w.Line("/// <summary>Wire member \"" + m.Name + "\"" + (m.Optional ? " (optional)." : ".") + "</summary>");
+            w.Line("public " + BytesMemberType(map, m) + (m.Optional ? "?" : string.Empty) + " " + TypeMap.PropertyName(m.Name, name) + " { get; init; }");
+        }
+        w.Line();
+        w.Line("/// <summary>Writes this value as a JSON object, 'base64' members encoded straight into the writer.</summary>");
+        w.Open("public void WriteJson(Utf8JsonWriter writer)");
+        w.Line("writer.WriteStartObject();");
+        foreach (var m in s.AllMembers)
+        {
+            string prop = TypeMap.PropertyName(m.Name, name);
+            string value = prop;
+            if (m.Optional)
+            {
+                value = TypeMap.LocalName(m.Name);
+                w.Open("if (" + prop + " is { } " + value + ")");
+            }
+            w.Line("writer.WritePropertyName(" + TypeMap.Literal(m.Name) + ");");
+            w.Line(TypeMap.IsBase64(m)
+                ? "writer.WriteBase64StringValue(" + value + ".Span);"
+                : map.WriteStatement(m.Type, "writer", value));
+            if (m.Optional)
+            {
+                w.Close();
+            }
+        }
+        w.Line("writer.WriteEndObject();");
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>Gives the buffers of the 'base64' members back.</summary>");
+        w.Open("public void Dispose()");
+        foreach (var m in s.AllMembers)
+        {
+            if (TypeMap.IsBase64(m))
+            {
+                w.Line(TypeMap.PropertyName(m.Name, name) + (m.Optional ? "?" : string.Empty) + ".Dispose();");
+            }
+        }
+        w.Close();
+        w.Close();
+    }
+
+    private static string BytesMemberType(TypeMap map, QapiMember m) =>
+        TypeMap.IsBase64(m) ? "QapiBytes" : map.CsType(m.Type);
 }

@@ -15,7 +15,7 @@ internal sealed class TypeMap
     private static readonly HashSet<string> ReservedMemberNames = new(StringComparer.Ordinal)
     {
         "WriteJson", "ReadJson", "WriteMembers", "WireMembers", "EqualityContract", "ToString", "Equals",
-        "GetHashCode", "GetType", "PrintMembers", "Deconstruct", "Clone", "MemberwiseClone", "Finalize",
+        "GetHashCode", "GetType", "PrintMembers", "Deconstruct", "Clone", "MemberwiseClone", "Finalize", "Dispose",
     };
 
     public TypeMap(QapiSchema schema, GeneratorOptions options)
@@ -369,6 +369,33 @@ internal sealed class TypeMap
         }
         return false;
     }
+
+    /// <summary>
+    /// The struct a command returns when it has 'base64' members (the agent's handler returns
+    /// it as <see cref="BytesTypeName"/>, with those members as bytes), else null.
+    /// </summary>
+    public QapiStruct? Base64Return(QapiCommand c)
+    {
+        if (c.Returns is null || c.Returns.IsArray || Find(c.Returns.Name) is not QapiStruct s)
+        {
+            return null;
+        }
+        foreach (var m in s.AllMembers)
+        {
+            if (IsBase64(m))
+            {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The dispatcher's form of a struct with 'base64' members: those members as <c>QapiBytes</c>.</summary>
+    public string BytesTypeName(QapiStruct s) => TypeName(s.Name) + "Bytes";
+
+    /// <summary>C# type a command's handler returns (without the ValueTask), or null when it returns nothing.</summary>
+    public string? HandlerReturnType(QapiCommand c) =>
+        Base64Return(c) is { } s ? BytesTypeName(s) : c.Returns is null ? null : CsType(c.Returns);
 
     /// <summary>C# type of a command member in the agent's handler interface.</summary>
     public string HandlerMemberType(QapiMember m) =>

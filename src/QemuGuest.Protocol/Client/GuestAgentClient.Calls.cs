@@ -130,6 +130,9 @@ public sealed partial class GuestAgentClient
 
         public IQgaArguments? Arguments { get; set; }
 
+        /// <summary>Reads the return value in place (no clone); null: the call gets a clone.</summary>
+        public Func<JsonElement, object?>? ReadReturn { get; set; }
+
         public JsonElement RawRequest { get; set; }
 
         public TimeSpan Timeout { get; set; }

@@ -202,6 +202,25 @@ public sealed partial class GuestAgentClient
 
         if (root.TryGetProperty("return", out JsonElement value))
         {
+            if (call.ReadReturn is { } read && call.Kind == CallKind.Typed)
+            {
+                // Safe on the caller's buffers: the call is Done under the gate already, so no
+                // timeout or cancellation can complete it (and free them) while this runs.
+                object? result;
+                try
+                {
+                    result = read(value);
+                }
+                catch (Exception ex)
+                {
+                    call.TrySetException(ex);
+                    return;
+                }
+
+                call.TrySetResult(result);
+                return;
+            }
+
             call.TrySetResult(call.Kind == CallKind.NoResponse ? null : value.Clone());
             return;
         }

@@ -45,7 +45,7 @@ namespace QemuGuest.Protocol.Client;
 /// <see cref="QgaDisconnectedException"/> (they may or may not have run, so they are never
 /// retried); queued calls reconnect following <see cref="ReconnectPolicy"/>.</para>
 /// </remarks>
-public sealed partial class GuestAgentClient : IGuestAgentChannel, IDisposable, IAsyncDisposable
+public sealed partial class GuestAgentClient : IGuestAgentInPlaceChannel, IDisposable, IAsyncDisposable
 {
     private readonly IGuestAgentTransport _transport;
     private readonly GuestAgentClientOptions _options;
@@ -133,6 +133,24 @@ public sealed partial class GuestAgentClient : IGuestAgentChannel, IDisposable, 
         var call = new PendingCall(CallKind.Typed, command) { Arguments = arguments };
         object? result = await EnqueueAsync(call, options?.Timeout, cancellationToken).ConfigureAwait(false);
         return (JsonElement)result!;
+    }
+
+    /// <inheritdoc />
+    public async Task<T> ExecuteAsync<T>(string command, IQgaArguments? arguments, Func<JsonElement, T> readReturn, QgaCallOptions? options, CancellationToken cancellationToken)
+    {
+        if (command is null)
+        {
+            throw new ArgumentNullException(nameof(command));
+        }
+
+        if (readReturn is null)
+        {
+            throw new ArgumentNullException(nameof(readReturn));
+        }
+
+        var call = new PendingCall(CallKind.Typed, command) { Arguments = arguments, ReadReturn = value => readReturn(value) };
+        object? result = await EnqueueAsync(call, options?.Timeout, cancellationToken).ConfigureAwait(false);
+        return (T)result!;
     }
 
     /// <summary>Convenience overload for commands without arguments.</summary>

@@ -236,6 +236,19 @@ public sealed class JsonMessageReader : IDisposable
     /// </summary>
     public JsonFrame Read(ReadOnlyMemory<byte> input, out int consumed) => ReadCore(input.Span, input, true, out consumed);
 
+    /// <summary>
+    /// Lets go of a buffer that large messages grew beyond 1 MiB, unless a message is half-read
+    /// into it (an agent going idle after answering everything it was sent).
+    /// </summary>
+    public void ReleaseLargeBuffer()
+    {
+        if (!IsInMessage)
+        {
+            _shrinkPending = false;
+            ShrinkIfLarge();
+        }
+    }
+
     /// <summary>Drops any half-read value and returns to the between-messages state.</summary>
     public void Reset()
     {
@@ -688,17 +701,21 @@ public sealed class JsonMessageReader : IDisposable
             return true;
         }
 
+        // A large buffer is kept while large messages keep coming (a transfer's 48 MiB reads:
+        // growing it again by doubling cost ~200 MB of copies per reply) and let go after the
+        // first small one, so one burst of them does not pin it.
         ReadOnlyMemory<byte> message;
         if (_length == 0 && haveMemory)
         {
             message = memory.Slice(segStart, tail);
+            ShrinkIfLarge();
         }
         else
         {
             Append(input.Slice(segStart, tail));
             message = new ReadOnlyMemory<byte>(_buffer, 0, _length);
+            _shrinkPending = _buffer!.Length > RetainedBufferSize && _length <= RetainedBufferSize;
             _length = 0;
-            _shrinkPending = _buffer!.Length > RetainedBufferSize;
         }
 
         frame = new JsonFrame(JsonFrameKind.Message, message, 0);

@@ -39,7 +39,9 @@ public sealed class JsonMessageWriter : IDisposable
     /// </summary>
     public Utf8JsonWriter BeginMessage(bool leadingDelimiter = false)
     {
-        _buffer.Clear(RetainedBufferSize);
+        // A large buffer is kept after a large message (a copy's next 8 MiB guest-file-write
+        // request would grow a new one) and let go after a small one.
+        _buffer.Clear(_buffer.WrittenCount > RetainedBufferSize ? int.MaxValue : RetainedBufferSize);
         _json.Reset(_buffer);
         _open = true;
         if (leadingDelimiter)
@@ -119,6 +121,27 @@ public sealed class JsonMessageWriter : IDisposable
         writeValue(w);
         WriteId(w, id);
         w.WriteEndObject();
+        return EndMessage();
+    }
+
+    /// <summary>
+    /// Starts <c>{"return": value, "id": id?}</c> and returns the writer for the one value, so
+    /// that a large value is written once, in place; finish with <see cref="EndReturn"/>. Any
+    /// other Write* call starts over (an error reply after a value that failed half-way).
+    /// </summary>
+    public Utf8JsonWriter BeginReturn(bool leadingDelimiter = false)
+    {
+        Utf8JsonWriter w = BeginMessage(leadingDelimiter);
+        w.WriteStartObject();
+        w.WritePropertyName(JsonNames.Return);
+        return w;
+    }
+
+    /// <summary>Ends what <see cref="BeginReturn"/> started: the id, if any, and the whole message.</summary>
+    public ReadOnlyMemory<byte> EndReturn(JsonElement? id)
+    {
+        WriteId(_json, id);
+        _json.WriteEndObject();
         return EndMessage();
     }
 

@@ -17,6 +17,8 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 {
     public const int PooledSizeLimit = 1024 * 1024;
     private const int MinimumSize = 256;
+    private const int LargeHint = 1024 * 1024;
+    private const int TailRoom = 64 * 1024;
     private byte[] _buffer;
     private int _written;
 
@@ -106,7 +108,13 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         }
 
         long needed = (long)_written + sizeHint;
-        long size = Math.Max(needed, Math.Max(MinimumSize, (long)_buffer.Length * 2));
+
+        // A large hint is one large value (a guest-file-read reply's base64 asks for all of it
+        // at once) followed by a few bytes of JSON: room for those, not for twice the value,
+        // which cost a second 128 MiB buffer and copy for every 48 MiB read.
+        long size = sizeHint >= LargeHint
+            ? needed + TailRoom
+            : Math.Max(needed, Math.Max(MinimumSize, (long)_buffer.Length * 2));
         if (size > int.MaxValue - 64)
         {
             size = Math.Max(needed, int.MaxValue - 64);

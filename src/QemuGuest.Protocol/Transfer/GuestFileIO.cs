@@ -43,7 +43,19 @@ public static class GuestFileIO
     /// </summary>
     public static async Task<GuestReadResult> ReadAsync(IGuestAgentChannel channel, long handle, Memory<byte> destination, QgaCallOptions? options, CancellationToken cancellationToken)
     {
-        JsonElement reply = await channel.ExecuteAsync("guest-file-read", new ReadArguments(handle, destination.Length), options, cancellationToken).ConfigureAwait(false);
+        var arguments = new ReadArguments(handle, destination.Length);
+        if (channel is IGuestAgentInPlaceChannel inPlace)
+        {
+            // Decoded from the receive buffer: no clone of the reply's base64 text.
+            return await inPlace.ExecuteAsync("guest-file-read", arguments, reply => ReadReply(reply, destination.Span), options, cancellationToken).ConfigureAwait(false);
+        }
+
+        JsonElement copy = await channel.ExecuteAsync("guest-file-read", arguments, options, cancellationToken).ConfigureAwait(false);
+        return ReadReply(copy, destination.Span);
+    }
+
+    private static GuestReadResult ReadReply(JsonElement reply, Span<byte> destination)
+    {
         if (reply.ValueKind != JsonValueKind.Object
             || !reply.TryGetProperty("count", out JsonElement countElement) || !countElement.TryGetInt64(out long count)
             || !reply.TryGetProperty("buf-b64", out JsonElement buf) || buf.ValueKind != JsonValueKind.String)
@@ -52,7 +64,7 @@ public static class GuestFileIO
         }
 
         bool eof = reply.TryGetProperty("eof", out JsonElement eofElement) && eofElement.ValueKind == JsonValueKind.True;
-        int decoded = Decode(buf, destination.Span);
+        int decoded = Decode(buf, destination);
         if (decoded != count)
         {
             throw new QgaProtocolException("guest-file-read", $"guest-file-read reported count {count} but sent {decoded} bytes.");

@@ -27,8 +27,8 @@ public readonly record struct OpenMode(bool Read, bool Write, bool Create, bool 
 /// <summary>One open guest file, the platform's way.</summary>
 public interface IGuestFile : IDisposable
 {
-    /// <summary>Reads up to <paramref name="count"/> bytes; eof follows feof(3).</summary>
-    (byte[] Data, bool Eof) Read(int count);
+    /// <summary>Reads up to <paramref name="buffer"/>'s length; eof follows feof(3).</summary>
+    (int Count, bool Eof) Read(Span<byte> buffer);
 
     /// <summary>Writes all of <paramref name="data"/>; returns bytes written.</summary>
     int Write(ReadOnlySpan<byte> data);
@@ -106,7 +106,7 @@ public sealed class FileHandleTable
         file.Dispose();
     }
 
-    public GuestFileRead Read(long handle, long? count)
+    public GuestFileReadBytes Read(long handle, long? count)
     {
         IGuestFile file = Get(handle);
         long n = count ?? DefaultReadCount;
@@ -115,8 +115,18 @@ public sealed class FileHandleTable
             throw new AgentCommandException("value '" + n.ToString(CultureInfo.InvariantCulture) + "' is invalid for argument count");
         }
 
-        var (data, eof) = file.Read((int)n);
-        return new GuestFileRead(data.Length, Convert.ToBase64String(data), eof);
+        QapiBytes data = QapiBytes.Rent((int)n, BoundedBufferPool.Shared);
+        try
+        {
+            var (read, eof) = file.Read(data.Buffer.Slice(0, (int)n));
+            data.Length = read;
+            return new GuestFileReadBytes(read, data, eof);
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
     }
 
     public GuestFileWrite Write(long handle, QapiBase64 bufB64, long? count)

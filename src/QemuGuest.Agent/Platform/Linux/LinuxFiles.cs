@@ -111,14 +111,14 @@ internal sealed unsafe class PosixGuestFile : IGuestFile
         _fd = fd;
     }
 
-    public (byte[] Data, bool Eof) Read(int count)
+    public (int Count, bool Eof) Read(Span<byte> buffer)
     {
+        int count = buffer.Length;
         if (count == 0)
         {
-            return (Array.Empty<byte>(), false);
+            return (0, false);
         }
 
-        byte[] buffer = GC.AllocateUninitializedArray<byte>(count);
         int total = 0;
         bool eof = false;
         fixed (byte* p = buffer)
@@ -153,12 +153,7 @@ internal sealed unsafe class PosixGuestFile : IGuestFile
             }
         }
 
-        if (total != count)
-        {
-            Array.Resize(ref buffer, total);
-        }
-
-        return (buffer, eof);
+        return (total, eof);
     }
 
     public int Write(ReadOnlySpan<byte> data)

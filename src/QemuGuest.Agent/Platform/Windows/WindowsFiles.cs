@@ -45,21 +45,20 @@ public sealed class StreamGuestFile : IGuestFile
         _append = append;
     }
 
-    public (byte[] Data, bool Eof) Read(int count)
+    public (int Count, bool Eof) Read(Span<byte> buffer)
     {
-        if (count == 0)
+        if (buffer.IsEmpty)
         {
-            return (Array.Empty<byte>(), false);
+            return (0, false);
         }
 
-        byte[] buffer = new byte[count];
         int total = 0;
         bool eof = false;
         try
         {
-            while (total < count)
+            while (total < buffer.Length)
             {
-                int n = _stream.Read(buffer, total, count - total);
+                int n = _stream.Read(buffer.Slice(total));
                 if (n == 0)
                 {
                     eof = true;
@@ -74,8 +73,7 @@ public sealed class StreamGuestFile : IGuestFile
             throw new AgentCommandException("failed to read file: " + ex.Message);
         }
 
-        Array.Resize(ref buffer, total);
-        return (buffer, eof);
+        return (total, eof);
     }
 
     public int Write(ReadOnlySpan<byte> data)
