@@ -1,0 +1,52 @@
+<#
+.SYNOPSIS
+    Copy-VMGuestFile throughput against block size (-ChunkSize), for several agents in one run:
+    which lever the block size is (issue 19). Not part of build.ps1 Bench (one-off profiling).
+.EXAMPLE
+    dotnet pwsh -NoProfile -Command "& bench/transfer/Measure-ChunkSweep.ps1 -ModulePath out/QemuGuest -Agent @{ ours = 'out/bench/aot/qemuguest-agent'; stock = '' } -SizeMiB 256"
+#>
+param(
+    [Parameter(Mandatory)] [string] $ModulePath,
+    # Label -> agent binary (or .dll); an empty path is Debian's qemu-ga.
+    [Parameter(Mandatory)] [hashtable] $Agent,
+    [int] $SizeMiB = 256,
+    [int[]] $ChunkKiB = @(60, 1024, 4096, 16384)
+)
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+Set-StrictMode -Version 3.0
+Import-Module (Join-Path $PSScriptRoot '../BenchCommon.psm1') -Force
+Import-Module (Resolve-Path $ModulePath).Path -Force
+
+$work = Join-Path ([IO.Path]::GetTempPath()) ('qg-bench-sweep-' + [guid]::NewGuid().ToString('n').Substring(0, 8))
+$null = New-Item -ItemType Directory -Path $work
+$source = Join-Path $work 'src.bin'
+New-BenchData -Path $source -Bytes ([long]$SizeMiB * 1MB)
+$rows = [Collections.Generic.List[string]]::new()
+$rows.Add("load before: $((Get-Content /proc/loadavg) -split ' ' | Select-Object -First 3)")
+$rows.Add('')
+$rows.Add('| agent | block KiB | to guest MiB/s | from guest MiB/s | agent peak RSS MiB |')
+$rows.Add('|---|---:|---:|---:|---:|')
+try {
+    foreach ($label in ($Agent.Keys | Sort-Object)) {
+        foreach ($chunk in $ChunkKiB) {
+            $kind = if ($Agent[$label]) { 'Ours' } else { 'Stock' }
+            $a = Start-BenchAgent -Kind $kind -AgentPath $Agent[$label]
+            try {
+                $session = New-VMGuestSession -ConnectionString $a.ConnectionString -Name "sweep-$label-$chunk"
+                $up = Copy-VMGuestFile -Session $session -LocalToGuest -Source $source -Destination (Join-Path $work 'up.bin') -ChunkSize ($chunk * 1KB) -Force -PassThru
+                $down = Copy-VMGuestFile -Session $session -GuestToLocal -Source $source -Destination (Join-Path $work 'down.bin') -ChunkSize ($chunk * 1KB) -Force -PassThru
+                $session | Remove-VMGuestSession -Confirm:$false
+                $hwm = (Get-ProcessMemory $a.Pid).HwmKiB / 1024
+                $rows.Add("| $label | $chunk | $([math]::Round($up.Bytes / 1MB / $up.Duration.TotalSeconds, 1)) | $([math]::Round($down.Bytes / 1MB / $down.Duration.TotalSeconds, 1)) | $([math]::Round($hwm, 1)) |")
+            }
+            finally { $a | Stop-BenchProcess }
+        }
+    }
+}
+finally {
+    Remove-Item -Recurse -Force $work -ErrorAction SilentlyContinue
+}
+$rows.Add('')
+$rows.Add("load after: $((Get-Content /proc/loadavg) -split ' ' | Select-Object -First 3)")
+$rows -join "`n"
