@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Memory of a guest agent (ours or the stock qemu-ga) under the requests a client may send.
 
-Usage: agent-memory.py AGENT_BINARY [COPY_MIB] [IDLE_SECONDS]
+Usage: agent-memory.py AGENT_BINARY [COPY_MIB] [IDLE_SECONDS]   (a .dll runs through `dotnet`: quick runs only)
 
 Starts the agent in unix-listen mode with a fresh state dir, then, one request at a time:
   1. writes COPY_MIB (64) MiB to /dev/null in 60 KiB guest-file-write blocks, then reads
@@ -13,7 +13,12 @@ Starts the agent in unix-listen mode with a fresh state dir, then, one request a
      them) and VmHWM.
 Every socket wait is bounded (60 s). Agents are killed by pid. Prints one JSON line.
 """
-import base64, json, os, shutil, socket, subprocess, sys, tempfile, time
+import base64, importlib.util, json, os, shutil, sys, time
+
+# The agent is started and connected to as agent-startup.py does (one copy of that code).
+_spec = importlib.util.spec_from_file_location("agent_startup", os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent-startup.py"))
+STARTUP = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(STARTUP)
 
 BLOCK = 60 * 1024
 
@@ -27,22 +32,8 @@ def main():
     binary = sys.argv[1]
     copy_mib = int(sys.argv[2]) if len(sys.argv) > 2 else 64
     idle = float(sys.argv[3]) if len(sys.argv) > 3 else 3.0
-    d = tempfile.mkdtemp(prefix="qga-mem-")
-    sock_path = os.path.join(d, "sock")
-    p = subprocess.Popen([binary, "-m", "unix-listen", "-p", sock_path, "-t", d],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p, s, d, _ = STARTUP.start_agent(binary, prefix="qga-mem-")
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            s = socket.socket(socket.AF_UNIX)
-            try:
-                s.connect(sock_path)
-                break
-            except OSError:
-                s.close()
-                if time.monotonic() > deadline:
-                    raise TimeoutError("agent did not listen")
-                time.sleep(0.005)
         s.settimeout(60)
         f = s.makefile("rb")
 

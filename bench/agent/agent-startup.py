@@ -10,8 +10,11 @@ first reply). After the last run, keep one agent idle for IDLE_SECONDS (2) and r
 """
 import json, os, shutil, socket, statistics, subprocess, sys, tempfile, time
 
-def one_run(binary):
-    d = tempfile.mkdtemp(prefix="qga-bench-")
+def start_agent(binary, prefix="qga-bench-"):
+    """Starts the agent in unix-listen mode with a fresh state dir and connects as soon as the
+    socket accepts (at most 20 s). Returns (process, socket, state dir, start time); on failure
+    the agent is killed and its dir removed."""
+    d = tempfile.mkdtemp(prefix=prefix)
     sock = os.path.join(d, "sock")
     t0 = time.perf_counter()
     command = ["dotnet", binary] if binary.endswith(".dll") else [binary]
@@ -29,6 +32,14 @@ def one_run(binary):
                 if time.perf_counter() > deadline:
                     raise TimeoutError("agent did not listen")
                 time.sleep(0.0005)
+        return p, s, d, t0
+    except Exception:
+        p.kill(); p.wait(); shutil.rmtree(d, ignore_errors=True)
+        raise
+
+def one_run(binary):
+    p, s, d, t0 = start_agent(binary)
+    try:
         s.settimeout(10)
         s.sendall(b'{"execute":"guest-ping"}')
         buf = b""
@@ -40,7 +51,7 @@ def one_run(binary):
         elapsed = time.perf_counter() - t0
         return elapsed, p, s, d
     except Exception:
-        p.kill(); p.wait(); shutil.rmtree(d, ignore_errors=True)
+        s.close(); p.kill(); p.wait(); shutil.rmtree(d, ignore_errors=True)
         raise
 
 def main():
