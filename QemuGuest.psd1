@@ -79,6 +79,7 @@
         'Sync-VMGuestFile'
         'Test-VMGuestAgent'
         'Wait-VMGuestProcess'
+        'Write-VMGuestExecStream'
         'Write-VMGuestFile'
     )
     FunctionsToExport    = @()

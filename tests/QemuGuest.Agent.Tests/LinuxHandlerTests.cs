@@ -170,7 +170,7 @@ public sealed class LinuxHandlerTests
     public async Task ExecStartStreamsAndTimesOut()
     {
         using var f = new FakeLinux();
-        long pid = (await f.Handler.GuestExecStartAsync("sh", new[] { "-c", "echo one; sleep 0.2; echo two" }, null, null, GuestExecCaptureOutputMode.Stdout, f.Root, null, true, true, default)).Pid;
+        long pid = (await f.Handler.GuestExecStartAsync("sh", new[] { "-c", "echo one; sleep 0.2; echo two" }, null, null, GuestExecCaptureOutputMode.Stdout, f.Root, null, true, true, null, default)).Pid;
         var text = new StringBuilder();
         GuestExecOutput o;
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -186,7 +186,7 @@ public sealed class LinuxHandlerTests
         Assert.Equal("one\ntwo\n", text.ToString());
         Assert.Equal(0, o.Exitcode);
 
-        pid = (await f.Handler.GuestExecStartAsync("sleep", new[] { "30" }, null, null, null, null, 200, null, null, default)).Pid;
+        pid = (await f.Handler.GuestExecStartAsync("sleep", new[] { "30" }, null, null, null, null, 200, null, null, null, default)).Pid;
         deadline = DateTime.UtcNow.AddSeconds(10);
         do
         {
@@ -196,7 +196,7 @@ public sealed class LinuxHandlerTests
         Assert.True(o.TimedOut);
         Assert.Equal(9, o.Signal);
 
-        pid = (await f.Handler.GuestExecStartAsync("sleep", new[] { "30" }, null, null, null, null, null, null, null, default)).Pid;
+        pid = (await f.Handler.GuestExecStartAsync("sleep", new[] { "30" }, null, null, null, null, null, null, null, null, default)).Pid;
         await f.Handler.GuestExecKillAsync(pid, null, true, default);
         deadline = DateTime.UtcNow.AddSeconds(10);
         do

@@ -30,6 +30,7 @@ public sealed class PolicyTests
         AssertDisabled(agent, "guest-exec", sh);
         AssertDisabled(agent, "guest-exec-status", "{\"pid\":1}");
         AssertDisabled(agent, "__com.qemuguest_guest-exec-read", "{\"pid\":1}");
+        AssertDisabled(agent, "__com.qemuguest_guest-exec-write", "{\"pid\":1,\"input-data\":\"eA==\"}");
         Assert.True(agent.Execute("{\"execute\":\"guest-ping\"}").TryGetProperty("return", out _));
         Assert.False(File.Exists(marker), "a blocked exec ran a program");
 

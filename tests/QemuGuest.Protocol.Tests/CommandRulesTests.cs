@@ -21,7 +21,7 @@ public class CommandRulesTests
     {
         Assert.All(Commands, c => Assert.NotEmpty(c.Capabilities));
         string[] exec = Commands.Where(c => c.HasCapability("exec")).Select(c => c.Name).OrderBy(n => n, StringComparer.Ordinal).ToArray();
-        Assert.Equal(new[] { "__com.qemuguest_guest-exec-kill", "__com.qemuguest_guest-exec-read", "__com.qemuguest_guest-exec-start", "guest-exec", "guest-exec-status" }, exec);
+        Assert.Equal(new[] { "__com.qemuguest_guest-exec-kill", "__com.qemuguest_guest-exec-read", "__com.qemuguest_guest-exec-start", "__com.qemuguest_guest-exec-write", "guest-exec", "guest-exec-status" }, exec);
         foreach (string w in new[] { "__com.qemuguest_guest-file-mkdir", "__com.qemuguest_guest-file-remove", "__com.qemuguest_guest-file-rename", "__com.qemuguest_guest-file-set-attributes", "guest-file-open", "guest-file-write" })
         {
             Assert.True(Commands.Single(c => c.Name == w).HasCapability("file-write"), w);
@@ -35,6 +35,7 @@ public class CommandRulesTests
         Assert.False(r.Allows("guest-exec"));
         Assert.False(r.Allows("__com.qemuguest_guest-exec-start"));
         Assert.False(r.Allows("__com.qemuguest_guest-exec-read"));
+        Assert.False(r.Allows("__com.qemuguest_guest-exec-write"));
         Assert.True(r.Allows("guest-file-open"));
         Assert.True(r.Allows("guest-ping"));
         Assert.Empty(r.Warnings());

@@ -136,6 +136,8 @@ Copy-VMGuestFile -VMName web01 -LocalToGuest ./report.txt /srv/notes.txt -Force
     $Setup['Get-VMGuestExecStatus'] = '$processId = (Start-VMGuestExec -VMName web01 /bin/sleep -ArgumentList 30).Pid'
     $Setup['Read-VMGuestExecStream'] = '$processId = (Start-VMGuestExecStream -VMName web01 /bin/sleep -ArgumentList 30).Pid'
     $Setup['Stop-VMGuestExec'] = '$processId = (Start-VMGuestExecStream -VMName web01 /bin/sleep -ArgumentList 30).Pid'
+    # A program that reads its streamed standard input.
+    $Setup['Write-VMGuestExecStream'] = '$processId = (Start-VMGuestExecStream -VMName web01 /bin/cat -StreamInput).Pid'
 
     foreach ($name in 'Stop-VMGuest', 'Restart-VMGuest', 'Suspend-VMGuestToDisk', 'Suspend-VMGuestToRam', 'Suspend-VMGuestHybrid', 'Set-VMGuestTime',
         'Set-VMGuestUserPassword', 'Suspend-VMGuestFileSystem', 'Suspend-VMGuestMountPoint', 'Set-VMGuestProcessor',

@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using QemuGuest.Agent.Core;
 using QemuGuest.Agent.Handlers.Common;
 using QemuGuest.Protocol.Framing;
+using QemuGuest.Protocol.Marshalling;
 using QemuGuest.Protocol.Qga;
 
 namespace QemuGuest.Agent.Handlers;
@@ -38,7 +39,10 @@ public abstract partial class CommandHandler
             ExecManager.MaxKeptOutputBytes,
             ExecManager.MaxReadBytes,
             MaxListEntries,
-            extensions));
+            extensions)
+        {
+            MaxExecInputBytes = ExecManager.StreamInputWindowBytes,
+        });
     }
 
     public ValueTask<GuestFileInfo> GuestFileStatAsync(string path, bool? followSymlinks, CancellationToken cancellationToken)
@@ -317,7 +321,7 @@ public abstract partial class CommandHandler
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<GuestExec> GuestExecStartAsync(string path, IReadOnlyList<string>? arg, IReadOnlyList<string>? env, string? inputData, GuestExecCaptureOutput? captureOutput, string? cwd, long? timeoutMs, bool? streamOutput, bool? inheritEnv, CancellationToken cancellationToken)
+    public ValueTask<GuestExec> GuestExecStartAsync(string path, IReadOnlyList<string>? arg, IReadOnlyList<string>? env, string? inputData, GuestExecCaptureOutput? captureOutput, string? cwd, long? timeoutMs, bool? streamOutput, bool? inheritEnv, bool? streamInput, CancellationToken cancellationToken)
     {
         if (timeoutMs is <= 0)
         {
@@ -325,12 +329,26 @@ public abstract partial class CommandHandler
         }
 
         byte[]? input = inputData is null ? null : QemuBase64.Decode(inputData);
-        var request = new ExecRequest(path, arg ?? Array.Empty<string>(), env, inheritEnv == true, input, ExecManager.ResolveCapture(captureOutput), cwd, NewProcessGroup: true);
+        var request = new ExecRequest(path, arg ?? Array.Empty<string>(), env, inheritEnv == true, input, ExecManager.ResolveCapture(captureOutput), cwd, NewProcessGroup: true, StreamInput: streamInput == true);
         return Done(new GuestExec(Exec.Start(request, extended: true, streamed: streamOutput == true, timeoutMs)));
     }
 
     public ValueTask<GuestExecOutput> GuestExecReadAsync(long pid, long? maxBytes, long? waitMs, CancellationToken cancellationToken) =>
         Done(Exec.Read(pid, maxBytes, waitMs));
+
+    public ValueTask<GuestExecWrite> GuestExecWriteAsync(long pid, QapiBase64 inputData, bool? close, CancellationToken cancellationToken)
+    {
+        byte[] buf = BoundedBufferPool.Shared.Rent(QemuBase64.MaxDecodedLength(inputData.Length));
+        try
+        {
+            int length = QemuBase64.Decode(inputData.Utf8, buf);
+            return Done(Exec.Write(pid, buf.AsSpan(0, length), close == true));
+        }
+        finally
+        {
+            BoundedBufferPool.Shared.Return(buf);
+        }
+    }
 
     public ValueTask GuestExecKillAsync(long pid, long? signal, bool? tree, CancellationToken cancellationToken)
     {

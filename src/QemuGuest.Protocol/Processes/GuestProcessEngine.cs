@@ -159,7 +159,7 @@ public sealed class GuestProcessEngine
             // Our agent: working folder and inherited-plus-given environment natively.
             string? input = start.StandardInput is { Length: > 0 } stdin ? Convert.ToBase64String(stdin) : null;
             GuestExec started = await _commands.GuestExecStartAsync(start.FilePath, start.Arguments, env.Count > 0 ? env : null, input, true,
-                folder, null, null, true, _options, ct).ConfigureAwait(false);
+                folder, null, null, true, null, _options, ct).ConfigureAwait(false);
             return started.Pid;
         }
         if (!profile.CanExec)

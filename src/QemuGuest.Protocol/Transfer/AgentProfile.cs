@@ -24,6 +24,8 @@ public sealed class AgentProfile
     public const string SetAttributes = Prefix + "guest-file-set-attributes";
     public const string ExecStart = Prefix + "guest-exec-start";
     public const string ExecKill = Prefix + "guest-exec-kill";
+    public const string ExecRead = Prefix + "guest-exec-read";
+    public const string ExecWrite = Prefix + "guest-exec-write";
     public const string Capabilities = Prefix + "guest-agent-capabilities";
 
     /// <summary>

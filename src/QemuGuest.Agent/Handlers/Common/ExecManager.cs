@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
@@ -28,14 +29,15 @@ public sealed record ExecRequest(
     byte[]? Input,
     CaptureMode Capture,
     string? WorkingDirectory,
-    bool NewProcessGroup);
+    bool NewProcessGroup,
+    bool StreamInput = false);
 
 /// <summary>A started child as the platform launcher hands it over.</summary>
 public abstract class LaunchedProcess
 {
     public abstract long Pid { get; }
 
-    /// <summary>Pipe to the child's stdin, when input data was given (write it, then dispose).</summary>
+    /// <summary>Pipe to the child's stdin, when input data was given or input is streamed (write it, then dispose).</summary>
     public abstract Stream? Stdin { get; }
 
     /// <summary>Captured stdout (with Merged: stdout and stderr), or null.</summary>
@@ -75,6 +77,13 @@ public sealed class ExecManager
 
     public const int MaxReadBytes = 8 * 1024 * 1024;
 
+    /// <summary>
+    /// The stdin queue of a stream-input child: bounded like the output window, so a client
+    /// that writes faster than the program reads is told to slow down (a short count) instead
+    /// of growing the agent without end.
+    /// </summary>
+    public const int StreamInputWindowBytes = 4 * 1024 * 1024;
+
     private readonly ConcurrentDictionary<long, Child> _children = new();
     private readonly IProcessLauncher _launcher;
 
@@ -108,7 +117,7 @@ public sealed class ExecManager
         }
 
         LaunchedProcess process = _launcher.Launch(request);
-        var child = new Child(process, extended, streamed);
+        var child = new Child(process, extended, streamed, request.StreamInput);
         _children[process.Pid] = child;
         child.Run(request.Input, timeoutMs);
         return process.Pid;
@@ -194,6 +203,35 @@ public sealed class ExecManager
         return result;
     }
 
+    /// <summary>__com.qemuguest_guest-exec-write: queues what fits, never waits for the child to read.</summary>
+    public GuestExecWrite Write(long pid, ReadOnlySpan<byte> data, bool close)
+    {
+        if (!_children.TryGetValue(pid, out Child? child) || !child.Extended)
+        {
+            throw new AgentCommandException("Invalid parameter 'pid'");
+        }
+
+        if (child.Input is null)
+        {
+            throw new AgentCommandException("Program " + pid.ToString(CultureInfo.InvariantCulture) + " was not started with stream-input");
+        }
+
+        if (child.Exited)
+        {
+            throw new AgentCommandException("Program " + pid.ToString(CultureInfo.InvariantCulture) + " has exited; its standard input is gone");
+        }
+
+        var (taken, closed) = child.Input.Append(data, close);
+        if (taken < 0)
+        {
+            throw new AgentCommandException(closed
+                ? "Standard input of program " + pid.ToString(CultureInfo.InvariantCulture) + " is closed"
+                : "Program " + pid.ToString(CultureInfo.InvariantCulture) + " closed its standard input");
+        }
+
+        return new GuestExecWrite(taken, closed);
+    }
+
     /// <summary>__com.qemuguest_guest-exec-kill.</summary>
     public void Kill(long pid, long? signal, bool? tree)
     {
@@ -222,11 +260,16 @@ public sealed class ExecManager
         private int _pendingPumps;
         private volatile bool _exited;
 
-        public Child(LaunchedProcess process, bool extended, bool streamed)
+        public Child(LaunchedProcess process, bool extended, bool streamed, bool streamInput)
         {
             Process = process;
             Extended = extended;
             Streamed = streamed;
+            if (streamInput && process.Stdin is not null)
+            {
+                Input = new ExecInputQueue(StreamInputWindowBytes);
+            }
+
             int cap = streamed ? StreamWindowBytes : MaxKeptOutputBytes;
             if (process.Stdout is not null)
             {
@@ -248,6 +291,9 @@ public sealed class ExecManager
         public ExecOutputBuffer? Out { get; }
 
         public ExecOutputBuffer? Err { get; }
+
+        /// <summary>The stdin queue of a stream-input child, else null.</summary>
+        public ExecInputQueue? Input { get; }
 
         public long? ExitCode { get; private set; }
 
@@ -271,7 +317,16 @@ public sealed class ExecManager
 
         public void Run(byte[]? input, long? timeoutMs)
         {
-            if (Process.Stdin is Stream stdin)
+            if (Process.Stdin is Stream streamed && Input is ExecInputQueue queue)
+            {
+                if (input is { Length: > 0 })
+                {
+                    queue.Append(input, close: false, bounded: false);
+                }
+
+                StartThread(() => queue.Pump(streamed));
+            }
+            else if (Process.Stdin is Stream stdin)
             {
                 StartThread(() =>
                 {
@@ -312,6 +367,9 @@ public sealed class ExecManager
                     _exited = true;
                     Monitor.PulseAll(_gate);
                 }
+
+                // Nobody reads the queue any more: let its pump end and drop what is left.
+                Input?.Abandon();
             });
 
             if (timeoutMs is long ms)

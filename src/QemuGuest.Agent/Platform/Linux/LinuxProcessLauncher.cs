@@ -94,7 +94,7 @@ internal sealed unsafe partial class LinuxProcessLauncher : IProcessLauncher
         try
         {
             // stdin
-            if (request.Input is not null)
+            if (request.Input is not null || request.StreamInput)
             {
                 int* p = stackalloc int[2];
                 MakePipe(p, pipes);

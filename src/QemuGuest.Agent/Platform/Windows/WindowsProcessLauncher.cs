@@ -55,7 +55,7 @@ public sealed class WindowsProcessLauncher : IProcessLauncher
         {
             Process p = Process.Start(psi) ?? throw AgentCommandException.CommandFailed("Failed to execute child process \u201c" + request.Path + "\u201d");
             Stream stdin = p.StandardInput.BaseStream;
-            if (request.Input is null)
+            if (request.Input is null && !request.StreamInput)
             {
                 stdin.Dispose();
                 stdin = null!;
