@@ -48,6 +48,7 @@
         'Invoke-VMGuestScript'
         'Move-VMGuestItem'
         'New-VMGuestDirectory'
+        'New-VMGuestPSSession'
         'New-VMGuestSession'
         'Open-VMGuestFile'
         'Optimize-VMGuestFileSystem'

@@ -236,7 +236,7 @@ function Invoke-Package {
 
     Write-Step "Laying out $ModuleOut"
     if (Test-Path $ModuleOut) { Remove-Item -Recurse -Force $ModuleOut }
-    $null = New-Item -ItemType Directory -Force -Path $ModuleOut, (Join-Path $ModuleOut 'Dependencies'), (Join-Path $ModuleOut 'en-US')
+    $null = New-Item -ItemType Directory -Force -Path $ModuleOut, (Join-Path $ModuleOut 'Dependencies'), (Join-Path $ModuleOut 'Remoting'), (Join-Path $ModuleOut 'en-US')
 
     # Every file publish produced must be on one of the lists: an unlisted dependency
     # would be missing at run time.
@@ -257,6 +257,9 @@ function Invoke-Package {
     # Written by the QemuGuest.Cmdlets build (target WriteModuleHelp, tools/Build-ModuleHelp.ps1).
     $sources['en-US/QemuGuest.Cmdlets.dll-Help.xml'] = Join-Path $Root "src/QemuGuest.Cmdlets/bin/$Configuration/netstandard2.0/en-US/QemuGuest.Cmdlets.dll-Help.xml"
     foreach ($f in $ModuleDependencyFiles) { $sources["Dependencies/$f"] = Join-Path $publish $f }
+    # PowerShell Direct's transport (net10.0, PowerShell 7.6+ only): its own folder, loaded by
+    # New-VMGuestPSSession alone, so Windows PowerShell never sees it.
+    $sources['Remoting/QemuGuest.Remoting.dll'] = Join-Path $Root "src/QemuGuest.Remoting/bin/$Configuration/net10.0/QemuGuest.Remoting.dll"
 
     $missing = @($sources.GetEnumerator() | Where-Object { -not (Test-Path $_.Value) } | ForEach-Object { "$($_.Key) (from $($_.Value))" })
     if ($missing.Count -gt 0) { throw "module layout incomplete, missing: $($missing -join '; ')" }

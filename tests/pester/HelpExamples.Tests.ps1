@@ -136,6 +136,15 @@ Copy-VMGuestFile -VMName web01 -LocalToGuest ./report.txt /srv/notes.txt -Force
     $Setup['Get-VMGuestExecStatus'] = '$processId = (Start-VMGuestExec -VMName web01 /bin/sleep -ArgumentList 30).Pid'
     $Setup['Read-VMGuestExecStream'] = '$processId = (Start-VMGuestExecStream -VMName web01 /bin/sleep -ArgumentList 30).Pid'
     $Setup['Stop-VMGuestExec'] = '$processId = (Start-VMGuestExecStream -VMName web01 /bin/sleep -ArgumentList 30).Pid'
+    # PowerShell Direct: the guest's PowerShell is this repository's pwsh (a dotnet tool, not on
+    # PATH), behind a launcher in the example's folder; -PowerShellPath defaults to it.
+    $Setup['New-VMGuestPSSession'] = @'
+$dotnet = (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source
+"#!/bin/sh`nexec '$dotnet' '$(Join-Path $PSHOME 'pwsh.dll')' `"`$@`"`n" | Set-Content ./pwsh -NoNewline
+& chmod 755 ./pwsh
+$PSDefaultParameterValues['New-VMGuestPSSession:PowerShellPath'] = (Resolve-Path ./pwsh).Path
+Set-Content ./app.conf 'listen 8080'
+'@
     # A program that reads its streamed standard input.
     $Setup['Write-VMGuestExecStream'] = '$processId = (Start-VMGuestExecStream -VMName web01 /bin/cat -StreamInput).Pid'
 

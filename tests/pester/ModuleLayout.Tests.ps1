@@ -23,6 +23,7 @@ Describe 'Module layout (out/QemuGuest)' {
         $files | Should -Contain 'en-US/about_QemuGuest.help.txt'
         $files | Should -Contain 'Dependencies/QemuGuest.Protocol.dll'
         $files | Should -Contain 'Dependencies/System.Text.Json.dll'
+        $files | Should -Contain 'Remoting/QemuGuest.Remoting.dll'
         # Nothing from a build folder leaks in.
         $files | Where-Object { $_ -match '\.(pdb|deps\.json)$' } | Should -BeNullOrEmpty
         # Dependencies never sit next to the module assembly, where the host could pick them up.

@@ -60,6 +60,13 @@ public static class ErrorTable
     /// <summary>A guest path that is not absolute: it would mean the agent's working folder.</summary>
     public const string RelativeGuestPath = "RelativeGuestPath";
 
+    // PowerShell Direct (issue 20).
+    /// <summary>The cmdlet needs a newer PowerShell on this side (New-VMGuestPSSession: 7.6+).</summary>
+    public const string PowerShellVersionUnsupported = "PowerShellVersionUnsupported";
+
+    /// <summary>PowerShell started in the guest but no session opened (it ended, or did not answer in time).</summary>
+    public const string GuestPSSessionFailed = "GuestPSSessionFailed";
+
     /// <summary>ErrorId and category for an exception thrown while talking to a guest.</summary>
     public static (string ErrorId, ErrorCategory Category) Classify(Exception exception) => exception switch
     {
