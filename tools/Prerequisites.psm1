@@ -27,6 +27,10 @@ $script:Prerequisites = @(
         Why = "the agent-safety race tests: an unprivileged guest user swapping a link in a tight loop (a shell loop forking ln/rm is too slow to hit the window)" }
     [pscustomobject]@{ Tool = 'setpriv'; Path = '/usr/bin/setpriv'; Package = 'util-linux'; Tasks = @('Test')
         Why = 'runs the attacks of those tests as an unprivileged guest user' }
+    [pscustomobject]@{ Tool = 'wine64'; Path = '/usr/lib/wine/wine64'; Package = 'wine64'; Tasks = @('Test')
+        Why = "the Windows agent under Wine row: Wine's 64-bit loader runs the self-contained win-x64 agent" }
+    [pscustomobject]@{ Tool = 'wine'; Path = '/usr/bin/wine'; Package = 'wine'; Tasks = @('Test')
+        Why = "Wine's shared files (the prefix's cmd.exe, reg.exe and registry templates) for that row" }
     [pscustomobject]@{ Tool = 'afl-fuzz'; Path = '/usr/bin/afl-fuzz'; Package = 'afl++'; Tasks = @('Fuzz')
         Why = 'the coverage-guided fuzzer' }
 )

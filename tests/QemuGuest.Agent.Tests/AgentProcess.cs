@@ -33,6 +33,19 @@ public sealed class AgentProcess : IDisposable
         Connect();
     }
 
+    /// <summary>
+    /// One raw connection to an agent started elsewhere (<see cref="WineAgent"/>), listening at
+    /// <paramref name="socketPath"/>; <paramref name="stateDir"/> is removed on dispose.
+    /// </summary>
+    public AgentProcess(RealAgentProcess process, string stateDir, string socketPath)
+    {
+        Kind = process.Kind;
+        StateDir = stateDir;
+        SocketPath = socketPath;
+        _process = process;
+        Connect();
+    }
+
     public AgentKind Kind { get; }
 
     public string StateDir { get; }

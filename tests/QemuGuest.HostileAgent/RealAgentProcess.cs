@@ -129,6 +129,12 @@ public sealed class RealAgentProcess : IDisposable
     }
 
     /// <summary>
+    /// Starts an agent whose command line the caller built (under Wine: <see cref="WineAgent"/>),
+    /// listening for the host at <paramref name="socketPath"/>.
+    /// </summary>
+    public static RealAgentProcess StartProgram(AgentKind kind, ProcessStartInfo psi, string socketPath) => new(kind, psi, socketPath);
+
+    /// <summary>
     /// The same process inside a new network namespace (<c>unshare -n</c>, util-linux): only a
     /// loopback interface that is down and has no address, whatever the machine has. The unix
     /// socket is a path, so the test reaches it from outside the namespace.

@@ -249,6 +249,23 @@ internal static unsafe partial class Win32Native
 
     public const uint PDH_FMT_DOUBLE = 0x200;
 
+    // ---- kernel32: the device channel ----
+    public const uint GENERIC_READ = 0x80000000;
+    public const uint GENERIC_WRITE = 0x40000000;
+    public const uint FILE_FLAG_OVERLAPPED = 0x40000000;
+
+    [LibraryImport("kernel32.dll", EntryPoint = "GetCommState", SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    public static partial bool GetCommState(SafeHandle file, ref Dcb dcb);
+
+    [LibraryImport("kernel32.dll", EntryPoint = "SetCommState", SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    public static partial bool SetCommState(SafeHandle file, ref Dcb dcb);
+
+    [LibraryImport("kernel32.dll", EntryPoint = "SetCommTimeouts", SetLastError = true)]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    public static partial bool SetCommTimeouts(SafeHandle file, ref CommTimeouts timeouts);
+
     // ---- ole32 ----
     [LibraryImport("ole32.dll", EntryPoint = "CoInitializeSecurity")]
     public static partial int CoInitializeSecurity(nint descriptor, int authServices, nint authService, nint reserved1, uint authnLevel, uint impLevel, nint authList, uint capabilities, nint reserved3);
@@ -260,6 +277,14 @@ internal static unsafe partial class Win32Native
     // ---- vssapi ----
     [LibraryImport("vssapi.dll", EntryPoint = "CreateVssBackupComponentsInternal")]
     public static partial int CreateVssBackupComponentsInternal(out nint components);
+
+    /// <summary>
+    /// True under Wine (its ntdll exports wine_get_version). Wine leaves some entry points as
+    /// stubs that end the calling process (NetUserSetInfo in Wine 8: "Call to unimplemented
+    /// function"), which no error handling can catch: their callers ask this first.
+    /// </summary>
+    public static bool IsWine { get; } =
+        NativeLibrary.TryLoad("ntdll.dll", out nint ntdll) && NativeLibrary.TryGetExport(ntdll, "wine_get_version", out _);
 
     /// <summary>The system's message for a Win32 error or HRESULT, as g_win32_error_message shows it.</summary>
     public static string ErrorText(int code) => new System.ComponentModel.Win32Exception(code).Message;
@@ -586,4 +611,53 @@ internal struct VssComponentInfo
     public uint Databases;
     public uint LogFiles;
     public uint Dependencies;
+}
+
+/// <summary>DCB: a serial port's line settings. The C bit fields are <see cref="Flags"/>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct Dcb
+{
+    public const uint FlagBinary = 1 << 0;
+    public const uint FlagParity = 1 << 1;
+    public const uint FlagOutxCtsFlow = 1 << 2;
+    public const uint FlagOutxDsrFlow = 1 << 3;
+    public const uint MaskDtrControl = 3 << 4;
+    public const uint DtrControlEnable = 1 << 4;
+    public const uint FlagDsrSensitivity = 1 << 6;
+    public const uint FlagOutX = 1 << 8;
+    public const uint FlagInX = 1 << 9;
+    public const uint FlagErrorChar = 1 << 10;
+    public const uint FlagNull = 1 << 11;
+    public const uint MaskRtsControl = 3 << 12;
+    public const uint RtsControlEnable = 1 << 12;
+    public const uint FlagAbortOnError = 1 << 14;
+    public const byte NoParity = 0;
+    public const byte OneStopBit = 0;
+
+    public uint DCBlength;
+    public uint BaudRate;
+    public uint Flags;
+    public ushort Reserved;
+    public ushort XonLim;
+    public ushort XoffLim;
+    public byte ByteSize;
+    public byte Parity;
+    public byte StopBits;
+    public byte XonChar;
+    public byte XoffChar;
+    public byte ErrorChar;
+    public byte EofChar;
+    public byte EvtChar;
+    public ushort Reserved1;
+}
+
+/// <summary>COMMTIMEOUTS, in milliseconds.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct CommTimeouts
+{
+    public uint ReadIntervalTimeout;
+    public uint ReadTotalTimeoutMultiplier;
+    public uint ReadTotalTimeoutConstant;
+    public uint WriteTotalTimeoutMultiplier;
+    public uint WriteTotalTimeoutConstant;
 }

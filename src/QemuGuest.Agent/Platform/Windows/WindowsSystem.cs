@@ -115,6 +115,11 @@ internal static unsafe class WindowsSystem
     public static void SetPassword(string user, string password, bool crypted)
     {
         string raw = WindowsMapping.DecodePassword(password, crypted);
+        if (Win32Native.IsWine)
+        {
+            throw new AgentCommandException(WindowsMapping.SetPasswordError("NetUserSetInfo is not implemented by Wine"));
+        }
+
         char[] chars = new char[raw.Length + 1];
         raw.CopyTo(0, chars, 0, raw.Length);
         try
