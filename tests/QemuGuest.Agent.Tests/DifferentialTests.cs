@@ -75,6 +75,30 @@ public sealed class DifferentialTests : IClassFixture<AgentPair>
         { "Error", """{"execute":"guest-ssh-get-authorized-keys","arguments":{"username":"no-such-user-qga"}}""" },
         { "Error", """{"execute":"guest-ssh-add-authorized-keys","arguments":{"username":"no-such-user-qga","keys":["k"]}}""" },
         { "ErrorClass", """{"a":1 1}""" },
+
+        // Syntax errors in QEMU's words (json-lexer.c / json-parser.c; cases after
+        // tests/unit/check-qjson.c): the first error of each message, text and all.
+        { "Error", """[32,}""" },
+        { "Error", """{'abc':32,}""" },
+        { "Error", """{32:'abc'}""" },
+        { "Error", """{"a" 1}""" },
+        { "Error", """{"a":}""" },
+        { "Error", """[1,]""" },
+        { "Error", """{,}""" },
+        { "Error", """[,1]""" },
+        { "Error", """{"a":1,,"b":2}""" },
+        { "Error", """{"execute":"guest-ping",}""" },
+        { "Error", """[1 2]""" },
+        { "Error", """{"a":1 "b":2}""" },
+        { "Error", """{"a":tru}""" },
+        { "Error", """{"a":nul}""" },
+        { "Error", """truer """ },
+        { "Error", """nul """ },
+        { "Error", """{"a":-}""" },
+        { "Error", """{"a":"\x"}""" },
+        { "Error", """{"a":"\u12"}""" },
+        { "Error", """{"a":"\u12zz"}""" },
+        { "Error", """{"execute":"guest-ping","id":1,"id":2}""" },
     };
 
     [Theory]

@@ -93,19 +93,40 @@ public class EnvelopeTests
                 Assert.All(answers, a => Assert.EndsWith(": " + expected, a));
             }
 
-            // Too deep (our framer skips the rest, so only our three paths are compared here).
+            // Too deep. Both agents drop what they read up to the offending bracket and answer
+            // the rest on its own, as QEMU's json-streamer does (1,027 replies here); the relay
+            // answers its clients once and skips the rest of the value (docs/relay.md).
             string deep = "{\"execute\":\"guest-ping\",\"arguments\":{\"a\":" + new string('[', 1100) + new string(']', 1100) + "}}";
-            var deepAnswers = new List<string>();
-            foreach (var (name, c) in paths.Skip(1))
+            var agentReplies = new List<List<string>>();
+            foreach (var (name, c) in paths.Take(2))
+            {
+                await c.SendAsync(deep + "{\"execute\":\"guest-sync\",\"arguments\":{\"id\":77}}");
+                var replies = new List<string>();
+                while (true)
+                {
+                    using var reply = await c.ReadAsync(TimeSpan.FromSeconds(30));
+                    Assert.True(reply is not null, name + ": no sync reply after " + replies.Count + " replies");
+                    if (reply!.RootElement.TryGetProperty("return", out var r) && r.ValueKind == JsonValueKind.Number && r.GetInt64() == 77)
+                    {
+                        break;
+                    }
+
+                    replies.Add(Canonical(reply));
+                }
+
+                agentReplies.Add(replies);
+            }
+
+            Assert.Equal("GenericError|JSON nesting depth limit exceeded|", agentReplies[0][0]);
+            Assert.Equal(agentReplies[0], agentReplies[1]);
+
+            foreach (var (name, c) in paths.Skip(2))
             {
                 using var reply = await c.RequestAsync(deep);
-                deepAnswers.Add(Canonical(reply));
+                Assert.Equal("GenericError|JSON nesting depth limit exceeded|", Canonical(reply));
                 using var ping = await c.RequestAsync("{\"execute\":\"guest-sync\",\"arguments\":{\"id\":77}}");
                 Assert.Equal(77, ping.Return().GetInt64());
             }
-
-            Assert.Equal("GenericError|JSON nesting depth limit exceeded|", deepAnswers[0]);
-            Assert.All(deepAnswers, a => Assert.Equal(deepAnswers[0], a));
         }
         finally
         {

@@ -68,7 +68,7 @@ public sealed class RequestProcessor
         catch (JsonException ex)
         {
             AgentLog.StrayInput(_logger, ex.Message);
-            return writer.WriteError("GenericError", WireTexts.ParseError(WireTexts.Describe(ex)), null);
+            return writer.WriteError("GenericError", WireTexts.ParseError(QemuJsonSyntax.FirstError(message.Span) ?? WireTexts.Describe(ex)), null);
         }
 
         using (document)

@@ -44,7 +44,7 @@ public static class BoundedJson
         catch (JsonException e)
         {
             OwnedJson.Release(copy);
-            error = WireTexts.Describe(e);
+            error = QemuJsonSyntax.FirstError(message) ?? WireTexts.Describe(e);
             return null;
         }
     }
