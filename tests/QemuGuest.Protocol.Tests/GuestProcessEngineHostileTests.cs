@@ -21,9 +21,9 @@ public sealed class GuestProcessEngineHostileTests
 
     private static async Task<(GuestAgentClient Client, GuestProcessEngine Engine)> ConnectAsync(FakeAgent agent)
     {
-        var client = new GuestAgentClient(agent.ConnectionString, new GuestAgentClientOptions { DefaultTimeout = TimeSpan.FromSeconds(20) });
+        var client = new GuestAgentClient(agent.ConnectionString, new GuestAgentClientOptions { DefaultTimeout = TimeSpan.FromSeconds(60) }); // a 16 MiB exec-status reply took over 20 s at load 30 (CI, ci11)
         await client.ConnectAsync(Ct);
-        return (client, new GuestProcessEngine(client, new GuestSessionFacts(), new QgaCallOptions { Timeout = TimeSpan.FromSeconds(20) }, "hostile"));
+        return (client, new GuestProcessEngine(client, new GuestSessionFacts(), new QgaCallOptions { Timeout = TimeSpan.FromSeconds(60) }, "hostile"));
     }
 
     /// <summary>guest-exec answers pid 4242; guest-exec-status says "still running" for ever.</summary>

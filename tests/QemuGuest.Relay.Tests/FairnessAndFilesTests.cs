@@ -61,7 +61,11 @@ public class FairnessAndFilesTests
     {
         using var dir = new TempDir();
         using var agent = await TestAgents.StartAsync(AgentKind.Stock, dir, "vm1");
-        using var relay = await RelayProcess.StartAsync(dir, r => ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.SocketPath));
+        using var relay = await RelayProcess.StartAsync(dir, r =>
+        {
+            ((Dictionary<string, object?>)r["Vms"]!)["vm1"] = RelayProcess.Vm(agent.SocketPath);
+            RelayProcess.PatientReplies(r);
+        });
         await relay.WaitReadyAsync("vm1");
         using var c = await TestClient.ConnectAsync(relay.Socket("vm1"));
         var data = new byte[3 * 1024 * 1024 + 17];

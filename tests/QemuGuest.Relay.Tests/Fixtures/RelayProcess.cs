@@ -25,6 +25,17 @@ public sealed class RelayProcess : ChildProcess
 
     public string Control => Path.Combine(RuntimeDirectory, "control.sock");
 
+    /// <summary>
+    /// For tests that move data rather than test deadlines: the fast 2 s reply limits fail them
+    /// on a loaded machine (a 3 MiB guest-file-write through qemu-ga took longer in CI at load 30).
+    /// </summary>
+    public static void PatientReplies(Dictionary<string, object?> relay)
+    {
+        var limits = (Dictionary<string, object?>)relay["Limits"]!;
+        limits["FirstByteTimeoutSeconds"] = 60.0;
+        limits["LastByteTimeoutSeconds"] = 60.0;
+    }
+
     /// <summary>Writes {"Relay": relay} (with fast test limits merged under the given ones) and starts the relay.</summary>
     public static async Task<RelayProcess> StartAsync(TempDir dir, Action<Dictionary<string, object?>> configure, IReadOnlyDictionary<string, string>? environment = null)
     {
