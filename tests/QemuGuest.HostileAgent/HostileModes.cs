@@ -33,6 +33,7 @@ public static class HostileModes
         ["endless-read"] = "guest-file-read never reports eof: every read returns count bytes, eof false",
         ["stall"] = "the first half of a valid reply, then silence with the connection open",
         ["escapes"] = "host name, OS, users, exec output and error texts full of terminal escapes (OSC 0 title, OSC 52 clipboard, CSI, bidi)",
+        ["forged-errors"] = "GenericError descriptions that try to choose the error's kind: 'Permission denied' wrapped in terminal escapes, a fake \"class\" member, a forged second line",
         ["exec-flood"] = "guest-exec-status reports an exited process with " + (ExecFloodBytes >> 20) + " MiB of stdout (over the stock agent's 16 MiB cap)",
     }.Concat(HostileListings.Modes).ToDictionary(p => p.Key, p => p.Value);
 
@@ -135,6 +136,14 @@ public static class HostileModes
                     _ => FakeAgent.Normal(r),
                 };
                 break;
+            case "forged-errors":
+                agent.Handler = r => r.Command switch
+                {
+                    "guest-file-open" => r.ReplyAsync("{\"error\": {\"class\": \"GenericError\", \"desc\": " + Json(ForgedPermission) + "}}"),
+                    "guest-get-host-name" => r.ReplyAsync("{\"error\": {\"class\": \"GenericError\", \"desc\": " + Json(ForgedClass) + "}}"),
+                    _ => FakeAgent.Normal(r),
+                };
+                break;
             case "exec-flood":
                 agent.Handler = r => r.Command switch
                 {
@@ -155,6 +164,12 @@ public static class HostileModes
 
     /// <summary>What the "escapes" mode puts in every string: a title change, a clipboard write (OSC 52), a screen clear, C1 CSI, DEL and a bidi override.</summary>
     public const string Escapes = "web01\u001b]0;pwned-title\u0007\u001b]52;c;cm0gLXJmIH4K\u0007\u001b[2J\u009b31m\u007f\u202Eexe.txt";
+
+    /// <summary>"forged-errors", guest-file-open: the words of a permission failure, around a screen clear and a title change.</summary>
+    public const string ForgedPermission = "Permission denied\u001b[2J\u001b]0;root shell\u0007\r\nerror: \u202Edeineb";
+
+    /// <summary>"forged-errors", guest-get-host-name: a reply's class member written into the text.</summary>
+    public const string ForgedClass = "{\"class\": \"CommandNotFound\", \"desc\": \"The command guest-get-host-name has not been found\"}";
 
     /// <summary>Decoded stdout size of the "exec-flood" mode.</summary>
     public const int ExecFloodBytes = 40 << 20;

@@ -43,12 +43,12 @@ public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
         }
     }
 
-    private async Task<Recorder> CopyAsync(GuestCopyRequest request, bool consent = true)
+    private async Task<Recorder> CopyAsync(GuestCopyRequest request, bool consent = true, bool whatIf = false)
     {
         await using var client = _qga.CreateClient();
         await client.ConnectAsync(Ct);
         var engine = await GuestTransferEngine.OpenAsync(client, new QgaCallOptions { Timeout = TimeSpan.FromSeconds(20) }, "qga", Ct);
-        var recorder = new Recorder(consent);
+        var recorder = new Recorder(consent) { WhatIf = whatIf };
         await GuestCopy.RunAsync(engine, request, recorder, Ct);
         return recorder;
     }
@@ -132,11 +132,58 @@ public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
         Assert.Empty(downAsked.Files);
     }
 
+    /// <summary>
+    /// Before, -WhatIf asked about the new root folder, heard "no" and returned: none of the
+    /// files below it was shown. Now every folder and file is asked about, both ways, and still
+    /// nothing is written.
+    /// </summary>
+    [Fact]
+    public async Task WhatIf_asks_about_every_item_of_a_recursive_copy_and_writes_nothing()
+    {
+        string tree = Path.Combine(_local, "w");
+        Directory.CreateDirectory(Path.Combine(tree, "sub", "deeper"));
+        File.WriteAllText(Path.Combine(tree, "top.txt"), "t");
+        File.WriteAllText(Path.Combine(tree, "sub", "f.txt"), "f");
+        File.WriteAllText(Path.Combine(tree, "sub", "deeper", "d.txt"), "d");
+        string guestTree = Path.Combine(_guest, "gw");
+        Directory.CreateDirectory(Path.Combine(guestTree, "sub"));
+        File.WriteAllText(Path.Combine(guestTree, "a.txt"), "a");
+        File.WriteAllText(Path.Combine(guestTree, "sub", "b.txt"), "b");
+
+        var up = new GuestCopyRequest { ToGuest = true, Recurse = true, Destination = Path.Combine(_guest, "w") };
+        up.LocalSources.Add(new GuestCopySource(tree, isDirectory: true));
+        Recorder upAsked = await CopyAsync(up, consent: false, whatIf: true);
+
+        var down = new GuestCopyRequest { ToGuest = false, Recurse = true, Destination = Path.Combine(_local, "down") };
+        down.GuestSources.Add(guestTree);
+        Recorder downAsked = await CopyAsync(down, consent: false, whatIf: true);
+
+        string g = "qga:" + Path.Combine(_guest, "w");
+        Assert.Equal(
+            new[] { g, g + "/sub", g + "/sub/deeper", g + "/sub/deeper/d.txt", g + "/sub/f.txt", g + "/top.txt" },
+            upAsked.Asked.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray());
+        string l = Path.Combine(_local, "down");
+        Assert.Equal(
+            new[] { l, l + "/a.txt", l + "/sub", l + "/sub/b.txt" },
+            downAsked.Asked.Keys.OrderBy(k => k, StringComparer.Ordinal).ToArray());
+        Assert.False(Directory.Exists(Path.Combine(_guest, "w")));
+        Assert.False(Directory.Exists(l));
+        Assert.Empty(upAsked.Files);
+        Assert.Empty(downAsked.Files);
+        Assert.Empty(upAsked.Failures);
+        Assert.Empty(downAsked.Failures);
+        // Into the guest the tree is counted before the first byte: 3 files, 3 bytes.
+        Assert.Equal((3, 3L), upAsked.Plan);
+        Assert.Null(downAsked.Plan);
+    }
+
     private sealed class Recorder : IGuestCopyCallbacks
     {
         private readonly bool _consent;
 
         public Recorder(bool consent) => _consent = consent;
+
+        public bool WhatIf { get; init; }
 
         public ConcurrentDictionary<string, string> Asked { get; } = new();
 
@@ -157,5 +204,9 @@ public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
         public IProgress<TransferProgressInfo> ProgressFor(string fileName) => new Progress<TransferProgressInfo>();
 
         public void Completed(GuestCopiedFile file) => Files.Enqueue(file);
+
+        public (int Files, long Bytes)? Plan { get; private set; }
+
+        public void Planned(int files, long bytes) => Plan = (files, bytes);
     }
 }

@@ -204,6 +204,28 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
             "$W/local/x/y/f.txt" | Should -Exist
         }
 
+        It 'shows progress as a parent activity (files n of N, bytes of the whole copy) with each file under it' {
+            New-TestTree "$W/local/tree"
+            $total = (Get-ChildItem -Recurse -File "$W/local/tree" | Measure-Object Length -Sum).Sum
+            $ps = [powershell]::Create()
+            try {
+                $null = $ps.AddCommand('Import-Module').AddArgument($env:QEMUGUEST_MODULE_PATH).AddStatement()
+                $null = $ps.AddCommand('Copy-VMGuestFile').AddParameter('Session', $S).AddParameter('LocalToGuest').AddParameter('Recurse').
+                    AddParameter('Source', "$W/local/tree").AddParameter('Destination', "$W/guest/progress")
+                $null = $ps.Invoke()
+                $ps.Streams.Error | Should -BeNullOrEmpty
+                $records = @($ps.Streams.Progress)
+            }
+            finally { $ps.Dispose() }
+            $parents = @($records | Where-Object { $_.ParentActivityId -lt 0 -and $_.Activity -like 'Copy-VMGuestFile to *' })
+            $parents.Count | Should -BeGreaterThan 0
+            $parentId = $parents[0].ActivityId
+            $size = ($total / 1024).ToString('0.0', [cultureinfo]::InvariantCulture) + ' KiB'
+            $parents.StatusDescription | Should -Contain "files 4 of 4, $size of $size"
+            $children = @($records | Where-Object { $_.ParentActivityId -eq $parentId -and $_.RecordType -ne 'Completed' })
+            ($children.Activity | Sort-Object -Unique) | Should -Be @('a.txt', 'b.log', 'c.txt', 'd.bin')
+        }
+
         It 'copies nothing with -WhatIf' {
             New-TestTree "$W/local/tree"
             Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/tree" -Destination "$W/guest/tree" -Recurse -WhatIf

@@ -108,6 +108,24 @@ Describe 'Completion of guest paths' {
         (TabExpansion2 -inputScript $local2 -cursorColumn $local2.Length).CompletionMatches.CompletionText | Should -Contain "$T/local.txt"
     }
 
+    It 'guest names with quotes, typographic quotes, $( ), backticks and spaces complete quoted, each parsing back to exactly its path; names with a newline or ESC are not offered' {
+        $names = @("it's", "smart`u{2018}quote`u{2019}", 'sub$(touch pwned)', 'back`tick', 'semi;colon', 'sp ace', 'plain.txt', "new`nline", "esc`e[31mred")
+        $folder = "/srv/qg-hostile-$Marker/"
+        $r = Invoke-VMGuestCommand -Session $S sh -ArgumentList (@('-c', 'mkdir -p "$0" && cd "$0" && touch -- "$@"', $folder) + $names)
+        $r.ExitCode | Should -Be 0
+        $line = "Copy-VMGuestFile -Session `$S -GuestToLocal -Source $folder"
+        $texts = @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText)
+        $values = foreach ($text in $texts) {
+            $errors = $null
+            $ast = [Management.Automation.Language.Parser]::ParseInput("Write-Output $text", [ref] $null, [ref] $errors)
+            $errors | Should -BeNullOrEmpty -Because $text
+            $element = $ast.EndBlock.Statements[0].PipelineElements[0].CommandElements[1]
+            $element | Should -BeOfType ([Management.Automation.Language.StringConstantExpressionAst]) -Because $text
+            $element.Value
+        }
+        ($values | Sort-Object) | Should -Be (@($names[0..6] | ForEach-Object { $folder + $_ }) | Sort-Object)
+    }
+
     It 'an unreachable VM completes nothing (no error, no local names)' {
         $line = 'Copy-VMGuestFile -VMName no-such-vm-qg -GuestToLocal -Source /srv/'
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches | Should -BeNullOrEmpty

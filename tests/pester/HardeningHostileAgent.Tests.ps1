@@ -97,6 +97,32 @@ Describe 'Cmdlets against the hostile agent program' {
 # Issue 15: a recursive copy out of the guest takes names, sizes and counts from the guest.
 # Each test performs the attack through the hostile agent; before the fix the names wrote
 # outside -Destination and the endless listings grew pwsh to gigabytes.
+Describe 'Error texts from the guest (forged-errors)' {
+    BeforeAll { Set-Mode 'forged-errors' }
+    AfterAll { Set-Mode 'normal' }
+
+    It 'words wrapped in terminal escapes do not choose the category, and the text is printed escaped' {
+        # Before: "Permission denied" anywhere in the text made the category PermissionDenied.
+        $null = Open-VMGuestFile -Session $S -Path /etc/shadow -TimeoutSec 5 -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'AgentGenericError,*'
+        $err[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $err[0].ErrorDetails.RecommendedAction | Should -BeNullOrEmpty
+        foreach ($text in $err[0].Exception.Message, $err[0].ErrorDetails.Message, ($err[0] | Out-String)) {
+            $text | Should -Not -Match "[`u{0}-`u{8}`u{b}-`u{1f}`u{7f}-`u{9f}`u{202e}]"
+            $text | Should -BeLike '*Permission denied*'
+        }
+    }
+
+    It 'a "class" written into the text does not change the ErrorId' {
+        $null = Get-VMGuestHostName -Session $S -TimeoutSec 5 -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'AgentGenericError,*'
+        $err[0].FullyQualifiedErrorId | Should -Not -BeLike 'AgentCommandNotFound*'
+        $err[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+    }
+}
+
 Describe 'Copy-VMGuestFile -GuestToLocal -Recurse against hostile listings' {
     BeforeEach {
         $script:W = Join-Path $T ([guid]::NewGuid().ToString('n').Substring(0, 8))
@@ -237,6 +263,38 @@ Copy-VMGuestFile -VMName hostile-vm -GuestToLocal -Recurse -Source '$W/tree' -De
 # guest's: the objects keep them raw, a name that is not one component gets no FullName (piped
 # on, it would name some other item), -Recurse never descends through one, the console shows
 # every name escaped, and absurd numbers are kept or shown as unknown, never a crash.
+Describe 'Guest-path completion against hostile listings' {
+    AfterEach {
+        Set-Mode 'normal'
+        if ($script:L) { Remove-VMGuestSession -Session $L -Confirm:$false; $script:L = $null }
+    }
+
+    It 'list-names: offers only names that are one printable component, inside the asked folder, each parsing back to itself' {
+        Set-Mode 'list-names'
+        # A new session: a session keeps the agent's command list it first saw.
+        $script:L = New-VMGuestSession -ConnectionString "unix:$Socket" -Name hostile -ConnectTimeoutSec 5
+        $folder = "$T/tree/"
+        $line = "Copy-VMGuestFile -Session `$L -GuestToLocal -Source $folder"
+        $texts = @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Where-Object { $_ })
+        $texts.Count | Should -BeGreaterThan 0
+        foreach ($text in $texts) {
+            $errors = $null
+            $ast = [Management.Automation.Language.Parser]::ParseInput("Write-Output $text", [ref] $null, [ref] $errors)
+            $errors | Should -BeNullOrEmpty -Because $text
+            $value = $ast.EndBlock.Statements[0].PipelineElements[0].CommandElements[1]
+            $value | Should -BeOfType ([Management.Automation.Language.StringConstantExpressionAst]) -Because "[$text] of $($texts -join ' | ')"
+            $value.Value | Should -BeLike "$folder*"
+            $name = $value.Value.Substring($folder.Length).TrimEnd('/')
+            $name | Should -Not -BeIn @('', '.', '..')
+            $name | Should -Not -Match '[/\\\x00-\x1f\x7f]'
+        }
+        $names = $texts | ForEach-Object { ([Management.Automation.Language.Parser]::ParseInput("Write-Output $_", [ref] $null, [ref] $null)).EndBlock.Statements[0].PipelineElements[0].CommandElements[1].Value.Substring($folder.Length) }
+        $names | Should -Contain 'good.txt'
+        $names | Should -Contain 'sub/'
+        $names | Should -Not -Contain '../../x'
+    }
+}
+
 Describe 'Get-VMGuestChildItem against hostile listings' {
     AfterEach {
         Set-Mode 'normal'

@@ -60,6 +60,47 @@ Describe 'New-VMGuestSession' {
         $err[0].TargetObject | Should -Be 'no-such-vm'
     }
 
+    It 'turns a session Broken when its agent is gone, and Opened again once an agent answers' {
+        $own = Start-LocalAgent -Kind Stock
+        try {
+            $s = New-VMGuestSession -ConnectionString $own.ConnectionString -Name 'pester-broken'
+            $null = Get-VMGuestHostName -Session $s
+            $s.State | Should -Be 'Opened'
+            $own.Process.Kill($true); $null = $own.Process.WaitForExit(10000)
+            Remove-Item -Force $own.Socket -ErrorAction SilentlyContinue
+            $err = $null
+            $null = Get-VMGuestHostName -Session $s -TimeoutSec 5 -ErrorVariable err -ErrorAction SilentlyContinue
+            $err[0].FullyQualifiedErrorId | Should -BeLike 'AgentDisconnected,*'
+            $s.State | Should -Be 'Broken'
+            (Get-VMGuestSession -Name 'pester-broken' | Out-String) | Should -Match 'Broken'
+            $own | Restart-LocalAgent
+            # -Verbose traces the reconnect and sync, then each call with how it ended.
+            $verbose = @(Get-VMGuestHostName -Session $s -TimeoutSec 30 -Verbose 4>&1 | Where-Object { $_ -is [Management.Automation.VerboseRecord] } | ForEach-Object Message)
+            $s.State | Should -Be 'Opened'
+            $verbose | Should -Contain 'pester-broken: guest-get-host-name (connecting, then syncing: 0xFF + guest-sync-delimited, first)'
+            @($verbose -like 'pester-broken: guest-get-host-name answered in * ms').Count | Should -Be 1
+            # Without -Verbose nothing is traced.
+            @(Get-VMGuestHostName -Session $s 4>&1 | Where-Object { $_ -is [Management.Automation.VerboseRecord] }).Count | Should -Be 0
+        }
+        finally { $own | Stop-LocalAgent }
+    }
+
+    It 'names the VM on every error record (VMName, as PSComputerName for Invoke-Command)' {
+        $s = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name 'pester-err'
+        $err = $null
+        # An agent error: its target is the path, the VM is still named.
+        $null = Open-VMGuestFile -Session $s -Path (Join-Path $Agent.Directory 'missing/x.txt') -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].VMName | Should -Be 'pester-err'
+        # A per-item failure of a copy (target: the guest path).
+        $local = Join-Path $Agent.Directory 'local-src.txt'
+        Set-Content $local 'x'
+        Copy-VMGuestFile -Session $s -LocalToGuest $local (Join-Path $Agent.Directory 'nofolder/') -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].VMName | Should -Be 'pester-err'
+        # A VM that cannot be reached at all.
+        'no-such-vm' | Get-VMGuestHostName -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].VMName | Should -Be 'no-such-vm'
+    }
+
     It 'closes sessions with Remove-VMGuestSession' {
         $s = New-VMGuestSession -ConnectionString $Agent.ConnectionString -Name 'pester-close'
         $s | Remove-VMGuestSession -Confirm:$false

@@ -93,9 +93,19 @@ public static class ErrorTable
     private static readonly string[] PermissionTexts = { "Permission denied", "Access is denied", "Operation not permitted", "access denied" };
     private static readonly string[] TimeoutTexts = { "timed out", "timeout" };
 
-    /// <summary>The category of a GenericError from its description: not found, permission, timeout, else InvalidOperation.</summary>
+    /// <summary>
+    /// The category of a GenericError from its description: not found, permission, timeout, else
+    /// InvalidOperation. Agents' own texts are plain printable lines; a description with control
+    /// characters, terminal escapes or bidi overrides was made to deceive, and its words do not
+    /// choose the category (InvalidOperation). The ErrorId comes from the reply's class member,
+    /// never from the text, so a "class" written into the description changes nothing either.
+    /// </summary>
     public static ErrorCategory AgentFailureCategory(string description)
     {
+        if (GuestText.Printable(description, multiline: false) != description)
+        {
+            return ErrorCategory.InvalidOperation;
+        }
         static bool Any(string text, string[] needles)
         {
             foreach (var n in needles)
@@ -191,6 +201,22 @@ public static class ErrorTable
     public static ErrorRecord RelativeGuestPathError(string path) => Create(RelativeGuestPath, ErrorCategory.InvalidArgument,
         "The guest path '" + QemuGuest.Protocol.Validation.PathComponent.Printable(path) + "' is relative: give an absolute path (/srv/x, C:\\x). A relative path would mean the agent's working folder.",
         path);
+
+    /// <summary>
+    /// Tags <paramref name="record"/> with the VM it concerns, as Invoke-Command's PSComputerName:
+    /// a VMName note property ($Error | Where-Object VMName -eq web01), whatever its target object
+    /// (often the guest path). PowerShell keeps an object's note properties with the object, so
+    /// $Error, -ErrorVariable and Receive-Job see it.
+    /// </summary>
+    public static ErrorRecord ForVM(ErrorRecord record, string vmName)
+    {
+        var ps = PSObject.AsPSObject(record);
+        if (ps.Properties["VMName"] is null)
+        {
+            ps.Properties.Add(new PSNoteProperty("VMName", vmName));
+        }
+        return record;
+    }
 
     public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target)
     {

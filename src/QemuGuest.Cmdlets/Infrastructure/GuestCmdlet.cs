@@ -175,6 +175,11 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>-Verbose given, or $VerbosePreference asks for it: then each agent call is traced.</summary>
+    private bool VerboseWanted => MyInvocation.BoundParameters.TryGetValue("Verbose", out object? v)
+        ? ((SwitchParameter)v).IsPresent
+        : GetVariableValue("VerbosePreference") is ActionPreference p && p != ActionPreference.SilentlyContinue && p != ActionPreference.Ignore;
+
     private IEnumerable<GuestSession> ResolveTargets()
     {
         if (ParameterSetName is SessionParameterSet or SessionCredentialParameterSet)
@@ -183,8 +188,8 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             {
                 if (s.IsDisposed)
                 {
-                    OnTargetUnavailable(s.Name, ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ResourceUnavailable,
-                        $"The session '{s.Name}' (Id {s.Id}) is closed.", s));
+                    OnTargetUnavailable(s.Name, ErrorTable.ForVM(ErrorTable.Create(ErrorTable.SessionNotFound, ErrorCategory.ResourceUnavailable,
+                        $"The session '{s.Name}' (Id {s.Id}) is closed.", s), s.TargetName));
                     continue;
                 }
                 yield return s;
@@ -199,18 +204,20 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             {
                 try
                 {
+                    WriteVerbose(name + ": no open session of that name: connecting to the relay's endpoint for it and syncing");
                     session = SessionFactory.OpenForVM(name, temporary: true);
                     _temporarySessions.Add(session);
+                    WriteVerbose(name + ": connected (" + session.ConnectionString + ")");
                 }
                 catch (GuestTaskException ex)
                 {
-                    OnTargetUnavailable(name, ErrorTable.ToErrorRecord(ex, name));
+                    OnTargetUnavailable(name, ErrorTable.ForVM(ErrorTable.ToErrorRecord(ex, name), name));
                     continue;
                 }
                 catch (Exception ex) when (ex is not PipelineStoppedException)
                 {
-                    OnTargetUnavailable(name, ErrorTable.Create(ErrorTable.VMNotFound, ErrorCategory.ObjectNotFound,
-                        $"No session named '{name}' and no relay endpoint for VM '{name}': {ex.Message}", name));
+                    OnTargetUnavailable(name, ErrorTable.ForVM(ErrorTable.Create(ErrorTable.VMNotFound, ErrorCategory.ObjectNotFound,
+                        $"No session named '{name}' and no relay endpoint for VM '{name}': {ex.Message}", name), name));
                     continue;
                 }
             }
@@ -270,12 +277,13 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             throw new PipelineStoppedException();
         }
 
-        var context = new GuestOperationContext(this, session, options, _stopping.Token);
+        var context = new GuestOperationContext(this, session, options, _stopping.Token, VerboseWanted);
         var task = Task.Run(async () =>
         {
             try
             {
                 await operation(context).ConfigureAwait(false);
+                session.NoteOutcome(null);
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
@@ -283,7 +291,8 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
             }
             catch (Exception ex)
             {
-                var record = ErrorTable.ToErrorRecord(ex, session.TargetName);
+                session.NoteOutcome(ex);
+                var record = ErrorTable.ForVM(ErrorTable.ToErrorRecord(ex, session.TargetName), session.TargetName);
                 Post(c => c.WriteError(record));
             }
             finally

@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Cmdlets.Sessions;
 using QemuGuest.Protocol;
+using QemuGuest.Protocol.Facade;
 using QemuGuest.Protocol.Processes;
 
 namespace QemuGuest.Cmdlets.Infrastructure;
@@ -13,18 +14,19 @@ public sealed class GuestOperationContext
 {
     private readonly GuestCmdlet _cmdlet;
 
-    internal GuestOperationContext(GuestCmdlet cmdlet, GuestSession session, QgaCallOptions options, CancellationToken cancellationToken)
+    internal GuestOperationContext(GuestCmdlet cmdlet, GuestSession session, QgaCallOptions options, CancellationToken cancellationToken, bool trace = false)
     {
         _cmdlet = cmdlet;
         Session = session;
         CallOptions = options;
         CancellationToken = cancellationToken;
+        Channel = trace ? new TracingChannel(session.Channel, WriteVerbose, session.TargetName) : session.Channel;
     }
 
     public GuestSession Session { get; }
 
-    /// <summary>The channel to the agent (thread-safe).</summary>
-    public IGuestAgentChannel Channel => Session.Channel;
+    /// <summary>The channel to the agent (thread-safe); with -Verbose it traces each call.</summary>
+    public IGuestAgentChannel Channel { get; }
 
     public QgaCallOptions CallOptions { get; }
 
@@ -76,7 +78,12 @@ public sealed class GuestOperationContext
 
     public void WriteProgress(ProgressRecord record) => _cmdlet.Post(c => c.WriteProgress(record));
 
-    public void WriteError(ErrorRecord record) => _cmdlet.Post(c => c.WriteError(record));
+    /// <summary>Writes a non-terminating error, tagged with the VMName it came from.</summary>
+    public void WriteError(ErrorRecord record)
+    {
+        ErrorTable.ForVM(record, Session.TargetName);
+        _cmdlet.Post(c => c.WriteError(record));
+    }
 
     /// <summary>
     /// Asks ShouldProcess (-WhatIf/-Confirm) on the pipeline thread for one item an operation

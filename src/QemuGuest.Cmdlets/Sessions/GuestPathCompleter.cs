@@ -22,6 +22,8 @@ public sealed class GuestPathCompleter : IArgumentCompleter
 
     private const int MaxResults = 500;
 
+    private static readonly char[] Separators = { '/', '\\' };
+
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete, CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         string word = (wordToComplete ?? string.Empty).Trim('\'', '"');
@@ -74,9 +76,12 @@ public sealed class GuestPathCompleter : IArgumentCompleter
             GuestChildItems.ListAsync(engine, folder + "*", n => n.StartsWith(prefix, comparison), null, recurse: false, item =>
             {
                 if (item.FullName is null || results.Count >= MaxResults || GuestChildItems.ComponentProblem(item.Entry.Name, engine.Profile.IsWindows) is not null
-                    || GuestText.Printable(item.Entry.Name, multiline: false) != item.Entry.Name)
+                    || GuestText.Printable(item.Entry.Name, multiline: false) != item.Entry.Name || item.Entry.Name.IndexOfAny(Separators) >= 0)
                 {
-                    // Only names that can be typed back as shown: a name with control characters is not offered.
+                    // Only names that can be typed back as shown: a name with control characters is
+                    // not offered. Nor one with a backslash, even from a POSIX guest where it is one
+                    // component: the cmdlets take either separator in a guest path, so lnk\..\..\x
+                    // would lead out of the folder.
                     return;
                 }
                 string text = folder + item.Entry.Name + (item.Entry.Kind == GuestEntryKind.Directory ? folder[folder.Length - 1].ToString() : string.Empty);
@@ -143,13 +148,20 @@ public sealed class GuestPathCompleter : IArgumentCompleter
         };
     }
 
-    private static string Quote(string text)
+    /// <summary>
+    /// The path as PowerShell reads it back: bare when it holds only characters that mean nothing
+    /// to the parser, else single-quoted with every quote doubled, including the typographic
+    /// quotes (‘ ’ ‚ ‛) PowerShell also takes for single quotes: a guest name such as it‘s or
+    /// $(...) must end up as that text, never end the string early or run.
+    /// </summary>
+    internal static string Quote(string text)
     {
         foreach (char c in text)
         {
-            if (char.IsWhiteSpace(c) || "'\"`$&|;,(){}[]<>@#".IndexOf(c) >= 0)
+            bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "/\\:._-+=~".IndexOf(c) >= 0;
+            if (!plain)
             {
-                return "'" + text.Replace("'", "''") + "'";
+                return "'" + CodeGeneration.EscapeSingleQuotedStringContent(text) + "'";
             }
         }
         return text;

@@ -15,6 +15,7 @@ public sealed class GuestSession : IDisposable
     private static int s_nextId;
     private readonly IDisposable? _owner;
     private int _disposed;
+    private int _broken;
 
     internal GuestSession(string name, string? vmName, string connectionString, IGuestAgentChannel channel, IDisposable? owner, bool isTemporary)
     {
@@ -45,8 +46,13 @@ public sealed class GuestSession : IDisposable
     /// <summary>The name output objects, errors and progress report for this session: the VM name, else the session name.</summary>
     internal string TargetName => VMName ?? Name;
 
-    /// <summary>Opened or Closed.</summary>
-    public string State => Volatile.Read(ref _disposed) == 0 ? "Opened" : "Closed";
+    /// <summary>
+    /// Opened; Broken when the last command through it found the agent gone (connection refused
+    /// or lost: the VM stopped, the agent died), as a PSSession whose computer went away; Closed
+    /// once removed. A Broken session is still usable: the next command reconnects, and an answer
+    /// from the agent (a reply or an agent error) makes it Opened again.
+    /// </summary>
+    public string State => Volatile.Read(ref _disposed) != 0 ? "Closed" : Volatile.Read(ref _broken) != 0 ? "Broken" : "Opened";
 
     /// <summary>True for a session a cmdlet opened itself for -VMName; closed when that cmdlet ends.</summary>
     internal bool IsTemporary { get; }
@@ -57,6 +63,17 @@ public sealed class GuestSession : IDisposable
     internal GuestSessionFacts Facts { get; } = new();
 
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Records how a command through this session ended (null: it succeeded), for <see cref="State"/>.</summary>
+    internal void NoteOutcome(Exception? failure)
+    {
+        bool gone = false;
+        for (Exception? e = failure; e is not null; e = e.InnerException)
+        {
+            gone |= e is QgaDisconnectedException;
+        }
+        Volatile.Write(ref _broken, gone ? 1 : 0);
+    }
 
     public void Dispose()
     {

@@ -199,7 +199,11 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
             request.Destination = local;
         }
 
-        return context => CopyAsync(context, request, passThru);
+        // -WhatIf given, or $WhatIfPreference: read here, on the pipeline thread.
+        bool whatIf = MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? w)
+            ? ((SwitchParameter)w).IsPresent
+            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+        return context => CopyAsync(context, request, passThru, whatIf);
     }
 
     private void ResolveLocalSource(string source, bool literal, List<GuestCopySource> items)
@@ -248,13 +252,13 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
 
     private static bool EndsWithSeparator(string path) => path.EndsWith("/", StringComparison.Ordinal) || path.EndsWith("\\", StringComparison.Ordinal);
 
-    private static async Task CopyAsync(GuestOperationContext context, GuestCopyRequest request, bool passThru)
+    private static async Task CopyAsync(GuestOperationContext context, GuestCopyRequest request, bool passThru, bool whatIf)
     {
         var engine = await GuestTransferEngine.OpenAsync(context.Channel, context.Session.Facts, context.CallOptions, context.Session.TargetName, context.CancellationToken).ConfigureAwait(false);
         var progress = new TransferProgress(context, $"Copy-VMGuestFile {(request.ToGuest ? "to" : "from")} {context.Session.TargetName}");
         try
         {
-            await GuestCopy.RunAsync(engine, request, new Callbacks(context, progress, passThru), context.CancellationToken).ConfigureAwait(false);
+            await GuestCopy.RunAsync(engine, request, new Callbacks(context, progress, passThru, whatIf), context.CancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -269,12 +273,15 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
         private readonly TransferProgress _progress;
         private readonly bool _passThru;
 
-        public Callbacks(GuestOperationContext context, TransferProgress progress, bool passThru)
+        public Callbacks(GuestOperationContext context, TransferProgress progress, bool passThru, bool whatIf)
         {
             _context = context;
             _progress = progress;
             _passThru = passThru;
+            WhatIf = whatIf;
         }
+
+        public bool WhatIf { get; }
 
         public Task<bool> ShouldProcessAsync(string target, string action) => _context.ShouldProcessAsync(target, action);
 
@@ -284,11 +291,13 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
 
         public IProgress<TransferProgressInfo> ProgressFor(string fileName) => _progress.For(fileName);
 
+        public void Planned(int files, long bytes) => _progress.Plan(files, bytes);
+
         /// <summary>Both directions end here once the destination is in place: the last progress update and, with -PassThru, the result object.</summary>
         public void Completed(GuestCopiedFile file)
         {
             TransferResult result = file.Result;
-            _progress.Report(file.Name, result.Bytes, result.Expected, result.Duration, force: true);
+            _progress.FileDone(file.Name, result.Bytes, result.Expected, result.Duration);
             if (_passThru)
             {
                 _context.WriteObject(new GuestFileCopyResult

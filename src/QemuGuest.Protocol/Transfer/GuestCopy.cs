@@ -70,6 +70,34 @@ public sealed class GuestCopy
             }
         }
 
+        int plannedFiles = 0;
+        long plannedBytes = 0;
+        foreach (GuestCopySource item in _request.LocalSources)
+        {
+            try
+            {
+                if (!item.IsDirectory)
+                {
+                    plannedFiles++;
+                    plannedBytes += new FileInfo(item.Path).Length;
+                    continue;
+                }
+                var dirs = new List<string>();
+                var files = new List<string>();
+                Walk(item.Path, string.Empty, dirs, files);
+                foreach (string rel in files)
+                {
+                    plannedFiles++;
+                    plannedBytes += new FileInfo(Path.Combine(item.Path, rel.Replace('/', Path.DirectorySeparatorChar))).Length;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Counted as far as it could be; the copy itself reports the item.
+            }
+        }
+        _callbacks.Planned(plannedFiles, plannedBytes);
+
         foreach (GuestCopySource item in _request.LocalSources)
         {
             string target = container ? _engine.Join(_request.Destination, Path.GetFileName(item.Path.TrimEnd(Path.DirectorySeparatorChar))) : _request.Destination;
@@ -94,18 +122,13 @@ public sealed class GuestCopy
         }
         if (root is null)
         {
-            if (!await _callbacks.ShouldProcessAsync(GuestTarget(guestRoot), "Create guest folder").ConfigureAwait(false))
+            if (await _callbacks.ShouldProcessAsync(GuestTarget(guestRoot), "Create guest folder").ConfigureAwait(false))
+            {
+                await CreateGuestRootAsync(guestRoot).ConfigureAwait(false);
+            }
+            else if (!_callbacks.WhatIf)
             {
                 return;
-            }
-            try
-            {
-                await _engine.CreateFolderAsync(guestRoot, Force, _ct).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (GuestErrorText.IsMissing(ex) || ex is TransferException { Kind: TransferFailureKind.DestinationFolderNotFound })
-            {
-                throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
-                    $"The guest folder '{GuestTransferEngine.Parent(guestRoot)}' does not exist: create it first or add -Force.", guestRoot, ex);
             }
         }
 
@@ -128,6 +151,19 @@ public sealed class GuestCopy
             string local = Path.Combine(localRoot, rel.Replace('/', Path.DirectorySeparatorChar));
             string guest = _engine.Join(guestRoot, rel);
             await GuardAsync(guest, () => UploadFileAsync(local, guest)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task CreateGuestRootAsync(string guestRoot)
+    {
+        try
+        {
+            await _engine.CreateFolderAsync(guestRoot, Force, _ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (GuestErrorText.IsMissing(ex) || ex is TransferException { Kind: TransferFailureKind.DestinationFolderNotFound })
+        {
+            throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
+                $"The guest folder '{GuestTransferEngine.Parent(guestRoot)}' does not exist: create it first or add -Force.", guestRoot, ex);
         }
     }
 
@@ -252,11 +288,14 @@ public sealed class GuestCopy
                 throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
                     $"The local folder '{parent}' does not exist: create it first or add -Force.", localRoot);
             }
-            if (!await _callbacks.ShouldProcessAsync(localRoot, "Create local folder").ConfigureAwait(false))
+            if (await _callbacks.ShouldProcessAsync(localRoot, "Create local folder").ConfigureAwait(false))
+            {
+                Directory.CreateDirectory(localRoot);
+            }
+            else if (!_callbacks.WhatIf)
             {
                 return;
             }
-            Directory.CreateDirectory(localRoot);
         }
         var walk = new DownloadWalk(Path.GetFullPath(localRoot));
         try
@@ -324,7 +363,8 @@ public sealed class GuestCopy
     /// <summary>
     /// A folder the guest named, inside the walk: an existing real folder is merged into; a link
     /// is never followed (DestinationIsLink); a new one is created only when ShouldProcess
-    /// agrees. False when it was not created (-WhatIf, or No at -Confirm): its content is skipped.
+    /// agrees. False when it was declined at -Confirm: its content is skipped; under -WhatIf
+    /// the walk goes on, so every item is shown.
     /// </summary>
     private async Task<bool> EnsureLocalFolderAsync(string local)
     {
@@ -334,7 +374,7 @@ public sealed class GuestCopy
         }
         if (!await _callbacks.ShouldProcessAsync(local, "Create local folder").ConfigureAwait(false))
         {
-            return false;
+            return _callbacks.WhatIf;
         }
         Directory.CreateDirectory(local);
         return true;
@@ -342,7 +382,8 @@ public sealed class GuestCopy
 
     private async Task DownloadFileAsync(string guestPath, string localPath, long size, bool guestNamed = false)
     {
-        GuestTransferEngine.CheckDownloadTarget(localPath, Force, guestNamed);
+        // Under -WhatIf the folders of a walk were shown, not made: their absence is no error.
+        GuestTransferEngine.CheckDownloadTarget(localPath, Force, guestNamed, folderNotMadeForWhatIf: _callbacks.WhatIf && guestNamed);
         // Asked before anything is created: under -WhatIf not even the folder appears.
         if (!await _callbacks.ShouldProcessAsync(localPath, $"Copy guest file '{GuestTarget(guestPath)}' here").ConfigureAwait(false))
         {

@@ -403,7 +403,7 @@ public sealed class GuestTransferEngine
     /// when the guest named it (<paramref name="guestNamed"/>, inside a recursive copy), not a
     /// folder, absent or <paramref name="overwrite"/>, and its folder there or to be created.
     /// </summary>
-    public static void CheckDownloadTarget(string localPath, bool overwrite, bool guestNamed)
+    public static void CheckDownloadTarget(string localPath, bool overwrite, bool guestNamed, bool folderNotMadeForWhatIf = false)
     {
         if (guestNamed && HostPath.Inspect(localPath) == HostEntryKind.Link)
         {
@@ -419,7 +419,7 @@ public sealed class GuestTransferEngine
             throw new TransferException(TransferFailureKind.DestinationExists, $"The local file '{localPath}' exists: add -Force to overwrite it.", localPath);
         }
         string? parent = Path.GetDirectoryName(localPath);
-        if (parent is { Length: > 0 } && !Directory.Exists(parent) && !overwrite)
+        if (parent is { Length: > 0 } && !Directory.Exists(parent) && !overwrite && !folderNotMadeForWhatIf)
         {
             throw new TransferException(TransferFailureKind.DestinationFolderNotFound,
                 $"The local folder '{parent}' does not exist: create it first or add -Force.", localPath);
