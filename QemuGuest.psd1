@@ -46,6 +46,7 @@
         'Invoke-VMGuestCommand'
         'Invoke-VMGuestRpc'
         'Invoke-VMGuestScript'
+        'Invoke-VMGuestScriptBlock'
         'Move-VMGuestItem'
         'New-VMGuestDirectory'
         'New-VMGuestPSSession'

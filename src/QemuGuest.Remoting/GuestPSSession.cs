@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Management.Automation;
+using System.Management.Automation.Host;
 using System.Management.Automation.Remoting;
 using System.Management.Automation.Runspaces;
 using System.Threading;
@@ -22,10 +23,18 @@ public static class GuestPSSession
     /// (the server's own end, or the time limit). <paramref name="cmdlet"/> is the calling
     /// PSCmdlet (its host and the session's registration).
     /// </summary>
-    public static PSSession Open(Stream stdio, string computerName, string? name, Func<string> describeEnd, PSCmdlet cmdlet, TimeSpan openTimeout)
+    public static PSSession Open(Stream stdio, string computerName, string? name, Func<string> describeEnd, PSCmdlet cmdlet, TimeSpan openTimeout) =>
+        PSSession.Create(OpenRunspace(stdio, computerName, name, describeEnd, cmdlet.Host, openTimeout), TransportName, cmdlet);
+
+    /// <summary>
+    /// Opens a remote runspace over the started guest server, not registered anywhere (a
+    /// one-shot caller such as Invoke-VMGuestScriptBlock closes it itself), or throws as
+    /// <see cref="Open"/>.
+    /// </summary>
+    public static Runspace OpenRunspace(Stream stdio, string computerName, string? name, Func<string> describeEnd, PSHost? host, TimeSpan openTimeout)
     {
         var info = new GuestConnectionInfo(stdio, computerName, describeEnd) { OpenTimeout = (int)Math.Min(int.MaxValue, openTimeout.TotalMilliseconds) };
-        Runspace runspace = RunspaceFactory.CreateRunspace(info, cmdlet.Host, TypeTable.LoadDefaultTypeFiles(), null, name);
+        Runspace runspace = RunspaceFactory.CreateRunspace(info, host, TypeTable.LoadDefaultTypeFiles(), null, name);
         using var opened = new ManualResetEventSlim();
         runspace.StateChanged += (_, e) =>
         {
@@ -55,6 +64,6 @@ public static class GuestPSSession
                 reason);
         }
 
-        return PSSession.Create(runspace, TransportName, cmdlet);
+        return runspace;
     }
 }

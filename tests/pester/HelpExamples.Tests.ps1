@@ -145,6 +145,14 @@ $dotnet = (Get-Command dotnet -CommandType Application | Select-Object -First 1)
 $PSDefaultParameterValues['New-VMGuestPSSession:PowerShellPath'] = (Resolve-Path ./pwsh).Path
 Set-Content ./app.conf 'listen 8080'
 '@
+    # Invoke-VMGuestScriptBlock: the same launcher, for its -PowerShellPath.
+    $Setup['Invoke-VMGuestScriptBlock'] = @'
+$dotnet = (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source
+"#!/bin/sh`nexec '$dotnet' '$(Join-Path $PSHOME 'pwsh.dll')' `"`$@`"`n" | Set-Content ./pwsh -NoNewline
+& chmod 755 ./pwsh
+$PSDefaultParameterValues['Invoke-VMGuestScriptBlock:PowerShellPath'] = (Resolve-Path ./pwsh).Path
+'@
+    $Setup['about_QemuGuest_PSDirect'] = $Setup['Invoke-VMGuestScriptBlock'] + "`n`$PSDefaultParameterValues['New-VMGuestPSSession:PowerShellPath'] = (Resolve-Path ./pwsh).Path"
     # A program that reads its streamed standard input.
     $Setup['Write-VMGuestExecStream'] = '$processId = (Start-VMGuestExecStream -VMName web01 /bin/cat -StreamInput).Pid'
 

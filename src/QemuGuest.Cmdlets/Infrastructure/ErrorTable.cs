@@ -67,6 +67,12 @@ public static class ErrorTable
     /// <summary>PowerShell started in the guest but no session opened (it ended, or did not answer in time).</summary>
     public const string GuestPSSessionFailed = "GuestPSSessionFailed";
 
+    /// <summary>The guest's PowerShell ended or its link broke while a script block ran (Invoke-VMGuestScriptBlock).</summary>
+    public const string GuestPSSessionBroken = "GuestPSSessionBroken";
+
+    /// <summary>A $using: variable of the script block has no value here (Invoke-Command's rule).</summary>
+    public const string UsingVariableUndefined = "UsingVariableUndefined";
+
     /// <summary>ErrorId and category for an exception thrown while talking to a guest.</summary>
     public static (string ErrorId, ErrorCategory Category) Classify(Exception exception) => exception switch
     {

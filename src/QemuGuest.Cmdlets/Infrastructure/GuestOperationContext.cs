@@ -76,6 +76,10 @@ public sealed class GuestOperationContext
 
     public void WriteWarning(string text) => _cmdlet.Post(c => c.WriteWarning(text));
 
+    public void WriteDebug(string text) => _cmdlet.Post(c => c.WriteDebug(text));
+
+    public void WriteInformation(InformationRecord record) => _cmdlet.Post(c => c.WriteInformation(record));
+
     public void WriteProgress(ProgressRecord record) => _cmdlet.Post(c => c.WriteProgress(record));
 
     /// <summary>Writes a non-terminating error, tagged with the VMName it came from.</summary>

@@ -40,9 +40,6 @@ namespace QemuGuest.Cmdlets.Remoting;
 [OutputType("System.Management.Automation.Runspaces.PSSession")]
 public sealed class NewVMGuestPSSessionCommand : GuestCmdlet
 {
-    /// <summary>The PowerShell version the remoting assembly was compiled against: it binds only there and later.</summary>
-    private static readonly Version RequiredVersion = new(7, 6);
-
     /// <summary>PowerShell in the guest: a path, or a name on the agent's PATH; default pwsh.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -60,13 +57,7 @@ public sealed class NewVMGuestPSSessionCommand : GuestCmdlet
 
     protected override void BeginProcessing()
     {
-        Version running = typeof(PSObject).Assembly.GetName().Version ?? new Version(0, 0);
-        if (running < RequiredVersion)
-        {
-            ThrowTerminatingError(ErrorTable.Create(ErrorTable.PowerShellVersionUnsupported, ErrorCategory.NotImplemented,
-                "New-VMGuestPSSession needs PowerShell 7.6 or later; this is PowerShell " + running.ToString(2) + ". Run it from pwsh 7.6+.", running));
-        }
-
+        PSDirectLoader.RequireSupportedPowerShell(this, "New-VMGuestPSSession");
         base.BeginProcessing();
     }
 
@@ -91,7 +82,7 @@ public sealed class NewVMGuestPSSessionCommand : GuestCmdlet
             try
             {
                 stdio = await GuestStdioStream.StartAsync(session.Channel, session.Facts, context.CallOptions, session.TargetName, program,
-                    new[] { "-s", "-NoLogo", "-NoProfile" }, owned, context.CancellationToken).ConfigureAwait(false);
+                    PSDirectLoader.ServerArguments, owned, context.CancellationToken).ConfigureAwait(false);
             }
             catch
             {

@@ -1,8 +1,11 @@
 using System;
 using System.IO;
 using System.Management.Automation;
+using System.Management.Automation.Host;
+using System.Management.Automation.Runspaces;
 using System.Reflection;
 using System.Runtime.ExceptionServices;
+using QemuGuest.Cmdlets.Infrastructure;
 
 namespace QemuGuest.Cmdlets.Remoting;
 
@@ -14,7 +17,25 @@ namespace QemuGuest.Cmdlets.Remoting;
 /// </summary>
 internal static class PSDirectLoader
 {
+    /// <summary>PowerShell's server mode on standard input and output, quiet and without profiles.</summary>
+    internal static readonly string[] ServerArguments = { "-s", "-NoLogo", "-NoProfile" };
+
     private static MethodInfo? s_open;
+    private static MethodInfo? s_openRunspace;
+
+    /// <summary>The PowerShell version the remoting assembly was compiled against: it binds only there and later.</summary>
+    private static readonly Version RequiredVersion = new(7, 6);
+
+    /// <summary>Stops <paramref name="cmdlet"/> with PowerShellVersionUnsupported unless this is PowerShell 7.6 or later.</summary>
+    internal static void RequireSupportedPowerShell(Cmdlet cmdlet, string cmdletName)
+    {
+        Version running = typeof(PSObject).Assembly.GetName().Version ?? new Version(0, 0);
+        if (running < RequiredVersion)
+        {
+            cmdlet.ThrowTerminatingError(ErrorTable.Create(ErrorTable.PowerShellVersionUnsupported, ErrorCategory.NotImplemented,
+                cmdletName + " needs PowerShell 7.6 or later; this is PowerShell " + running.ToString(2) + ". Run it from pwsh 7.6+.", running));
+        }
+    }
 
     /// <summary>Opens the PSSession (a System.Management.Automation.Runspaces.PSSession) or throws the transport's exception.</summary>
     internal static object Open(Stream stdio, string computerName, string? name, Func<string> describeEnd, PSCmdlet cmdlet, TimeSpan openTimeout)
@@ -31,13 +52,28 @@ internal static class PSDirectLoader
         }
     }
 
-    private static MethodInfo Load()
+    /// <summary>Opens a remote runspace over the guest server, registered nowhere, or throws the transport's exception.</summary>
+    internal static Runspace OpenRunspace(Stream stdio, string computerName, Func<string> describeEnd, PSHost? host, TimeSpan openTimeout)
+    {
+        MethodInfo open = s_openRunspace ??= Load("OpenRunspace");
+        try
+        {
+            return (Runspace)open.Invoke(null, new object?[] { stdio, computerName, null, describeEnd, host, openTimeout })!;
+        }
+        catch (TargetInvocationException ex) when (ex.InnerException is not null)
+        {
+            ExceptionDispatchInfo.Capture(ex.InnerException).Throw();
+            throw;
+        }
+    }
+
+    private static MethodInfo Load(string method = "Open")
     {
         string folder = Path.GetDirectoryName(typeof(PSDirectLoader).Assembly.Location) ?? ".";
         string path = Path.Combine(Path.Combine(folder, "Remoting"), "QemuGuest.Remoting.dll");
         Assembly assembly = Assembly.LoadFrom(path);
         Type type = assembly.GetType("QemuGuest.Remoting.GuestPSSession", throwOnError: true)!;
-        return type.GetMethod("Open", BindingFlags.Public | BindingFlags.Static)
-            ?? throw new MissingMethodException("QemuGuest.Remoting.GuestPSSession", "Open");
+        return type.GetMethod(method, BindingFlags.Public | BindingFlags.Static)
+            ?? throw new MissingMethodException("QemuGuest.Remoting.GuestPSSession", method);
     }
 }
