@@ -398,6 +398,11 @@ function Invoke-WineAgentTests {
     try {
         & dotnet test (Join-Path $Root 'tests/QemuGuest.Agent.Tests/QemuGuest.Agent.Tests.csproj') -c $Configuration --no-build --nologo -v q --filter 'Category=Wine' --logger 'trx' --logger 'console;verbosity=minimal' --results-directory $dir
         $exit = $LASTEXITCODE
+        # The module's Windows-guest strategies (cmd.exe, chcp, Windows paths) against the same
+        # agent: tests/wine, kept out of the Pester row because it needs this publish. Its file
+        # fails rather than skips without Wine, so its count is what it ran.
+        Write-Step 'Windows guest under Wine: tests/wine (Pester) against out/QemuGuest'
+        Invoke-PesterRow 'Windows guest under Wine (Pester)' (Join-Path $Root 'tests/wine') 'wine-pester.json' -TimeoutMinutes 30
     }
     finally {
         Remove-Item Env:QEMUGUEST_WINE_AGENT

@@ -22,7 +22,7 @@ function Start-LocalAgent {
         Starts an agent on a fresh temporary socket and waits (at most 20 s) until it accepts.
     #>
     param(
-        [ValidateSet('Stock', 'Ours', 'Hostile')] [string] $Kind = 'Stock',
+        [ValidateSet('Stock', 'Ours', 'Hostile', 'Wine')] [string] $Kind = 'Stock',
         [string[]] $ExtraArguments = @(),
         # A folder the agent sees as an empty private tmpfs (a mount namespace of its own; Linux,
         # root): what the "guest" writes there never reaches the host's folder of that name, so
@@ -35,6 +35,7 @@ function Start-LocalAgent {
         # the agent's own temporary folder).
         [string] $Socket
     )
+    if ($Kind -eq 'Wine') { return Start-WineAgent -ExtraArguments $ExtraArguments }
     $dir = Join-Path ([IO.Path]::GetTempPath()) ("qg-agent-" + [guid]::NewGuid().ToString('n').Substring(0, 12))
     $null = New-Item -ItemType Directory -Path $dir
     $socketPath = if ($Socket) { $Socket } else { Join-Path $dir 'qga.sock' }
@@ -101,6 +102,46 @@ function Start-LocalAgent {
     $agent
 }
 
+function Start-WineAgent {
+    <#
+    .SYNOPSIS
+        Our Windows agent under Wine on isa-serial (COM1 through a pty to a unix socket), through
+        the hostile agent program's --wine mode (tests/QemuGuest.HostileAgent/WineAgent.cs, the
+        same fixture as the xunit Wine row). Needs $env:QEMUGUEST_WINE_AGENT (the win-x64
+        self-contained publish; build.ps1 Test's Wine row sets it) and Wine. Waits (at most 6
+        minutes: a fresh prefix and a JIT start under CI load) until the agent answers a sync.
+    #>
+    param([string[]] $ExtraArguments = @())
+    $dll = Get-HostileAgentPath
+    if (-not (Test-Path $dll)) { throw "the hostile agent is not built: $dll (dotnet build tests/QemuGuest.HostileAgent -c Release)" }
+    $psi = [Diagnostics.ProcessStartInfo]::new('dotnet')
+    foreach ($a in @($dll, '--wine') + $ExtraArguments) { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.RedirectStandardInput = $true
+    $psi.UseShellExecute = $false
+    $proc = [Diagnostics.Process]::Start($psi)
+    $errors = $proc.StandardError.ReadToEndAsync()
+    $line = $proc.StandardOutput.ReadLineAsync()
+    if (-not $line.Wait([TimeSpan]::FromMinutes(6)) -or $null -eq $line.Result -or $line.Result -notmatch '^listening (.+)$') {
+        if (-not $proc.HasExited) { $proc.Kill($true); $null = $proc.WaitForExit(10000) }
+        $said = if ($line.IsCompleted) { $line.Result } else { '(nothing within 6 minutes)' }
+        throw "the Wine agent did not start: $said $(if ($errors.Wait(10000)) { $errors.Result })"
+    }
+    $socket = $Matches[1]
+    [pscustomobject]@{
+        Kind             = 'Wine'
+        Process          = $proc
+        Pid              = $proc.Id
+        Socket           = $socket
+        ConnectionString = "unix:$socket"
+        Directory        = Split-Path $socket -Parent
+        LogFile          = $null
+        ModeFile         = $null
+        StartInfo        = $psi
+    }
+}
+
 # Starts the agent's process and waits (at most 20 s) for its socket; sets Process and Pid.
 function Start-AgentProcess($Agent) {
     # A fresh ProcessStartInfo per start. Restarting from the first start's object made the
@@ -140,6 +181,12 @@ function Stop-LocalAgent {
     param([Parameter(ValueFromPipeline)] $Agent)
     process {
         if ($null -eq $Agent) { return }
+        if ($Agent.Kind -eq 'Wine' -and -not $Agent.Process.HasExited) {
+            # Closing its input lets the launcher stop wineserver, socat and the prefix it made;
+            # killing it would leave them behind.
+            $Agent.Process.StandardInput.Close()
+            $null = $Agent.Process.WaitForExit(60000)
+        }
         try {
             if (-not $Agent.Process.HasExited) {
                 $Agent.Process.Kill($true)

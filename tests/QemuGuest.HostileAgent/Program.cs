@@ -8,11 +8,19 @@ namespace QemuGuest.HostileAgent;
 /// <c>dotnet QemuGuest.HostileAgent.dll --socket PATH --mode MODE [--mode-file FILE]</c>: serves
 /// until killed (SIGTERM/SIGINT end it cleanly and remove the socket). With --mode-file, the mode is re-read from that
 /// file before every request, so a test can turn the agent hostile and back without restarting it.
+/// <c>--wine [AGENT-ARGUMENT...]</c>: our Windows agent under Wine (<see cref="WineAgent"/>, with
+/// the arguments added to its command line), for Pester: prints "listening SOCKET" once the agent
+/// answers, and stops it all when its standard input closes or on SIGTERM/SIGINT.
 /// </summary>
 public static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "--wine")
+        {
+            return ServeWineAgent(args[1..]);
+        }
+
         string? socket = null, mode = "normal", modeFile = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -82,6 +90,38 @@ public static class Program
         {
         }
 
+        return 0;
+    }
+
+    private static int ServeWineAgent(string[] agentArgs)
+    {
+        if (WineAgent.UnavailableReason() is { } reason)
+        {
+            Console.Error.WriteLine(reason);
+            return 3;
+        }
+
+        using var wine = WineAgent.Start(agentArgs);
+        wine.WaitUntilAnswering(WineAgent.StepTimeout);
+        Console.WriteLine("listening " + wine.SocketPath);
+        var done = new ManualResetEventSlim();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            done.Set();
+        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => done.Set();
+        new Thread(() =>
+        {
+            // The launcher closes our standard input to stop us (it cannot send SIGTERM portably).
+            while (Console.In.ReadLine() is not null)
+            {
+            }
+
+            done.Set();
+        })
+        { IsBackground = true }.Start();
+        done.Wait();
         return 0;
     }
 }

@@ -11,10 +11,10 @@ namespace QemuGuest.HostileAgent;
 /// Our Windows agent (a self-contained win-x64 publish, given by build.ps1 Test in
 /// <see cref="AgentVariable"/>) running under Wine as a Windows guest would run it on isa-serial:
 /// a throw-away WINEPREFIX set to Windows 10, its COM1 mapped (registry HKLM\Software\Wine\Ports)
-/// to one end of a socat pty pair whose other end is the unix socket <see cref="SocketPath"/>.
-/// socat serves one connection: the test's. Every wait is bounded; Dispose stops the agent,
-/// the prefix's wineserver (and with it every Wine process of the prefix) and socat, and
-/// removes the folder.
+/// to a pty socat joins to a <see cref="ChardevBridge"/>, whose host side is the unix socket
+/// <see cref="SocketPath"/>: clients connect there one after another, as to a VM's chardev.
+/// Every wait is bounded; Dispose stops the agent, the prefix's wineserver (and with it every
+/// Wine process of the prefix), socat and the bridge, and removes the folder.
 /// </summary>
 public sealed class WineAgent : IDisposable
 {
@@ -33,6 +33,7 @@ public sealed class WineAgent : IDisposable
     public static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(3);
 
     private readonly List<Process> _helpers = new();
+    private ChardevBridge? _bridge;
 
     private WineAgent(string directory)
     {
@@ -111,19 +112,85 @@ public sealed class WineAgent : IDisposable
         }
     }
 
+    /// <summary>
+    /// Resyncs through <see cref="SocketPath"/> (0xFF, guest-sync-delimited with a fresh id) until
+    /// the agent answers with that id, at most <paramref name="timeout"/>: the JIT agent takes
+    /// seconds to open COM1, and bytes sent before it did are lost. The probe's connection is
+    /// closed again; the bridge takes the next client.
+    /// </summary>
+    public void WaitUntilAnswering(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(SocketPath));
+        probe.ReceiveTimeout = 1000;
+        var seen = new StringBuilder();
+        var buffer = new byte[4096];
+        for (int id = 4_000_001; ; id++)
+        {
+            probe.Send([0xFF]);
+            probe.Send(Encoding.ASCII.GetBytes("{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":" + id + "}}"));
+            var attempt = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            string wanted = "\"return\":" + id + "}";
+            while (DateTime.UtcNow < attempt)
+            {
+                int n;
+                try
+                {
+                    n = probe.Receive(buffer);
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    n = -1;
+                }
+
+                if (n == 0)
+                {
+                    throw new InvalidOperationException("the bridge closed the connection: the agent under Wine ended; its output: " + Agent.Output);
+                }
+
+                if (n > 0)
+                {
+                    seen.Append(Encoding.ASCII.GetString(buffer, 0, n));
+                    if (seen.ToString().Contains(wanted, StringComparison.Ordinal))
+                    {
+                        return;
+                    }
+
+                    if (seen.Length > 100_000)
+                    {
+                        seen.Clear();
+                    }
+                }
+
+                if (Agent.Process.HasExited)
+                {
+                    throw new InvalidOperationException("the agent under Wine exited with " + Agent.Process.ExitCode + ": " + Agent.Output);
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("the agent under Wine did not answer guest-sync-delimited within " + timeout.TotalSeconds + " s; its output: " + Agent.Output);
+            }
+        }
+    }
+
     private void StartBridge()
     {
+        _bridge = new ChardevBridge(Path.Combine(Directory, "com1.sock"), SocketPath);
         var psi = new ProcessStartInfo("socat") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         psi.ArgumentList.Add("PTY,raw,echo=0,link=" + PtyPath);
-        psi.ArgumentList.Add("UNIX-LISTEN:" + SocketPath);
+        psi.ArgumentList.Add("UNIX-CONNECT:" + _bridge.GuestSide);
         var socat = Process.Start(psi) ?? throw new InvalidOperationException("cannot start socat");
         _helpers.Add(socat);
+        _bridge.Start(StepTimeout);
         var deadline = DateTime.UtcNow + StepTimeout;
-        while (!File.Exists(PtyPath) || !File.Exists(SocketPath))
+        while (!File.Exists(PtyPath))
         {
             if (socat.HasExited || DateTime.UtcNow > deadline)
             {
-                throw new InvalidOperationException("socat did not create " + PtyPath + " and " + SocketPath + ": " + socat.StandardError.ReadToEnd());
+                throw new InvalidOperationException("socat did not create " + PtyPath + ": " + socat.StandardError.ReadToEnd());
             }
 
             Thread.Sleep(20);
@@ -233,6 +300,8 @@ public sealed class WineAgent : IDisposable
 
             helper.Dispose();
         }
+
+        _bridge?.Dispose();
 
         try
         {

@@ -341,6 +341,13 @@ public sealed class GuestProcessEngineTests : IClassFixture<RealAgentsFixture>
         Assert.Equal(new byte[] { 0xEF, 0xBB, 0xBF, (byte)'1' }, GuestScriptFile.Encode(GuestScriptLanguage.PowerShell, "1"));
         Assert.Equal(Encoding.ASCII.GetBytes("a\r\nb\r\n"), GuestScriptFile.Encode(GuestScriptLanguage.Cmd, "a\nb\r\n"));
         Assert.Equal(Encoding.UTF8.GetBytes("é\n"), GuestScriptFile.Encode(GuestScriptLanguage.Bash, "é\n"));
+
+        // cmd reads a batch file in the console code page (chcp's): the script is written in it,
+        // and text that page cannot hold is refused rather than turned into '?'.
+        Encoding latin1 = Encoding.GetEncoding(28591);
+        Assert.Equal(new byte[] { (byte)'e', 0xE9, 0x0D, 0x0A }, GuestScriptFile.Encode(GuestScriptLanguage.Cmd, "eé\n", latin1));
+        Assert.Throws<EncoderFallbackException>(() => GuestScriptFile.Encode(GuestScriptLanguage.Cmd, "5 €", latin1));
+        Assert.Equal(Encoding.UTF8.GetBytes("é\r\n"), GuestScriptFile.Encode(GuestScriptLanguage.Cmd, "é\n", new UTF8Encoding(false)));
     }
 
     [Fact]

@@ -6,14 +6,14 @@
 #     Stop-AgentSession $Agent -AllSessions
 #
 # Kinds: Stock (Debian's qemu-ga), Ours, Hostile (the hostile agent program; -Mode, and its
-# ModeFile to change the mode between requests).
+# ModeFile to change the mode between requests), Wine (our Windows agent under Wine: Start-WineAgent).
 
 function Start-AgentSession {
     # Returns the agent (Start-LocalAgent's object) and the session, in that order. When the
     # session cannot be opened the agent is stopped again, so a failing BeforeAll leaves no
     # process behind.
     param(
-        [ValidateSet('Stock', 'Ours', 'Hostile')] [string] $Kind = 'Stock',
+        [ValidateSet('Stock', 'Ours', 'Hostile', 'Wine')] [string] $Kind = 'Stock',
         [Parameter(Mandatory)] [string] $Name,
         [string[]] $ExtraArguments = @(),
         [int] $ConnectTimeoutSec,

@@ -178,6 +178,7 @@ public static class ErrorTable
         GuestProcessFailureKind.AgentFeatureUnavailable => (AgentFeatureUnavailable, ErrorCategory.NotImplemented),
         GuestProcessFailureKind.Timeout => (GuestCommandTimeout, ErrorCategory.OperationTimeout),
         GuestProcessFailureKind.ProcessNotFound => (GuestProcessNotFound, ErrorCategory.ObjectNotFound),
+        GuestProcessFailureKind.ScriptNotEncodable => (InvalidArgument, ErrorCategory.InvalidArgument),
         _ => (UnexpectedError, ErrorCategory.NotSpecified),
     };
 

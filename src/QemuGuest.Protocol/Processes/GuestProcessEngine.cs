@@ -124,7 +124,7 @@ public sealed class GuestProcessEngine
         {
             // Removed in finally even when the upload failed: a Ctrl+C during its last step
             // (the rename into place) may leave the file at its final name.
-            using (var script = new MemoryStream(GuestScriptFile.Encode(chosen, text), writable: false))
+            using (var script = new MemoryStream(await ScriptBytesAsync(profile, chosen, text, cancellationToken).ConfigureAwait(false), writable: false))
             {
                 await files.UploadAsync(script, path, new TransferOptions { Mode = GuestScriptFile.Mode }, null, cancellationToken).ConfigureAwait(false);
             }
@@ -133,6 +133,21 @@ public sealed class GuestProcessEngine
         finally
         {
             await files.RemoveQuietlyAsync(path).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<byte[]> ScriptBytesAsync(AgentProfile profile, GuestScriptLanguage language, string text, CancellationToken ct)
+    {
+        Encoding? console = language == GuestScriptLanguage.Cmd && profile.IsWindows ? await OutputEncodingAsync(profile, ct).ConfigureAwait(false) : null;
+        try
+        {
+            return GuestScriptFile.Encode(language, text, console);
+        }
+        catch (EncoderFallbackException ex)
+        {
+            throw new GuestProcessException(GuestProcessFailureKind.ScriptNotEncodable,
+                $"The cmd script has '{GuestText.Printable(ex.CharUnknown != '\0' ? ex.CharUnknown.ToString() : new string(new[] { ex.CharUnknownHigh, ex.CharUnknownLow }))}', which the guest's console code page {console?.CodePage} cannot hold (cmd reads a batch file in that code page).",
+                TargetName, ex);
         }
     }
 

@@ -18,4 +18,7 @@ public enum GuestProcessFailureKind
 
     /// <summary>The agent knows no process with this id (the stock agent forgets one once it reported its exit).</summary>
     ProcessNotFound,
+
+    /// <summary>A cmd script has characters the guest's console code page cannot hold (cmd reads a batch file in that page).</summary>
+    ScriptNotEncodable,
 }

@@ -48,17 +48,23 @@ public static class GuestScriptFile
 
     /// <summary>
     /// The file's bytes: UTF-8; with a byte order mark for PowerShell (Windows PowerShell 5.1 reads
-    /// a file without one in the ANSI code page); CRLF line ends for cmd, whose labels and
-    /// line continuations misbehave on bare LF.
+    /// a file without one in the ANSI code page); for cmd in <paramref name="console"/>, the
+    /// guest's console code page (chcp), which is how cmd reads a batch file (UTF-8 "grüße" ran
+    /// as "gr├╝├ƒe" under code page 437), with CRLF line ends, as its labels and line
+    /// continuations misbehave on bare LF. Throws <see cref="EncoderFallbackException"/> for text
+    /// that page cannot hold.
     /// </summary>
-    public static byte[] Encode(GuestScriptLanguage language, string text)
+    public static byte[] Encode(GuestScriptLanguage language, string text, Encoding? console = null)
     {
         switch (language)
         {
             case GuestScriptLanguage.PowerShell:
                 return WithPreamble(new UTF8Encoding(false).GetBytes(text));
             case GuestScriptLanguage.Cmd:
-                return new UTF8Encoding(false).GetBytes(text.Replace("\r\n", "\n").Replace("\n", "\r\n"));
+                Encoding strict = console is null or UTF8Encoding
+                    ? new UTF8Encoding(false, true)
+                    : Encoding.GetEncoding(console.CodePage, EncoderFallback.ExceptionFallback, DecoderFallback.ReplacementFallback);
+                return strict.GetBytes(text.Replace("\r\n", "\n").Replace("\n", "\r\n"));
             default:
                 return new UTF8Encoding(false).GetBytes(text);
         }

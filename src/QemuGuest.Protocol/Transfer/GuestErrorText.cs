@@ -20,8 +20,9 @@ public static class GuestErrorText
 
     public static bool IsPermission(Exception ex) => ex is QgaCommandException c && IsPermission(c.Description);
 
+    // "Access denied.": Wine's text for ERROR_ACCESS_DENIED (Windows says "Access is denied.").
     public static bool IsPermission(string text) => Contains(text,
-        "Permission denied", "Access is denied", "Read-only file system", "Operation not permitted", "EACCES", "EPERM");
+        "Permission denied", "Access is denied", "Access denied", "Read-only file system", "Operation not permitted", "EACCES", "EPERM");
 
     public static bool IsDiskFull(Exception ex) => ex is QgaCommandException c && IsDiskFull(c.Description);
 

@@ -130,14 +130,14 @@ public static class GuestExecRunner
 
     /// <summary>Runs a helper tool (mv, mkdir, sha256sum, find...) and returns its outcome; a non-zero exit is an error.</summary>
     public static async Task<ExecOutcome> RunToolAsync(GuestAgentCommands commands, AgentProfile profile, string path, string[] args, string target,
-        QgaCallOptions options, CancellationToken cancellationToken, TimeSpan? timeout = null)
+        QgaCallOptions options, CancellationToken cancellationToken, TimeSpan? timeout = null, IReadOnlyList<string>? env = null)
     {
         if (!profile.CanExec)
         {
             throw new TransferException(TransferFailureKind.AgentFeatureUnavailable,
                 $"This needs guest-exec, which the agent does not offer (or has disabled), or QemuGuest's agent extensions.", target);
         }
-        long pid = await StartAsync(commands, path, args, null, null, options, cancellationToken).ConfigureAwait(false);
+        long pid = await StartAsync(commands, path, args, env, null, options, cancellationToken).ConfigureAwait(false);
         ExecOutcome? outcome = await WaitAsync(commands, pid, timeout ?? TimeSpan.FromMinutes(10), options, cancellationToken).ConfigureAwait(false);
         if (outcome is null)
         {

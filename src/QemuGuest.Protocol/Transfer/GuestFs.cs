@@ -153,7 +153,7 @@ internal sealed class GuestFs
             return;
         }
         ExecOutcome outcome = Profile.IsWindows
-            ? await RunAsync("cmd.exe", new[] { "/c", "mkdir", path }, path, cancellationToken).ConfigureAwait(false)
+            ? await RunCmdAsync("mkdir", Array.Empty<string>(), new[] { path }, path, cancellationToken).ConfigureAwait(false)
             : await RunAsync("mkdir", parents ? new[] { "-p", "--", path } : new[] { "--", path }, path, cancellationToken).ConfigureAwait(false);
         ThrowIfFailed(outcome, "mkdir", path);
     }
@@ -198,7 +198,7 @@ internal sealed class GuestFs
         // rename(2) through mv: atomic within one filesystem (the temporary file sits next to
         // the destination). -T: never move into a directory of that name. -n when not overwriting.
         ExecOutcome outcome = Profile.IsWindows
-            ? await RunAsync("cmd.exe", new[] { "/c", "move", overwrite ? "/y" : "/-y", source, destination }, destination, cancellationToken).ConfigureAwait(false)
+            ? await RunCmdAsync("move", new[] { overwrite ? "/y" : "/-y" }, new[] { source, destination }, destination, cancellationToken).ConfigureAwait(false)
             : await RunAsync("mv", new[] { "-f", "-T", "--", source, destination }, destination, cancellationToken).ConfigureAwait(false);
         ThrowIfFailed(outcome, "mv", destination);
     }
@@ -218,7 +218,7 @@ internal sealed class GuestFs
             if (Profile.CanExec)
             {
                 ExecOutcome outcome = Profile.IsWindows
-                    ? await GuestExecRunner.RunToolAsync(_commands, Profile, "cmd.exe", new[] { "/c", "del", "/f", "/q", path }, path, options, cts.Token, TimeSpan.FromSeconds(5)).ConfigureAwait(false)
+                    ? await GuestExecRunner.RunToolAsync(_commands, Profile, "cmd.exe", CmdLine("del", new[] { "/f", "/q" }, 1), path, options, cts.Token, TimeSpan.FromSeconds(5), CmdPaths(new[] { path }, path)).ConfigureAwait(false)
                     : await GuestExecRunner.RunToolAsync(_commands, Profile, "rm", new[] { "-f", "--", path }, path, options, cts.Token, TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                 return outcome.ExitCode == 0;
             }
@@ -316,6 +316,51 @@ internal sealed class GuestFs
 
     private Task<ExecOutcome> RunAsync(string tool, string[] args, string target, CancellationToken cancellationToken, TimeSpan? timeout = null) =>
         GuestExecRunner.RunToolAsync(_commands, Profile, tool, args, target, _options, cancellationToken, timeout ?? TimeSpan.FromMinutes(2));
+
+    /// <summary>
+    /// Runs the cmd.exe built-in <paramref name="builtin"/> on guest paths. cmd parses the command
+    /// line the agent built once more: % expands variables even inside quotes, and &amp; | &lt; &gt; ^
+    /// outside quotes start other commands (the agent quotes an argument only when it has a
+    /// space), so a file named "a&amp;b.txt" or "100%PATH%.txt" was another command or another
+    /// name (found under Wine: "p %PATH% x.txt" was never renamed). So no path is on the command
+    /// line: each travels in an environment variable, quoted inside its value; cmd expands
+    /// %QEMUGUEST_PATHn% once, does not expand what it got, and the quotes keep &amp; ^ ( ) literal.
+    /// </summary>
+    private Task<ExecOutcome> RunCmdAsync(string builtin, string[] switches, string[] paths, string target, CancellationToken cancellationToken) =>
+        GuestExecRunner.RunToolAsync(_commands, Profile, "cmd.exe", CmdLine(builtin, switches, paths.Length), target, _options, cancellationToken,
+            TimeSpan.FromMinutes(2), CmdPaths(paths, target));
+
+    /// <summary>/d: no AutoRun commands from the registry; /v:off: no ! expansion whatever the guest's default.</summary>
+    private static string[] CmdLine(string builtin, string[] switches, int pathCount)
+    {
+        var args = new List<string> { "/d", "/v:off", "/c", builtin };
+        args.AddRange(switches);
+        for (int i = 1; i <= pathCount; i++)
+        {
+            args.Add("%QEMUGUEST_PATH" + i.ToString(CultureInfo.InvariantCulture) + "%");
+        }
+        return args.ToArray();
+    }
+
+    /// <summary>
+    /// The environment of <see cref="CmdLine"/>: QEMUGUEST_PATHn="path", with / made \ (cmd's
+    /// built-ins read "z:/x/y" as switches: mkdir said "Path not found."). A double quote would
+    /// end the quoting; Windows names cannot contain one, so such a path is refused here.
+    /// </summary>
+    private static string[] CmdPaths(string[] paths, string target)
+    {
+        var env = new string[paths.Length];
+        for (int i = 0; i < paths.Length; i++)
+        {
+            if (paths[i].IndexOf('"') >= 0)
+            {
+                throw new TransferException(TransferFailureKind.InvalidGuestName,
+                    $"A Windows guest path cannot contain a double quote: {GuestText.Printable(paths[i])}", target);
+            }
+            env[i] = "QEMUGUEST_PATH" + (i + 1).ToString(CultureInfo.InvariantCulture) + "=\"" + paths[i].Replace('/', '\\') + "\"";
+        }
+        return env;
+    }
 
     private static void ThrowIfFailed(ExecOutcome outcome, string tool, string target)
     {

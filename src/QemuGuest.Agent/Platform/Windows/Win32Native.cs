@@ -289,6 +289,17 @@ internal static unsafe partial class Win32Native
     /// <summary>The system's message for a Win32 error or HRESULT, as g_win32_error_message shows it.</summary>
     public static string ErrorText(int code) => new System.ComponentModel.Win32Exception(code).Message;
 
+    /// <summary>
+    /// For a .NET I/O exception that carries a Win32 error (HResult 0x8007xxxx), the system's
+    /// message for it, which is what qemu-ga's error_setg_win32 appends and what hosts read
+    /// ("The system cannot find the path specified."); the exception's text otherwise. .NET's
+    /// own wording ("Could not find a part of the path 'X'.") matched none of the texts the
+    /// module looks for: a missing folder was not created with -Force, and a missing
+    /// destination was an error instead of "not there yet" (found under Wine).
+    /// </summary>
+    public static string IoErrorText(Exception ex) =>
+        (ex.HResult & unchecked((int)0xFFFF0000)) == unchecked((int)0x80070000) ? ErrorText(ex.HResult & 0xFFFF) : ex.Message;
+
     /// <summary>A NUL-terminated UTF-16 string at <paramref name="p"/>, or null for a null pointer.</summary>
     public static string? PtrToString(nint p) => p == 0 ? null : Marshal.PtrToStringUni(p);
 }

@@ -28,12 +28,13 @@ public sealed class WindowsFileOpener : IGuestFileOpener
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new AgentCommandException("failed to open file '" + path + "' (mode: '" + mode + "'): " + ex.Message);
+            throw new AgentCommandException("failed to open file '" + path + "' (mode: '" + mode + "'): " + Win32Native.IoErrorText(ex));
         }
     }
 }
 
 /// <summary>An open file as a FileStream, with feof(3)-like eof reporting.</summary>
+[SupportedOSPlatform("windows")]
 public sealed class StreamGuestFile : IGuestFile
 {
     private readonly FileStream _stream;
@@ -70,7 +71,7 @@ public sealed class StreamGuestFile : IGuestFile
         }
         catch (Exception ex) when (ex is IOException or NotSupportedException or UnauthorizedAccessException)
         {
-            throw new AgentCommandException("failed to read file: " + ex.Message);
+            throw new AgentCommandException("failed to read file: " + Win32Native.IoErrorText(ex));
         }
 
         return (total, eof);
@@ -90,7 +91,7 @@ public sealed class StreamGuestFile : IGuestFile
         }
         catch (Exception ex) when (ex is IOException or NotSupportedException or UnauthorizedAccessException)
         {
-            throw new AgentCommandException("failed to write to file: " + ex.Message);
+            throw new AgentCommandException("failed to write to file: " + Win32Native.IoErrorText(ex));
         }
     }
 
@@ -102,7 +103,7 @@ public sealed class StreamGuestFile : IGuestFile
         }
         catch (Exception ex) when (ex is IOException or ArgumentException or NotSupportedException)
         {
-            throw new AgentCommandException("failed to seek file: " + ex.Message);
+            throw new AgentCommandException("failed to seek file: " + Win32Native.IoErrorText(ex));
         }
     }
 
@@ -114,7 +115,7 @@ public sealed class StreamGuestFile : IGuestFile
         }
         catch (IOException ex)
         {
-            throw new AgentCommandException("failed to flush file: " + ex.Message);
+            throw new AgentCommandException("failed to flush file: " + Win32Native.IoErrorText(ex));
         }
     }
 
