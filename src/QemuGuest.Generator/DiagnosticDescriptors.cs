@@ -55,6 +55,15 @@ internal static class DiagnosticDescriptors
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true);
 
+    /// <summary>An 'if' names a config symbol no platform defines: it would silently be false.</summary>
+    public static readonly DiagnosticDescriptor UnknownConfigSymbol = new(
+        id: "QG0006",
+        title: "Unknown config symbol in a condition",
+        messageFormat: "The condition of {1} names the config symbol '{0}', which no platform defines, so everything it guards would silently be dropped; known symbols: {2}. A new symbol goes into the generator's Planning/ConfigSymbols.cs and into QgaPlatform for the systems that define it.",
+        category: Category,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
     // QG01xx: the PowerShell backends (cmdlets, help) and their overlay.
 
     /// <summary>The PowerShell overlay (ROOT.powershell.json) failed to parse or check.</summary>
@@ -94,7 +103,7 @@ internal static class DiagnosticDescriptors
         isEnabledByDefault: true);
 
     /// <summary>Every descriptor, for lookup by id and for the uniqueness test.</summary>
-    public static readonly DiagnosticDescriptor[] All = { SchemaError, SchemaRootNotFound, InternalError, UnknownBackend, NameClash, OverlayError, CmdletNameClash, ParameterNameClash, UnsupportedParameterType };
+    public static readonly DiagnosticDescriptor[] All = { SchemaError, SchemaRootNotFound, InternalError, UnknownBackend, NameClash, UnknownConfigSymbol, OverlayError, CmdletNameClash, ParameterNameClash, UnsupportedParameterType };
 
     public static DiagnosticDescriptor? Find(string id)
     {

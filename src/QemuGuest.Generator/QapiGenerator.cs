@@ -116,10 +116,11 @@ public sealed class QapiGenerator : IIncrementalGenerator
         {
             ct.ThrowIfCancellationRequested();
             var schema = SchemaLoader.Load(root.Path, path => byPath.TryGetValue(Normalize(path), out var f) ? f.Text : null);
-            var clashes = NameCheck.Check(schema, options);
-            if (clashes.Count > 0)
+            var problems = NameCheck.Check(schema, options);
+            problems.AddRange(ConfigSymbols.Check(schema));
+            if (problems.Count > 0)
             {
-                foreach (var c in clashes)
+                foreach (var c in problems)
                 {
                     diagnostics.Add(Locate(c, byPath));
                 }

@@ -71,6 +71,25 @@ public sealed class DiagnosticTests
         Assert.Equal(column - 1, d.Location.GetLineSpan().StartLinePosition.Character);
     }
 
+    // QEMU has a pending rename of CONFIG_WIN32 to CONFIG_WIN64: taken as "false", every Windows
+    // command would vanish without a word. Once per symbol, at the first definition naming it.
+    [Theory]
+    [InlineData("{ 'command': 'guest-a', 'if': 'CONFIG_WIN64' }\n{ 'command': 'guest-b', 'if': 'CONFIG_WIN64' }\n", "CONFIG_WIN64", "guest-a", 1)]
+    [InlineData("{ 'command': 'guest-a' }\n{ 'struct': 'Sss', 'data': { 'x': { 'type': 'int', 'if': { 'any': [ 'CONFIG_LINUX', { 'not': 'CONFIG_LINUXX' } ] } } } }\n", "CONFIG_LINUXX", "Sss member 'x'", 2)]
+    [InlineData("{ 'enum': 'Eee', 'data': [ 'a', { 'name': 'b', 'if': 'HAVE_UTMP' } ] }\n", "HAVE_UTMP", "Eee value 'b'", 1)]
+    public void UnknownConfigSymbolIsReported(string schema, string symbol, string where, int line)
+    {
+        var run = GeneratorHarness.Run(new Dictionary<string, string> { ["schema.json"] = schema }, "types,dispatch");
+        var d = Assert.Single(run.Diagnostics);
+        Assert.True(d.Id == "QG0006", d.ToString());
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        string message = d.GetMessage(CultureInfo.InvariantCulture);
+        Assert.StartsWith("The condition of " + where + " names the config symbol '" + symbol + "', which no platform defines", message);
+        Assert.Contains("CONFIG_WIN32", message);
+        Assert.Equal(line - 1, d.Location.GetLineSpan().StartLinePosition.Line);
+        Assert.Empty(run.Result.Results.Single().GeneratedSources);
+    }
+
     [Fact]
     public void MissingRootIsReported()
     {

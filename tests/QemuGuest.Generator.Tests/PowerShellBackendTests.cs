@@ -302,6 +302,24 @@ public sealed class PowerShellBackendTests
         Assert.Contains("[Alias(\"Pid\")]", text);
     }
 
+    // Dropping QEMU's own qga/qapi-schema.json in for qga.json loses the include of our extensions:
+    // the overlay's first extension entry fails, and the message says what to keep.
+    [Fact]
+    public void ReplacedRootWithoutOurIncludeSaysToKeepIt()
+    {
+        string schemaDir = Path.Combine(GeneratorHarness.TestsDirectory(), "..", "..", "schema");
+        var files = Directory.GetFiles(schemaDir, "*.json").ToDictionary(f => Path.GetFileName(f), File.ReadAllText);
+        Assert.Contains("{ 'include': 'qga-qemuguest.json' }", files["qga.json"]);
+        files["qga.json"] = files["qga.json"].Replace("{ 'include': 'qga-qemuguest.json' }", string.Empty);
+        var driver = GeneratorHarness.Driver(GeneratorHarness.Files(files), GeneratorHarness.Options(Backends, ns: "QemuGuest.Cmdlets", root: "qga.json"));
+        driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(), out _, out var diagnostics);
+        var d = Assert.Single(diagnostics);
+        Assert.Equal("QG0101", d.Id);
+        string message = d.GetMessage(CultureInfo.InvariantCulture);
+        Assert.Contains("overlay uses unknown command '__com.qemuguest_", message);
+        Assert.Contains("must keep { 'include': 'qga-qemuguest.json' }", message);
+    }
+
     private static string Generated(string scenario, string hint) =>
         GeneratorHarness.Run(ScenarioFiles(scenario), Backends).Result.Results.Single().GeneratedSources.Single(s => s.HintName == hint).SourceText.ToString();
 }

@@ -57,6 +57,9 @@ internal static class DispatchEmitter
             w.Line(TypeMap.CommandInfoExpr(c) + ",");
         }
         w.Close(";");
+        w.Line();
+        w.Line("/// <summary>The config symbols a condition may name (the generator rejects any other): a QgaPlatform must define only these.</summary>");
+        w.Line("public static IReadOnlyList<string> ConfigSymbols { get; } = new string[] { " + string.Join(", ", System.Linq.Enumerable.Select(Planning.ConfigSymbols.Known, s => "\"" + s + "\"")) + " };");
         w.Close();
 
         // ---- return values with 'base64' members ----

@@ -93,7 +93,11 @@ internal static class OverlayParser
         var cmd = schema.Find<QapiCommand>(command);
         if (cmd is null)
         {
-            throw Err(commandNode.Location, "overlay uses unknown command '" + command + "'");
+            // The usual cause is a root schema replaced by QEMU's own file, which drops the include
+            // of the file defining our downstream extensions: say so rather than leave a bare name.
+            throw Err(commandNode.Location, "overlay uses unknown command '" + command + "'" + (command.StartsWith("__", StringComparison.Ordinal)
+                ? ": no schema file defines this downstream extension; a root schema that replaces qga.json (QEMU's qga/qapi-schema.json, say) must keep { 'include': 'qga-qemuguest.json' }"
+                : ": the schema does not define it (a root schema older than the command, or one that lost an include?)"));
         }
         if (expr["cmdlet"] is not QString cmdletNode)
         {
