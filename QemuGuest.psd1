@@ -43,6 +43,7 @@
         'Get-VMGuestTime'
         'Get-VMGuestTimeZone'
         'Get-VMGuestUser'
+        'Get-VMGuestWindowsRoute'
         'Invoke-VMGuestCommand'
         'Invoke-VMGuestRpc'
         'Invoke-VMGuestScript'

@@ -220,6 +220,20 @@ public sealed class WineAgentTests : IClassFixture<WineAgentFixture>
         Assert.StartsWith(@"\\?\Volume{", c.GetProperty("name").GetString());
     }
 
+    // QEMU's guest-network-get-route is Linux-only (its Windows version is unmerged): our Windows
+    // agent answers it as stock does and lists routes through its own extension instead.
+    [WineFact]
+    public void Routes_come_from_the_extension_not_the_linux_only_command()
+    {
+        JsonElement reply = Agent.ExecuteLarge("{\"execute\":\"guest-network-get-route\"}", TimeSpan.FromSeconds(60));
+        Assert.Equal("CommandNotFound", reply.GetProperty("error").GetProperty("class").GetString());
+
+        JsonElement[] routes = Return("{\"execute\":\"__com.qemuguest_guest-get-routes\"}").EnumerateArray().ToArray();
+        Assert.NotEmpty(routes);
+        Assert.All(routes, r => Assert.Contains(r.GetProperty("version").GetInt32(), new[] { 4, 6 }));
+        Assert.All(routes, r => Assert.False(r.TryGetProperty("refcnt", out _), "a Linux-only member on Windows: " + r.GetRawText()));
+    }
+
     [WineFact]
     public void File_open_write_seek_read_close()
     {

@@ -250,7 +250,7 @@ Describe 'Read-only cmdlets against qemu-ga' {
 
     It '<_> returns records or a documented agent error' -ForEach @(
         'Get-VMGuestDisk', 'Get-VMGuestDiskStatistic', 'Get-VMGuestProcessor', 'Get-VMGuestMemoryBlock',
-        'Get-VMGuestMemoryBlockInfo', 'Get-VMGuestProcessorStatistic', 'Get-VMGuestUser', 'Get-VMGuestNetworkRoute',
+        'Get-VMGuestMemoryBlockInfo', 'Get-VMGuestProcessorStatistic', 'Get-VMGuestUser', 'Get-VMGuestNetworkRoute', 'Get-VMGuestWindowsRoute',
         'Get-VMGuestDevice', 'Get-VMGuestLoadAverage'
     ) {
         # What this host offers depends on its hardware/containers and on qemu-ga's version:

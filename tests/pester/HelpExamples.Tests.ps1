@@ -23,6 +23,8 @@ BeforeDiscovery {
     $script:PendingGenerated = @{
         'Get-VMGuestDevice#1'           = 'guest-get-devices exists only in Windows agents (PCI driver list); both agents here run on Linux'
         'Get-VMGuestDevice#2'           = 'guest-get-devices exists only in Windows agents (PCI driver list); both agents here run on Linux'
+        'Get-VMGuestWindowsRoute#1'     = '__com.qemuguest_guest-get-routes exists only in our Windows agent; both agents here run on Linux (the Wine row runs the command: WineAgentTests.Routes_come_from_the_extension_not_the_linux_only_command)'
+        'Get-VMGuestWindowsRoute#2'     = '__com.qemuguest_guest-get-routes exists only in our Windows agent; both agents here run on Linux (the Wine row runs the command: WineAgentTests.Routes_come_from_the_extension_not_the_linux_only_command)'
         'Get-VMGuestSshAuthorizedKey#1' = 'reads a real account''s ~/.ssh/authorized_keys on this machine (the agents run here, not in a guest); no account here may be given one for a test'
         'Get-VMGuestSshAuthorizedKey#2' = 'reads a real account''s ~/.ssh/authorized_keys on this machine (the agents run here, not in a guest); no account here may be given one for a test'
     }

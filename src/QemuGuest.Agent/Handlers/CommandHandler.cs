@@ -128,6 +128,8 @@ public abstract partial class CommandHandler : IQgaCommandHandler
 
     public virtual ValueTask<IReadOnlyList<GuestNetworkRoute>> GuestNetworkGetRouteAsync(CancellationToken cancellationToken) => Unsupported<IReadOnlyList<GuestNetworkRoute>>();
 
+    public virtual ValueTask<IReadOnlyList<GuestNetworkRoute>> GuestGetRoutesAsync(CancellationToken cancellationToken) => Unsupported<IReadOnlyList<GuestNetworkRoute>>();
+
     public virtual ValueTask<IReadOnlyList<GuestLogicalProcessor>> GuestGetVcpusAsync(CancellationToken cancellationToken) => Unsupported<IReadOnlyList<GuestLogicalProcessor>>();
 
     public virtual ValueTask<long> GuestSetVcpusAsync(IReadOnlyList<GuestLogicalProcessor> vcpus, CancellationToken cancellationToken) => Unsupported<long>();

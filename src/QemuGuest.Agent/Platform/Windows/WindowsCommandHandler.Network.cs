@@ -11,6 +11,7 @@ public sealed partial class WindowsCommandHandler
     public override ValueTask<IReadOnlyList<GuestNetworkInterface>> GuestNetworkGetInterfacesAsync(CancellationToken cancellationToken) =>
         Done<IReadOnlyList<GuestNetworkInterface>>(WindowsSystem.Adapters().ConvertAll(a => a.Interface));
 
-    public override ValueTask<IReadOnlyList<GuestNetworkRoute>> GuestNetworkGetRouteAsync(CancellationToken cancellationToken) =>
+    // QEMU's guest-network-get-route is Linux-only; on Windows the route table is our extension.
+    public override ValueTask<IReadOnlyList<GuestNetworkRoute>> GuestGetRoutesAsync(CancellationToken cancellationToken) =>
         Done<IReadOnlyList<GuestNetworkRoute>>(WindowsSystem.Routes());
 }
