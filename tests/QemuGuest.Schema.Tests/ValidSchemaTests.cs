@@ -209,7 +209,7 @@ public class ValidSchemaTests
         Assert.Equal("2.0", d.Since);
         var e = Schema.Find<QapiEnum>("Color")!.Doc!;
         Assert.Equal("use @red", e.Features.Single().Text);
-        Assert.Equal("A plain enum with a prefix, a conditional value and a value with features.", e.Body);
+        Assert.Equal("A plain enum with a prefix, a conditional value, a featured value.", e.Body);
     }
 
     [Fact]

@@ -339,7 +339,10 @@ internal sealed class QapiParser
     /// Reads one '##' block (the current token is its first line) into one or more raw docs:
     /// a '# =' heading starts a new free-form doc when the current one already has text.
     /// </summary>
-    public List<List<RawDocLine>> GetDoc()
+    /// <param name="checkFormat">Apply QEMU's doc line rules (scripts/qapi/parser.py
+    /// _validate_doc_line_format): at most 70 characters with the '# ', two spaces between
+    /// sentences, literal blocks ('::') exempt. Off for pre-6.0 schemas, written before the rules.</param>
+    public List<List<RawDocLine>> GetDoc(bool checkFormat = false)
     {
         if ((string?)Val != "##")
         {
@@ -347,6 +350,8 @@ internal sealed class QapiParser
         }
         var docs = new List<List<RawDocLine>>();
         var cur = new List<RawDocLine>();
+        bool literal = false;
+        int literalIndent = 0;
         Accept(false);
         while (Tok == '#')
         {
@@ -373,9 +378,63 @@ internal sealed class QapiParser
                     cur = new List<RawDocLine>();
                 }
             }
+            if (checkFormat)
+            {
+                CheckDocLineFormat(line, ref literal, ref literalIndent);
+            }
             cur.Add(new RawDocLine(line, TokLocation));
             Accept(false);
         }
         throw Error("documentation comment must end with '##'");
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex LiteralStart = new(@"^(\.\. +qmp-example)? *::$");
+
+    private static readonly System.Text.RegularExpressions.Regex UrlLine = new(@"^ *(https?|ftp)://[^ ]*$");
+
+    // A sentence end ('.', '!', '?') followed by one space and a capital, digit or '('; "e.g." and a
+    // numbered list item ("1. ") are not sentence ends. Same pattern as QEMU's.
+    private static readonly System.Text.RegularExpressions.Regex SingleSpace = new(@"(\be\.g\.|^ *\d\.|([.!?])) [A-Z0-9(]");
+
+    private void CheckDocLineFormat(string rawLine, ref bool literal, ref int literalIndent)
+    {
+        if (rawLine == "#" || rawLine.Length < 2 || rawLine[1] != ' ')
+        {
+            return; // an empty line; "missing space after #" is the doc parser's error
+        }
+        string line = rawLine.Substring(2).TrimEnd();
+        if (LiteralStart.IsMatch(line))
+        {
+            literal = true;
+            literalIndent = 0;
+        }
+        else if (literal && line.Length > 0)
+        {
+            int indent = line.Length - line.TrimStart(' ').Length;
+            if (literalIndent == 0)
+            {
+                literalIndent = indent;
+            }
+            else if (indent < literalIndent)
+            {
+                literal = false; // reST directives end where the indentation decreases
+            }
+        }
+        if (literal)
+        {
+            return;
+        }
+        if (line.Length + 2 > 70 && !UrlLine.IsMatch(line))
+        {
+            throw Error("documentation line longer than 70 characters");
+        }
+        foreach (System.Text.RegularExpressions.Match m in SingleSpace.Matches(line))
+        {
+            if (m.Groups[2].Success)
+            {
+                var at = TokLocation;
+                throw new SchemaError(at with { Column = at.Column + 2 + m.Groups[2].Index + 1 }, "Use two spaces between sentences\nIf this not the end of a sentence, please report a bug.");
+            }
+        }
     }
 }

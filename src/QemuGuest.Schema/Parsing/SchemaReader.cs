@@ -129,7 +129,7 @@ internal sealed class SchemaReader
             if (p.Tok == '#')
             {
                 RejectExprDoc(curDoc);
-                foreach (var raw in p.GetDoc())
+                foreach (var raw in p.GetDoc(checkFormat: !Pragma.Legacy))
                 {
                     curDoc = DocParser.Parse(raw, loc, Pragma.Legacy);
                     Docs.Add(curDoc);
