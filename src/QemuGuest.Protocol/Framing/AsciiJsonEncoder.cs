@@ -1,8 +1,5 @@
 using System;
 using System.Text.Encodings.Web;
-#if NET
-using System.Buffers; // only the net10.0 code below uses it
-#endif
 
 namespace QemuGuest.Protocol.Framing;
 
@@ -16,10 +13,6 @@ namespace QemuGuest.Protocol.Framing;
 public sealed class AsciiJsonEncoder : JavaScriptEncoder
 {
     public static AsciiJsonEncoder Instance { get; } = new();
-
-#if NET
-    private static readonly SearchValues<byte> Utf8Stops = SearchValues.Create(BuildStops());
-#endif
 
     private AsciiJsonEncoder()
     {
@@ -44,23 +37,8 @@ public sealed class AsciiJsonEncoder : JavaScriptEncoder
         return -1;
     }
 
-    public override int FindFirstCharacterToEncodeUtf8(ReadOnlySpan<byte> utf8Text)
-    {
-#if NET
-        return utf8Text.IndexOfAny(Utf8Stops);
-#else
-        for (int i = 0; i < utf8Text.Length; i++)
-        {
-            byte b = utf8Text[i];
-            if (b < 0x20 || b >= 0x7F || b == (byte)'"' || b == (byte)'\\')
-            {
-                return i;
-            }
-        }
-
-        return -1;
-#endif
-    }
+    public override int FindFirstCharacterToEncodeUtf8(ReadOnlySpan<byte> utf8Text) =>
+        StringRun.IndexOfStop(utf8Text, (byte)'"', 0x20, 0x7E);
 
     public override unsafe bool TryEncodeUnicodeScalar(int unicodeScalar, char* buffer, int bufferLength, out int numberOfCharactersWritten)
     {
@@ -135,25 +113,4 @@ public sealed class AsciiJsonEncoder : JavaScriptEncoder
         buffer[4] = Hex[(value >> 4) & 0xF];
         buffer[5] = Hex[value & 0xF];
     }
-
-#if NET
-    private static byte[] BuildStops()
-    {
-        var stops = new byte[0x20 + 2 + 0x81];
-        int k = 0;
-        for (int b = 0; b < 0x20; b++)
-        {
-            stops[k++] = (byte)b;
-        }
-
-        stops[k++] = (byte)'"';
-        stops[k++] = (byte)'\\';
-        for (int b = 0x7F; b <= 0xFF; b++)
-        {
-            stops[k++] = (byte)b;
-        }
-
-        return stops;
-    }
-#endif
 }

@@ -1,8 +1,5 @@
 using System;
 using System.Buffers;
-#if NET
-using System.Runtime.CompilerServices;
-#endif
 
 namespace QemuGuest.Protocol.Framing;
 
@@ -145,11 +142,6 @@ public sealed class JsonMessageReader : IDisposable
     private const byte CToken = 6;
 
     private static readonly byte[] Classes = BuildClasses();
-
-#if NET
-    private static readonly SearchValues<byte> DoubleQuotedStops = SearchValues.Create(BuildStringStops((byte)'"'));
-    private static readonly SearchValues<byte> SingleQuotedStops = SearchValues.Create(BuildStringStops((byte)'\''));
-#endif
 
     private enum State : byte
     {
@@ -790,26 +782,8 @@ public sealed class JsonMessageReader : IDisposable
         }
     }
 
-#if NET
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-#endif
-    private static int IndexOfStringStop(ReadOnlySpan<byte> span, byte quote)
-    {
-#if NET
-        return span.IndexOfAny(quote == (byte)'"' ? DoubleQuotedStops : SingleQuotedStops);
-#else
-        for (int k = 0; k < span.Length; k++)
-        {
-            byte b = span[k];
-            if (b < 0x20 || b == quote || b == (byte)'\\' || b >= 0xFE)
-            {
-                return k;
-            }
-        }
-
-        return -1;
-#endif
-    }
+    // Control bytes end a string (QEMU's lexer refuses them) and so do 0xFE/0xFF (resync bytes).
+    private static int IndexOfStringStop(ReadOnlySpan<byte> span, byte quote) => StringRun.IndexOfStop(span, quote, 0x20, 0xFD);
 
     private static bool IsRestartPoint(byte b) =>
         (b < 0x20 && b != (byte)'\t') || b >= 0xFE || b == (byte)'{' || b == (byte)'}' || b == (byte)'[' || b == (byte)']';
@@ -836,21 +810,4 @@ public sealed class JsonMessageReader : IDisposable
         classes['+'] = classes['-'] = classes['.'] = CToken;
         return classes;
     }
-
-#if NET
-    private static byte[] BuildStringStops(byte quote)
-    {
-        var stops = new System.Collections.Generic.List<byte>();
-        for (int b = 0; b < 0x20; b++)
-        {
-            stops.Add((byte)b);
-        }
-
-        stops.Add(quote);
-        stops.Add((byte)'\\');
-        stops.Add(0xFE);
-        stops.Add(0xFF);
-        return stops.ToArray();
-    }
-#endif
 }

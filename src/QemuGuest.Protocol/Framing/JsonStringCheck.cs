@@ -1,7 +1,4 @@
 using System;
-#if NET
-using System.Buffers;
-#endif
 
 namespace QemuGuest.Protocol.Framing;
 
@@ -14,22 +11,6 @@ namespace QemuGuest.Protocol.Framing;
 /// </summary>
 public static class JsonStringCheck
 {
-#if NET
-    // Where a run of plain ASCII string content ends: a megabyte of base64 is one vectorized scan.
-    private static readonly SearchValues<byte> DoubleQuotedStops = SearchValues.Create(Stops((byte)'"'));
-    private static readonly SearchValues<byte> SingleQuotedStops = SearchValues.Create(Stops((byte)'\''));
-
-    private static byte[] Stops(byte quote)
-    {
-        var stops = new System.Collections.Generic.List<byte> { quote, (byte)'\\' };
-        for (int b = 0x80; b <= 0xFF; b++)
-        {
-            stops.Add((byte)b);
-        }
-
-        return stops.ToArray();
-    }
-#endif
 
     /// <summary>
     /// Null when every string in <paramref name="message"/> (one framed message; single-quoted
@@ -58,7 +39,8 @@ public static class JsonStringCheck
 #if NET
             if (b is not ((byte)'\\' or >= 0x80) && b != quote)
             {
-                int stop = message.Slice(i).IndexOfAny(quote == (byte)'"' ? DoubleQuotedStops : SingleQuotedStops);
+                // A megabyte of base64 is one vectorized scan.
+                int stop = StringRun.IndexOfStop(message.Slice(i), quote, 0x00, 0x7F);
                 if (stop < 0)
                 {
                     break;
