@@ -76,6 +76,7 @@ $ModuleRootFiles = @(
     'QemuGuest.Format.ps1xml'
     'en-US/about_QemuGuest.help.txt'
     'en-US/about_QemuGuest_PSDirect.help.txt'
+    'en-US/about_QemuGuest_Provider.help.txt'
     'en-US/QemuGuest.Cmdlets.dll-Help.xml'
 )
 # Everything the cmdlets need at run time, loaded privately from Dependencies/ (see
@@ -255,6 +256,7 @@ function Invoke-Package {
         'QemuGuest.Format.ps1xml'         = Join-Path $Root 'src/QemuGuest.Cmdlets/QemuGuest.Format.ps1xml'
         'en-US/about_QemuGuest.help.txt'  = Join-Path $Root 'en-US/about_QemuGuest.help.txt'
         'en-US/about_QemuGuest_PSDirect.help.txt' = Join-Path $Root 'en-US/about_QemuGuest_PSDirect.help.txt'
+        'en-US/about_QemuGuest_Provider.help.txt' = Join-Path $Root 'en-US/about_QemuGuest_Provider.help.txt'
     }
     # Written by the QemuGuest.Cmdlets build (target WriteModuleHelp, tools/Build-ModuleHelp.ps1).
     $sources['en-US/QemuGuest.Cmdlets.dll-Help.xml'] = Join-Path $Root "src/QemuGuest.Cmdlets/bin/$Configuration/netstandard2.0/en-US/QemuGuest.Cmdlets.dll-Help.xml"

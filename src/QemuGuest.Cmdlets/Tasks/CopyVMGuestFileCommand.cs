@@ -182,6 +182,10 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 {
                     request.GuestSources.Add(s);
                 }
+                else if (QemuGuestDrivePath(s) is { } onDrive)
+                {
+                    request.GuestSources.Add(onDrive);
+                }
                 else
                 {
                     WriteError(ErrorTable.RelativeGuestPathError(s));
@@ -247,6 +251,27 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
                 WriteError(ErrorTable.Create(ErrorTable.SourceNotFound, ErrorCategory.ObjectNotFound,
                     $"Cannot find the local file '{p}'.", p));
             }
+        }
+    }
+
+    /// <summary>
+    /// The guest path behind a path on a QemuGuest drive (web1:/etc/hosts, or the PSPath of an
+    /// item from Get-Item/Get-ChildItem on one, which binds to -LiteralPath); null for others.
+    /// </summary>
+    private string? QemuGuestDrivePath(string path)
+    {
+        if (path.IndexOf(':') < 0)
+        {
+            return null;
+        }
+        try
+        {
+            string guest = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out ProviderInfo provider, out _);
+            return provider.ImplementingType == typeof(Provider.QemuGuestProvider) && GuestTransferEngine.IsAbsolute(guest) ? guest : null;
+        }
+        catch (Exception ex) when (ex is ItemNotFoundException or System.Management.Automation.DriveNotFoundException or ProviderNotFoundException or NotSupportedException or ArgumentException)
+        {
+            return null;
         }
     }
 

@@ -44,10 +44,11 @@ public static class GuestChildItems
     /// <param name="recurse">descend into folders (never through links, never into a name that is not one component)</param>
     /// <param name="write">called for each item, in name order per folder, a folder's items before those of its subfolders</param>
     /// <param name="cancellationToken">stops the listing</param>
+    /// <param name="maxLevels">with <paramref name="recurse"/>, how many levels of items at most (1: the folder's own)</param>
     public static async Task ListAsync(GuestTransferEngine engine, string path, Func<string, bool>? leafPattern, Func<string, bool>? nameFilter, bool recurse,
-        Action<GuestListedItem> write, CancellationToken cancellationToken)
+        Action<GuestListedItem> write, CancellationToken cancellationToken, int maxLevels = int.MaxValue)
     {
-        var walk = new Walk(engine, nameFilter, recurse, write, cancellationToken);
+        var walk = new Walk(engine, nameFilter, recurse, write, cancellationToken, maxLevels);
         if (leafPattern is null)
         {
             GuestEntry? entry = await engine.StatAsync(path, cancellationToken).ConfigureAwait(false);
@@ -72,6 +73,39 @@ public static class GuestChildItems
         await walk.FolderAsync(parentLister, folder, string.Empty, 1, leafPattern).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The item at <paramref name="path"/> as its folder lists it (kind, size, mode, time), or
+    /// null when that folder does not list it. A root (/, C:\), which no folder lists, comes
+    /// from its stat. Names compare as the guest's file system does (Windows folds case).
+    /// </summary>
+    public static async Task<GuestListedItem?> GetItemAsync(GuestTransferEngine engine, string path, CancellationToken cancellationToken)
+    {
+        string? folder = ParentFolder(path, engine.Profile.IsWindows);
+        string name = GuestTransferEngine.LeafName(path);
+        if (folder is null || name.Length == 0)
+        {
+            GuestEntry? entry = await engine.StatAsync(path, cancellationToken).ConfigureAwait(false);
+            return entry is { } e ? new GuestListedItem(new GuestListEntry(path, e.Kind, e.Size), path, path) : null;
+        }
+        var comparison = engine.Profile.IsWindows ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        GuestListedItem? found = null;
+        var walk = new Walk(engine, null, false, item => found ??= item, cancellationToken, 1);
+        var lister = await engine.OpenListingAsync(folder, walk.Budget, cancellationToken, recursive: false).ConfigureAwait(false);
+        await walk.FolderAsync(lister, folder, string.Empty, 1, n => string.Equals(n, name, comparison)).ConfigureAwait(false);
+        return found;
+    }
+
+    /// <summary>The folder of a guest path, with a Windows drive's root as C:\ (C: alone would mean that drive's current folder); null at a root.</summary>
+    public static string? ParentFolder(string path, bool windowsGuest)
+    {
+        string? parent = GuestTransferEngine.Parent(path);
+        if (windowsGuest && parent is { Length: 2 } && parent[1] == ':')
+        {
+            return parent + "\\";
+        }
+        return parent;
+    }
+
     /// <summary>Null when <paramref name="name"/> can be joined to a guest folder to name that item and no other.</summary>
     public static string? ComponentProblem(string name, bool windowsGuest)
     {
@@ -93,9 +127,11 @@ public static class GuestChildItems
         private readonly bool _recurse;
         private readonly Action<GuestListedItem> _write;
         private readonly CancellationToken _cancellationToken;
+        private readonly int _maxLevels;
 
-        public Walk(GuestTransferEngine engine, Func<string, bool>? nameFilter, bool recurse, Action<GuestListedItem> write, CancellationToken cancellationToken)
+        public Walk(GuestTransferEngine engine, Func<string, bool>? nameFilter, bool recurse, Action<GuestListedItem> write, CancellationToken cancellationToken, int maxLevels)
         {
+            _maxLevels = maxLevels;
             _engine = engine;
             _nameFilter = nameFilter;
             _recurse = recurse;
@@ -124,7 +160,7 @@ public static class GuestChildItems
                 {
                     _write(new GuestListedItem(e, folder, fullName));
                 }
-                if (_recurse && joinable && e.Kind == GuestEntryKind.Directory && !e.IsLink)
+                if (_recurse && depth < _maxLevels && joinable && e.Kind == GuestEntryKind.Directory && !e.IsLink)
                 {
                     folders.Add((fullName!, relative.Length == 0 ? e.Name : relative + "/" + e.Name));
                 }

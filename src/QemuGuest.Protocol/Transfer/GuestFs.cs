@@ -5,6 +5,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Protocol.Qga;
+using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Protocol.Transfer;
 
@@ -227,6 +228,58 @@ internal sealed class GuestFs
         {
         }
         return false;
+    }
+
+    /// <summary>
+    /// Removes a file, link or folder (<paramref name="recursive"/>: with everything in it). The
+    /// tree is walked in the guest (our remove extension, else rm -r / rmdir /s through
+    /// guest-exec), never from a listing here, so no name the guest lists can steer it, and a
+    /// link is removed itself, never followed.
+    /// </summary>
+    public async Task RemoveAsync(string path, bool folder, bool recursive, CancellationToken cancellationToken)
+    {
+        if (Profile.Has(AgentProfile.Remove))
+        {
+            await _commands.GuestFileRemoveAsync(path, recursive, false, _options, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (!Profile.CanExec)
+        {
+            throw new TransferException(TransferFailureKind.AgentFeatureUnavailable,
+                $"Removing '{PathComponent.Printable(path)}' needs QemuGuest's agent, or an agent that allows guest-exec.", path);
+        }
+        ExecOutcome outcome = Profile.IsWindows
+            ? await RunAsync("cmd.exe", folder ? (recursive ? new[] { "/c", "rmdir", "/s", "/q", path } : new[] { "/c", "rmdir", path }) : new[] { "/c", "del", "/f", "/q", path },
+                path, cancellationToken, TimeSpan.FromMinutes(10)).ConfigureAwait(false)
+            : await RunAsync("rm", recursive ? new[] { "-r", "--one-file-system", "--", path } : folder ? new[] { "-d", "--", path } : new[] { "--", path },
+                path, cancellationToken, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
+        ThrowIfFailed(outcome, Profile.IsWindows ? "cmd.exe" : "rm", path);
+    }
+
+    /// <summary>
+    /// True when <paramref name="path"/> is itself a symbolic link (or junction); null when the
+    /// agent offers no way to tell (stock agent without guest-exec, or on Windows).
+    /// </summary>
+    public async Task<bool?> IsLinkAsync(string path, CancellationToken cancellationToken)
+    {
+        if (Profile.Has(AgentProfile.Stat))
+        {
+            try
+            {
+                var info = await _commands.GuestFileStatAsync(path, false, _options, cancellationToken).ConfigureAwait(false);
+                return info.Type == GuestFileType.Symlink;
+            }
+            catch (QgaCommandException ex) when (GuestErrorText.IsMissing(ex))
+            {
+                return false;
+            }
+        }
+        if (Profile.IsWindows || !Profile.CanExec)
+        {
+            return null;
+        }
+        ExecOutcome outcome = await RunAsync("test", new[] { "-L", path }, path, cancellationToken).ConfigureAwait(false);
+        return outcome.ExitCode == 0;
     }
 
     /// <summary>SHA-256 (lower-case hex) of a guest file, or null when the agent offers no way to hash in the guest.</summary>

@@ -69,6 +69,44 @@ public sealed class GuestTransferEngine
     /// <summary>Removes a guest file on a best-effort basis with its own bound (cleanup, also after cancellation); false when it could not.</summary>
     public Task<bool> RemoveQuietlyAsync(string path) => _fs.RemoveQuietlyAsync(path);
 
+    /// <summary>Removes a guest file, link or folder; the tree is walked in the guest, links are never followed (<see cref="GuestFs.RemoveAsync"/>).</summary>
+    public Task RemoveAsync(string path, bool folder, bool recursive, CancellationToken cancellationToken) => _fs.RemoveAsync(path, folder, recursive, cancellationToken);
+
+    /// <summary>True when the guest path is itself a link; null when this agent cannot tell.</summary>
+    public Task<bool?> IsLinkAsync(string path, CancellationToken cancellationToken) => _fs.IsLinkAsync(path, cancellationToken);
+
+    /// <summary>
+    /// Renames or moves <paramref name="source"/> to <paramref name="destination"/> in the guest,
+    /// never over an existing item (DestinationExists). Our agent refuses an existing
+    /// destination itself; with a stock agent (mv through guest-exec) it is checked first, so an
+    /// item created in between is replaced.
+    /// </summary>
+    public async Task RenameAsync(string source, string destination, CancellationToken cancellationToken)
+    {
+        if (!_fs.Profile.Has(AgentProfile.Rename) && await _fs.StatAsync(destination, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            throw new TransferException(TransferFailureKind.DestinationExists, $"The guest path '{Validation.PathComponent.Printable(destination)}' exists.", destination);
+        }
+        try
+        {
+            await _fs.RenameAsync(source, destination, false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QgaCommandException ex) when (GuestErrorText.IsExists(ex.Description))
+        {
+            throw new TransferException(TransferFailureKind.DestinationExists, $"The guest path '{Validation.PathComponent.Printable(destination)}' exists.", destination, ex);
+        }
+    }
+
+    /// <summary>SHA-256 (lower-case hex) of a guest file computed in the guest (our hash extension, else sha256sum/certutil through guest-exec); null when the agent offers no way.</summary>
+    public Task<string?> HashAsync(string path, CancellationToken cancellationToken) => _fs.HashAsync(path, cancellationToken);
+
+    /// <summary>Opens a guest file for reading in order, block by block (Get-Content; following a growing file).</summary>
+    public async Task<GuestFileReader> OpenReaderAsync(string path, int chunkSize, CancellationToken cancellationToken)
+    {
+        long handle = await OpenForReadAsync(path, cancellationToken).ConfigureAwait(false);
+        return new GuestFileReader(_fs, _channel, handle, _fs.Profile.ReadChunk(chunkSize), path);
+    }
+
     /// <summary>A lister for the folders under a guest folder, every entry counted against <paramref name="budget"/>.</summary>
     public Task<GuestFolderLister> OpenListingAsync(string root, GuestListingBudget budget, CancellationToken cancellationToken, bool recursive = true) =>
         _fs.OpenListingAsync(root, budget, cancellationToken, recursive);
