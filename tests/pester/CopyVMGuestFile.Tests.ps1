@@ -407,7 +407,8 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
                     Start-Sleep -Milliseconds 50
                 }
                 $agent2.Process.Kill()
-                $null = $async.AsyncWaitHandle.WaitOne(60000)
+                # The copy asks for the agent again for up to 45 s (it may come back: docs/copy.md) before it reports.
+                $null = $async.AsyncWaitHandle.WaitOne(150000)
                 $async.IsCompleted | Should -BeTrue
                 $null = $ps.EndInvoke($async)
                 $errors = @($ps.Streams.Error)

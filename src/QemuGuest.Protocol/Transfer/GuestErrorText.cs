@@ -30,6 +30,14 @@ public static class GuestErrorText
 
     public static bool IsDirectoryError(Exception ex) => ex is QgaCommandException c && Contains(c.Description, "Is a directory", "EISDIR");
 
+    /// <summary>
+    /// A file command on a handle the agent does not hold (both agents: "handle 'N' has not
+    /// been found"): after an interruption, the agent that answers is a new process, whose
+    /// table lost the handle.
+    /// </summary>
+    public static bool IsHandleGone(Exception ex) =>
+        ex is QgaGenericErrorException c && Contains(c.Description, "has not been found") && Contains(c.Description, "handle");
+
     /// <summary>mkdir/mv/move refusing because the target is there already.</summary>
     public static bool IsExists(string text) => Contains(text, "File exists", "not overwritten");
 

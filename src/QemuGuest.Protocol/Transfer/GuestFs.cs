@@ -319,6 +319,49 @@ internal sealed class GuestFs
         return text.Length >= 64 && IsHex(text.Substring(0, 64)) ? text.Substring(0, 64).ToLowerInvariant() : null;
     }
 
+    /// <summary>
+    /// SHA-256 of the first <paramref name="length"/> bytes of <paramref name="path"/> when it is
+    /// a regular file itself (not a link, not missing) of at least that length; null when it is
+    /// not, or when the agent offers no way to tell (stock agent without guest-exec, Windows).
+    /// How a resumed copy checks that a temporary file is still the one it wrote.
+    /// </summary>
+    public async Task<string?> RegularFilePrefixHashAsync(string path, long length, CancellationToken cancellationToken)
+    {
+        if (Profile.Has(AgentProfile.Stat) && Profile.Has(AgentProfile.Hash))
+        {
+            GuestFileInfo info;
+            try
+            {
+                info = await _commands.GuestFileStatAsync(path, false, _options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (QgaCommandException ex) when (GuestErrorText.IsMissing(ex))
+            {
+                return null;
+            }
+            if (info.Type != GuestFileType.File || info.Size < length)
+            {
+                return null;
+            }
+            var longCall = new QgaCallOptions { Timeout = TimeSpan.FromHours(1) };
+            var h = await _commands.GuestFileHashAsync(path, GuestFileHashAlgorithm.Sha256, 0, length, longCall, cancellationToken).ConfigureAwait(false);
+            return h.Hash.ToLowerInvariant();
+        }
+        if (!Profile.CanExec || Profile.IsWindows)
+        {
+            return null;
+        }
+        // test -h before test -f: -f follows a link. head -c reads at most length bytes; a
+        // shorter file hashes differently, which is the answer wanted.
+        var outcome = await RunAsync("sh", new[] { "-c", "test ! -h \"$1\" && test -f \"$1\" && head -c \"$2\" -- \"$1\" | sha256sum -b", "sh", path,
+            length.ToString(CultureInfo.InvariantCulture) }, path, cancellationToken, TimeSpan.FromHours(1)).ConfigureAwait(false);
+        if (outcome.ExitCode != 0)
+        {
+            return null;
+        }
+        string text = Encoding.UTF8.GetString(outcome.StdOut).TrimStart('\\');
+        return text.Length >= 64 && IsHex(text.Substring(0, 64)) ? text.Substring(0, 64).ToLowerInvariant() : null;
+    }
+
     private static bool IsHex(string s)
     {
         foreach (char c in s)

@@ -6,6 +6,7 @@ using System.IO;
 using System.Security.Cryptography;
 using System.Threading;
 using System.Threading.Tasks;
+using QemuGuest.Protocol.Qga;
 
 namespace QemuGuest.Protocol.Transfer;
 
@@ -184,8 +185,12 @@ public sealed class GuestTransferEngine
         long handle = await OpenForWriteAsync(options.Force, writePath, guestPath, mode, ct).ConfigureAwait(false);
         bool open = true;
         bool done = false;
-        long sent = 0;
-        using var hash = options.Verify ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+        // A resume rewrites from the last confirmed block, so it needs the source again from
+        // there, and a temporary file of its own to rewrite (see ResumeUploadAsync).
+        long origin = atomic && local.CanSeek ? local.Position : -1;
+        var cursor = new WriteCursor();
+        int resumes = 0;
+        IncrementalHash? hash = options.Verify ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
         try
         {
             int chunk = _fs.Profile.WriteChunk(options.ChunkSize);
@@ -194,73 +199,66 @@ public sealed class GuestTransferEngine
             // the host: tests/e2e found it). Over a unix socket it does not, but a VM is where it
             // runs, so writes to it go one at a time, like any plain client's.
             int depth = _fs.Profile.IsOurs ? Depth : 1;
-            var free = new Stack<byte[]>();
-            var pending = new Queue<(Task<long> Task, int Length, byte[] Buffer)>();
-            try
+            while (true)
             {
-                for (int i = 0; i <= depth; i++)
+                try
                 {
-                    free.Push(ArrayPool<byte>.Shared.Rent(chunk));
+                    await SendBlocksAsync(local, handle, chunk, depth, hash, cursor, guestPath, total, progress, clock, ct).ConfigureAwait(false);
+                    await _fs.Commands.GuestFileFlushAsync(handle, _options, ct).ConfigureAwait(false);
+                    break;
                 }
-                while (true)
+                catch (Exception ex) when (origin >= 0 && resumes < TransferResume.MaxPerFile && TransferResume.IsResumable(ex))
                 {
-                    if (pending.Count == depth)
-                    {
-                        await CompleteWriteAsync(pending.Dequeue(), free, guestPath).ConfigureAwait(false);
-                    }
-                    byte[] buffer = free.Pop();
-                    int n = await ReadFullAsync(local, buffer, chunk, ct).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        free.Push(buffer);
-                        break;
-                    }
-                    hash?.AppendData(buffer, 0, n);
-                    pending.Enqueue((GuestFileIO.WriteAsync(_channel, handle, new ReadOnlyMemory<byte>(buffer, 0, n), _options, ct), n, buffer));
-                    sent += n;
-                    progress?.Report(new TransferProgressInfo(sent, total, clock.Elapsed));
-                }
-                while (pending.Count > 0)
-                {
-                    await CompleteWriteAsync(pending.Dequeue(), free, guestPath).ConfigureAwait(false);
-                }
-            }
-            finally
-            {
-                // Buffers still referenced by unfinished writes are dropped to the GC, never reused.
-                foreach (var b in free)
-                {
-                    ArrayPool<byte>.Shared.Return(b);
-                }
-                while (pending.Count > 0)
-                {
-                    var p = pending.Dequeue();
-                    try
-                    {
-                        await p.Task.ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        // The first failure is the one reported.
-                    }
+                    resumes++;
+                    handle = await ResumeUploadAsync(handle, writePath, local, origin, cursor.Confirmed, ex, ct).ConfigureAwait(false);
+                    local.Seek(origin + cursor.Confirmed, SeekOrigin.Begin);
+                    cursor.Sent = cursor.Confirmed;
+                    // Bytes after the confirmed point went into the running hash already: the
+                    // digest is taken from the source again at the end instead.
+                    hash?.Dispose();
+                    hash = null;
                 }
             }
 
-            await _fs.Commands.GuestFileFlushAsync(handle, _options, ct).ConfigureAwait(false);
             // Only a close that completed releases the handle: if it is cancelled on the way
             // (Ctrl+C right here), the finally block's bounded close must still run.
-            await _fs.Commands.GuestFileCloseAsync(handle, _options, ct).ConfigureAwait(false);
+            try
+            {
+                await _fs.Commands.GuestFileCloseAsync(handle, _options, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (origin >= 0 && TransferResume.IsResumable(ex))
+            {
+                // Everything was written and flushed; whether this close arrived is unknown.
+                // Closing again is harmless either way, and the hash below decides.
+                resumes++;
+                await _fs.CloseQuietlyAsync(handle).ConfigureAwait(false);
+            }
             open = false;
+            long sent = cursor.Sent;
 
             string? digest = null;
-            if (hash is not null)
+            if (resumes > 0)
+            {
+                // After a resume the guest file is checked whether or not -Verify asked: that is
+                // what makes rewriting from a position safe.
+                digest = HashSource(local, origin, -1);
+            }
+            else if (hash is not null)
             {
                 digest = ToHex(hash.GetHashAndReset());
-                await VerifyAsync(writePath, sent, digest, options.ChunkSize, null, null, guestPath, ct).ConfigureAwait(false);
+            }
+            if (digest is not null)
+            {
+                // Hashing only reads: asking again after an interruption is harmless.
+                await TransferResume.WhenBackAsync(async () =>
+                {
+                    await VerifyAsync(writePath, sent, digest, options.ChunkSize, null, null, guestPath, ct).ConfigureAwait(false);
+                    return true;
+                }, ct).ConfigureAwait(false);
             }
             if (atomic)
             {
-                await _fs.RenameAsync(writePath, guestPath, true, ct).ConfigureAwait(false);
+                await RenameIntoPlaceAsync(writePath, guestPath, local, origin, ct).ConfigureAwait(false);
             }
             done = true;
             return new TransferResult(sent, total, clock.Elapsed, digest, atomic);
@@ -271,11 +269,83 @@ public sealed class GuestTransferEngine
         }
         finally
         {
+            hash?.Dispose();
             await FinishAsync(handle, open, done, () => atomic ? _fs.RemoveQuietlyAsync(writePath) : TruncateQuietlyAsync(writePath)).ConfigureAwait(false);
         }
     }
 
-    private static async Task CompleteWriteAsync((Task<long> Task, int Length, byte[] Buffer) write, Stack<byte[]> free, string guestPath)
+    /// <summary>How far a copy into the guest got: blocks handed to the channel, and blocks the agent confirmed, in order.</summary>
+    private sealed class WriteCursor
+    {
+        public long Sent;
+
+        public long Confirmed;
+    }
+
+    /// <summary>
+    /// The pipelined writer: up to <paramref name="depth"/> guest-file-write requests in flight,
+    /// each from its own pooled buffer; <paramref name="cursor"/> advances as replies confirm
+    /// blocks in order. Returns when the source is read to its end and every block confirmed.
+    /// </summary>
+    private async Task SendBlocksAsync(Stream local, long handle, int chunk, int depth, IncrementalHash? hash, WriteCursor cursor, string guestPath, long total,
+        IProgress<TransferProgressInfo>? progress, Stopwatch clock, CancellationToken ct)
+    {
+        var free = new Stack<byte[]>();
+        var pending = new Queue<(Task<long> Task, int Length, byte[] Buffer)>();
+        try
+        {
+            for (int i = 0; i <= depth; i++)
+            {
+                free.Push(ArrayPool<byte>.Shared.Rent(chunk));
+            }
+            while (true)
+            {
+                if (pending.Count == depth)
+                {
+                    await CompleteWriteAsync(pending.Dequeue(), free, guestPath, cursor).ConfigureAwait(false);
+                }
+                byte[] buffer = free.Pop();
+                int n = await ReadFullAsync(local, buffer, chunk, ct).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    free.Push(buffer);
+                    break;
+                }
+                hash?.AppendData(buffer, 0, n);
+                pending.Enqueue((GuestFileIO.WriteAsync(_channel, handle, new ReadOnlyMemory<byte>(buffer, 0, n), _options, ct), n, buffer));
+                cursor.Sent += n;
+                progress?.Report(new TransferProgressInfo(cursor.Sent, total, clock.Elapsed));
+            }
+            while (pending.Count > 0)
+            {
+                await CompleteWriteAsync(pending.Dequeue(), free, guestPath, cursor).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // Buffers still referenced by unfinished writes are dropped to the GC, never reused.
+            foreach (var b in free)
+            {
+                ArrayPool<byte>.Shared.Return(b);
+            }
+            // Every write in flight has its answer before anything else goes out (a resume's
+            // seek must come after them on the channel, not between them).
+            while (pending.Count > 0)
+            {
+                var p = pending.Dequeue();
+                try
+                {
+                    await p.Task.ConfigureAwait(false);
+                }
+                catch
+                {
+                    // The first failure is the one reported.
+                }
+            }
+        }
+    }
+
+    private static async Task CompleteWriteAsync((Task<long> Task, int Length, byte[] Buffer) write, Stack<byte[]> free, string guestPath, WriteCursor cursor)
     {
         long written = await write.Task.ConfigureAwait(false);
         if (written != write.Length)
@@ -283,7 +353,121 @@ public sealed class GuestTransferEngine
             throw new TransferException(TransferFailureKind.DiskFull,
                 $"The guest wrote {written} of {write.Length} bytes to '{guestPath}' (disk full?).", guestPath);
         }
+        cursor.Confirmed += written;
         free.Push(write.Buffer);
+    }
+
+    /// <summary>
+    /// After an interruption at <paramref name="confirmed"/> bytes: a handle positioned there to
+    /// rewrite from. Rewriting is idempotent because the file is this copy's own temporary file
+    /// and the same bytes go to the same offsets; whatever the interrupted blocks did or did
+    /// not write lies at or after that point and is written again. The agent's own handle when
+    /// it still holds it (a lost reply, a migration: the guest's agent never stopped); else the
+    /// temporary file reopened, only while it is still ours: a regular file, not a link, whose
+    /// first <paramref name="confirmed"/> bytes hash to what was sent. Otherwise the copy ends
+    /// as TransferInterrupted, as it did before resuming existed.
+    /// </summary>
+    private async Task<long> ResumeUploadAsync(long handle, string writePath, Stream local, long origin, long confirmed, Exception interruption, CancellationToken ct)
+    {
+        try
+        {
+            GuestFileSeek at = await TransferResume.WhenBackAsync(
+                () => _fs.Commands.GuestFileSeekAsync(handle, confirmed, (GuestFileWhence)QGASeek.Set, _options, ct), ct).ConfigureAwait(false);
+            if (at.Position != confirmed)
+            {
+                throw NotResumed(writePath, interruption, $"the agent put handle {handle} at {at.Position}, not {confirmed}");
+            }
+            return handle;
+        }
+        catch (QgaCommandException ex) when (GuestErrorText.IsHandleGone(ex))
+        {
+            // A new agent process: the handle went with the old one.
+        }
+
+        string? there = await _fs.RegularFilePrefixHashAsync(writePath, confirmed, ct).ConfigureAwait(false);
+        string? ours = there is null ? null : HashSource(local, origin, confirmed);
+        if (there is null || !string.Equals(there, ours, StringComparison.OrdinalIgnoreCase))
+        {
+            throw NotResumed(writePath, interruption, there is null
+                ? "the temporary file is gone, is no longer a regular file, or cannot be checked by this agent"
+                : "the temporary file no longer holds what was written to it");
+        }
+        long reopened = await _fs.Commands.GuestFileOpenAsync(writePath, "r+b", _options, ct).ConfigureAwait(false);
+        try
+        {
+            GuestFileSeek at = await _fs.Commands.GuestFileSeekAsync(reopened, confirmed, (GuestFileWhence)QGASeek.Set, _options, ct).ConfigureAwait(false);
+            if (at.Position != confirmed)
+            {
+                throw NotResumed(writePath, interruption, $"the agent put the reopened file at {at.Position}, not {confirmed}");
+            }
+        }
+        catch
+        {
+            await _fs.CloseQuietlyAsync(reopened).ConfigureAwait(false);
+            throw;
+        }
+        return reopened;
+    }
+
+    /// <summary>
+    /// The commit of a copy into the guest. When the rename's answer is lost, whether it ran
+    /// is found out rather than assumed: the temporary file still there means it did not (so
+    /// rename again); gone means it did (nobody else knows its random name), and then the
+    /// destination must hash like the source.
+    /// </summary>
+    private async Task RenameIntoPlaceAsync(string writePath, string guestPath, Stream local, long origin, CancellationToken ct)
+    {
+        try
+        {
+            await _fs.RenameAsync(writePath, guestPath, true, ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (origin >= 0 && TransferResume.IsInterruption(ex))
+        {
+            GuestEntry? left = await TransferResume.WhenBackAsync(() => _fs.StatAsync(writePath, ct), ct).ConfigureAwait(false);
+            if (left is not null)
+            {
+                await _fs.RenameAsync(writePath, guestPath, true, ct).ConfigureAwait(false);
+                return;
+            }
+            string? there = await TransferResume.WhenBackAsync(() => _fs.HashAsync(guestPath, ct), ct).ConfigureAwait(false);
+            if (there is null || !string.Equals(there, HashSource(local, origin, -1), StringComparison.OrdinalIgnoreCase))
+            {
+                throw NotResumed(guestPath, ex, there is null
+                    ? "the rename's answer was lost and this agent cannot hash the destination to tell whether it ran"
+                    : "the rename's answer was lost and the destination does not hold the source");
+            }
+        }
+    }
+
+    private static TransferException NotResumed(string path, Exception interruption, string why) =>
+        new(TransferFailureKind.TransferInterrupted,
+            $"The copy to '{path}' was interrupted ({interruption.Message}) and not resumed: {why}.", path, interruption);
+
+    /// <summary>SHA-256 of the source from <paramref name="origin"/>, <paramref name="length"/> bytes (-1: to its end); leaves the stream at the end of what it read.</summary>
+    private static string HashSource(Stream source, long origin, long length)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        source.Seek(origin, SeekOrigin.Begin);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            long left = length < 0 ? long.MaxValue : length;
+            while (left > 0)
+            {
+                int n = source.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+                if (n == 0)
+                {
+                    break;
+                }
+                sha.AppendData(buffer, 0, n);
+                left -= n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return ToHex(sha.GetHashAndReset());
     }
 
     private async Task<long> OpenForWriteAsync(bool force, string writePath, string guestPath, int? mode, CancellationToken ct)
@@ -488,18 +672,36 @@ public sealed class GuestTransferEngine
         {
             long received;
             string? digest;
+            bool resumed;
             using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None))
             {
-                (received, digest) = await ReceiveAsync(handle, guestPath, output, reportedSize, options, progress, clock, cancellationToken).ConfigureAwait(false);
+                (received, digest, handle, resumed) = await ReceiveAsync(handle, guestPath, output, reportedSize, options, progress, clock, true, cancellationToken).ConfigureAwait(false);
             }
             // Only a close that completed releases the handle: if it is cancelled on the way
             // (Ctrl+C right here), the finally block's bounded close must still run.
-            await _fs.Commands.GuestFileCloseAsync(handle, _options, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _fs.Commands.GuestFileCloseAsync(handle, _options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (TransferResume.IsResumable(ex))
+            {
+                // Everything was received; whether this close arrived is unknown. Closing again
+                // is harmless either way.
+                await _fs.CloseQuietlyAsync(handle).ConfigureAwait(false);
+            }
             open = false;
 
+            // After a resume the bytes are checked against the guest file whether or not
+            // -Verify asked: the source may have changed while the agent was away.
+            digest ??= resumed ? LocalHash(temp) : null;
             if (digest is not null)
             {
-                await VerifyAsync(guestPath, received, digest, options.ChunkSize, temp, localPath, localPath, cancellationToken).ConfigureAwait(false);
+                // Hashing only reads: asking again after an interruption is harmless.
+                await TransferResume.WhenBackAsync(async () =>
+                {
+                    await VerifyAsync(guestPath, received, digest, options.ChunkSize, temp, localPath, localPath, cancellationToken).ConfigureAwait(false);
+                    return true;
+                }, cancellationToken).ConfigureAwait(false);
             }
 
             if (File.Exists(localPath))
@@ -536,7 +738,8 @@ public sealed class GuestTransferEngine
         bool open = true;
         try
         {
-            var (received, digest) = await ReceiveAsync(handle, guestPath, destination, reportedSize, options, progress, clock, cancellationToken).ConfigureAwait(false);
+            // No resume: the caller's stream may not be readable back for the final check.
+            var (received, digest, _, _) = await ReceiveAsync(handle, guestPath, destination, reportedSize, options, progress, clock, false, cancellationToken).ConfigureAwait(false);
             await _fs.Commands.GuestFileCloseAsync(handle, _options, cancellationToken).ConfigureAwait(false);
             open = false;
             if (digest is not null)
@@ -567,27 +770,93 @@ public sealed class GuestTransferEngine
         }
     }
 
-    /// <summary>Reads an open guest file to its end into <paramref name="output"/>, bounded; returns the count and, with Verify, its SHA-256.</summary>
-    private async Task<(long Received, string? Digest)> ReceiveAsync(long handle, string guestPath, Stream output, long size, TransferOptions options,
-        IProgress<TransferProgressInfo>? progress, Stopwatch clock, CancellationToken ct)
+    /// <summary>
+    /// Reads an open guest file to its end into <paramref name="output"/>, bounded; returns the
+    /// count, with Verify its SHA-256, the handle it ended on and whether it resumed. With
+    /// <paramref name="resumable"/>, an interruption resumes at the last byte received (see
+    /// <see cref="ResumeDownloadAsync"/>): reads only move a position, so asking again from there
+    /// is idempotent, and the running hash covers exactly the bytes kept.
+    /// </summary>
+    private async Task<(long Received, string? Digest, long Handle, bool Resumed)> ReceiveAsync(long handle, string guestPath, Stream output, long size,
+        TransferOptions options, IProgress<TransferProgressInfo>? progress, Stopwatch clock, bool resumable, CancellationToken ct)
     {
         using var hash = options.Verify ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
         long got = 0;
+        int resumes = 0;
+        long opened = handle;
         long limit = options.MaxBytes > 0 ? options.MaxBytes : size > 0 ? size : UnknownSizeLimit;
         string why = options.MaxBytes > 0 ? "-MaxBytes" : size > 0 ? "the size it reported" : "the limit for a file of unknown size; give -MaxBytes to read more";
-        long received = await ReadGuestAsync(handle, _fs.Profile.ReadChunk(options.ChunkSize), limit,
-            _ => new TransferException(TransferFailureKind.SourceSizeExceeded,
-                $"{TargetName} sent more of '{guestPath}' than {limit} bytes ({why}): the copy was stopped and nothing of it was kept.", guestPath),
-            async (b, n) =>
+        while (true)
+        {
+            try
             {
-                hash?.AppendData(b, 0, n);
-                await output.WriteAsync(b, 0, n, ct).ConfigureAwait(false);
-                got += n;
-                progress?.Report(new TransferProgressInfo(got, size, clock.Elapsed));
-            },
-            ct).ConfigureAwait(false);
+                await ReadGuestAsync(handle, _fs.Profile.ReadChunk(options.ChunkSize), limit - got,
+                    _ => new TransferException(TransferFailureKind.SourceSizeExceeded,
+                        $"{TargetName} sent more of '{guestPath}' than {limit} bytes ({why}): the copy was stopped and nothing of it was kept.", guestPath),
+                    async (b, n) =>
+                    {
+                        hash?.AppendData(b, 0, n);
+                        await output.WriteAsync(b, 0, n, ct).ConfigureAwait(false);
+                        got += n;
+                        progress?.Report(new TransferProgressInfo(got, size, clock.Elapsed));
+                    },
+                    ct).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception ex) when (resumable && resumes < TransferResume.MaxPerFile && TransferResume.IsResumable(ex))
+            {
+                resumes++;
+                handle = await ResumeDownloadAsync(handle, guestPath, got, ex, ct).ConfigureAwait(false);
+            }
+            catch when (handle != opened)
+            {
+                // The caller closes the handle it opened; a reopened one is this method's.
+                await _fs.CloseQuietlyAsync(handle).ConfigureAwait(false);
+                throw;
+            }
+        }
         await output.FlushAsync(ct).ConfigureAwait(false);
-        return (received, hash is null ? null : ToHex(hash.GetHashAndReset()));
+        return (got, hash is null ? null : ToHex(hash.GetHashAndReset()), handle, resumes > 0);
+    }
+
+    /// <summary>
+    /// After an interruption at <paramref name="received"/> bytes: a handle on the guest file
+    /// positioned there. The agent's own handle when it still holds it, else the file opened
+    /// again by its path (the final hash check then compares the whole guest file with what
+    /// arrived, so a file changed or replaced meanwhile ends as VerifyFailed, never as a mix).
+    /// </summary>
+    private async Task<long> ResumeDownloadAsync(long handle, string guestPath, long received, Exception interruption, CancellationToken ct)
+    {
+        try
+        {
+            GuestFileSeek at = await TransferResume.WhenBackAsync(
+                () => _fs.Commands.GuestFileSeekAsync(handle, received, (GuestFileWhence)QGASeek.Set, _options, ct), ct).ConfigureAwait(false);
+            if (at.Position != received)
+            {
+                throw NotResumed(guestPath, interruption, $"the agent put handle {handle} at {at.Position}, not {received}");
+            }
+            return handle;
+        }
+        catch (QgaCommandException ex) when (GuestErrorText.IsHandleGone(ex))
+        {
+            // A new agent process: the handle went with the old one.
+        }
+
+        long reopened = await _fs.Commands.GuestFileOpenAsync(guestPath, "rb", _options, ct).ConfigureAwait(false);
+        try
+        {
+            GuestFileSeek at = await _fs.Commands.GuestFileSeekAsync(reopened, received, (GuestFileWhence)QGASeek.Set, _options, ct).ConfigureAwait(false);
+            if (at.Position != received)
+            {
+                throw NotResumed(guestPath, interruption, $"the agent put the reopened file at {at.Position}, not {received}");
+            }
+        }
+        catch
+        {
+            await _fs.CloseQuietlyAsync(reopened).ConfigureAwait(false);
+            throw;
+        }
+        return reopened;
     }
 
     /// <summary>
@@ -731,7 +1000,8 @@ public sealed class GuestTransferEngine
         {
             return ex;
         }
-        if (ex is QgaDisconnectedException or QgaTimeoutException or QgaProtocolException || GuestErrorText.IsRelayInterruption(ex))
+        // A handle the agent no longer holds: a new agent process answered (restart, reboot).
+        if (ex is QgaDisconnectedException or QgaTimeoutException or QgaProtocolException || GuestErrorText.IsRelayInterruption(ex) || GuestErrorText.IsHandleGone(ex))
         {
             return new TransferException(TransferFailureKind.TransferInterrupted,
                 $"The copy to '{target}' was interrupted: {ex.Message}" + (leftOver is null ? " The destination was not touched." : $" The destination was not touched; the temporary file '{leftOver}' may remain."),

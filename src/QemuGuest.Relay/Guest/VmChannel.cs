@@ -349,7 +349,9 @@ public sealed class VmChannel : IAsyncDisposable
         catch (GuestChannelException e)
         {
             connection.Clear(expectation);
-            return e.NotSent ? null : GuestOutcome.RelayError($"{command.Name}: {e.Message}; the command may or may not have run");
+            // Part of it may have reached the guest: as much an interruption as a connection
+            // lost after sending, and marked so (a copy resumes from it: docs/copy.md).
+            return e.NotSent ? null : GuestOutcome.RelayError($"{command.Name}: {e.Message}; the command may or may not have run", QgaInterruption.ConnectionLost);
         }
 
         RelayCounters.Inc(ref Counters.Requests);
