@@ -159,7 +159,9 @@ function Add-CpioText($W, [string] $Name, [string] $Text, [int] $Mode = 0x81A4) 
 
 function Add-CpioFile($W, [string] $Name, [string] $Source, [int] $Mode = 0x81ED) {
     $info = Get-Item -LiteralPath $Source
-    if ($info.LinkType) { $info = Get-Item -LiteralPath ($info.ResolveLinkTarget($true).FullName) }
+    # Only a symbolic link is followed: LinkType is also 'HardLink' for any file with more than one
+    # name (perf's ~/.debug build-id cache hard-links libc.so.6), and a hard link has no target.
+    if ($info.LinkType -eq 'SymbolicLink') { $info = Get-Item -LiteralPath ($info.ResolveLinkTarget($true).FullName) }
     Write-CpioEntry $W $Name $Mode $info.Length
     $in = [IO.File]::OpenRead($info.FullName)
     try { $in.CopyTo($W.Stream) } finally { $in.Dispose() }

@@ -17,9 +17,11 @@ BeforeAll {
     if (-not $env:QEMUGUEST_WINE_AGENT) { throw 'QEMUGUEST_WINE_AGENT is not set: run through build.ps1 Test (row "Windows guest under Wine"), which publishes the win-x64 agent' }
     if (-not (Test-Path /usr/lib/wine/wine64)) { throw 'Wine is missing: apt-get install --no-install-recommends wine64 wine (build.ps1 Test installs it)' }
 
-    # Every QemuGuest extension, as AgentProfile names them: blocked, the agent is a stock one to the module.
-    $script:Extensions = 'file-stat', 'file-list', 'file-hash', 'file-mkdir', 'file-rename', 'file-remove', 'file-set-attributes',
-    'exec-start', 'exec-kill', 'exec-read', 'exec-write', 'agent-capabilities' | ForEach-Object { "__com.qemuguest_guest-$_" }
+    # Every QemuGuest extension, read from the schema that defines them (a hand-kept list went stale
+    # when an extension was added): blocked, the agent is a stock one to the module.
+    $schemaText = Get-Content -Raw -LiteralPath (Join-Path $env:QEMUGUEST_REPO_ROOT 'schema/qga-qemuguest.json')
+    $script:Extensions = @([regex]::Matches($schemaText, "'command':\s*'(__com\.qemuguest_[^']+)'") | ForEach-Object { $_.Groups[1].Value })
+    if ($Extensions.Count -lt 12) { throw "found only $($Extensions.Count) extensions in schema/qga-qemuguest.json" }
 
     function ConvertTo-WinePath([string] $LinuxPath) { 'Z:' + $LinuxPath.Replace('/', '\') }
 
