@@ -112,3 +112,140 @@ Describe 'Enter-PSSession into a guest, through a real console host' {
         finally { $agent | Stop-LocalAgent }
     }
 }
+
+Describe 'Ctrl+C of a running remote pipeline' {
+    BeforeAll {
+        $script:StopAgent = Start-LocalAgent -Kind Ours
+
+        # Each case runs in a console host of its own (pwsh reading its commands, one pipeline a
+        # line, from standard input), so that a stop that never completes hangs that child, not
+        # this run: every wait here is bounded, and on time out the child is killed and the test
+        # fails with everything the child printed.
+        function script:Start-ConsoleHost([string[]] $Lines) {
+            $psi = [Diagnostics.ProcessStartInfo]::new($Dotnet)
+            foreach ($a in (Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-Command', '-') { $psi.ArgumentList.Add($a) }
+            $psi.RedirectStandardInput = $true
+            $psi.RedirectStandardOutput = $true
+            $psi.RedirectStandardError = $true
+            $p = [Diagnostics.Process]::Start($psi)
+            foreach ($l in $Lines) { $p.StandardInput.WriteLine($l) }
+            $p.StandardInput.Flush()
+            # Reads are polled from this thread (no event handlers: a script block run on a
+            # thread-pool thread would need this runspace, which is busy waiting).
+            [pscustomobject]@{ Process = $p; Output = [Collections.Generic.List[string]]::new(); Out = $p.StandardOutput.ReadLineAsync(); Err = $p.StandardError.ReadLineAsync() }
+        }
+
+        function script:Receive-ConsoleOutput($Console) {
+            while ($Console.Out -and $Console.Out.IsCompleted) {
+                if ($null -eq $Console.Out.Result) { $Console.Out = $null; break }
+                # The console host sets the terminal's cursor-key mode before each prompt.
+                $Console.Output.Add(($Console.Out.Result -replace '\e\[[0-9;?]*[A-Za-z]', ''))
+                $Console.Out = $Console.Process.StandardOutput.ReadLineAsync()
+            }
+            while ($Console.Err -and $Console.Err.IsCompleted) {
+                if ($null -eq $Console.Err.Result) { $Console.Err = $null; break }
+                $Console.Output.Add('stderr: ' + $Console.Err.Result)
+                $Console.Err = $Console.Process.StandardError.ReadLineAsync()
+            }
+        }
+
+        # The first output line matching $Pattern, or a failure naming what the child printed.
+        function script:Wait-ConsoleLine($Console, [string] $Pattern, [int] $Seconds = 120) {
+            $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
+            while ([DateTime]::UtcNow -lt $deadline) {
+                Receive-ConsoleOutput $Console
+                $hit = @($Console.Output.ToArray() -match $Pattern)
+                if ($hit.Count) { return $hit[0] }
+                if ($Console.Process.HasExited -and -not $Console.Out -and -not $Console.Err) { break }
+                Start-Sleep -Milliseconds 200
+            }
+            $text = $Console.Output.ToArray() -join "`n"
+            if (-not $Console.Process.HasExited) { $Console.Process.Kill($true) }
+            throw "no line matching '$Pattern' within $Seconds s (child exited: $($Console.Process.HasExited)); it printed:`n$text"
+        }
+
+        function script:Stop-ConsoleHost($Console) {
+            try { $Console.Process.StandardInput.Close() } catch [System.IO.IOException] { }
+            $ended = $Console.Process.WaitForExit(60000)
+            if (-not $ended) { $Console.Process.Kill($true) }
+            $Console.Process.WaitForExit()
+            $deadline = [DateTime]::UtcNow.AddSeconds(10)
+            do { Start-Sleep -Milliseconds 100; Receive-ConsoleOutput $Console } while (($Console.Out -or $Console.Err) -and [DateTime]::UtcNow -lt $deadline)
+            $ended | Should -BeTrue -Because ("the console host must end when its input ends; it printed:`n" + ($Console.Output.ToArray() -join "`n"))
+            $Console.Output.ToArray() -match '^stderr: ' | Should -BeNullOrEmpty
+        }
+
+        $script:OpenLine = "Import-Module '$env:QEMUGUEST_MODULE_PATH'; `$g = New-VMGuestSession -ConnectionString '$($StopAgent.ConnectionString)'; 'imported'"
+        $script:Loop = '"started=$PID"; while ($true) { Start-Sleep -Milliseconds 100 }'
+    }
+
+    AfterAll {
+        $StopAgent | Stop-LocalAgent
+    }
+
+    It 'PowerShell.Stop() on the session''s runspace ends the pipeline; the session stays Opened and runs the next command' {
+        $c = Start-ConsoleHost @(
+            $OpenLine
+            "`$s = New-VMGuestPSSession -Session `$g -PowerShellPath '$GuestPwsh' -ErrorAction Stop"
+            '$ps = [powershell]::Create(); $ps.Runspace = $s.Runspace; $null = $ps.AddScript(''' + $Loop.Replace("'", "''") + ''')'
+            # Input completed: with an input collection still open, PowerShell's client itself
+            # throws NullReferenceException from EndInvoke after a stop (it flushes the closed input
+            # through the command's finished transport: the stack is all System.Management.Automation).
+            '$in = [System.Management.Automation.PSDataCollection[psobject]]::new(); $in.Complete(); $out = [System.Management.Automation.PSDataCollection[psobject]]::new(); $h = $ps.BeginInvoke($in, $out)'
+            '$d = [DateTime]::UtcNow.AddSeconds(120); while ($out.Count -eq 0 -and [DateTime]::UtcNow -lt $d) { Start-Sleep -Milliseconds 100 }; "running=$($out[0] -replace ''^started='') $($ps.InvocationStateInfo.State)"'
+            '$ps.Stop(); "stopped=$($ps.InvocationStateInfo.State) session=$($s.State)"'
+            'try { $null = $ps.EndInvoke($h); "endinvoke=returned" } catch { "endinvoke=$($_.Exception.GetBaseException().GetType().Name): $($_.Exception.GetBaseException().Message)" }'
+            '"next=" + (Invoke-Command -Session $s { $PID }) + " session=$($s.State)"'
+            '$ps.Dispose(); Remove-PSSession $s; "removed"'
+        )
+        try {
+            $running = Wait-ConsoleLine $c '^running='
+            $running | Should -Match '^running=\d+ Running$'
+            $guestPid = [int]($running -replace '^running=(\d+).*', '$1')
+            Wait-ConsoleLine $c '^stopped=' | Should -BeExactly 'stopped=Stopped session=Opened'
+            Wait-ConsoleLine $c '^endinvoke=' | Should -BeExactly 'endinvoke=RemoteException: The pipeline has been stopped.'
+            Wait-ConsoleLine $c '^next=' | Should -BeExactly "next=$guestPid session=Opened"
+            Wait-ConsoleLine $c '^removed' | Should -Not -BeNullOrEmpty
+            Stop-ConsoleHost $c
+        }
+        finally { if (-not $c.Process.HasExited) { $c.Process.Kill($true) } }
+    }
+
+    It 'a real Ctrl+C (SIGINT to the console host) stops Invoke-Command -Session; the session runs the next command in the same guest PowerShell' {
+        $c = Start-ConsoleHost @(
+            $OpenLine
+            "`$s = New-VMGuestPSSession -Session `$g -PowerShellPath '$GuestPwsh' -ErrorAction Stop"
+            "Invoke-Command -Session `$s { $Loop }"
+            '"next=" + (Invoke-Command -Session $s { $PID }) + " session=$($s.State)"'
+            'Remove-PSSession $s; "removed"'
+        )
+        try {
+            $guestPid = [int]((Wait-ConsoleLine $c '^started=') -replace '^started=', '')
+            & kill -INT $c.Process.Id
+            Wait-ConsoleLine $c '^next=' | Should -BeExactly "next=$guestPid session=Opened"
+            Wait-ConsoleLine $c '^removed' | Should -Not -BeNullOrEmpty
+            Stop-ConsoleHost $c
+        }
+        finally { if (-not $c.Process.HasExited) { $c.Process.Kill($true) } }
+    }
+
+    It 'a real Ctrl+C stops Invoke-VMGuestScriptBlock: it returns, its guest PowerShell ends, and the next call works' {
+        $c = Start-ConsoleHost @(
+            $OpenLine
+            "Invoke-VMGuestScriptBlock -Session `$g -PowerShellPath '$GuestPwsh' { $Loop }"
+            '"returned"'
+            "`"next=`" + (Invoke-VMGuestScriptBlock -Session `$g -PowerShellPath '$GuestPwsh' { `$PID } -ErrorAction Stop)"
+        )
+        try {
+            $guestPid = [int]((Wait-ConsoleLine $c '^started=') -replace '^started=', '')
+            & kill -INT $c.Process.Id
+            Wait-ConsoleLine $c '^returned' | Should -Not -BeNullOrEmpty
+            Wait-Until { -not (Test-Path "/proc/$guestPid") } | Should -BeTrue -Because "the stopped guest pwsh $guestPid must end"
+            $next = Wait-ConsoleLine $c '^next='
+            $next | Should -Match '^next=\d+$'
+            $next | Should -Not -Be "next=$guestPid"
+            Stop-ConsoleHost $c
+        }
+        finally { if (-not $c.Process.HasExited) { $c.Process.Kill($true) } }
+    }
+}
