@@ -383,7 +383,8 @@ function Invoke-WineAgentTests {
     # cross-compile) and run under Wine by tests/QemuGuest.Agent.Tests' Category=Wine, which
     # makes a throw-away prefix per class. Dynamic code is off as in the NativeAOT build that
     # ships: with it on, the JIT agent died under Wine 8 in a DynamicMethod finalizer ("Internal
-    # CLR error 0x80131506"). The publish folder stays in out/wine between runs (incremental).
+    # CLR error 0x80131506"). The publish folder and a prepared Wine prefix stay in out/wine
+    # between runs (the publish is incremental; the prefix is keyed by Wine's version).
     # Uses $suites and $failures of Invoke-Tests.
     $name = 'Windows agent under Wine'
     Write-Step "${name}: win-x64 self-contained publish, Category=Wine tests"
@@ -397,6 +398,9 @@ function Invoke-WineAgentTests {
 
     $dir = Join-Path $TestResults 'wine-agent'
     $env:QEMUGUEST_WINE_AGENT = Join-Path $agentDir 'qemuguest-agent.exe'
+    # A booted Windows 10 prefix per Wine version, copied for every agent (tests/
+    # QemuGuest.HostileAgent/WinePrefixCache.cs): wineboot took 26 s per agent under CI load.
+    $env:QEMUGUEST_WINE_PREFIX_CACHE = Join-Path $OutDir 'wine/prefixes'
     try {
         & dotnet test (Join-Path $Root 'tests/QemuGuest.Agent.Tests/QemuGuest.Agent.Tests.csproj') -c $Configuration --no-build --nologo -v q --filter 'Category=Wine' --logger 'trx' --logger 'console;verbosity=minimal' --results-directory $dir
         $exit = $LASTEXITCODE
@@ -407,7 +411,7 @@ function Invoke-WineAgentTests {
         Invoke-PesterRow 'Windows guest under Wine (Pester)' (Join-Path $Root 'tests/wine') 'wine-pester.json' -TimeoutMinutes 30
     }
     finally {
-        Remove-Item Env:QEMUGUEST_WINE_AGENT
+        Remove-Item Env:QEMUGUEST_WINE_AGENT, Env:QEMUGUEST_WINE_PREFIX_CACHE
     }
     $counts = Get-TrxCounts $dir
     if ($exit -ne 0 -and $counts.Failed -eq 0) { $counts.Failed = 1 }

@@ -57,6 +57,13 @@ public sealed class AgentProcess : IDisposable
     /// <summary>The agent's output (standard error and output).</summary>
     public string Stderr => _process.Output;
 
+    /// <summary>The agent's output once it holds <paramref name="text"/>, or after 30 s whatever it holds.</summary>
+    public string WaitForStderr(string text)
+    {
+        _process.WaitForOutput(text, TimeSpan.FromSeconds(30));
+        return Stderr;
+    }
+
     /// <summary>The process to run for an agent with these arguments (also used for -D / -h runs).</summary>
     public static ProcessStartInfo Start(AgentKind kind, string args) => RealAgentProcess.StartInfo(kind, Split(args));
 

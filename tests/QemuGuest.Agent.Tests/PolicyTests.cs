@@ -63,7 +63,8 @@ public sealed class PolicyTests
         // qemu-ga's spelling still works as before, but no longer silently leaves exec-start open.
         using var agent = new AgentProcess(AgentKind.Ours, "-b guest-exec,guest-exec-status");
         Assert.True(agent.Execute("{\"execute\":\"guest-ping\"}").TryGetProperty("return", out _));
-        Assert.Contains("block-rpcs denies guest-exec-status, guest-exec by name but still allows __com.qemuguest_guest-exec-start", agent.Stderr);
+        const string Warning = "block-rpcs denies guest-exec-status, guest-exec by name but still allows __com.qemuguest_guest-exec-start";
+        Assert.Contains(Warning, agent.WaitForStderr(Warning));
     }
 
     [Theory]

@@ -197,6 +197,30 @@ public sealed class RealAgentProcess : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the output holds <paramref name="text"/>. The agent writes a line before it
+    /// answers, but the line reaches us through an asynchronous reader that may still be behind
+    /// the reply, so a test that reads <see cref="Output"/> right after a reply can miss it.
+    /// </summary>
+    public bool WaitForOutput(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (Output.Contains(text, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+
+            Thread.Sleep(25);
+        }
+    }
+
     /// <summary>Throws with the exit code and output when the agent is no longer running.</summary>
     public void ThrowIfExited()
     {

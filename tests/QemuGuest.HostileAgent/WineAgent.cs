@@ -88,13 +88,16 @@ public sealed class WineAgent : IDisposable
         {
             System.IO.Directory.CreateDirectory(wine.StateDir);
             wine.StartBridge();
-            wine.RunWine("wineboot", "-i");
-            wine.RunWine("reg", "add", @"HKCU\Software\Wine", "/v", "Version", "/d", "win10", "/f");
-            wine.RunWine("reg", "add", @"HKLM\Software\Wine\Ports", "/v", "COM1", "/d", wine.PtyPath, "/f");
+            if (!WinePrefixCache.TryCopyInto(wine.Prefix, wine.Prepare))
+            {
+                wine.Prepare(wine.Prefix);
+            }
+
+            wine.RunWine(wine.Prefix, "reg", "add", @"HKLM\Software\Wine\Ports", "/v", "COM1", "/d", wine.PtyPath, "/f");
 
             // Wine's mount manager reads Ports when the prefix's server starts; it rewrote
             // dosdevices/com1 to /dev/ttyS0 otherwise (a symlink made by hand does not survive).
-            wine.Run(Server, "-w");
+            wine.Run(wine.Prefix, Server, "-w");
 
             var args = new List<string> { exe, "-m", "isa-serial", "-p", "COM1", "-t", WindowsPath(wine.StateDir) };
             if (extraArgs is not null)
@@ -197,7 +200,18 @@ public sealed class WineAgent : IDisposable
         }
     }
 
-    private ProcessStartInfo WineStartInfo(string program, IEnumerable<string> args)
+    /// <summary>A new prefix as a Windows 10 guest's: booted, the version Wine reports set to 10.</summary>
+    private void Prepare(string prefix)
+    {
+        RunWine(prefix, "wineboot", "-i");
+        RunWine(prefix, "reg", "add", @"HKCU\Software\Wine", "/v", "Version", "/d", "win10", "/f");
+        // The registry reaches the prefix's files when its server ends.
+        Run(prefix, Server, "-w");
+    }
+
+    private ProcessStartInfo WineStartInfo(string program, IEnumerable<string> args) => WineStartInfo(Prefix, program, args);
+
+    private ProcessStartInfo WineStartInfo(string prefix, string program, IEnumerable<string> args)
     {
         var psi = new ProcessStartInfo(program)
         {
@@ -212,7 +226,7 @@ public sealed class WineAgent : IDisposable
             psi.ArgumentList.Add(a);
         }
 
-        psi.Environment["WINEPREFIX"] = Prefix;
+        psi.Environment["WINEPREFIX"] = prefix;
         psi.Environment["WINEDEBUG"] = "-all";
         // No display: Wine's explorer and tray fail quietly instead of waiting for one.
         psi.Environment.Remove("DISPLAY");
@@ -221,11 +235,11 @@ public sealed class WineAgent : IDisposable
         return psi;
     }
 
-    private void RunWine(params string[] args) => Run(Loader, args);
+    private void RunWine(string prefix, params string[] args) => Run(prefix, Loader, args);
 
-    private void Run(string program, params string[] args)
+    private void Run(string prefix, string program, params string[] args)
     {
-        using var p = Process.Start(WineStartInfo(program, args)) ?? throw new InvalidOperationException("cannot start " + program);
+        using var p = Process.Start(WineStartInfo(prefix, program, args)) ?? throw new InvalidOperationException("cannot start " + program);
         p.StandardInput.Close();
         var output = new StringBuilder();
         p.OutputDataReceived += (_, e) => Append(output, e.Data);
@@ -276,7 +290,7 @@ public sealed class WineAgent : IDisposable
         {
             try
             {
-                Run(Server, "-k");
+                Run(Prefix, Server, "-k");
             }
             catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
             {

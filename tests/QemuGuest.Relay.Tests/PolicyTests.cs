@@ -133,8 +133,10 @@ public class PolicyTests
         using (relay)
         await using (agent)
         {
-            Assert.Contains("policy old-no-exec denies guest-exec-status, guest-exec by name but still allows __com.qemuguest_guest-exec-start", relay.Output);
-            Assert.Contains("deny '@exec'", relay.Output);
+            const string Warning = "policy old-no-exec denies guest-exec-status, guest-exec by name but still allows __com.qemuguest_guest-exec-start";
+            string output = await relay.WaitForOutputAsync(Warning);
+            Assert.Contains(Warning, output);
+            Assert.Contains("deny '@exec'", output);
         }
     }
 

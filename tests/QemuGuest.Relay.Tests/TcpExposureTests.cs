@@ -54,7 +54,8 @@ public class TcpExposureTests
             agent.SocketPath,
             new Dictionary<string, object?> { ["Name"] = "net", ["Tcp"] = "127.0.0.1:" + port, ["NoSocket"] = true, ["AllowUnrestricted"] = true }));
         await relay.WaitReadyAsync("vm");
-        Assert.Contains("QemuGuest.Relay.Vm[306] endpoint tcp:127.0.0.1:" + port + " of VM vm: TCP without authentication, every command allowed (AllowUnrestricted), any local user can connect", relay.Output);
+        string warning = "QemuGuest.Relay.Vm[306] endpoint tcp:127.0.0.1:" + port + " of VM vm: TCP without authentication, every command allowed (AllowUnrestricted), any local user can connect";
+        Assert.Contains(warning, await relay.WaitForOutputAsync(warning));
         using var c = await TestClient.ConnectTcpAsync(new IPEndPoint(IPAddress.Loopback, port));
         using var reply = await c.RequestAsync("{\"execute\":\"guest-file-open\",\"arguments\":{\"path\":\"/etc/passwd\"},\"id\":1}");
         Assert.Equal(1000, reply.Return().GetInt32());

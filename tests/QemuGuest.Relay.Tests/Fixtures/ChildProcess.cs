@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Text;
+using System.Threading.Tasks;
 
 namespace QemuGuest.Relay.Tests.Fixtures;
 
@@ -44,6 +45,22 @@ public class ChildProcess : IDisposable
                 return _output.ToString();
             }
         }
+    }
+
+    /// <summary>
+    /// The output once it holds <paramref name="text"/>, or after 30 s whatever it holds. A line
+    /// written before the process answered a request can still be on its way through the
+    /// asynchronous reader when the answer arrives.
+    /// </summary>
+    public async Task<string> WaitForOutputAsync(string text)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!Output.Contains(text, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(25);
+        }
+
+        return Output;
     }
 
     public void Kill()
