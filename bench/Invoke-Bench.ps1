@@ -11,7 +11,7 @@
     never asserted anywhere.
 .PARAMETER Area
     Areas to run, by folder or script name (wildcards): transfer, latency, agent, module,
-    scale, micro, vm. '*' means every area except the opt-in ones (vm: needs a QEMU VM), which
+    scale, micro, psdirect, vm. '*' means every area except the opt-in ones (vm: needs a QEMU VM), which
     run only when named.
 .PARAMETER Quick
     Each area once with small sizes and few repetitions (seconds, not minutes): proves the

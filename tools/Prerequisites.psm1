@@ -15,9 +15,9 @@ $script:Prerequisites = @(
         Why = 'pty bridges for the isa-serial and character-device tests' }
     [pscustomobject]@{ Tool = 'qemu-system-x86_64'; Path = '/usr/bin/qemu-system-x86_64'; Package = 'qemu-system-x86'; Tasks = @('Test', 'Demo -VM', 'Bench -BenchArea vm')
         Why = 'the end-to-end VM (tests/e2e) and Demo -VM' }
-    [pscustomobject]@{ Tool = 'sshd'; Path = '/usr/sbin/sshd'; Package = 'openssh-server'; Tasks = @('Test')
-        Why = 'a private sshd on loopback for the PowerShell SSH-remoting test (no system service is configured)' }
-    [pscustomobject]@{ Tool = 'ssh-keygen'; Path = '/usr/bin/ssh-keygen'; Package = 'openssh-client'; Tasks = @('Test')
+    [pscustomobject]@{ Tool = 'sshd'; Path = '/usr/sbin/sshd'; Package = 'openssh-server'; Tasks = @('Test', 'Bench')
+        Why = 'a private sshd on loopback for the PowerShell SSH-remoting test and the PowerShell Direct benchmark beside it (no system service is configured)' }
+    [pscustomobject]@{ Tool = 'ssh-keygen'; Path = '/usr/bin/ssh-keygen'; Package = 'openssh-client'; Tasks = @('Test', 'Bench')
         Why = 'throw-away keys for that private sshd' }
     [pscustomobject]@{ Tool = 'systemd-socket-activate'; Path = '/usr/bin/systemd-socket-activate'; Package = 'systemd'; Tasks = @('Test')
         Why = "the agent's socket-activation test" }

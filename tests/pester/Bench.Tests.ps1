@@ -27,7 +27,8 @@ Describe 'build.ps1 Bench -Quick (bench/Invoke-Bench.ps1)' {
         $Summary.Count | Should -BeGreaterOrEqual 20 -Because "the summary table must have rows; log:`n$Log"
         foreach ($what in 'host→guest 1 MiB', 'guest→host 1 MiB', 'agent peak RSS', 'guest-ping round trip p50, direct', 'through the relay', 'relay overhead',
             'agent binary size', 'first guest-ping reply', 'idle RSS', 'Import-Module', 'first command', 'peak RSS of the driving pwsh', 'peak RSS of the relay',
-            'ReaderBenchmarks', 'WriterBenchmarks', 'MarshallingBenchmarks', 'DispatcherBenchmarks') {
+            'ReaderBenchmarks', 'WriterBenchmarks', 'MarshallingBenchmarks', 'DispatcherBenchmarks',
+            'empty script block, PowerShell Direct session', '10,000 [pscustomobject]s, PowerShell Direct session') {
             @($Summary | Where-Object { $_.Contains($what) }).Count | Should -BeGreaterThan 0 -Because "a row about '$what' is expected"
         }
     }
@@ -60,7 +61,7 @@ Describe 'build.ps1 Bench -Quick (bench/Invoke-Bench.ps1)' {
     }
 
     It 'has a detail section per area' {
-        foreach ($h in '### Transfer', '### Latency', '### Agent footprint', '### Module', '### Scale', '### Micro-benchmarks') {
+        foreach ($h in '### Transfer', '### Latency', '### Agent footprint', '### Module', '### Scale', '### Micro-benchmarks', '### PowerShell Direct (issue 20)') {
             $Lines | Should -Contain $h
         }
     }
