@@ -31,7 +31,7 @@ public sealed class DiagnosticTests
         new object[]
         {
             "{ 'command': 'guest-ping', 'bogus': 'x' }\n",
-            "In command 'guest-ping': command has unknown key 'bogus'\nValid keys are 'allow-oob', 'allow-preconfig', 'boxed', 'capabilities', 'command', 'coroutine', 'data', 'features', 'gen', 'if', 'returns', 'success-response'.",
+            "In command 'guest-ping': command has unknown key 'bogus'\nValid keys are 'allow-oob', 'allow-preconfig', 'boxed', 'command', 'coroutine', 'data', 'features', 'gen', 'if', 'returns', 'success-response'.",
             1, 1,
         },
         new object[] { "\n\n  { 'struct': 'Foo', 'data': { 'a': 'Nope' } }\n", "In struct 'Foo': member 'a' uses unknown type 'Nope'", 3, 37 },
@@ -87,6 +87,33 @@ public sealed class DiagnosticTests
         Assert.StartsWith("The condition of " + where + " names the config symbol '" + symbol + "', which no platform defines", message);
         Assert.Contains("CONFIG_WIN32", message);
         Assert.Equal(line - 1, d.Location.GetLineSpan().StartLinePosition.Line);
+        Assert.Empty(run.Result.Results.Single().GeneratedSources);
+    }
+
+    // The capabilities side file (ROOT.capabilities.json) is read with the schema: a name in it
+    // that is no command points into that file; a command it forgets (a newer upstream schema
+    // dropped in as the root) points at the command and names the file to add it to.
+    [Theory]
+    [InlineData("{ 'capability': 'info', 'doc': 'reads',\n  'commands': [ 'guest-a', 'guest-b', 'guest-c' ] }\n",
+        "schema.capabilities.json", "In capability class 'info': 'guest-c' is not a command of the schema: the schema does not define it (a root schema older than the command, or one that lost an include?)", 2, 39)]
+    [InlineData("{ 'capability': 'info', 'doc': 'reads',\n  'commands': [ 'guest-a' ] }\n",
+        "schema.json", "In command 'guest-b': command has no capability class: list it in /scenario/schema.capabilities.json under one of 'info'", 2, 1)]
+    public void CapabilitiesSideFileErrorIsLocated(string side, string file, string message, int line, int column)
+    {
+        var run = GeneratorHarness.Run(
+            new Dictionary<string, string>
+            {
+                ["schema.json"] = "{ 'command': 'guest-a' }\n{ 'command': 'guest-b' }\n",
+                ["schema.capabilities.json"] = side,
+            },
+            "types,dispatch");
+        var d = Assert.Single(run.Diagnostics);
+        Assert.Equal("QG0001", d.Id);
+        Assert.Equal(message, d.GetMessage(CultureInfo.InvariantCulture));
+        var span = d.Location.GetLineSpan();
+        Assert.Equal(GeneratorHarness.SchemaDir + file, span.Path);
+        Assert.Equal(line - 1, span.StartLinePosition.Line);
+        Assert.Equal(column - 1, span.StartLinePosition.Character);
         Assert.Empty(run.Result.Results.Single().GeneratedSources);
     }
 

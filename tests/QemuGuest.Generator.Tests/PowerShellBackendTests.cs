@@ -311,13 +311,29 @@ public sealed class PowerShellBackendTests
         var files = Directory.GetFiles(schemaDir, "*.json").ToDictionary(f => Path.GetFileName(f), File.ReadAllText);
         Assert.Contains("{ 'include': 'qga-qemuguest.json' }", files["qga.json"]);
         files["qga.json"] = files["qga.json"].Replace("{ 'include': 'qga-qemuguest.json' }", string.Empty);
-        var driver = GeneratorHarness.Driver(GeneratorHarness.Files(files), GeneratorHarness.Options(Backends, ns: "QemuGuest.Cmdlets", root: "qga.json"));
-        driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(), out _, out var diagnostics);
-        var d = Assert.Single(diagnostics);
-        Assert.Equal("QG0101", d.Id);
+
+        // The capabilities side file is read with the schema, so it is the first to notice.
+        var d = Assert.Single(Diagnostics(files));
+        Assert.Equal("QG0001", d.Id);
         string message = d.GetMessage(CultureInfo.InvariantCulture);
+        Assert.Contains("'__com.qemuguest_", message);
+        Assert.Contains("is not a command of the schema", message);
+        Assert.Contains("must keep { 'include': 'qga-qemuguest.json' }", message);
+
+        // Without one, the overlay says the same.
+        Assert.True(files.Remove("qga.capabilities.json"));
+        d = Assert.Single(Diagnostics(files));
+        Assert.Equal("QG0101", d.Id);
+        message = d.GetMessage(CultureInfo.InvariantCulture);
         Assert.Contains("overlay uses unknown command '__com.qemuguest_", message);
         Assert.Contains("must keep { 'include': 'qga-qemuguest.json' }", message);
+
+        static System.Collections.Immutable.ImmutableArray<Microsoft.CodeAnalysis.Diagnostic> Diagnostics(Dictionary<string, string> files)
+        {
+            var driver = GeneratorHarness.Driver(GeneratorHarness.Files(files), GeneratorHarness.Options(Backends, ns: "QemuGuest.Cmdlets", root: "qga.json"));
+            driver.RunGeneratorsAndUpdateCompilation(GeneratorHarness.Compilation(), out _, out var diagnostics);
+            return diagnostics;
+        }
     }
 
     private static string Generated(string scenario, string hint) =>

@@ -33,4 +33,20 @@ public class QemuSchemaTests
             schema.Entities.OfType<QapiUnion>().Count() + " unions, " +
             schema.Entities.OfType<QapiAlternate>().Count() + " alternates");
     }
+
+    /// <summary>
+    /// The drop-in the Generator README describes: QEMU's file as qga.json plus our include, next
+    /// to our other files. The capabilities side file must classify every command it brings.
+    /// </summary>
+    [FactWhenEnvironment("QEMUGUEST_QEMU_QGA_SCHEMA", "a copy of QEMU's qga/qapi-schema.json")]
+    public void QemusQgaSchemaDropsInWithOurSideFiles()
+    {
+        string qemu = File.ReadAllText(Environment.GetEnvironmentVariable("QEMUGUEST_QEMU_QGA_SCHEMA")!);
+        string root = qemu + "\n{ 'include': 'qga-qemuguest.json' }\n";
+        var schema = SchemaLoader.Load("qga.json", p => p == "qga.json" ? root : TestFiles.ReadProject(p));
+        Assert.Contains("qga.capabilities.json", schema.Files);
+        Assert.All(schema.Commands, c => Assert.NotEmpty(c.Capabilities));
+        Assert.Contains(schema.Commands, c => c.Name.StartsWith("__com.qemuguest_", StringComparison.Ordinal));
+        Console.WriteLine("QEMU qga schema dropped in: " + schema.Commands.Count() + " commands, every one classed");
+    }
 }

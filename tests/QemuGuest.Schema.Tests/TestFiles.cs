@@ -32,6 +32,16 @@ internal static class TestFiles
 
     public static QapiSchema Load(string relative) => SchemaLoader.Load(relative, Read);
 
+    /// <summary>The product's schema folder (schema/ at the repository root).</summary>
+    public static string ProjectSchemaDir => Path.GetFullPath(Path.Combine(Root, "..", "..", "schema"));
+
+    /// <summary>The readFile callback for the product's schema: paths relative to schema/.</summary>
+    public static string? ReadProject(string relative)
+    {
+        string full = Path.Combine(ProjectSchemaDir, relative);
+        return File.Exists(full) ? File.ReadAllText(full) : null;
+    }
+
     /// <summary>Compares against a baseline file (or rewrites it under the update switch).</summary>
     public static void AssertBaseline(string relative, string actual)
     {

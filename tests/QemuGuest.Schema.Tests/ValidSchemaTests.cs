@@ -224,8 +224,7 @@ public class ValidSchemaTests
     public void ProjectSchemaChecks()
     {
         // The product's own schema must always load.
-        string root = System.IO.Path.GetFullPath(System.IO.Path.Combine(TestFiles.Root, "..", "..", "schema"));
-        var schema = SchemaLoader.Load("qga.json", p => System.IO.File.Exists(System.IO.Path.Combine(root, p)) ? System.IO.File.ReadAllText(System.IO.Path.Combine(root, p)) : null);
+        var schema = SchemaLoader.Load("qga.json", TestFiles.ReadProject);
         Assert.NotEmpty(schema.Commands);
     }
 }

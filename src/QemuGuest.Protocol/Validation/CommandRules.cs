@@ -12,8 +12,8 @@ namespace QemuGuest.Protocol.Validation;
 /// <item>an exact command name, or a prefix ending in '*'; either also matches a downstream
 /// extension by its name after the '__vendor_' prefix, so 'guest-file-*' covers
 /// '__com.qemuguest_guest-file-mkdir';</item>
-/// <item>'@class', a class of the schema's 'capabilities' (info, file-read, file-write, exec,
-/// system). In a deny list it refuses every command that has the class; in an allow list it
+/// <item>'@class', a class of the schema's capabilities side file (info, file-read, file-write,
+/// exec, system). In a deny list it refuses every command that has the class; in an allow list it
 /// admits a command only when every class the command has is allowed (guest-file-open, which
 /// can read and write, needs both '@file-read' and '@file-write').</item>
 /// </list>

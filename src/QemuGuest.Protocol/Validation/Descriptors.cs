@@ -192,7 +192,7 @@ public sealed class QgaCommandInfo
     public bool HasFeature(string feature) => Array.IndexOf(_features, feature) >= 0;
 
     /// <summary>
-    /// What the command can do, from the schema's 'capabilities' ("info", "file-read",
+    /// What the command can do, from the schema's capabilities side file ("info", "file-read",
     /// "file-write", "exec", "system"): what policies allow and deny by class.
     /// </summary>
     public IReadOnlyList<string> Capabilities => _capabilities;

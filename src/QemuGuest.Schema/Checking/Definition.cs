@@ -165,10 +165,8 @@ internal sealed class Definition
 
     public bool Coroutine { get; set; }
 
-    /// <summary>The command's 'capabilities' (what it can do, for policies), null when absent.</summary>
-    public List<string>? Capabilities { get; set; }
-
-    public SourceLocation CapabilitiesLocation { get; set; }
+    /// <summary>The command's classes from the capabilities side file, in the file's class order.</summary>
+    public List<string> Capabilities { get; } = new();
 
     /// <summary>The implicit type made for inline 'data' (commands/events) or an inline union base.</summary>
     public string? ImplicitName { get; set; }

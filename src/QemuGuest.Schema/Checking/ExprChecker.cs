@@ -44,7 +44,7 @@ internal sealed class ExprChecker
 
         var metas = Metas.Where(expr.Has).ToList();
         string nameKey;
-        if (metas.Count == 0 && expr.Has("type"))
+        if (metas.Count == 0 && expr.Has("type") && !_pragma.Upstream)
         {
             // Old-style schemas (QEMU before 2.1) wrote 'type' for 'struct'.
             metas.Add("struct");
@@ -110,9 +110,8 @@ internal sealed class ExprChecker
                 CheckStruct(expr, info, name);
                 break;
             case "command":
-                CheckKeys(expr, info, meta, new[] { "command" }, new[] { "data", "returns", "boxed", "if", "features", "gen", "success-response", "allow-oob", "allow-preconfig", "coroutine", "capabilities" });
+                CheckKeys(expr, info, meta, new[] { "command" }, new[] { "data", "returns", "boxed", "if", "features", "gen", "success-response", "allow-oob", "allow-preconfig", "coroutine" });
                 CheckCommand(expr, info, name);
-                CheckCapabilities(expr);
                 break;
             default:
                 CheckKeys(expr, info, meta, new[] { "event" }, new[] { "data", "boxed", "if", "features" });
@@ -220,31 +219,6 @@ internal sealed class ExprChecker
         }
     }
 
-    /// <summary>'capabilities': a list of class names; which names are valid is the entity pass's business (the pragma).</summary>
-    private void CheckCapabilities(QDict expr)
-    {
-        var node = expr["capabilities"];
-        if (node is null)
-        {
-            return;
-        }
-        if (node is not QList list)
-        {
-            throw Error(node.Location, "'capabilities' must be an array");
-        }
-        var names = new List<string>();
-        foreach (var item in list.Items)
-        {
-            if (item is not QString s)
-            {
-                throw Error(item.Location, "'capabilities' members must be strings");
-            }
-            names.Add(s.Value);
-        }
-        _def.Capabilities = names;
-        _def.CapabilitiesLocation = node.Location;
-    }
-
     private void CheckFlags(QDict expr, SourceLocation info)
     {
         foreach (var key in new[] { "gen", "success-response" })
@@ -283,7 +257,7 @@ internal sealed class ExprChecker
         {
             return null;
         }
-        if (ifcond is QList legacy)
+        if (ifcond is QList legacy && !_pragma.Upstream)
         {
             // QEMU 3.0-6.0 wrote a list of conditions meaning "all of them".
             return new QapiConditionAll(CheckInfix("all", legacy, source));
@@ -296,7 +270,7 @@ internal sealed class ExprChecker
         if (cond is QString s)
         {
             var legacy = LegacyDefined.Match(s.Value);
-            if (legacy.Success)
+            if (legacy.Success && !_pragma.Upstream)
             {
                 // QEMU 3.0-6.0 wrote C preprocessor conditions: 'defined(CONFIG_X)'.
                 return new QapiConditionName(legacy.Groups[1].Value);

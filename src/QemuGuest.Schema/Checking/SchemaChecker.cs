@@ -53,11 +53,19 @@ internal sealed class SchemaChecker
     private readonly Dictionary<string, TypeEntry> _types = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (SourceLocation Location, string Meta)> _names = new(StringComparer.Ordinal);
 
-    public SchemaChecker(PragmaState pragma) => _pragma = pragma;
+    private readonly List<CapabilityClassDef>? _capabilities;
+    private readonly string? _capabilitiesPath;
+
+    public SchemaChecker(PragmaState pragma, List<CapabilityClassDef>? capabilities, string? capabilitiesPath)
+    {
+        _pragma = pragma;
+        _capabilities = capabilities;
+        _capabilitiesPath = capabilitiesPath;
+    }
 
     public static QapiSchema Check(SchemaReader reader)
     {
-        var checker = new SchemaChecker(reader.Pragma);
+        var checker = new SchemaChecker(reader.Pragma, reader.Capabilities, reader.CapabilitiesPath);
         var exprChecker = new ExprChecker(reader.Pragma);
         var defs = new List<Definition>();
         foreach (var e in reader.Exprs)
@@ -80,6 +88,7 @@ internal sealed class SchemaChecker
         {
             Define(def);
         }
+        AssignCapabilities(defs);
         foreach (var def in defs)
         {
             switch (def.Meta)
@@ -436,38 +445,56 @@ internal sealed class SchemaChecker
     }
 
     /// <summary>
-    /// Policies deny and allow by what a command can do, so with pragma 'command-capabilities'
-    /// a command without a declared class would slip past every class rule: it is an error,
-    /// as is a class the pragma does not name.
+    /// Gives each command its classes from the side file, in the file's class order. A name
+    /// that is no command would leave the command it was meant for unclassified.
+    /// </summary>
+    private void AssignCapabilities(List<Definition> defs)
+    {
+        if (_capabilities is null)
+        {
+            return;
+        }
+        var commands = new Dictionary<string, Definition>(StringComparer.Ordinal);
+        foreach (var def in defs)
+        {
+            if (def.Meta == "command")
+            {
+                commands[def.Name] = def;
+            }
+        }
+        foreach (var cls in _capabilities)
+        {
+            foreach (var name in cls.Commands)
+            {
+                if (!commands.TryGetValue(name.Value, out var def))
+                {
+                    string what = _names.TryGetValue(name.Value, out var other) ? "is " + Article(other.Meta) + ", not a command" : "is not a command of the schema" + OverlayParser.WhyUnknownCommand(name.Value);
+                    throw new SchemaError(name.Location, "'" + name.Value + "' " + what, cls.Context);
+                }
+                def.Capabilities.Add(cls.Name);
+            }
+        }
+    }
+
+    private static string Article(string meta) => (meta.Length > 0 && "aeiou".IndexOf(meta[0]) >= 0 ? "an " : "a ") + meta;
+
+    /// <summary>
+    /// Policies deny and allow by what a command can do, so once a capabilities side file is
+    /// there, a command it does not list would slip past every class rule: an error (the usual
+    /// cause is a newer upstream schema dropped in with commands the side file does not know).
     /// </summary>
     private void CheckCapabilities(Definition def)
     {
-        var classes = _pragma.CommandCapabilities;
-        if (classes is null)
+        if (_capabilities is null || def.Capabilities.Count > 0)
         {
-            if (def.Capabilities is not null)
-            {
-                throw Error(def, def.CapabilitiesLocation, "'capabilities' needs pragma 'command-capabilities'");
-            }
             return;
         }
-        string valid = "\nValid classes are " + string.Join(", ", classes.Select(c => "'" + c + "'")) + ".";
-        if (def.Capabilities is null || def.Capabilities.Count == 0)
+        var names = new List<string>();
+        foreach (var c in _capabilities)
         {
-            throw Error(def, def.Location, "command lacks 'capabilities' (pragma 'command-capabilities' is set)" + valid);
+            names.Add("'" + c.Name + "'");
         }
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var c in def.Capabilities)
-        {
-            if (!classes.Contains(c))
-            {
-                throw Error(def, def.CapabilitiesLocation, "'capabilities' member '" + c + "' is not a class of pragma 'command-capabilities'" + valid);
-            }
-            if (!seen.Add(c))
-            {
-                throw Error(def, def.CapabilitiesLocation, "'capabilities' member '" + c + "' appears twice");
-            }
-        }
+        throw Error(def, def.Location, "command has no capability class: list it in " + _capabilitiesPath + " under one of " + (names.Count > 0 ? string.Join(", ", names) : "the classes (the file declares none)"));
     }
 
     /// <summary>Names that collide once converted to C# (e.g. 'a-b' and 'a_b', '__org.x_Foo' and 'Foo').</summary>
@@ -617,13 +644,16 @@ internal sealed class SchemaChecker
                     entities.Add(new QapiAlternate(def.Name, def.Location, def.If, features, doc, def.Branches.Select(b => new QapiVariant(b.Name, b.Type, b.If)).ToEquatableArray()));
                     break;
                 case "command":
-                    entities.Add(new QapiCommand(def.Name, def.Location, def.If, features, doc, def.ImplicitName ?? def.DataName, def.Boxed, def.Returns, def.SuccessResponse, def.Gen, def.AllowOob, def.AllowPreconfig, def.Coroutine, (def.Capabilities ?? new List<string>()).ToEquatableArray()));
+                    entities.Add(new QapiCommand(def.Name, def.Location, def.If, features, doc, def.ImplicitName ?? def.DataName, def.Boxed, def.Returns, def.SuccessResponse, def.Gen, def.AllowOob, def.AllowPreconfig, def.Coroutine, def.Capabilities.ToEquatableArray()));
                     break;
                 default:
                     entities.Add(new QapiEvent(def.Name, def.Location, def.If, features, doc, def.ImplicitName ?? def.DataName, def.Boxed));
                     break;
             }
         }
-        return new QapiSchema(entities.ToEquatableArray(), _pragma.ToModel(), files.ToEquatableArray());
+        var classes = (_capabilities ?? new List<CapabilityClassDef>())
+            .Select(c => new QapiCapabilityClass(c.Name, c.Location, c.Doc, c.Commands.Select(n => n.Value).ToEquatableArray()))
+            .ToEquatableArray();
+        return new QapiSchema(entities.ToEquatableArray(), _pragma.ToModel(), files.ToEquatableArray(), classes);
     }
 }

@@ -173,7 +173,8 @@ public sealed record QapiAlternate(
 /// A command. <see cref="Arguments"/> names the argument struct (implicit for an inline
 /// 'data' dict, or a named struct/union when 'boxed' or when 'data' names a type), or null
 /// when the command takes none. <see cref="Returns"/> is null when none is declared (the
-/// agent replies {}).
+/// agent replies {}). <see cref="Capabilities"/>: its classes from the capabilities side file,
+/// in the file's class order (empty without one).
 /// </summary>
 public sealed record QapiCommand(
     string Name,
@@ -208,20 +209,21 @@ public sealed record QapiPragmas(
     EquatableArray<string> CommandNameExceptions,
     EquatableArray<string> CommandReturnsExceptions,
     EquatableArray<string> DocumentationExceptions,
-    EquatableArray<string> MemberNameExceptions,
-    EquatableArray<string> CommandCapabilities)
+    EquatableArray<string> MemberNameExceptions)
 {
-    public static QapiPragmas Default { get; } = new(false, default, default, default, default, default);
+    public static QapiPragmas Default { get; } = new(false, default, default, default, default);
 }
 
 /// <summary>
 /// The whole checked schema: every entity (implicit ones included) in definition order,
-/// plus the files it was read from (for diagnostics and include bookkeeping).
+/// plus the files it was read from (for diagnostics and include bookkeeping) and the classes of
+/// the capabilities side file (empty without one).
 /// </summary>
 public sealed record QapiSchema(
     EquatableArray<QapiEntity> Entities,
     QapiPragmas Pragmas,
-    EquatableArray<string> Files)
+    EquatableArray<string> Files,
+    EquatableArray<QapiCapabilityClass> Capabilities)
 {
     public QapiEntity? Find(string name)
     {

@@ -18,24 +18,11 @@ internal static class OverlayParser
 
     public static PowerShellOverlay Parse(string path, string text, QapiSchema schema)
     {
-        var p = new QapiParser(path, text, allowNumbers: true);
-        p.Accept();
         var result = new List<CommandOverlay>();
         var byCommand = new Dictionary<string, CommandOverlay>(StringComparer.Ordinal);
         var byCmdlet = new Dictionary<string, CommandOverlay>(StringComparer.OrdinalIgnoreCase);
-        while (p.Tok != QapiParser.Eof)
+        foreach (var (expr, loc) in new QapiParser(path, text, allowNumbers: true).SideFileObjects())
         {
-            SourceLocation loc = p.TokLocation;
-            if (p.Tok == '#')
-            {
-                // Doc blocks are allowed (and ignored) so the file can explain itself.
-                p.GetDoc();
-                continue;
-            }
-            if (p.GetExpr() is not QDict expr)
-            {
-                throw new SchemaError(loc, "top-level expression must be an object");
-            }
             var o = CheckOne(expr, loc, schema);
             string context = Context(o.Command);
             if (!o.Fixed.IsEmpty)
@@ -61,9 +48,18 @@ internal static class OverlayParser
         return new PowerShellOverlay(result.ToEquatableArray());
     }
 
+    /// <summary>
+    /// Why a side file (overlay, capabilities) names a command the schema lacks. The usual cause
+    /// is a root schema replaced by QEMU's own file, which drops the include of the file defining
+    /// our downstream extensions: say so rather than leave a bare name.
+    /// </summary>
+    internal static string WhyUnknownCommand(string command) => command.StartsWith("__", StringComparison.Ordinal)
+        ? ": no schema file defines this downstream extension; a root schema that replaces qga.json (QEMU's qga/qapi-schema.json, say) must keep { 'include': 'qga-qemuguest.json' }"
+        : ": the schema does not define it (a root schema older than the command, or one that lost an include?)";
+
     private static string Context(string command) => "In overlay for command '" + command + "':";
 
-    private static void CheckKeys(QDict value, SourceLocation loc, string source, string[] required, string[] optional, string? context)
+    internal static void CheckKeys(QDict value, SourceLocation loc, string source, string[] required, string[] optional, string? context)
     {
         static string PPrint(IEnumerable<string> e) => string.Join(", ", e.OrderBy(x => x, StringComparer.Ordinal).Select(x => "'" + x + "'"));
         var missing = required.Where(k => !value.Has(k)).ToList();
@@ -93,11 +89,7 @@ internal static class OverlayParser
         var cmd = schema.Find<QapiCommand>(command);
         if (cmd is null)
         {
-            // The usual cause is a root schema replaced by QEMU's own file, which drops the include
-            // of the file defining our downstream extensions: say so rather than leave a bare name.
-            throw Err(commandNode.Location, "overlay uses unknown command '" + command + "'" + (command.StartsWith("__", StringComparison.Ordinal)
-                ? ": no schema file defines this downstream extension; a root schema that replaces qga.json (QEMU's qga/qapi-schema.json, say) must keep { 'include': 'qga-qemuguest.json' }"
-                : ": the schema does not define it (a root schema older than the command, or one that lost an include?)"));
+            throw Err(commandNode.Location, "overlay uses unknown command '" + command + "'" + WhyUnknownCommand(command));
         }
         if (expr["cmdlet"] is not QString cmdletNode)
         {

@@ -336,6 +336,29 @@ internal sealed class QapiParser
     }
 
     /// <summary>
+    /// The top-level objects of a side file (overlay, capabilities) with where each starts. Doc
+    /// blocks are allowed and ignored so the file can explain itself; anything else is an error.
+    /// </summary>
+    public IEnumerable<(QDict Expr, SourceLocation Location)> SideFileObjects()
+    {
+        Accept();
+        while (Tok != Eof)
+        {
+            SourceLocation loc = TokLocation;
+            if (Tok == '#')
+            {
+                GetDoc();
+                continue;
+            }
+            if (GetExpr() is not QDict expr)
+            {
+                throw new SchemaError(loc, "top-level expression must be an object");
+            }
+            yield return (expr, loc);
+        }
+    }
+
+    /// <summary>
     /// Reads one '##' block (the current token is its first line) into one or more raw docs:
     /// a '# =' heading starts a new free-form doc when the current one already has text.
     /// </summary>

@@ -17,25 +17,24 @@ internal sealed class PragmaState
     public List<string> MemberNameExceptions { get; set; } = new();
 
     /// <summary>
-    /// Ours, not QEMU's: the classes of what a command can do ('command-capabilities'). When
-    /// set, every command must declare 'capabilities' drawn from it; null when never set.
-    /// </summary>
-    public List<string>? CommandCapabilities { get; set; }
-
-    /// <summary>
     /// Set when the schema uses QEMU's pre-6.0 pragma names ('returns-whitelist',
     /// 'name-case-whitelist'): such schemas were written against the older rules, which allowed
     /// '_' in lower-case names and did not require every member to be documented.
     /// </summary>
     public bool Legacy { get; set; }
 
+    /// <summary>
+    /// Only what current QEMU's scripts/qapi accepts: none of the older forms above or in the
+    /// expression checks ('type', list or 'defined()' conditions), doc line rules everywhere.
+    /// </summary>
+    public bool Upstream { get; set; }
+
     public QapiPragmas ToModel() => new(
         DocRequired,
         CommandNameExceptions.ToEquatableArray(),
         CommandReturnsExceptions.ToEquatableArray(),
         DocumentationExceptions.ToEquatableArray(),
-        MemberNameExceptions.ToEquatableArray(),
-        (CommandCapabilities ?? new List<string>()).ToEquatableArray());
+        MemberNameExceptions.ToEquatableArray());
 }
 
 /// <summary>
@@ -49,7 +48,11 @@ internal sealed class SchemaReader
     private readonly HashSet<string> _included = new(StringComparer.Ordinal);
     private readonly List<string> _stack = new();
 
-    public SchemaReader(Func<string, string?> readFile) => _readFile = readFile;
+    public SchemaReader(Func<string, string?> readFile, bool upstream)
+    {
+        _readFile = readFile;
+        Pragma.Upstream = upstream;
+    }
 
     public List<ParsedExpr> Exprs { get; } = new();
 
@@ -58,6 +61,11 @@ internal sealed class SchemaReader
     public List<string> Files { get; } = new();
 
     public PragmaState Pragma { get; } = new();
+
+    /// <summary>The classes of the capabilities side file; null when there is none.</summary>
+    public List<CapabilityClassDef>? Capabilities { get; private set; }
+
+    public string? CapabilitiesPath { get; private set; }
 
     public void ReadRoot(string rootPath)
     {
@@ -68,6 +76,23 @@ internal sealed class SchemaReader
             throw new SchemaError(new SourceLocation(path, 1, 1), "can't read schema file '" + path + "': No such file or directory");
         }
         ParseFile(path, text);
+    }
+
+    /// <summary>Reads the capabilities side file when <paramref name="path"/> names one that exists.</summary>
+    public void ReadCapabilities(string? path)
+    {
+        if (path is null)
+        {
+            return;
+        }
+        path = NormalizePath(path);
+        if (_readFile(path) is not { } text)
+        {
+            return;
+        }
+        Files.Add(path);
+        CapabilitiesPath = path;
+        Capabilities = CapabilitiesParser.Parse(path, text);
     }
 
     /// <summary>Joins a relative include to the including file's folder and removes '.' and '..' segments.</summary>
@@ -129,7 +154,7 @@ internal sealed class SchemaReader
             if (p.Tok == '#')
             {
                 RejectExprDoc(curDoc);
-                foreach (var raw in p.GetDoc(checkFormat: !Pragma.Legacy))
+                foreach (var raw in p.GetDoc(checkFormat: Pragma.Upstream || !Pragma.Legacy))
                 {
                     curDoc = DocParser.Parse(raw, loc, Pragma.Legacy);
                     Docs.Add(curDoc);
@@ -254,23 +279,12 @@ internal sealed class SchemaReader
             case "member-name-exceptions":
                 Pragma.MemberNameExceptions = ListOfStrings();
                 break;
-            case "command-capabilities":
-                Pragma.CommandCapabilities = ListOfStrings();
-                foreach (string c in Pragma.CommandCapabilities)
-                {
-                    // Policies write classes as '@name': keep them plain lower-case words.
-                    if (!System.Text.RegularExpressions.Regex.IsMatch(c, "^[a-z][a-z0-9-]*$"))
-                    {
-                        throw new SchemaError(loc, "pragma 'command-capabilities' member '" + c + "' is not a lower-case name");
-                    }
-                }
-                break;
-            case "returns-whitelist":
+            case "returns-whitelist" when !Pragma.Upstream:
                 // QEMU before 6.0: the old name of command-returns-exceptions.
                 Pragma.CommandReturnsExceptions = ListOfStrings();
                 Pragma.Legacy = true;
                 break;
-            case "name-case-whitelist":
+            case "name-case-whitelist" when !Pragma.Upstream:
                 // QEMU before 6.0: the old name of member-name-exceptions.
                 Pragma.MemberNameExceptions = ListOfStrings();
                 Pragma.Legacy = true;
