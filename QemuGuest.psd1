@@ -80,6 +80,7 @@
         'Sync-VMGuestAgent'
         'Sync-VMGuestChannel'
         'Sync-VMGuestFile'
+        'Sync-VMGuestItem'
         'Test-VMGuestAgent'
         'Wait-VMGuestProcess'
         'Write-VMGuestExecStream'

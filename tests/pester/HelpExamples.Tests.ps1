@@ -113,6 +113,13 @@ Set-Content ./site/index.html '<h1>web</h1>'
 Set-Content ./site/css/main.css 'body { margin: 0 }'
 Copy-VMGuestFile -VMName web01, web02 -LocalToGuest ./site /srv/www/ -Recurse -Force
 '@
+        # A local folder, and the same folder already in both guests (copied, so with other times).
+        'Sync-VMGuestItem'        = @'
+$null = New-Item -ItemType Directory ./site/css
+Set-Content ./site/index.html '<h1>web</h1>'
+Set-Content ./site/css/main.css 'body { margin: 0 }'
+Copy-VMGuestFile -VMName web01, web02 -LocalToGuest ./site /srv/www/ -Recurse -Force
+'@
     }
     # The generated examples name values they cannot know as $variables ("$handle holds the value
     # of the parameter of the same name"): set here, as a user would have them, on web01 (our

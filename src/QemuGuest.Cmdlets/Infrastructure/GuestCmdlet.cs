@@ -175,6 +175,11 @@ public abstract class GuestCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>-WhatIf given, or $WhatIfPreference: read on the pipeline thread, for operations that walk on under -WhatIf to show every item.</summary>
+    protected bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? w)
+        ? ((SwitchParameter)w).IsPresent
+        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+
     /// <summary>-Verbose given, or $VerbosePreference asks for it: then each agent call is traced.</summary>
     private bool VerboseWanted => MyInvocation.BoundParameters.TryGetValue("Verbose", out object? v)
         ? ((SwitchParameter)v).IsPresent

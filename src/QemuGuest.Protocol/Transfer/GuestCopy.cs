@@ -205,27 +205,30 @@ public sealed class GuestCopy
     /// a listing that cannot be trusted ends the whole walk, not the one folder: it passes up to
     /// the copied folder, which reports it once.
     /// </summary>
-    private async Task GuardAsync(string target, Func<Task> body, bool insideWalk = false)
+    private Task GuardAsync(string target, Func<Task> body, bool insideWalk = false) => GuardAsync(_callbacks.ItemFailed, _ct, target, body, insideWalk);
+
+    /// <summary>The one rule for which failures end an item and which the whole transfer (copies and syncs).</summary>
+    internal static async Task GuardAsync(Action<Exception, string> itemFailed, CancellationToken ct, string target, Func<Task> body, bool insideWalk)
     {
         try
         {
             await body().ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (_ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             throw;
         }
         catch (TransferException ex) when (!ex.StopsTransfer && !(insideWalk && ex.IsListingFailure))
         {
-            _callbacks.ItemFailed(ex, target);
+            itemFailed(ex, target);
         }
         catch (QgaCommandException ex)
         {
-            _callbacks.ItemFailed(ex, target);
+            itemFailed(ex, target);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            _callbacks.ItemFailed(GuestTransferEngine.MapLocal(ex, target), target);
+            itemFailed(GuestTransferEngine.MapLocal(ex, target), target);
         }
     }
 

@@ -188,6 +188,30 @@ internal sealed class GuestFs
     public Task SetModeAsync(string path, int mode, CancellationToken cancellationToken) =>
         _commands.GuestFileSetAttributesAsync(path, mode & 0x1FF, null, null, null, _options, cancellationToken);
 
+    /// <summary>
+    /// Gives <paramref name="path"/> the modification time <paramref name="nanoseconds"/> (since
+    /// 1970 UTC): our agent's set-attributes, else GNU touch through guest-exec on a POSIX
+    /// guest. False when the agent offers neither (a Windows guest's stock agent, or no guest-exec)
+    /// or the guest's touch refused the time.
+    /// </summary>
+    public async Task<bool> SetLastWriteAsync(string path, long nanoseconds, CancellationToken cancellationToken)
+    {
+        if (Profile.Has(AgentProfile.SetAttributes))
+        {
+            await _commands.GuestFileSetAttributesAsync(path, null, nanoseconds, null, null, _options, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        if (Profile.IsWindows || !Profile.CanExec || nanoseconds < 0)
+        {
+            return false;
+        }
+        string stamp = "@" + (nanoseconds / 1_000_000_000L).ToString(CultureInfo.InvariantCulture) + "." + (nanoseconds % 1_000_000_000L).ToString("D9", CultureInfo.InvariantCulture);
+        // A touch that cannot take this form (busybox's reads no fraction) leaves the file's
+        // time as it is: the content is in place either way, and the next sync hashes it.
+        ExecOutcome outcome = await RunAsync("touch", new[] { "-m", "-c", "-d", stamp, "--", path }, path, cancellationToken).ConfigureAwait(false);
+        return outcome.ExitCode == 0;
+    }
+
     /// <summary>Renames <paramref name="source"/> to <paramref name="destination"/> in one step (replacing it when <paramref name="overwrite"/>).</summary>
     public async Task RenameAsync(string source, string destination, bool overwrite, CancellationToken cancellationToken)
     {

@@ -101,6 +101,35 @@ public sealed class GuestTransferEngine
     /// <summary>SHA-256 (lower-case hex) of a guest file computed in the guest (our hash extension, else sha256sum/certutil through guest-exec); null when the agent offers no way.</summary>
     public Task<string?> HashAsync(string path, CancellationToken cancellationToken) => _fs.HashAsync(path, cancellationToken);
 
+    /// <summary>
+    /// SHA-256 (lower-case hex) of the first <paramref name="length"/> bytes of a guest file
+    /// that is a regular file itself, never through a link (stat without following, then our
+    /// hash extension; or test -h / test -f, head and sha256sum through guest-exec); null when it
+    /// is not such a file or this agent cannot tell (a Windows guest's stock agent).
+    /// </summary>
+    public Task<string?> HashRegularFileAsync(string path, long length, CancellationToken cancellationToken) =>
+        _fs.RegularFilePrefixHashAsync(path, length, cancellationToken);
+
+    /// <summary>Sets a guest file's modification time (nanoseconds since 1970 UTC); false when this agent offers no way (<see cref="GuestFs.SetLastWriteAsync"/>).</summary>
+    public Task<bool> SetLastWriteAsync(string path, long nanoseconds, CancellationToken cancellationToken) => _fs.SetLastWriteAsync(path, nanoseconds, cancellationToken);
+
+    /// <summary>SHA-256 (lower-case hex) of a local file.</summary>
+    public static string LocalSha256(string path) => LocalHash(path);
+
+    /// <summary>Nanoseconds since 1970 UTC as a UTC DateTime (100 ns ticks, the finer part dropped); null outside DateTime's range (a guest's absurd time).</summary>
+    public static DateTime? FromUnixNanoseconds(long nanoseconds)
+    {
+        long ticks = nanoseconds / 100;
+        return ticks < DateTime.MinValue.Ticks - UnixEpochTicks || ticks > DateTime.MaxValue.Ticks - UnixEpochTicks
+            ? null
+            : new DateTime(UnixEpochTicks + ticks, DateTimeKind.Utc);
+    }
+
+    /// <summary>A UTC DateTime as nanoseconds since 1970.</summary>
+    public static long ToUnixNanoseconds(DateTime utc) => (utc.Ticks - UnixEpochTicks) * 100;
+
+    private const long UnixEpochTicks = 621355968000000000;
+
     /// <summary>Opens a guest file for reading in order, block by block (Get-Content; following a growing file).</summary>
     public async Task<GuestFileReader> OpenReaderAsync(string path, int chunkSize, CancellationToken cancellationToken)
     {
@@ -255,6 +284,11 @@ public sealed class GuestTransferEngine
                     await VerifyAsync(writePath, sent, digest, options.ChunkSize, null, null, guestPath, ct).ConfigureAwait(false);
                     return true;
                 }, ct).ConfigureAwait(false);
+            }
+            if (options.LastWriteNanoseconds is long mtime)
+            {
+                // On the temporary file, so the destination appears with its time already set.
+                await _fs.SetLastWriteAsync(writePath, mtime, ct).ConfigureAwait(false);
             }
             if (atomic)
             {
@@ -704,6 +738,10 @@ public sealed class GuestTransferEngine
                 }, cancellationToken).ConfigureAwait(false);
             }
 
+            if (options.LastWriteNanoseconds is long mtime && FromUnixNanoseconds(mtime) is DateTime when)
+            {
+                File.SetLastWriteTimeUtc(temp, when);
+            }
             if (File.Exists(localPath))
             {
                 File.Replace(temp, localPath, null); // rename(2) over the old file: atomic

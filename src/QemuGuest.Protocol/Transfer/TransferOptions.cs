@@ -20,4 +20,11 @@ public sealed class TransferOptions
 
     /// <summary>Into the guest from a stream: permission bits for the new file, when the agent can set them first.</summary>
     public int? Mode { get; set; }
+
+    /// <summary>
+    /// The modification time (nanoseconds since 1970 UTC) the destination gets before it is
+    /// committed, or null to leave it at the time of the copy. A sync gives each copied file its
+    /// source's time, so the next sync finds size and time equal without hashing.
+    /// </summary>
+    public long? LastWriteNanoseconds { get; set; }
 }
