@@ -479,7 +479,7 @@ function Invoke-Tests {
     # A real QEMU VM per agent kind and path; the whole suite is bounded so a hang fails CI
     # instead of stalling it.
     Write-Step 'E2E: tests/e2e in QEMU VMs against out/QemuGuest'
-    Invoke-PesterRow 'E2E' (Join-Path $Root 'tests/e2e') 'e2e.json' -TimeoutMinutes 20
+    Invoke-PesterRow 'E2E' (Join-Path $Root 'tests/e2e') 'e2e.json' -TimeoutMinutes 40
 
     # Last: it republishes the agent for another RID, after every suite has used the Linux build.
     $winOk = Invoke-WindowsAgentCheck

@@ -102,4 +102,10 @@ internal static partial class Log
 
     [LoggerMessage(502, LogLevel.Debug, "VM {Vm}: QMP unavailable: {Reason}")]
     public static partial void QmpFailed(ILogger logger, string vm, string reason);
+
+    [LoggerMessage(503, LogLevel.Information, "VM {Vm}: {State} (QMP {Source}); requests are held while it is stopped")]
+    public static partial void QmpRunState(ILogger logger, string vm, string state, string source);
+
+    [LoggerMessage(504, LogLevel.Information, "VM {Vm}: this QEMU handed the guest over to a migration's destination; reconnecting to the agent chardev")]
+    public static partial void Migrated(ILogger logger, string vm);
 }

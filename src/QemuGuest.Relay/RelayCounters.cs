@@ -31,6 +31,9 @@ public sealed class RelayCounters
     internal long NoResponseCommands;
     internal long ClientsAccepted;
     internal long ClientsRefused;
+    internal long Stops;             // QMP: the VM stopped (pause, or a migration's switch-over)
+    internal long HeldWhileStopped;  // requests held back because QMP said the VM was stopped
+    internal long Migrations;        // QMP: this QEMU handed the guest over; the chardev connection was renewed
 
     internal static void Inc(ref long field) => Interlocked.Increment(ref field);
 
@@ -64,6 +67,9 @@ public sealed class RelayCounters
         NoResponseCommands += Volatile.Read(ref o.NoResponseCommands);
         ClientsAccepted += Volatile.Read(ref o.ClientsAccepted);
         ClientsRefused += Volatile.Read(ref o.ClientsRefused);
+        Stops += Volatile.Read(ref o.Stops);
+        HeldWhileStopped += Volatile.Read(ref o.HeldWhileStopped);
+        Migrations += Volatile.Read(ref o.Migrations);
     }
 
     /// <summary>Writes every counter as a member of the open object.</summary>
@@ -94,5 +100,8 @@ public sealed class RelayCounters
         w.WriteNumber("no-response-commands", Volatile.Read(ref NoResponseCommands));
         w.WriteNumber("clients-accepted", Volatile.Read(ref ClientsAccepted));
         w.WriteNumber("clients-refused", Volatile.Read(ref ClientsRefused));
+        w.WriteNumber("vm-stops", Volatile.Read(ref Stops));
+        w.WriteNumber("held-while-stopped", Volatile.Read(ref HeldWhileStopped));
+        w.WriteNumber("migrations", Volatile.Read(ref Migrations));
     }
 }

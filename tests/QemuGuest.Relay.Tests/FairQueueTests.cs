@@ -46,6 +46,37 @@ public class FairQueueTests
     }
 
     [Fact]
+    public async Task A_request_put_back_goes_first_in_its_producers_line()
+    {
+        // Pipelined guest-file-writes land at the file position: one put back behind its
+        // successors would permute the file with no error anywhere (issue 23).
+        var q = new FairQueue<string>(100, 4, 1 << 20);
+        object a = new(), b = new();
+        foreach (string s in new[] { "w1", "w2", "w3" })
+        {
+            Assert.Equal(EnqueueResult.Queued, q.TryEnqueue(a, s, 10));
+        }
+
+        Assert.Equal(EnqueueResult.Queued, q.TryEnqueue(b, "ping", 1));
+        Assert.Equal("w1", await q.DequeueAsync(CancellationToken.None));
+        q.ReturnToFront(a, "w1", 10);
+        Assert.Equal(4, q.Count);
+        Assert.Equal(31, q.Bytes);
+        var order = new List<string>();
+        for (int i = 0; i < 4; i++)
+        {
+            order.Add(await q.DequeueAsync(CancellationToken.None));
+        }
+
+        Assert.Equal(new[] { "w1", "ping", "w2", "w3" }, order);
+
+        // A producer with nothing else queued gets its turn back too.
+        q.ReturnToFront(b, "ping", 1);
+        Assert.Equal("ping", await q.DequeueAsync(CancellationToken.None));
+        Assert.Equal(0, q.Count);
+    }
+
+    [Fact]
     public async Task Dequeue_times_out_through_cancellation()
     {
         var q = new FairQueue<string>(3, 2, 100);

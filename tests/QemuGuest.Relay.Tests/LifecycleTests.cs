@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text;
 using System.Text.Json;
+using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.HostileAgent;
 using QemuGuest.Relay.Tests.Fixtures;
@@ -65,6 +66,81 @@ public class LifecycleTests
         using (var r = await c.RequestAsync("{\"execute\":\"guest-get-host-name\",\"id\":2}"))
         {
             Assert.Equal("fake", r.Return().GetProperty("host-name").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Qmp_stop_holds_requests_and_a_completed_migration_renews_the_agent_connection()
+    {
+        // Issue 23: while QMP says the VM is stopped (a pause, a migration's switch-over)
+        // nothing is sent; 'postmigrate' means this QEMU handed the guest over, so the relay
+        // reconnects to the chardev path (where the destination's listens) and resyncs there.
+        using var dir = new TempDir();
+        await using var agent = new FakeAgent(dir["vm.qga"], FakeAgent.Normal);
+        await using var qmp = new FakeQmp(dir["vm.qmp"], agent.SocketPath);
+        using var relay = await RelayProcess.StartAsync(dir, r =>
+        {
+            var vm = RelayProcess.Vm(agent.SocketPath);
+            vm["Qmp"] = qmp.Path;
+            ((Dictionary<string, object?>)r["Vms"]!)["vm"] = vm;
+        });
+        await relay.WaitReadyAsync("vm");
+        await qmp.Ready.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        using var c = await TestClient.ConnectAsync(relay.Socket("vm"));
+        using (var r = await c.RequestAsync("{\"execute\":\"guest-ping\",\"id\":1}"))
+        {
+            Assert.Equal(JsonValueKind.Object, r.Return().ValueKind);
+        }
+
+        var before = await relay.StatsAsync("vm");
+        qmp.Status = "paused";
+        await qmp.SendEventAsync("STOP");
+        await WaitForAsync(async () => (await relay.StatsAsync("vm"))["vm-stops"] == before["vm-stops"] + 1, "the relay saw STOP");
+        int seen = agent.Seen.Count;
+        await c.SendAsync("{\"execute\":\"guest-get-host-name\",\"id\":2}");
+        Assert.Null(await c.ReadAsync(TimeSpan.FromSeconds(2)));
+        Assert.Equal(seen, agent.Seen.Count);
+        Assert.True(Volatile.Read(ref qmp.StatusQueries) >= 2, "the relay asks for the status while the VM is stopped");
+
+        qmp.Status = "running";
+        await qmp.SendEventAsync("RESUME");
+        using (var r = await c.ReadAsync(TimeSpan.FromSeconds(10)))
+        {
+            Assert.Equal("2", r!.IdText());
+            Assert.Equal("fake", r.Return().GetProperty("host-name").GetString());
+        }
+
+        // Stopped for the switch-over, then handed over: the connection is renewed and the
+        // request held meanwhile is answered on the new one.
+        int connections = agent.Connections;
+        qmp.Status = "finish-migrate";
+        await qmp.SendEventAsync("STOP");
+        await WaitForAsync(async () => (await relay.StatsAsync("vm"))["vm-stops"] == before["vm-stops"] + 2, "the relay saw the second STOP");
+        await c.SendAsync("{\"execute\":\"guest-get-host-name\",\"id\":3}");
+        Assert.Null(await c.ReadAsync(TimeSpan.FromSeconds(1)));
+        qmp.Status = "postmigrate";
+        using (var r = await c.ReadAsync(TimeSpan.FromSeconds(15)))
+        {
+            Assert.Equal("3", r!.IdText());
+            Assert.Equal("fake", r.Return().GetProperty("host-name").GetString());
+        }
+
+        var after = await relay.StatsAsync("vm");
+        Assert.Equal(before["migrations"] + 1, after["migrations"]);
+        Assert.Equal(before["disconnects"] + 1, after["disconnects"]);
+        Assert.Equal(before["connects"] + 1, after["connects"]);
+        Assert.True(after["resyncs"] > before["resyncs"], "synchronised on the new connection");
+        Assert.True(after["held-while-stopped"] >= before["held-while-stopped"] + 2);
+        Assert.Equal(connections + 1, agent.Connections);
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, what + " within 15 s");
+            await Task.Delay(50);
         }
     }
 

@@ -433,6 +433,23 @@ function Send-E2eSync {
     return $false
 }
 
+function Start-E2eQemu {
+    # Starts qemu-system-x86_64 with the given arguments plus what differs per process: its
+    # serial console file, pid file, output files and (with -Control) the test's own QMP
+    # monitor, all named after $Tag in $Dir. exec: the process started here becomes qemu
+    # itself, so its pid is the VM's pid.
+    param([string] $Dir, [string[]] $Arguments, [string] $Tag, [string] $Console, [switch] $Control, [string[]] $Extra = @())
+    $qemu = Get-Command qemu-system-x86_64 -ErrorAction SilentlyContinue
+    if (-not $qemu) { throw 'E2eQemuMissing: qemu-system-x86_64 is not on PATH (apt-get install --no-install-recommends qemu-system-x86)' }
+    $all = @($Arguments) + @('-serial', "file:$Console", '-pidfile', "$Dir/$Tag.pid") + $Extra
+    if ($Control) { $all += '-qmp', "unix:$Dir/$Tag.ctl.sock,server=on,wait=off" }
+    $quoted = ($all | ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join ' '
+    $psi = [Diagnostics.ProcessStartInfo]::new('/bin/sh')
+    foreach ($a in '-c', "exec '$($qemu.Source)' $quoted 2>'$Dir/$Tag.err' >'$Dir/$Tag.out' </dev/null") { $psi.ArgumentList.Add($a) }
+    $psi.UseShellExecute = $false
+    return [Diagnostics.Process]::Start($psi)
+}
+
 function Start-E2eVm {
     <#
     .SYNOPSIS
@@ -448,39 +465,36 @@ function Start-E2eVm {
         [ValidateRange(1, 4)] [int] $Cpus = 1,
         [ValidateRange(5, 600)] [int] $BootTimeoutSec = 120,
         [long] $RawBytes = 0,
-        [string] $Name = 'e2e'
+        [string] $Name = 'e2e',
+        # Two QMP monitors: qmp.sock for the relay (-Qmp of Start-E2eRelay) and ctl.sock for the
+        # test itself (a QMP socket serves one client at a time).
+        [switch] $Qmp,
+        # 'max' gives the guest every feature TCG has; a VM that migrates needs a named model
+        # (QEMU documents max as not migration-safe; see tests/e2e/Migration.Tests.ps1).
+        [string] $Cpu = 'max'
     )
-    $qemu = Get-Command qemu-system-x86_64 -ErrorAction SilentlyContinue
-    if (-not $qemu) { throw 'E2eQemuMissing: qemu-system-x86_64 is not on PATH (apt-get install --no-install-recommends qemu-system-x86)' }
     $dir = Join-Path ([IO.Path]::GetTempPath()) ("qg-e2e-$Name-" + [guid]::NewGuid().ToString('n').Substring(0, 8))
     $null = New-Item -ItemType Directory -Path $dir
     $sock = Join-Path $dir 'qga.sock'
     $console = Join-Path $dir 'console.log'
-    $pidFile = Join-Path $dir 'qemu.pid'
     $disk = Join-Path $dir 'disk.img'
     # Sparse: the guest formats it at boot.
     $fs = [IO.File]::Create($disk); try { $fs.SetLength(64MB) } finally { $fs.Dispose() }
 
     $append = "console=ttyS0 quiet loglevel=3 panic=-1 qg.agent=$($Agent.ToLowerInvariant()) qg.rawbytes=$RawBytes"
     $qemuArgs = @(
-        '-machine', 'pc,accel=tcg', '-cpu', 'max', '-smp', "$Cpus", '-m', "$MemoryMiB",
+        '-machine', 'pc,accel=tcg', '-cpu', $Cpu, '-smp', "$Cpus", '-m', "$MemoryMiB",
         '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
         '-kernel', $Image.Kernel, '-initrd', $Image.Initrd, '-append', $append,
-        '-serial', "file:$console",
         '-device', 'virtio-serial-pci,id=vser0',
         '-chardev', "socket,path=$sock,server=on,wait=off,id=qga0",
-        '-device', "virtserialport,bus=vser0.0,chardev=qga0,name=$($script:PortName)",
+        '-device', "virtserialport,bus=vser0.0,chardev=qga0,name=$($script:PortName),id=qgaport0",
         '-drive', "file=$disk,format=raw,if=virtio",
-        '-nic', 'user,model=virtio-net-pci',
-        '-pidfile', $pidFile
+        '-nic', 'user,model=virtio-net-pci'
     )
-    # exec: the process started here becomes qemu itself, so its pid is the VM's pid.
-    $quoted = ($qemuArgs | ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join ' '
-    $psi = [Diagnostics.ProcessStartInfo]::new('/bin/sh')
-    foreach ($a in '-c', "exec '$($qemu.Source)' $quoted 2>'$dir/qemu.err' >'$dir/qemu.out' </dev/null") { $psi.ArgumentList.Add($a) }
-    $psi.UseShellExecute = $false
+    if ($Qmp) { $qemuArgs += '-qmp', "unix:$dir/qmp.sock,server=on,wait=off" }
     $clock = [Diagnostics.Stopwatch]::StartNew()
-    $proc = [Diagnostics.Process]::Start($psi)
+    $proc = Start-E2eQemu $dir $qemuArgs 'qemu' -Console $console -Control:$Qmp
     $vm = [pscustomobject]@{
         Name             = $Name
         Agent            = $Agent
@@ -491,6 +505,9 @@ function Start-E2eVm {
         ConnectionString = "unix:$sock"
         ConsoleLog       = $console
         BootSeconds      = $null
+        Arguments        = $qemuArgs
+        Qmp              = if ($Qmp) { "$dir/qmp.sock" } else { $null }
+        Control          = if ($Qmp) { "$dir/qemu.ctl.sock" } else { $null }
     }
     if ($Agent -eq 'Raw') { return $vm }
     try {
@@ -516,6 +533,115 @@ function Start-E2eVm {
         Stop-E2eVm $vm
         throw "$why`n--- console ($console) ---`n$tail"
     }
+}
+
+function Start-E2eVmIncoming {
+    <#
+    .SYNOPSIS
+        Starts the destination of a live migration on this host: the source VM's own QEMU command
+        line (so the same agent chardev path and relay QMP path, which QEMU re-creates: as on a
+        libvirt or Proxmox host, where the destination's sockets are at the paths the source
+        had) plus -incoming on a unix socket. The guest does not boot; it runs once the
+        migration completes. Returns a VM object whose Migration is the URI to give 'migrate'.
+    #>
+    param([Parameter(Mandatory)] $Source, [ValidateRange(5, 120)] [int] $ListenTimeoutSec = 60)
+    $dir = $Source.Directory
+    $uri = "unix:$dir/migrate.sock"
+    $console = Join-Path $dir 'console.dst.log'
+    $proc = Start-E2eQemu $dir $Source.Arguments 'qemu-dst' -Console $console -Control -Extra @('-incoming', $uri)
+    $vm = [pscustomobject]@{
+        Name             = $Source.Name
+        Agent            = $Source.Agent
+        Process          = $proc
+        Pid              = $proc.Id
+        Directory        = $dir
+        Socket           = $Source.Socket
+        ConnectionString = $Source.ConnectionString
+        ConsoleLog       = $console
+        BootSeconds      = $null
+        Arguments        = $Source.Arguments
+        Qmp              = $Source.Qmp
+        Control          = "$dir/qemu-dst.ctl.sock"
+        Migration        = $uri
+    }
+    $deadline = [DateTime]::UtcNow.AddSeconds($ListenTimeoutSec)
+    while (-not (Test-Path "$dir/migrate.sock")) {
+        if ($proc.HasExited) { throw "E2eVmExited: the destination qemu exited with $($proc.ExitCode): $(Get-Content -Raw "$dir/qemu-dst.err" -ErrorAction SilentlyContinue)" }
+        if ([DateTime]::UtcNow -gt $deadline) { Stop-E2eVm $vm -KeepDirectory; throw "E2eVmIncomingTimeout: the destination qemu did not listen on $uri within $ListenTimeoutSec s" }
+        Start-Sleep -Milliseconds 100
+    }
+    return $vm
+}
+
+# --- a QMP client for the tests' own monitor ----------------------------------------------------
+function Connect-E2eQmp {
+    <#
+    .SYNOPSIS
+        Connects to a QMP monitor socket, reads the greeting and enters command mode
+        (qmp_capabilities). Events that arrive between replies are kept in .Events.
+    #>
+    param([Parameter(Mandatory)] [string] $Path, [ValidateRange(1, 120)] [int] $TimeoutSec = 30)
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+    while ($true) {
+        $s = [Net.Sockets.Socket]::new([Net.Sockets.AddressFamily]::Unix, [Net.Sockets.SocketType]::Stream, [Net.Sockets.ProtocolType]::Unspecified)
+        try { $s.Connect([Net.Sockets.UnixDomainSocketEndPoint]::new($Path)); break }
+        catch {
+            $s.Dispose()
+            if ([DateTime]::UtcNow -gt $deadline) { throw "E2eQmpConnect: ${Path}: $($_.Exception.Message)" }
+            Start-Sleep -Milliseconds 100
+        }
+    }
+    $q = [pscustomobject]@{ Socket = $s; Path = $Path; Pending = [Text.StringBuilder]::new(); Events = [Collections.Generic.List[object]]::new() }
+    $null = Read-E2eQmpMessage $q $TimeoutSec
+    $null = Invoke-E2eQmp $q 'qmp_capabilities'
+    return $q
+}
+
+function Read-E2eQmpMessage {
+    # The next QMP message (one JSON object per line), or a timeout error naming the monitor.
+    param($Q, [int] $TimeoutSec)
+    $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
+    $buf = [byte[]]::new(65536)
+    while ($true) {
+        $text = $Q.Pending.ToString()
+        $nl = $text.IndexOf("`n")
+        if ($nl -ge 0) {
+            $null = $Q.Pending.Remove(0, $nl + 1)
+            $line = $text.Substring(0, $nl).Trim()
+            if ($line) { return ($line | ConvertFrom-Json -Depth 64) }
+            continue
+        }
+        if ($Q.Pending.Length -gt 16MB) { throw "E2eQmpOversized: $($Q.Path) sent over 16 MiB without a line end" }
+        $left = ($deadline - [DateTime]::UtcNow).TotalMilliseconds
+        if ($left -le 0) { throw "E2eQmpTimeout: no message from $($Q.Path) within $TimeoutSec s" }
+        if (-not $Q.Socket.Poll([int] [math]::Min($left * 1000, 1000000), [Net.Sockets.SelectMode]::SelectRead)) { continue }
+        $n = $Q.Socket.Receive($buf)
+        if ($n -le 0) { throw "E2eQmpClosed: $($Q.Path) closed the connection" }
+        $null = $Q.Pending.Append([Text.Encoding]::UTF8.GetString($buf, 0, $n))
+    }
+}
+
+function Invoke-E2eQmp {
+    <#
+    .SYNOPSIS
+        Runs one QMP command and returns its 'return' value; a QMP error becomes an exception
+        naming the command, class and text.
+    #>
+    param([Parameter(Mandatory)] $Q, [Parameter(Mandatory)] [string] $Command, [hashtable] $Arguments, [ValidateRange(1, 600)] [int] $TimeoutSec = 30)
+    $req = @{ execute = $Command }
+    if ($Arguments) { $req.arguments = $Arguments }
+    $null = $Q.Socket.Send([Text.Encoding]::UTF8.GetBytes(($req | ConvertTo-Json -Compress -Depth 10) + "`n"))
+    while ($true) {
+        $m = Read-E2eQmpMessage $Q $TimeoutSec
+        if ($m.PSObject.Properties['event']) { $Q.Events.Add($m); continue }
+        if ($m.PSObject.Properties['error']) { throw "E2eQmpError: ${Command}: $($m.error.class): $($m.error.desc)" }
+        if ($m.PSObject.Properties['return']) { return $m.return }
+    }
+}
+
+function Close-E2eQmp {
+    param($Q)
+    if ($Q) { $Q.Socket.Dispose() }
 }
 
 function Get-E2eVmConsole {
@@ -563,14 +689,16 @@ function Start-E2eRelay {
         chardev socket. Waits at most 30 s for its per-VM endpoint. Set $env:QEMUGUEST_RELAY_DIR
         to the returned Directory for -VMName.
     #>
-    param([Parameter(Mandatory)] $Vm, [ValidateSet('Debug', 'Release')] [string] $Configuration = 'Release')
+    param([Parameter(Mandatory)] $Vm, [ValidateSet('Debug', 'Release')] [string] $Configuration = 'Release',
+        # Also give the relay the VM's QMP monitor (Start-E2eVm -Qmp) and the port's device id.
+        [switch] $Qmp)
     $dll = Join-Path $script:RepoRoot "src/QemuGuest.Relay/bin/$Configuration/net10.0/qemuguest-relay.dll"
     if (-not (Test-Path $dll)) { throw "E2eRelayMissing: $dll is not built (dotnet build src/QemuGuest.Relay -c $Configuration)" }
     $dir = Join-Path $Vm.Directory 'relay'
     $endpoint = Join-Path $dir "$($Vm.Name).sock"
     $proc = Start-Process dotnet -PassThru -RedirectStandardOutput (Join-Path $Vm.Directory 'relay.out') -RedirectStandardError (Join-Path $Vm.Directory 'relay.err') `
-        -ArgumentList $dll, "--Relay:RuntimeDirectory=$dir", "--Relay:Vms:$($Vm.Name):Agent=$($Vm.Socket)"
-    $relay = [pscustomobject]@{ Process = $proc; Pid = $proc.Id; Directory = $dir; Endpoint = $endpoint; VMName = $Vm.Name; LogFile = (Join-Path $Vm.Directory 'relay.out') }
+        -ArgumentList (@($dll, "--Relay:RuntimeDirectory=$dir", "--Relay:Vms:$($Vm.Name):Agent=$($Vm.Socket)") + $(if ($Qmp) { "--Relay:Vms:$($Vm.Name):Qmp=$($Vm.Qmp)", "--Relay:Vms:$($Vm.Name):QmpPort=qgaport0" }))
+    $relay = [pscustomobject]@{ Process = $proc; Pid = $proc.Id; Directory = $dir; Endpoint = $endpoint; VMName = $Vm.Name; LogFile = (Join-Path $Vm.Directory 'relay.out'); Control = (Join-Path $dir 'control.sock') }
     $deadline = [DateTime]::UtcNow.AddSeconds(30)
     while (-not (Test-Path $endpoint)) {
         if ($proc.HasExited -or [DateTime]::UtcNow -gt $deadline) {
@@ -592,4 +720,22 @@ function Stop-E2eRelay {
     }
 }
 
-Export-ModuleMember -Function Start-E2eRelay, Stop-E2eRelay, New-E2eImage, Get-E2eAgentBinary, Start-E2eVm, Stop-E2eVm, Wait-E2eVmExit, Get-E2eVmConsole, Get-E2eDebPackage
+function Get-E2eRelayStats {
+    <#
+    .SYNOPSIS
+        relay-stats from the relay's control endpoint: the counters of the one VM it serves.
+    #>
+    param([Parameter(Mandatory)] $Relay, [ValidateRange(1, 120)] [int] $TimeoutSec = 30)
+    $s = [Net.Sockets.Socket]::new([Net.Sockets.AddressFamily]::Unix, [Net.Sockets.SocketType]::Stream, [Net.Sockets.ProtocolType]::Unspecified)
+    try {
+        $s.Connect([Net.Sockets.UnixDomainSocketEndPoint]::new($Relay.Control))
+        $null = $s.Send([Text.Encoding]::ASCII.GetBytes('{"execute":"relay-stats"}'))
+        $q = [pscustomobject]@{ Socket = $s; Path = $Relay.Control; Pending = [Text.StringBuilder]::new() }
+        $m = Read-E2eQmpMessage $q $TimeoutSec
+        if (-not $m.PSObject.Properties['return']) { throw "E2eRelayStats: $($m | ConvertTo-Json -Compress -Depth 10)" }
+        return $m.return.vms | Where-Object name -EQ $Relay.VMName
+    }
+    finally { $s.Dispose() }
+}
+
+Export-ModuleMember -Function Start-E2eVmIncoming, Connect-E2eQmp, Invoke-E2eQmp, Close-E2eQmp, Get-E2eRelayStats, Start-E2eRelay, Stop-E2eRelay, New-E2eImage, Get-E2eAgentBinary, Start-E2eVm, Stop-E2eVm, Wait-E2eVmExit, Get-E2eVmConsole, Get-E2eDebPackage

@@ -91,6 +91,43 @@ public sealed class FairQueue<T>
         return EnqueueResult.Queued;
     }
 
+    /// <summary>
+    /// Puts back an item taken but never used, ahead of everything else: one producer's items
+    /// are served in the order it queued them (pipelined guest-file-writes land at the file
+    /// position, so an item put back behind its successors would permute the file without any
+    /// error). Never refused: the item was counted in the bounds when it was queued.
+    /// </summary>
+    public void ReturnToFront(object producer, T item, long size)
+    {
+        lock (_lock)
+        {
+            var q = new Queue<(T, long)>();
+            q.Enqueue((item, size));
+            if (_perProducer.TryGetValue(producer, out var old))
+            {
+                foreach (var e in old)
+                {
+                    q.Enqueue(e);
+                }
+            }
+
+            _perProducer[producer] = q;
+            var turns = new List<object>(_turns);
+            turns.Remove(producer);
+            _turns.Clear();
+            _turns.Enqueue(producer);
+            foreach (var t in turns)
+            {
+                _turns.Enqueue(t);
+            }
+
+            _count++;
+            _bytes += size;
+        }
+
+        _available.Release();
+    }
+
     /// <summary>Waits for the next item in round-robin order.</summary>
     public async ValueTask<T> DequeueAsync(CancellationToken cancellationToken)
     {

@@ -120,6 +120,9 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
         _needsResync = true;
     }
 
+    /// <summary>Ends the connection (the reader sees it closed; the request in flight fails as lost).</summary>
+    public void Close(string reason) => _link.Close(reason);
+
     public async Task WriteAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
     {
         try

@@ -28,6 +28,8 @@ public sealed class VmChannel : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly JsonMessageWriter _writer = new();
     private readonly SyncHandshake _handshake;
+    private readonly object _gateLock = new();
+    private TaskCompletionSource _runningGate = CompletedGate();
     private long _nextId;
     private Task? _loop;
     private volatile GuestConnection? _connection;
@@ -77,6 +79,59 @@ public sealed class VmChannel : IAsyncDisposable
         }
 
         return result;
+    }
+
+    /// <summary>From QMP: null when unknown, else whether the VM runs (STOP / RESUME, query-status).</summary>
+    public bool? Running { get; private set; }
+
+    /// <summary>
+    /// QMP says the VM stopped or runs again. While it is stopped (paused, or switching over to
+    /// a migration's destination) no request is sent: a stopped guest cannot answer, and a
+    /// request written into the source's chardev during the switch-over is lost with it. Queued
+    /// requests wait, bounded by the queue timeout; the one already taken waits at most that long.
+    /// </summary>
+    public void OnRunStateChanged(bool running)
+    {
+        lock (_gateLock)
+        {
+            if (Running == running)
+            {
+                return;
+            }
+
+            Running = running;
+            if (running)
+            {
+                _runningGate.TrySetResult();
+            }
+            else
+            {
+                RelayCounters.Inc(ref Counters.Stops);
+                if (_runningGate.Task.IsCompleted)
+                {
+                    _runningGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// QMP says this QEMU process handed the guest over to a migration's destination
+    /// (query-status 'postmigrate', or a MIGRATION event 'completed'). The connection to its
+    /// chardev leads nowhere any more: close it now rather than when the source quits, and
+    /// connect again at the configured path, where the destination's chardev now listens (same
+    /// host: libvirt and Proxmox re-create it there). The request in flight fails as a lost
+    /// connection (a copy resumes from it); queued ones wait and go to the destination.
+    /// </summary>
+    public void OnMigrated()
+    {
+        var c = _connection;
+        RelayCounters.Inc(ref Counters.Migrations);
+        Log.Migrated(_logger, Name);
+        // Closed first: a request held while the source was stopped then goes back to the
+        // queue for the destination instead of into the old connection.
+        c?.Close("the VM migrated to another QEMU process");
+        OnRunStateChanged(true);
     }
 
     /// <summary>QMP told us the guest opened or closed the agent port (VSERPORT_CHANGE / query-chardev).</summary>
@@ -232,13 +287,26 @@ public sealed class VmChannel : IAsyncDisposable
                 continue;
             }
 
+            if (!await WhileStoppedAsync(token).ConfigureAwait(false))
+            {
+                // The connection closed while the VM was stopped (migration completed): this
+                // request goes first on the next one.
+                if (!PutBack(request))
+                {
+                    request.Complete(GuestOutcome.RelayError($"{request.Command.Name}: the connection to the guest agent closed before the request was sent"));
+                    RelayCounters.Inc(ref Counters.ErrorsToClients);
+                }
+
+                return true;
+            }
+
             if (connection.NeedsResync)
             {
                 _state = VmState.Syncing;
                 if (!await SyncAsync(connection, token).ConfigureAwait(false))
                 {
                     // Not sent: back in the queue for the next connection (bounded by its timeout).
-                    if (!(request.TryUntake() && _queue.TryEnqueue(request.Client!, request, request.Size) == EnqueueResult.Queued))
+                    if (!PutBack(request))
                     {
                         request.Complete(GuestOutcome.RelayError("the guest agent does not answer guest-sync-delimited; the request was not sent"));
                         RelayCounters.Inc(ref Counters.ErrorsToClients);
@@ -264,12 +332,12 @@ public sealed class VmChannel : IAsyncDisposable
                 if (outcome is null)
                 {
                     // Never sent: the connection closed under it. It waits for the next one.
-                    if (request.TryUntake() && _queue.TryEnqueue(request.Client!, request, request.Size) == EnqueueResult.Queued)
+                    if (PutBack(request))
                     {
                         return true;
                     }
 
-                    outcome = GuestOutcome.RelayError($"{request.Command.Name}: the connection to the guest agent closed before the request was sent, and the queue is full");
+                    outcome = GuestOutcome.RelayError($"{request.Command.Name}: the connection to the guest agent closed before the request was sent");
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
@@ -289,6 +357,51 @@ public sealed class VmChannel : IAsyncDisposable
 
             request.Complete(outcome);
         }
+    }
+
+    /// <summary>
+    /// Waits while QMP says the VM is stopped, at most the queue timeout (then the request goes
+    /// out and meets the reply timeouts). False when the connection closed meanwhile.
+    /// </summary>
+    private async Task<bool> WhileStoppedAsync(CancellationToken token)
+    {
+        Task gate;
+        lock (_gateLock)
+        {
+            gate = _runningGate.Task;
+        }
+
+        if (gate.IsCompleted)
+        {
+            return true;
+        }
+
+        RelayCounters.Inc(ref Counters.HeldWhileStopped);
+        try
+        {
+            await gate.WaitAsync(_limits.QueueTimeout, token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>A request taken but never sent goes back, first in its client's line.</summary>
+    private bool PutBack(RelayRequest request)
+    {
+        if (!request.TryUntake())
+        {
+            return false;
+        }
+
+        _queue.ReturnToFront(request.Client!, request, request.Size);
+        return true;
     }
 
     private async Task<bool> SyncAsync(GuestConnection connection, CancellationToken token)
@@ -469,6 +582,13 @@ public sealed class VmChannel : IAsyncDisposable
 
         w.WriteNumber(JsonNames.Id, id);
         w.WriteEndObject();
+    }
+
+    private static TaskCompletionSource CompletedGate()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        done.SetResult();
+        return done;
     }
 
     private static async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop)

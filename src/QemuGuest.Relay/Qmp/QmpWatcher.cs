@@ -16,12 +16,20 @@ namespace QemuGuest.Relay.Qmp;
 /// Follows whether the guest has the agent port open, from the VM's QMP monitor: query-chardev
 /// (the agent chardev's "frontend-open") at connect and after every VSERPORT_CHANGE event, or
 /// the event itself when the port's device id is configured. The VM channel then fails an
-/// in-flight request at once when the port closes, and resyncs when it opens. A QMP socket
-/// serves one client at a time: give the relay its own monitor (-qmp ...,server=on,wait=off).
+/// in-flight request at once when the port closes, and resyncs when it opens. It also follows
+/// whether the VM runs (query-status, STOP / RESUME): requests are held while it is stopped,
+/// and when this QEMU has handed the guest over to a migration's destination (status
+/// 'postmigrate', or a MIGRATION event 'completed' where the events capability is on) the
+/// channel reconnects at once. While the VM is stopped the status is asked again every
+/// <see cref="StoppedPoll"/>, since without the migration events capability (libvirt sets it,
+/// a plain QEMU does not) nothing else says the switch-over ended. A QMP socket serves one
+/// client at a time: give the relay its own monitor (-qmp ...,server=on,wait=off).
 /// </summary>
 internal sealed class QmpWatcher : IAsyncDisposable
 {
     private const int MaxQmpMessage = 1024 * 1024;
+
+    private static readonly TimeSpan StoppedPoll = TimeSpan.FromMilliseconds(100);
 
     private readonly VmDefinition _vm;
     private readonly VmChannel _channel;
@@ -109,6 +117,8 @@ internal sealed class QmpWatcher : IAsyncDisposable
         var buffer = new byte[16 * 1024];
         bool greeted = false;
         bool capabilities = false;
+        bool stopped = false;
+        bool handedOver = false; // this QEMU's outgoing migration completed: it serves the guest no more
 
         async Task SendAsync(string command)
         {
@@ -124,8 +134,22 @@ internal sealed class QmpWatcher : IAsyncDisposable
             {
                 idle.CancelAfter(_limits.SyncTimeout);
             }
+            else if (stopped && !handedOver)
+            {
+                idle.CancelAfter(StoppedPoll);
+            }
 
-            int n = await stream.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+            int n;
+            try
+            {
+                n = await stream.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (capabilities && stopped && !handedOver && !stop.IsCancellationRequested)
+            {
+                await SendAsync("query-status").ConfigureAwait(false);
+                continue;
+            }
+
             if (n == 0)
             {
                 throw new InvalidOperationException("QMP socket closed");
@@ -157,10 +181,37 @@ internal sealed class QmpWatcher : IAsyncDisposable
                 {
                     capabilities = true;
                     await SendAsync("query-chardev").ConfigureAwait(false);
+                    await SendAsync("query-status").ConfigureAwait(false);
                 }
                 else if (root.TryGetProperty("return", out var ret) && ret.ValueKind == JsonValueKind.Array)
                 {
                     OnChardevs(ret);
+                }
+                else if (ret.ValueKind == JsonValueKind.Object && ret.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.String
+                    && ret.TryGetProperty("running", out var running) && running.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    stopped = !running.GetBoolean();
+                    handedOver |= OnStatus(status.GetString()!, stopped, "query-status", handedOver);
+                }
+                else if (root.TryGetProperty("event", out var runEvent) && (runEvent.ValueEquals("STOP") || runEvent.ValueEquals("RESUME")))
+                {
+                    stopped = runEvent.ValueEquals("STOP");
+                    handedOver |= OnStatus(stopped ? "stopped" : "running", stopped, runEvent.GetString()!, handedOver);
+                    if (stopped)
+                    {
+                        // Why it stopped (a pause, or a migration switching over) is in the status.
+                        await SendAsync("query-status").ConfigureAwait(false);
+                    }
+                }
+                else if (root.TryGetProperty("event", out var migration) && migration.ValueEquals("MIGRATION")
+                    && root.TryGetProperty("data", out var migrationData) && migrationData.ValueKind == JsonValueKind.Object
+                    && migrationData.TryGetProperty("status", out var migrationStatus) && migrationStatus.ValueEquals("completed"))
+                {
+                    if (!handedOver)
+                    {
+                        handedOver = true;
+                        _channel.OnMigrated();
+                    }
                 }
                 else if (root.TryGetProperty("event", out var ev) && ev.ValueEquals("VSERPORT_CHANGE"))
                 {
@@ -178,6 +229,33 @@ internal sealed class QmpWatcher : IAsyncDisposable
                 }
             }
         }
+    }
+
+    /// <summary>Passes a run state on to the channel; true when this QEMU has handed the guest over.</summary>
+    private bool OnStatus(string status, bool stopped, string source, bool handedOver)
+    {
+        if (handedOver)
+        {
+            // What the source says after the hand-over is about a process that no longer runs
+            // the guest; the channel already follows the destination.
+            return true;
+        }
+
+        if (_channel.Running != !stopped)
+        {
+            Log.QmpRunState(_logger, _vm.Name, Protocol.GuestText.Printable(status), source);
+        }
+
+        // 'postmigrate': this QEMU's part of a completed outgoing migration is over; the guest
+        // runs in the destination process. ('finish-migrate' is the switch-over itself: hold.)
+        if (status == "postmigrate")
+        {
+            _channel.OnMigrated();
+            return true;
+        }
+
+        _channel.OnRunStateChanged(!stopped);
+        return false;
     }
 
     private void OnChardevs(JsonElement list)

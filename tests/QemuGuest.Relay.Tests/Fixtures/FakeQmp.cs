@@ -8,7 +8,7 @@ using QemuGuest.Protocol.Framing;
 
 namespace QemuGuest.Relay.Tests.Fixtures;
 
-/// <summary>A minimal QMP monitor: greeting, qmp_capabilities, query-chardev, and events on demand.</summary>
+/// <summary>A minimal QMP monitor: greeting, qmp_capabilities, query-chardev, query-status, and events on demand.</summary>
 public sealed class FakeQmp : IAsyncDisposable
 {
     private readonly Socket _listener;
@@ -30,6 +30,18 @@ public sealed class FakeQmp : IAsyncDisposable
     public string Path { get; }
 
     public volatile bool PortOpen = true;
+
+    /// <summary>What query-status answers: QEMU's run state ('running', 'paused', 'finish-migrate', 'postmigrate').</summary>
+    public volatile string Status = "running";
+
+    /// <summary>Counts query-status requests (the relay asks while the VM is stopped).</summary>
+    public int StatusQueries;
+
+    public async Task SendEventAsync(string name)
+    {
+        await _client!.WriteAsync(Encoding.ASCII.GetBytes(
+            "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"" + name + "\"}\r\n"));
+    }
 
     public TaskCompletionSource Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -84,10 +96,16 @@ public sealed class FakeQmp : IAsyncDisposable
                 string reply = cmd switch
                 {
                     "qmp_capabilities" => "{\"return\": {}}",
+                    "query-status" => "{\"return\": {\"status\": \"" + Status + "\", \"singlestep\": false, \"running\": " + (Status == "running" ? "true" : "false") + "}}",
                     "query-chardev" => "{\"return\": [{\"frontend-open\": false, \"filename\": \"pty:/dev/pts/3\", \"label\": \"serial0\"}, {\"frontend-open\": " + (PortOpen ? "true" : "false") + ", \"filename\": \"unix:" + _agentPath + ",server=on\", \"label\": \"qga0\"}]}",
                     _ => "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"nope\"}}",
                 };
                 await _client.WriteAsync(Encoding.ASCII.GetBytes(reply + "\r\n"));
+                if (cmd == "query-status")
+                {
+                    Interlocked.Increment(ref StatusQueries);
+                }
+
                 if (cmd == "query-chardev")
                 {
                     Ready.TrySetResult();
