@@ -166,7 +166,9 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
         using var stop = new CancellationTokenSource();
         var (uid, gid, _) = Attacker.Ensure();
         // A tight loop (python, no fork per step): a shell loop forking ln/rm is too slow to hit the window.
-        var swapper = Task.Run(() => Attacker.Run("setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--", "/usr/bin/python3", "-c",
+        // It stops itself after 60 s (or at the stop file); the wait for it must be longer than
+        // that, since 2000 opens took 36 s under CI load.
+        var swapper = Task.Run(() => Attacker.Run(TimeSpan.FromSeconds(90), "setpriv", "--reuid=" + uid, "--regid=" + gid, "--clear-groups", "--", "/usr/bin/python3", "-c",
             "import os,time\nend=time.time()+60\nwhile time.time()<end and not os.path.exists('" + dir + "/stop'):\n"
             + " try:\n  os.symlink('" + target.Path + "','" + name + "')\n except OSError: pass\n try:\n  os.unlink('" + name + "')\n except OSError: pass\n"));
         int created = 0;
@@ -187,7 +189,7 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
         finally
         {
             File.WriteAllText(dir + "/stop", string.Empty);
-            await swapper.WaitAsync(TimeSpan.FromSeconds(70));
+            await swapper.WaitAsync(TimeSpan.FromSeconds(100));
         }
 
         target.AssertUntouched();

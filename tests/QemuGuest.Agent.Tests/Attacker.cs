@@ -49,7 +49,9 @@ internal static class Attacker
 
     public static (int Code, string Output) Sh(string script) => Run("sh", "-c", script);
 
-    public static (int Code, string Output) Run(string file, params string[] args)
+    public static (int Code, string Output) Run(string file, params string[] args) => Run(TimeSpan.FromSeconds(30), file, args);
+
+    public static (int Code, string Output) Run(TimeSpan timeout, string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (string a in args)
@@ -60,10 +62,10 @@ internal static class Attacker
         using Process p = Process.Start(psi)!;
         var o = p.StandardOutput.ReadToEndAsync();
         var e = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromSeconds(30)))
+        if (!p.WaitForExit(timeout))
         {
             p.Kill(true);
-            throw new TimeoutException(file + " " + string.Join(' ', args));
+            throw new TimeoutException(file + " " + string.Join(' ', args) + " did not end within " + timeout.TotalSeconds + " s");
         }
 
         return (p.ExitCode, o.Result + e.Result);

@@ -70,9 +70,17 @@ public sealed class RelayProcess : ChildProcess
         return p;
     }
 
+    /// <summary>
+    /// How long a relay may take to start listening or to reach its agent. It starts in well
+    /// under a second on an idle machine, but took over 10 s at the load of a CI run beside
+    /// other builds (load average 77 on 2 cores); a relay that never starts still fails.
+    /// </summary>
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
     private static async Task WaitForSocketAsync(string path, ChildProcess p)
     {
-        for (int i = 0; i < 200 && !File.Exists(path); i++)
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (!File.Exists(path) && DateTime.UtcNow < deadline)
         {
             if (p.Process.HasExited)
             {
@@ -84,7 +92,7 @@ public sealed class RelayProcess : ChildProcess
 
         if (!File.Exists(path))
         {
-            throw new TimeoutException("relay socket never appeared: " + path + "\n" + p.Output);
+            throw new TimeoutException("relay socket never appeared within " + StartTimeout.TotalSeconds + " s: " + path + "\n" + p.Output);
         }
     }
 
@@ -131,7 +139,7 @@ public sealed class RelayProcess : ChildProcess
 
     public async Task WaitReadyAsync(string vm, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        var deadline = DateTime.UtcNow + (timeout ?? StartTimeout);
         while (DateTime.UtcNow < deadline)
         {
             using var d = await ControlAsync("relay-list-vms");

@@ -25,7 +25,7 @@ public sealed class TestClient : IDisposable
 
     public static async Task<TestClient> ConnectAsync(string path, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        var deadline = DateTime.UtcNow + (timeout ?? RelayProcess.StartTimeout);
         while (true)
         {
             var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
