@@ -158,6 +158,30 @@ Describe 'A real QEMU VM (TCG), <Agent> agent, <Via>' -ForEach $Cases {
         Test-Path "$T/back/empty" -PathType Container | Should -BeTrue
     }
 
+    It 'syncs a folder into the guest: 0 bytes on a second run, then only the one changed file; hashes from the guest match' {
+        $null = New-Item -ItemType Directory -Path "$T/sync/sub"
+        for ($i = 0; $i -lt 20; $i++) { New-RandomFile "$T/sync/f$i.bin" (20000 + $i) (100 + $i) }
+        New-RandomFile "$T/sync/sub/big.bin" (3MB + 7) 3
+        $first = Sync-VMGuestItem -Session $S -LocalPath "$T/sync" -GuestPath '/mnt/data/sync' -LocalToGuest -ErrorAction Stop
+        $first.Copied.Count | Should -Be 21
+        $second = Sync-VMGuestItem -Session $S -LocalPath "$T/sync" -GuestPath '/mnt/data/sync' -LocalToGuest -ErrorAction Stop
+        Write-Host "    second sync: BytesMoved $($second.BytesMoved), Hashed $($second.Hashed), $($second.Duration.TotalSeconds.ToString('0.00')) s"
+        $second.BytesMoved | Should -Be 0
+        $second.Copied | Should -BeNullOrEmpty
+        $second.Skipped | Should -Be 21
+        $f = [IO.File]::OpenWrite("$T/sync/f7.bin")
+        try { $f.Position = 5; $f.WriteByte(0x5A) } finally { $f.Dispose() }
+        [IO.File]::SetLastWriteTimeUtc("$T/sync/f7.bin", [DateTime]::UtcNow.AddMinutes(1))
+        $third = Sync-VMGuestItem -Session $S -LocalPath "$T/sync" -GuestPath '/mnt/data/sync' -LocalToGuest -ErrorAction Stop
+        $third.Copied | Should -Be @('f7.bin')
+        $third.BytesMoved | Should -Be 20007
+        (Get-GuestHashes '/mnt/data/sync/f7.bin')['/mnt/data/sync/f7.bin'] | Should -Be (Get-FileHash "$T/sync/f7.bin" -Algorithm SHA256).Hash
+        $back = Sync-VMGuestItem -Session $S -LocalPath "$T/sync-back" -GuestPath '/mnt/data/sync' -GuestToLocal -ErrorAction Stop
+        $back.Copied.Count | Should -Be 21
+        (Sync-VMGuestItem -Session $S -LocalPath "$T/sync-back" -GuestPath '/mnt/data/sync' -GuestToLocal -ErrorAction Stop).BytesMoved | Should -Be 0
+        (Get-FileHash "$T/sync-back/sub/big.bin").Hash | Should -Be (Get-FileHash "$T/sync/sub/big.bin").Hash
+    }
+
     It 'keeps working after the agent is killed inside the guest and restarted (the client re-syncs)' {
         $before = Get-GuestText 'cat /run/agent.pid; cat /run/agent.restarts'
         $oldPid, $oldRestarts = $before -split "`n"
