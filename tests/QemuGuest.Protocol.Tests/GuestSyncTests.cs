@@ -118,6 +118,19 @@ public sealed class GuestSyncTests : IClassFixture<QemuGaFixture>, IDisposable
         Assert.Equal(Tree(_guest), Tree(_local));
     }
 
+    [Theory]
+    [InlineData(1_700_000_000_123_456_700L, 1_700_000_000_123_456_789L, true)] // the same 100 ns tick
+    [InlineData(1_700_000_000_123_456_700L, 1_700_000_000_123_456_800L, false)]
+    [InlineData(1_700_000_000_000_000_000L, 1_700_000_000_987_654_300L, true)] // a target that keeps seconds only
+    [InlineData(1_700_000_001_000_000_000L, 1_700_000_000_987_654_300L, false)]
+    [InlineData(1_700_000_000_500_000_000L, 1_700_000_000_987_654_300L, false)] // both with fractions: 100 ns
+    [InlineData(-1_000_000_000L, -500_000_000L, true)] // before 1970: the second below
+    public void Times_are_equal_to_the_tick_or_to_the_second_on_a_side_that_keeps_seconds(long a, long b, bool same)
+    {
+        Assert.Equal(same, GuestSync.SameTime(a, b));
+        Assert.Equal(same, GuestSync.SameTime(b, a));
+    }
+
     private sealed class Recorder : IGuestCopyCallbacks
     {
         private readonly bool _consent;

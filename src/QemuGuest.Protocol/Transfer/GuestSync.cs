@@ -11,7 +11,8 @@ namespace QemuGuest.Protocol.Transfer;
 public enum GuestSyncCompare
 {
     /// <summary>
-    /// Equal size and modification time (to 100 ns) are the same file; equal size with another
+    /// Equal size and modification time (to 100 ns, or to the second when one side keeps whole
+    /// seconds only) are the same file; equal size with another
     /// time is decided by SHA-256 of both sides (and the target then gets the source's time);
     /// another size is a changed file.
     /// </summary>
@@ -207,7 +208,7 @@ public sealed class GuestSync
         {
             return false;
         }
-        bool sameTime = guestTime is long g && g / 100 == localTime / 100;
+        bool sameTime = guestTime is long g && SameTime(g, localTime);
         if (sameTime && _request.Compare == GuestSyncCompare.SizeAndTime)
         {
             return true;
@@ -230,6 +231,23 @@ public sealed class GuestSync
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// Times equal to 100 ns (.NET's tick), or, when one side holds a whole second (a file
+    /// system that keeps seconds only: ext4 with 128-byte inodes, FAT, a touch without
+    /// fractions), equal to the second, as rsync compares them.
+    /// </summary>
+    internal static bool SameTime(long a, long b)
+    {
+        const long Second = 1_000_000_000L;
+        if (a / 100 == b / 100)
+        {
+            return true;
+        }
+        return (a % Second == 0 || b % Second == 0) && FloorSeconds(a) == FloorSeconds(b);
+
+        static long FloorSeconds(long ns) => ns >= 0 ? ns / Second : ((ns + 1) / Second) - 1;
     }
 
     private TransferOptions FileOptions(long? lastWrite) => new()
