@@ -163,7 +163,7 @@ public static class Program
 
         CommandHandler handler = PlatformFactory.CreateHandler(config, state, gate, platform, loggerFactory);
         var dispatcher = new GeneratedDispatcher(handler, platform);
-        var processor = new RequestProcessor(dispatcher, gate, loggerFactory.CreateLogger<RequestProcessor>());
+        var processor = new RequestProcessor(dispatcher, gate, loggerFactory.CreateLogger<RequestProcessor>(), handler.Context.Bulk);
 
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();

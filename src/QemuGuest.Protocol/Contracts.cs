@@ -61,3 +61,49 @@ public sealed class QapiUnmarshalException : Exception
     {
     }
 }
+
+/// <summary>What one bulk transfer moved: the agent's count, and for a read whether it reached the end of the file.</summary>
+public readonly struct GuestBulkResult
+{
+    public GuestBulkResult(long count, bool eof)
+    {
+        Count = count;
+        Eof = eof;
+    }
+
+    public long Count { get; }
+
+    public bool Eof { get; }
+}
+
+/// <summary>
+/// A channel that can run the binary bulk mode (<c>__com.qemuguest_guest-file-bulk</c>,
+/// docs/copy.md): the bytes of one open guest file travel as checked binary frames instead of
+/// base64 in JSON, and the channel is back to JSON afterwards. Only our agent offers it (the
+/// caller asks the agent's capabilities first); a channel that cannot carry frames (the relay
+/// before it learns them) refuses the command, and the caller falls back to guest-file-read/write.
+/// </summary>
+public interface IGuestAgentBulkChannel : IGuestAgentChannel
+{
+    /// <summary>
+    /// Sends exactly <paramref name="count"/> bytes into the handle's file at its position, as
+    /// <paramref name="fill"/> produces them (it fills up to count bytes of the buffer from the
+    /// offset and returns how many it put there; 0 before the count is reached ends the
+    /// transfer early, which the agent reports as an error). <paramref name="idleTimeout"/> bounds every wait for progress.
+    /// </summary>
+    Task<GuestBulkResult> WriteBulkAsync(long handle, long count, Func<byte[], int, int, Task<int>> fill, TimeSpan idleTimeout, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads up to <paramref name="count"/> bytes from the handle's file at its position; each
+    /// checked frame goes to <paramref name="sink"/> (buffer, offset, length; valid only during
+    /// the call, which runs on the channel's receive path) in order.
+    /// </summary>
+    Task<GuestBulkResult> ReadBulkAsync(long handle, long count, Action<byte[], int, int> sink, TimeSpan idleTimeout, CancellationToken cancellationToken);
+}
+
+/// <summary>Names shared by the bulk mode's users.</summary>
+public static class GuestAgentBulk
+{
+    /// <summary>Set in <see cref="Exception.Data"/> of the error that refused a bulk transfer before it started (nothing moved).</summary>
+    public const string RefusedKey = "QemuGuest.BulkRefused";
+}

@@ -230,6 +230,32 @@ public sealed class AgentProcess : IDisposable
         }
     }
 
+    /// <summary>Reads exactly <paramref name="count"/> raw bytes (bulk frames), bounded by the receive timeout.</summary>
+    public byte[] ReadExactly(int count)
+    {
+        var deadline = DateTime.UtcNow + ReplyTimeout;
+        byte[] buf = new byte[1024 * 1024];
+        while (_pending.Count < count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException(Kind + ": " + _pending.Count + " of " + count + " bytes; stderr: " + Stderr);
+            }
+
+            int n = _socket!.Receive(buf);
+            if (n == 0)
+            {
+                throw new IOException(Kind + ": connection closed");
+            }
+
+            _pending.AddRange(new ArraySegment<byte>(buf, 0, n));
+        }
+
+        byte[] result = _pending.GetRange(0, count).ToArray();
+        _pending.RemoveRange(0, count);
+        return result;
+    }
+
     /// <summary>Reads one raw byte (for the 0xFF resync test).</summary>
     public byte ReadByte()
     {

@@ -294,10 +294,14 @@ public sealed class PowerShellBackendTests
         string text = driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "Qga.Cmdlets.g.cs").SourceText.ToString();
         int commands = files.Where(f => !f.Key.Contains("powershell", StringComparison.Ordinal))
             .Sum(f => System.Text.RegularExpressions.Regex.Matches(f.Value, @"(?m)^\s*\{\s*'command':").Count);
-        // One cmdlet per command, plus the overlay's variants ('fixed': Restart-VMGuest).
+        // One cmdlet per command, plus the overlay's variants ('fixed': Restart-VMGuest), minus
+        // the commands only an engine may send ('no-cmdlet': the bulk mode's frames follow its reply).
         int variants = System.Text.RegularExpressions.Regex.Matches(text, "internal const string QgaFixedArguments").Count;
         Assert.Equal(1, variants);
-        Assert.Equal(commands + variants, System.Text.RegularExpressions.Regex.Matches(text, "internal const string QgaCommandName").Count);
+        int noCmdlet = System.Text.RegularExpressions.Regex.Matches(files["qga.powershell.json"], @"(?m)^\s*'no-cmdlet':").Count;
+        Assert.Equal(1, noCmdlet);
+        Assert.DoesNotContain("__com.qemuguest_guest-file-bulk\"", text);
+        Assert.Equal(commands + variants - noCmdlet, System.Text.RegularExpressions.Regex.Matches(text, "internal const string QgaCommandName").Count);
         Assert.Contains("class GetVMGuestExecStatusCommand", text);
         Assert.Contains("[Alias(\"Pid\")]", text);
     }

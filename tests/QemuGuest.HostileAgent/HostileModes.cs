@@ -34,6 +34,10 @@ public static class HostileModes
         ["stall"] = "the first half of a valid reply, then silence with the connection open",
         ["escapes"] = "host name, OS, users, exec output and error texts full of terminal escapes (OSC 0 title, OSC 52 clipboard, CSI, bidi)",
         ["forged-errors"] = "GenericError descriptions that try to choose the error's kind: 'Permission denied' wrapped in terminal escapes, a fake \"class\" member, a forged second line",
+        ["bulk-bad-crc"] = "offers the bulk mode; a bulk read's second frame has a wrong CRC32C",
+        ["bulk-overlong"] = "offers the bulk mode; a bulk read's frame carries more bytes than its header announces",
+        ["bulk-over-bound"] = "offers the bulk mode; a bulk read's frame announces more than the negotiated maximum",
+        ["bulk-endless"] = "offers the bulk mode; a bulk read sends frames forever, far beyond the count asked for",
         ["exec-flood"] = "guest-exec-status reports an exited process with " + (ExecFloodBytes >> 20) + " MiB of stdout (over the stock agent's 16 MiB cap)",
     }.Concat(HostileListings.Modes).ToDictionary(p => p.Key, p => p.Value);
 
@@ -153,6 +157,15 @@ public static class HostileModes
                     _ => FakeAgent.Normal(r),
                 };
                 break;
+            case "bulk-bad-crc" or "bulk-overlong" or "bulk-over-bound" or "bulk-endless":
+                agent.Handler = r => r.Command switch
+                {
+                    "guest-info" => r.ReplyAsync(BulkGuestInfo),
+                    "__com.qemuguest_guest-agent-capabilities" => r.ReplyAsync(BulkCapabilities),
+                    "__com.qemuguest_guest-file-bulk" => SendBadFramesAsync(r, mode),
+                    _ => FakeAgent.Normal(r),
+                };
+                break;
             default:
                 if (HostileListings.TryApply(agent, mode))
                 {
@@ -187,6 +200,55 @@ public static class HostileModes
 
         return "{\"return\": {\"exited\": true, \"exitcode\": 0, \"out-data\": \"" + Convert.ToBase64String(bytes) + "\", \"err-data\": \"\"}}";
     });
+
+    /// <summary>Like FakeAgent.GuestInfo, plus the capabilities and bulk extensions (so a copy asks for the bulk mode).</summary>
+    public static string BulkGuestInfo { get; } = FakeAgent.GuestInfo.Replace("\"supported_commands\": [", "\"supported_commands\": [{\"name\": \"__com.qemuguest_guest-agent-capabilities\", \"enabled\": true, \"success-response\": true}, {\"name\": \"__com.qemuguest_guest-file-bulk\", \"enabled\": true, \"success-response\": true}, ", StringComparison.Ordinal);
+
+    private const string BulkCapabilities = "{\"return\": {\"version\": \"0.1.0\", \"max-message-bytes\": 67108863, \"max-read-count\": 50331648, \"max-write-count\": 50328576, "
+        + "\"max-exec-output-bytes\": 16777216, \"max-exec-read-bytes\": 16777216, \"max-list-entries\": 10000, \"extensions\": [\"__com.qemuguest_guest-file-bulk\"], \"max-bulk-frame-bytes\": 1048576}}";
+
+    /// <summary>Accepts the transfer like our agent, then breaks the frames as <paramref name="mode"/> says.</summary>
+    private static async Task SendBadFramesAsync(FakeRequest r, string mode)
+    {
+        await r.ReplyAsync("{\"return\": {\"max-frame-bytes\": 1048576}}");
+        byte[] payload = new byte[1000];
+        payload.AsSpan().Fill((byte)'A');
+        await r.SendAsync(Frame(payload, 0, payload.Length));
+        switch (mode)
+        {
+            case "bulk-bad-crc":
+                byte[] bad = Frame(payload, 1, payload.Length);
+                bad[^1] ^= 0x20;
+                await r.SendAsync(bad);
+                break;
+            case "bulk-overlong":
+                byte[] longer = Frame(payload, 1, payload.Length);
+                await r.SendAsync(longer.Concat(payload).ToArray());
+                break;
+            case "bulk-over-bound":
+                await r.SendAsync(Frame(new byte[(1 << 20) + 1], 1, (1 << 20) + 1));
+                break;
+            default:
+                byte[] chunk = new byte[64 * 1024];
+                for (uint seq = 1; !r.Connection.Closed && seq < 1_000_000; seq++)
+                {
+                    await r.SendAsync(Frame(chunk, seq, chunk.Length));
+                }
+
+                return;
+        }
+
+        await r.SendAsync(Frame(Array.Empty<byte>(), 2, 0));
+        await r.ReplyAsync("{\"return\": {\"count\": 2000, \"eof\": true}}");
+    }
+
+    private static byte[] Frame(byte[] payload, uint sequence, int length)
+    {
+        byte[] frame = new byte[QemuGuest.Protocol.Framing.BulkFrame.HeaderBytes + length];
+        QemuGuest.Protocol.Framing.BulkFrame.WriteHeader(frame, payload.AsSpan(0, length), sequence);
+        payload.AsSpan(0, length).CopyTo(frame.AsSpan(QemuGuest.Protocol.Framing.BulkFrame.HeaderBytes));
+        return frame;
+    }
 
     private static string Json(string text) => System.Text.Json.JsonSerializer.Serialize(text);
 

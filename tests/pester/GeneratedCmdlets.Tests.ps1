@@ -12,6 +12,11 @@ BeforeDiscovery {
             Where-Object Name -NotLike '*.powershell.json' |
             ForEach-Object { [regex]::Matches((Get-Content -Raw $_.FullName), "(?m)^\s*\{\s*'command':\s*'([^']+)'") } |
             ForEach-Object { $_.Groups[1].Value } | Sort-Object -Unique)
+    # Commands the overlay marks 'no-cmdlet' (only an engine may send them: the bulk mode's
+    # frames follow its reply) get none.
+    $script:NoCmdlet = @([regex]::Matches((Get-Content -Raw (Join-Path $root 'schema/qga.powershell.json')),
+            "(?m)^\{\s*'command':\s*'([^']+)',\s*'no-cmdlet':") | ForEach-Object { $_.Groups[1].Value })
+    $script:SchemaCommands = @($script:SchemaCommands | Where-Object { $_ -notin $script:NoCmdlet })
     $script:Blocked = @(
         'guest-shutdown', 'guest-suspend-disk', 'guest-suspend-ram', 'guest-suspend-hybrid', 'guest-set-time',
         'guest-set-user-password', 'guest-fsfreeze-freeze', 'guest-fsfreeze-freeze-list', 'guest-set-vcpus',
@@ -72,6 +77,11 @@ Describe 'Cmdlet shape' {
     It 'has one generated cmdlet per schema command (<_>)' -ForEach $SchemaCommands {
         $wire = $_
         @($Generated | Where-Object { (Wire $_) -eq $wire }).Count | Should -Be 1
+    }
+
+    It 'has no cmdlet for a command marked no-cmdlet (<_>)' -ForEach $NoCmdlet {
+        $wire = $_
+        @($Generated | Where-Object { (Wire $_) -eq $wire }).Count | Should -Be 0
     }
 
     It 'generates exactly as many cmdlets as the schema has commands' {

@@ -29,6 +29,9 @@ public sealed class AgentContext
     /// <summary>The config symbols that decide which commands exist here.</summary>
     public QgaPlatform Platform { get; }
 
+    /// <summary>The bulk transfer the handler accepted, for the service loop to run.</summary>
+    public BulkSlot Bulk { get; } = new();
+
     /// <summary>-F: the script run with "freeze" / "thaw", or null.</summary>
     public string? FsfreezeHook { get; }
 

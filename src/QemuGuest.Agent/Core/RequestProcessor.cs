@@ -33,14 +33,18 @@ public sealed class RequestProcessor
     private readonly ILogger _logger;
     private readonly JsonElement _emptyObject;
 
-    public RequestProcessor(IAgentDispatcher dispatcher, CommandGate gate, ILogger logger)
+    public RequestProcessor(IAgentDispatcher dispatcher, CommandGate gate, ILogger logger, BulkSlot? bulk = null)
     {
+        Bulk = bulk ?? new BulkSlot();
         _dispatcher = dispatcher;
         _gate = gate;
         _logger = logger;
         using var doc = JsonDocument.Parse(EmptyObjectJson);
         _emptyObject = doc.RootElement.Clone();
     }
+
+    /// <summary>Where an accepted bulk transfer waits for the service loop (the handler's context's slot).</summary>
+    public BulkSlot Bulk { get; }
 
     /// <summary>The reply to a framing error (stray byte, unexpected byte, too large / deep).</summary>
     public static ReadOnlyMemory<byte> FramingError(JsonFrame frame, JsonMessageWriter writer) =>
@@ -99,6 +103,7 @@ public sealed class RequestProcessor
             // base64 is written once, not built aside and copied). A failure half-way through
             // still becomes one clean error reply: WriteError starts the message over.
             Utf8JsonWriter returnWriter = writer.BeginReturn(leadingDelimiter: command == SyncDelimited);
+            Bulk.Clear();
             try
             {
                 long before = returnWriter.BytesCommitted + returnWriter.BytesPending;
@@ -114,26 +119,35 @@ public sealed class RequestProcessor
                     return ReadOnlyMemory<byte>.Empty;
                 }
 
+                if (Bulk.Peek() is { } bulk)
+                {
+                    bulk.Id = id?.Clone();
+                }
+
                 return writer.EndReturn(id);
             }
             catch (QapiUnmarshalException ex)
             {
+                Bulk.Clear();
                 AgentLog.RequestFailed(_logger, command, ex.Message);
                 return writer.WriteError("GenericError", ex.Message, id);
             }
             catch (AgentCommandException ex)
             {
+                Bulk.Clear();
                 AgentLog.RequestFailed(_logger, command, ex.Message);
                 return writer.WriteError(ex.ErrorClass, ex.Message, id);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
+                Bulk.Clear();
                 AgentLog.RequestCancelled(_logger, command);
                 return writer.WriteError("GenericError", "Guest agent command failed, error was 'the agent is shutting down'", id);
             }
             catch (Exception ex)
             {
                 // Per-command isolation: a bug in one handler becomes an error reply.
+                Bulk.Clear();
                 AgentLog.RequestCrashed(_logger, command, ex);
                 return writer.WriteError("GenericError", "Guest agent command failed, error was '" + ex.Message + "'", id);
             }

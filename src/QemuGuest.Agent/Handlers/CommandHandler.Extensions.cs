@@ -42,7 +42,20 @@ public abstract partial class CommandHandler
             extensions)
         {
             MaxExecInputBytes = ExecManager.StreamInputWindowBytes,
+            MaxBulkFrameBytes = BulkFrame.MaxPayloadBytes,
         });
+    }
+
+    public ValueTask<GuestFileBulkStart> GuestFileBulkAsync(long handle, GuestFileBulkDirection direction, long count, CancellationToken cancellationToken)
+    {
+        if (count < 0 || count > BulkSlot.MaxCount)
+        {
+            throw new AgentCommandException("value '" + count.ToString(System.Globalization.CultureInfo.InvariantCulture) + "' is invalid for argument count");
+        }
+
+        IGuestFile file = Files.Get(handle);
+        Context.Bulk.Offer(new BulkTransfer(handle, file, direction == GuestFileBulkDirection.Write, count));
+        return Done(new GuestFileBulkStart(BulkFrame.MaxPayloadBytes));
     }
 
     public ValueTask<GuestFileInfo> GuestFileStatAsync(string path, bool? followSymlinks, CancellationToken cancellationToken)

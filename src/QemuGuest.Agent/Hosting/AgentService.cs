@@ -34,6 +34,7 @@ public sealed class AgentService : BackgroundService
     private readonly JsonMessageReader _reader = new(JsonMessageReader.QemuMaxTokenBytes, recovery: JsonLimitRecovery.LikeQemu);
     private readonly JsonMessageWriter _writer = new();
     private readonly IdleMemoryTrim _trim = new(BoundedBufferPool.Shared.Trim);
+    private readonly AgentBulk _bulk = new();
 
     public AgentService(AgentConfig config, Func<IAgentChannel> channelFactory, RequestProcessor processor, IHostApplicationLifetime lifetime, ILogger<AgentService> logger)
     {
@@ -119,6 +120,8 @@ public sealed class AgentService : BackgroundService
     {
         if (!connection.IsDevice)
         {
+            // A transfer of the previous client is over with it.
+            _bulk.Dispose();
             _reader.Reset();
             AgentLog.ClientConnected(_logger);
         }
@@ -127,14 +130,30 @@ public sealed class AgentService : BackgroundService
         while (!stoppingToken.IsCancellationRequested)
         {
             int n;
+            bool bulk = _bulk.Active;
+            byte[] into = bulk ? _bulk.ReadBuffer : buffer;
             try
             {
-                n = await connection.Stream.ReadAsync(buffer, stoppingToken).ConfigureAwait(false);
+                n = bulk
+                    ? await ReadBulkAsync(connection, into, stoppingToken).ConfigureAwait(false)
+                    : await connection.Stream.ReadAsync(into, stoppingToken).ConfigureAwait(false);
             }
             catch (IOException ex) when (!connection.IsDevice)
             {
                 AgentLog.ChannelReadFailed(_logger, ex);
                 return;
+            }
+
+            if (n < 0)
+            {
+                // Frames stopped coming: the transfer fails and the loop is back to JSON.
+                if (!await SendAsync(connection, _bulk.TimedOut(_writer), stoppingToken).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                _bulk.Release();
+                continue;
             }
 
             if (n == 0)
@@ -150,7 +169,8 @@ public sealed class AgentService : BackgroundService
             }
 
             _trim.RequestStarted();
-            bool keepGoing = await AnswerAsync(connection, buffer.AsMemory(0, n), stoppingToken).ConfigureAwait(false);
+            bool keepGoing = await AnswerAsync(connection, into.AsMemory(0, n), stoppingToken).ConfigureAwait(false);
+            _bulk.Release();
 
             // Everything read is answered: the reader and writer may drop buffers a large
             // message grew, instead of holding them until the next request.
@@ -173,20 +193,28 @@ public sealed class AgentService : BackgroundService
     {
         while (!input.IsEmpty)
         {
-            JsonFrame frame = _reader.Read(input, out int consumed);
-            input = input.Slice(consumed);
             ReadOnlyMemory<byte> reply;
-            switch (frame.Kind)
+            if (_bulk.Active)
             {
-                case JsonFrameKind.None:
-                    continue;
-                case JsonFrameKind.Message:
-                    reply = await _processor.ProcessAsync(frame.Message, _writer, stoppingToken).ConfigureAwait(false);
-                    break;
-                default:
-                    AgentLog.StrayInput(_logger, frame.ToString());
-                    reply = RequestProcessor.FramingError(frame, _writer);
-                    break;
+                int used = _bulk.Feed(input.Span, _writer, out reply);
+                input = input.Slice(used);
+            }
+            else
+            {
+                JsonFrame frame = _reader.Read(input, out int consumed);
+                input = input.Slice(consumed);
+                switch (frame.Kind)
+                {
+                    case JsonFrameKind.None:
+                        continue;
+                    case JsonFrameKind.Message:
+                        reply = await _processor.ProcessAsync(frame.Message, _writer, stoppingToken).ConfigureAwait(false);
+                        break;
+                    default:
+                        AgentLog.StrayInput(_logger, frame.ToString());
+                        reply = RequestProcessor.FramingError(frame, _writer);
+                        break;
+                }
             }
 
             if (reply.IsEmpty)
@@ -194,26 +222,81 @@ public sealed class AgentService : BackgroundService
                 continue;
             }
 
-            try
+            if (!await SendAsync(connection, reply, stoppingToken).ConfigureAwait(false))
             {
-                await connection.Stream.WriteAsync(reply, stoppingToken).ConfigureAwait(false);
-                if (reply.Length > LargeReplyBytes)
-                {
-                    // A socket keeps the last buffer it sent until the next send: an empty one
-                    // makes it let go of a large reply's buffer (128 MiB after a 48 MiB read),
-                    // which would otherwise stay alive for as long as the agent sits idle.
-                    await connection.Stream.WriteAsync(ReadOnlyMemory<byte>.Empty, stoppingToken).ConfigureAwait(false);
-                }
-
-                await connection.Stream.FlushAsync(stoppingToken).ConfigureAwait(false);
+                return false;
             }
-            catch (IOException ex)
+
+            // A bulk transfer starts once its accepting reply is on the wire.
+            if (_processor.Bulk.Take() is { } transfer)
             {
-                AgentLog.ChannelWriteFailed(_logger, ex);
-                if (!connection.IsDevice)
+                if (transfer.Write)
                 {
-                    return false;
+                    _bulk.Begin(transfer);
                 }
+                else
+                {
+                    try
+                    {
+                        await _bulk.SendAsync(connection.Stream, transfer, _writer, stoppingToken).ConfigureAwait(false);
+                    }
+                    catch (IOException ex)
+                    {
+                        AgentLog.ChannelWriteFailed(_logger, ex);
+                        if (!connection.IsDevice)
+                        {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A read while frames are due: -1 when nothing came for <see cref="BulkSlot.IdleTimeout"/>.</summary>
+    private static async ValueTask<int> ReadBulkAsync(AgentConnection connection, byte[] into, CancellationToken stoppingToken)
+    {
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        idle.CancelAfter(BulkSlot.IdleTimeout);
+        try
+        {
+            return await connection.Stream.ReadAsync(into, idle.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>Writes one reply; false when the client is gone.</summary>
+    private async ValueTask<bool> SendAsync(AgentConnection connection, ReadOnlyMemory<byte> reply, CancellationToken stoppingToken)
+    {
+        if (reply.IsEmpty)
+        {
+            return true;
+        }
+
+        try
+        {
+            await connection.Stream.WriteAsync(reply, stoppingToken).ConfigureAwait(false);
+            if (reply.Length > LargeReplyBytes)
+            {
+                // A socket keeps the last buffer it sent until the next send: an empty one
+                // makes it let go of a large reply's buffer (128 MiB after a 48 MiB read),
+                // which would otherwise stay alive for as long as the agent sits idle.
+                await connection.Stream.WriteAsync(ReadOnlyMemory<byte>.Empty, stoppingToken).ConfigureAwait(false);
+            }
+
+            await connection.Stream.FlushAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            AgentLog.ChannelWriteFailed(_logger, ex);
+            if (!connection.IsDevice)
+            {
+                return false;
             }
         }
 
@@ -223,6 +306,7 @@ public sealed class AgentService : BackgroundService
     public override void Dispose()
     {
         _trim.Dispose();
+        _bulk.Dispose();
         _reader.Dispose();
         _writer.Dispose();
         base.Dispose();

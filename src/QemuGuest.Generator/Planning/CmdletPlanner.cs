@@ -79,6 +79,10 @@ internal static class CmdletPlanner
             }
             foreach (var entry in entries)
             {
+                if (entry?.NoCmdlet is not null)
+                {
+                    continue;
+                }
                 if (PlanOne(schema, c, entry, byName, diagnostics) is { } planned)
                 {
                     list.Add(planned);

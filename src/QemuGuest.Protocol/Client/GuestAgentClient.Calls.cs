@@ -104,6 +104,7 @@ public sealed partial class GuestAgentClient
         Raw,
         RawNoResponse,
         Sync,
+        Bulk,
     }
 
     private enum CallState
@@ -134,6 +135,9 @@ public sealed partial class GuestAgentClient
         public Func<JsonElement, object?>? ReadReturn { get; set; }
 
         public JsonElement RawRequest { get; set; }
+
+        /// <summary>The transfer a <see cref="CallKind.Bulk"/> call runs.</summary>
+        public BulkExchange? Bulk { get; set; }
 
         public TimeSpan Timeout { get; set; }
 

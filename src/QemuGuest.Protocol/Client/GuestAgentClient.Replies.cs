@@ -27,6 +27,10 @@ public sealed partial class GuestAgentClient
             }
         }
 
+        public override void OnBulkFrame(AgentLink link, ReadOnlyMemory<byte> payload) => _client.OnBulkFrame(link, payload);
+
+        public override void OnBulkEnd(AgentLink link, string? error) => _client.OnBulkEnd(link, error);
+
         public override void OnClosed(AgentLink link, string reason, Exception? error) => _client.OnDisconnected(link, error);
     }
 
@@ -66,6 +70,11 @@ public sealed partial class GuestAgentClient
 
     private void OnReply(AgentLink connection, ReadOnlyMemory<byte> message)
     {
+        if (OnBulkMessage(connection, message))
+        {
+            return;
+        }
+
         // JsonDocument would accept these and throw InvalidOperationException in whoever reads
         // the string later (a typed reader, a cmdlet): refuse them here as a protocol error.
         string? badString = JsonStringCheck.FindError(message.Span);

@@ -99,7 +99,7 @@ public sealed partial class GuestAgentClient
                 {
                     bool liveInFlight = _inFlight.Exists(c => c.State != CallState.Done);
                     bool barrier = _inFlight.Exists(c => c.Kind is CallKind.NoResponse or CallKind.RawNoResponse);
-                    bool ready = mustSync || call.Kind is CallKind.NoResponse or CallKind.RawNoResponse
+                    bool ready = mustSync || call.Kind is CallKind.NoResponse or CallKind.RawNoResponse or CallKind.Bulk
                         ? _inFlight.Count == 0 || !liveInFlight
                         : !barrier && _inFlight.Count < _options.MaxPipelineDepth;
                     if (ready)
@@ -155,6 +155,32 @@ public sealed partial class GuestAgentClient
                     return;
                 }
             }
+        }
+
+        if (call.Kind == CallKind.Bulk)
+        {
+            lock (_gate)
+            {
+                if (call.State != CallState.Queued || _connection != connection)
+                {
+                    return;
+                }
+
+                _queue.Remove(call.Node!);
+                call.Node = null;
+                call.State = CallState.Sending;
+            }
+
+            // Run here, on the pump: nothing else is sent while frames may be on the wire.
+            object? result = await RunBulkAsync(connection, call.Bulk!, cancellationToken).ConfigureAwait(false);
+            lock (_gate)
+            {
+                call.State = CallState.Done;
+                Pulse();
+            }
+
+            call.TrySetResult(result);
+            return;
         }
 
         ReadOnlyMemory<byte> payload;

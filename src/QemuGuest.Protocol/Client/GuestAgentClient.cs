@@ -77,6 +77,7 @@ public sealed partial class GuestAgentClient : IGuestAgentInPlaceChannel, IDispo
             MaxMessageBytes = _options.MaxMessageBytes,
             MaxDepth = _options.MaxDepth,
             ReceiveBufferSize = _options.ReceiveBufferSize,
+            MaxBulkFrameBytes = BulkFrame.MaxPayloadBytes,
         };
         _handshake = new SyncHandshake(_options.SyncTimeout, _options.SyncAttempts);
         _receiver = new LinkReceiver(this);

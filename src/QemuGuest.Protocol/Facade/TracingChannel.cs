@@ -16,7 +16,7 @@ namespace QemuGuest.Protocol.Facade;
 /// It lives here, beside the channel it wraps, because the cmdlets' assembly cannot implement
 /// this interface: its JsonElement is the module's private System.Text.Json, not PowerShell's.
 /// </summary>
-public sealed class TracingChannel : IGuestAgentChannel
+public sealed class TracingChannel : IGuestAgentBulkChannel
 {
     private readonly IGuestAgentChannel _inner;
     private readonly Action<string> _trace;
@@ -52,6 +52,37 @@ public sealed class TracingChannel : IGuestAgentChannel
         {
             await _inner.ExecuteWithoutResponseAsync(command, arguments, options, cancellationToken).ConfigureAwait(false);
             End(command, clock, null);
+        }
+        catch (Exception ex)
+        {
+            End(command, clock, ex);
+            throw;
+        }
+    }
+
+    public Task<GuestBulkResult> WriteBulkAsync(long handle, long count, Func<byte[], int, int, Task<int>> fill, TimeSpan idleTimeout, CancellationToken cancellationToken) =>
+        TraceBulkAsync(bulk => bulk.WriteBulkAsync(handle, count, fill, idleTimeout, cancellationToken));
+
+    public Task<GuestBulkResult> ReadBulkAsync(long handle, long count, Action<byte[], int, int> sink, TimeSpan idleTimeout, CancellationToken cancellationToken) =>
+        TraceBulkAsync(bulk => bulk.ReadBulkAsync(handle, count, sink, idleTimeout, cancellationToken));
+
+    private async Task<GuestBulkResult> TraceBulkAsync(Func<IGuestAgentBulkChannel, Task<GuestBulkResult>> run)
+    {
+        const string command = GuestAgentClient.BulkCommand;
+        if (_inner is not IGuestAgentBulkChannel bulk)
+        {
+            // Refused as the relay refuses it: the caller falls back to guest-file-read/write.
+            var refused = new QgaCommandException(command, "CommandNotFound", "this channel does not carry bulk frames");
+            refused.Data[GuestAgentBulk.RefusedKey] = true;
+            throw refused;
+        }
+
+        Stopwatch clock = Begin(command);
+        try
+        {
+            GuestBulkResult result = await run(bulk).ConfigureAwait(false);
+            End(command, clock, null);
+            return result;
         }
         catch (Exception ex)
         {

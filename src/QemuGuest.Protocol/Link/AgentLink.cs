@@ -20,6 +20,14 @@ public sealed class AgentLinkOptions
     public int ReceiveBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>
+    /// Largest bulk frame payload the link takes (docs/copy.md, "Binary bulk mode"): a 0xB7 where
+    /// a message may start begins frames, each checked by the shared <see cref="BulkFrameReader"/>
+    /// and handed whole to <see cref="AgentLinkReceiver.OnBulkFrame"/>. 0: frames are not
+    /// expected, and their bytes are stray bytes like any other.
+    /// </summary>
+    public int MaxBulkFrameBytes { get; set; }
+
+    /// <summary>
     /// Bytes the peer may send without a message the owner accepted (<see cref="AgentLink.NoteAccepted"/>)
     /// or a sync echo; beyond it the half-read input is dropped and
     /// <see cref="AgentLinkReceiver.OnUnusableOverflow"/> reports it. 0: no such bound (the
@@ -82,6 +90,21 @@ public abstract class AgentLinkReceiver
     {
     }
 
+    /// <summary>
+    /// A checked bulk frame (only with <see cref="AgentLinkOptions.MaxBulkFrameBytes"/>); the
+    /// payload is valid only during the call. Nobody asked for frames here: the link closes.
+    /// </summary>
+    public virtual void OnBulkFrame(AgentLink link, ReadOnlyMemory<byte> payload) => link.Close("a bulk frame nobody asked for");
+
+    /// <summary>
+    /// Frames are over: the end frame (<paramref name="error"/> null), or a rule broken, named by
+    /// <paramref name="error"/> (the link then closes: where the next frame or message starts
+    /// is unknown after a frame that lied).
+    /// </summary>
+    public virtual void OnBulkEnd(AgentLink link, string? error)
+    {
+    }
+
     /// <summary>The link closed (once, from whichever thread closed it); the reason says why.</summary>
     public abstract void OnClosed(AgentLink link, string reason, Exception? error);
 }
@@ -123,6 +146,8 @@ public sealed class AgentLink : ISyncLink, IDisposable
     private readonly JsonMessageWriter _syncWriter = new();
     private readonly JsonDocumentOptions _documentOptions;
     private readonly object _gate = new();
+    private BulkFrameReader? _frames;
+    private bool _inFrames;
     private SyncRound? _round;
     private string _lastSyncCommand = SyncHandshake.SyncDelimited;
     private string? _closeReason;
@@ -335,6 +360,7 @@ public sealed class AgentLink : ISyncLink, IDisposable
         }
         finally
         {
+            _frames?.Dispose();
             _readDone.TrySetResult(true);
         }
     }
@@ -364,6 +390,7 @@ public sealed class AgentLink : ISyncLink, IDisposable
         }
         finally
         {
+            _frames?.Dispose();
             _readDone.TrySetResult(true);
         }
     }
@@ -406,6 +433,36 @@ public sealed class AgentLink : ISyncLink, IDisposable
         var input = new ReadOnlyMemory<byte>(buffer, 0, count);
         while (!input.IsEmpty)
         {
+            if (_options.MaxBulkFrameBytes > 0 && !_inFrames && !reader.IsInMessage)
+            {
+                // The reply before the frames ends with a line end: frames start after it.
+                ReadOnlySpan<byte> span = input.Span;
+                int k = 0;
+                while (k < span.Length && span[k] is (byte)'\n' or (byte)'\r' or (byte)' ' or (byte)'\t')
+                {
+                    k++;
+                }
+
+                if (k < span.Length && span[k] == BulkFrame.Magic)
+                {
+                    input = input.Slice(k);
+                    _inFrames = true;
+                    _frames ??= new BulkFrameReader(_options.MaxBulkFrameBytes);
+                    _frames.Reset();
+                }
+            }
+
+            if (_inFrames)
+            {
+                input = input.Slice(ConsumeFrames(input.Span));
+                if (IsClosed)
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
             JsonFrame frame = reader.Read(input, out int used);
             input = input.Slice(used);
             if (frame.Kind != JsonFrameKind.None)
@@ -423,6 +480,49 @@ public sealed class AgentLink : ISyncLink, IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>Bulk frames from a frame boundary on; returns the bytes used (frame mode may end inside the input).</summary>
+    private int ConsumeFrames(ReadOnlySpan<byte> input)
+    {
+        int used = 0;
+        while (used < input.Length)
+        {
+            BulkFrameKind kind = _frames!.Read(input.Slice(used), out int n);
+            used += n;
+            switch (kind)
+            {
+                case BulkFrameKind.None:
+                    return used;
+                case BulkFrameKind.Data:
+                    _sinceAccepted = 0;
+                    _receiver.OnBulkFrame(this, _frames.Payload);
+                    if (IsClosed)
+                    {
+                        return used;
+                    }
+
+                    continue;
+                case BulkFrameKind.End:
+                    _inFrames = false;
+                    _receiver.OnBulkEnd(this, null);
+                    return used;
+                case BulkFrameKind.NotAFrame:
+                    _inFrames = false;
+                    string where = "byte 0x" + input[used].ToString("X2", System.Globalization.CultureInfo.InvariantCulture) + " where bulk frame " + _frames.Frames.ToString(System.Globalization.CultureInfo.InvariantCulture) + " or the end frame belongs";
+                    _receiver.OnBulkEnd(this, where);
+                    Close("bad bulk frame: " + where);
+                    return used;
+                default:
+                    _inFrames = false;
+                    string error = _frames.Error!;
+                    _receiver.OnBulkEnd(this, error);
+                    Close("bad bulk frame: " + error);
+                    return used;
+            }
+        }
+
+        return used;
     }
 
     private void Dispatch(JsonFrame frame)

@@ -27,6 +27,7 @@ public sealed class AgentProfile
     public const string ExecRead = Prefix + "guest-exec-read";
     public const string ExecWrite = Prefix + "guest-exec-write";
     public const string Capabilities = Prefix + "guest-agent-capabilities";
+    public const string Bulk = Prefix + "guest-file-bulk";
 
     /// <summary>
     /// Default transfer block: 60 KiB, whose base64 request or reply (82 KB with its JSON
@@ -52,7 +53,14 @@ public sealed class AgentProfile
         MaxReadCount = (int)Math.Min(capabilities?.MaxReadCount ?? GuestFileIO.StockMaxReadCount, GuestFileIO.StockMaxReadCount);
         MaxWriteCount = (int)Math.Min(capabilities?.MaxWriteCount ?? StockMaxWriteCount, StockMaxWriteCount);
         IsOurs = capabilities is not null;
+        CanBulk = enabled.Contains(Bulk) && capabilities?.MaxBulkFrameBytes > 0;
     }
+
+    /// <summary>The agent offers the binary bulk mode (and has it enabled).</summary>
+    public bool CanBulk { get; }
+
+    /// <summary>The channel refused the bulk mode once (a relay that does not carry frames): copies use JSON from then on.</summary>
+    public bool BulkRefused { get; set; }
 
     public bool IsWindows { get; }
 

@@ -324,6 +324,14 @@ public sealed class GuestTransferEngine
     private async Task SendBlocksAsync(Stream local, long handle, int chunk, int depth, IncrementalHash? hash, WriteCursor cursor, string guestPath, long total,
         IProgress<TransferProgressInfo>? progress, Stopwatch clock, CancellationToken ct)
     {
+        if (BulkChannel is { } bulk && local.CanSeek && total > 0)
+        {
+            if (await SendBulkAsync(bulk, local, handle, hash, cursor, guestPath, total, progress, clock, ct).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+
         var free = new Stack<byte[]>();
         var pending = new Queue<(Task<long> Task, int Length, byte[] Buffer)>();
         try
@@ -378,6 +386,69 @@ public sealed class GuestTransferEngine
             }
         }
     }
+
+    /// <summary>
+    /// The binary bulk mode (docs/copy.md): the source in segments of <see cref="BulkSegmentBytes"/>,
+    /// each one bulk transfer whose completion confirms it (a resume rewrites from the last
+    /// confirmed segment). False when the channel refused the mode before any byte went out
+    /// (the relay does): the caller then sends guest-file-write requests, and the profile
+    /// remembers not to ask again.
+    /// </summary>
+    private async Task<bool> SendBulkAsync(IGuestAgentBulkChannel bulk, Stream local, long handle, IncrementalHash? hash, WriteCursor cursor, string guestPath, long total,
+        IProgress<TransferProgressInfo>? progress, Stopwatch clock, CancellationToken ct)
+    {
+        while (cursor.Sent < total)
+        {
+            long start = cursor.Sent;
+            long count = Math.Min(BulkSegmentBytes, total - start);
+            GuestBulkResult result;
+            try
+            {
+                result = await bulk.WriteBulkAsync(handle, count, async (buffer, offset, want) =>
+                {
+                    int n = await ReadFullAsync(local, buffer, offset, want, ct).ConfigureAwait(false);
+                    hash?.AppendData(buffer, offset, n);
+                    cursor.Sent += n;
+                    progress?.Report(new TransferProgressInfo(cursor.Sent, total, clock.Elapsed));
+                    return n;
+                }, BulkIdleTimeout, ct).ConfigureAwait(false);
+            }
+            catch (QgaCommandException ex) when (IsBulkRefusal(ex) && cursor.Sent == start && start == 0)
+            {
+                _fs.Profile.BulkRefused = true;
+                return false;
+            }
+
+            if (result.Count != count)
+            {
+                throw new TransferException(TransferFailureKind.DiskFull,
+                    $"The guest wrote {result.Count} of {count} bytes to '{guestPath}' (disk full?).", guestPath);
+            }
+
+            cursor.Confirmed = start + result.Count;
+        }
+
+        return true;
+    }
+
+    /// <summary>Copies move this much per bulk transfer: a resume starts over from the last segment's end.</summary>
+    private const long BulkSegmentBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// The channel to run the bulk mode on, or null: the agent must advertise it, the channel
+    /// carry it, and QEMUGUEST_BULK must not be "0" (the guest-file-read/write path, kept
+    /// selectable so both can be measured in one run).
+    /// </summary>
+    private IGuestAgentBulkChannel? BulkChannel =>
+        _channel is IGuestAgentBulkChannel bulk && _fs.Profile.CanBulk && !_fs.Profile.BulkRefused
+        && Environment.GetEnvironmentVariable("QEMUGUEST_BULK") != "0"
+            ? bulk
+            : null;
+
+    private TimeSpan BulkIdleTimeout => _options.Timeout ?? TimeSpan.FromSeconds(30);
+
+    /// <summary>The agent or a relay in front of it refused to start the transfer (nothing moved): JSON will do.</summary>
+    private static bool IsBulkRefusal(QgaCommandException ex) => ex.Data.Contains(GuestAgentBulk.RefusedKey);
 
     private static async Task CompleteWriteAsync((Task<long> Task, int Length, byte[] Buffer) write, Stack<byte[]> free, string guestPath, WriteCursor cursor)
     {
@@ -637,12 +708,14 @@ public sealed class GuestTransferEngine
         }
     }
 
-    private static async Task<int> ReadFullAsync(Stream stream, byte[] buffer, int count, CancellationToken ct)
+    private static Task<int> ReadFullAsync(Stream stream, byte[] buffer, int count, CancellationToken ct) => ReadFullAsync(stream, buffer, 0, count, ct);
+
+    private static async Task<int> ReadFullAsync(Stream stream, byte[] buffer, int offset, int count, CancellationToken ct)
     {
         int total = 0;
         while (total < count)
         {
-            int n = await stream.ReadAsync(buffer, total, count - total, ct).ConfigureAwait(false);
+            int n = await stream.ReadAsync(buffer, offset + total, count - total, ct).ConfigureAwait(false);
             if (n == 0)
             {
                 break;
@@ -828,6 +901,17 @@ public sealed class GuestTransferEngine
         {
             try
             {
+                if (BulkChannel is { } bulk && await ReceiveBulkAsync(bulk, handle, limit, got, guestPath, why, (b, o, n) =>
+                    {
+                        hash?.AppendData(b, o, n);
+                        output.Write(b, o, n);
+                        got += n;
+                        progress?.Report(new TransferProgressInfo(got, size, clock.Elapsed));
+                    }, ct).ConfigureAwait(false))
+                {
+                    break;
+                }
+
                 await ReadGuestAsync(handle, _fs.Profile.ReadChunk(options.ChunkSize), limit - got,
                     _ => new TransferException(TransferFailureKind.SourceSizeExceeded,
                         $"{TargetName} sent more of '{guestPath}' than {limit} bytes ({why}): the copy was stopped and nothing of it was kept.", guestPath),
@@ -895,6 +979,40 @@ public sealed class GuestTransferEngine
             throw;
         }
         return reopened;
+    }
+
+    /// <summary>
+    /// The binary bulk mode out of the guest: one transfer for the rest of the file, each checked
+    /// frame straight into <paramref name="sink"/> on the channel's receive path (a resume
+    /// continues from the last frame kept). One byte more than the limit is asked for, so a
+    /// file larger than it is caught as with guest-file-read. False when the channel refused
+    /// the mode before anything moved.
+    /// </summary>
+    private async Task<bool> ReceiveBulkAsync(IGuestAgentBulkChannel bulk, long handle, long limit, long got, string guestPath, string why, Action<byte[], int, int> sink, CancellationToken ct)
+    {
+        long received = got;
+        try
+        {
+            await bulk.ReadBulkAsync(handle, limit - got + 1, (b, o, n) =>
+            {
+                // Checked before the bytes go anywhere: the sink never holds more than the limit.
+                if (received + n > limit)
+                {
+                    throw new TransferException(TransferFailureKind.SourceSizeExceeded,
+                        $"{TargetName} sent more of '{guestPath}' than {limit} bytes ({why}): the copy was stopped and nothing of it was kept.", guestPath);
+                }
+
+                sink(b, o, n);
+                received += n;
+            }, BulkIdleTimeout, ct).ConfigureAwait(false);
+        }
+        catch (QgaCommandException ex) when (IsBulkRefusal(ex) && received == got && got == 0)
+        {
+            _fs.Profile.BulkRefused = true;
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -176,6 +176,16 @@ internal sealed class VmRequestHandler : IRequestHandler
             return writer.WriteError("CommandNotFound", QapiErrorTexts.CommandDisabled(command), id);
         }
 
+        if (command == Protocol.Client.GuestAgentClient.BulkCommand)
+        {
+            // Its frames would reach this relay's JSON reader: the relay does not check and carry
+            // them yet, so it refuses before the guest sees the request, and our clients copy
+            // with guest-file-read/write instead.
+            RelayCounters.Inc(ref _channel.Counters.Rejected);
+            Log.RequestRejected(_logger, _endpoint, command, "bulk frames are not relayed");
+            return writer.WriteError("CommandNotFound", "qemuguest-relay: BulkNotRelayed: the relay does not carry the binary frames of " + command + "; use guest-file-read and guest-file-write", id);
+        }
+
         var descriptor = _schema.Find(command)!;
         byte[]? arguments = null;
         JsonElement syncId = default;

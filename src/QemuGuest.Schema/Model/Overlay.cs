@@ -78,7 +78,11 @@ public sealed record CommandOverlay(
     EquatableArray<OutputTimeOverlay> OutputTimes,
     string? Unwrap,
     EquatableArray<FixedArgumentOverlay> Fixed,
-    SourceLocation Location);
+    SourceLocation Location)
+{
+    /// <summary>'no-cmdlet': why the command gets no generated cmdlet (null: it gets one).</summary>
+    public string? NoCmdlet { get; init; }
+}
 
 public sealed record PowerShellOverlay(EquatableArray<CommandOverlay> Commands)
 {

@@ -33,6 +33,12 @@ internal static class OverlayParser
             {
                 throw new SchemaError(loc, "command '" + o.Command + "' already has an overlay\n" + prev.Location + ": previous definition", context);
             }
+            if (o.NoCmdlet is not null)
+            {
+                byCommand[o.Command] = o;
+                result.Add(o);
+                continue;
+            }
             string cmdlet = o.Verb + "-" + o.Noun;
             if (byCmdlet.TryGetValue(cmdlet, out var other))
             {
@@ -78,6 +84,10 @@ internal static class OverlayParser
     private static CommandOverlay CheckOne(QDict expr, SourceLocation loc, QapiSchema schema)
     {
         string? context = expr["command"] is QString cs ? Context(cs.Value) : null;
+        if (expr.Has("no-cmdlet"))
+        {
+            return CheckNoCmdlet(expr, loc, schema, context);
+        }
         CheckKeys(expr, loc, "overlay", new[] { "command", "cmdlet" }, new[] { "confirm-impact", "parameters", "credential", "synopsis", "returns-as", "output-times", "unwrap", "fixed" }, context);
         if (expr["command"] is not QString commandNode)
         {
@@ -376,6 +386,26 @@ internal static class OverlayParser
         }
         return new CommandOverlay(command, verb, noun, impact, parameters.ToEquatableArray(), credential, synopsis, returnsAs,
             outputTimes.ToEquatableArray(), unwrap, fixedArguments.ToEquatableArray(), loc);
+    }
+
+    /// <summary>
+    /// A command only the task cmdlets' engines may send (the bulk mode's frames follow its reply),
+    /// so a generated cmdlet would leave the channel in a state no pipeline expects.
+    /// </summary>
+    private static CommandOverlay CheckNoCmdlet(QDict expr, SourceLocation loc, QapiSchema schema, string? context)
+    {
+        CheckKeys(expr, loc, "overlay", new[] { "command", "no-cmdlet" }, Array.Empty<string>(), context);
+        if (expr["command"] is not QString commandNode || schema.Find<QapiCommand>(commandNode.Value) is null)
+        {
+            throw new SchemaError(expr["command"]!.Location, "'command' must name a command of the schema", context);
+        }
+        if (expr["no-cmdlet"] is not QString why || why.Value.Trim().Length == 0)
+        {
+            throw new SchemaError(expr["no-cmdlet"]!.Location, "'no-cmdlet' must be a non-empty string saying why", context);
+        }
+        return new CommandOverlay(commandNode.Value, string.Empty, string.Empty, null, EquatableArray<ParameterOverlay>.Empty, null, null, null,
+            EquatableArray<OutputTimeOverlay>.Empty, null, EquatableArray<FixedArgumentOverlay>.Empty, loc)
+        { NoCmdlet = why.Value };
     }
 
     private static readonly string[] Integers = { "int", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "size" };

@@ -172,7 +172,7 @@ public sealed class FileHandleTable
 
     public void Flush(long handle) => Get(handle).Flush();
 
-    private IGuestFile Get(long handle) =>
+    public IGuestFile Get(long handle) =>
         _files.TryGetValue(handle, out IGuestFile? file) ? file : throw NotFound(handle);
 
     private static AgentCommandException NotFound(long handle) =>
