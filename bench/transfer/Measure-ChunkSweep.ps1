@@ -6,13 +6,19 @@
     on a shared, loaded machine the rates swing with the load, CPU time per byte much less.
 .EXAMPLE
     dotnet pwsh -NoProfile -Command "& bench/transfer/Measure-ChunkSweep.ps1 -ModulePath out/QemuGuest -Agent @{ ours = 'out/bench/aot/qemuguest-agent'; stock = '' } -SizeMiB 256"
+.EXAMPLE
+    Our agent with the binary bulk mode and with guest-file-read/write, beside the stock agent:
+    dotnet pwsh -NoProfile -Command "& bench/transfer/Measure-ChunkSweep.ps1 -ModulePath out/QemuGuest -Agent @{ 'a-ours-bulk' = 'out/bench/aot/qemuguest-agent'; 'b-ours-json' = 'out/bench/aot/qemuguest-agent'; 'c-stock' = '' } -NoBulk b-ours-json -SizeMiB 1024 -ChunkKiB 60"
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     # Label -> agent binary (or .dll); an empty path is Debian's qemu-ga.
     [Parameter(Mandatory)] [hashtable] $Agent,
     [int] $SizeMiB = 256,
-    [int[]] $ChunkKiB = @(60, 1024, 4096, 16384)
+    [int[]] $ChunkKiB = @(60, 1024, 4096, 16384),
+    # Labels whose copies keep guest-file-read/write (QEMUGUEST_BULK=0) even when the agent
+    # offers the binary bulk mode, so both paths are measured in one run.
+    [string[]] $NoBulk = @()
 )
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -51,6 +57,7 @@ try {
         foreach ($chunk in $ChunkKiB) {
             $kind = if ($Agent[$label]) { 'Ours' } else { 'Stock' }
             $a = Start-BenchAgent -Kind $kind -AgentPath $Agent[$label]
+            $env:QEMUGUEST_BULK = if ($label -in $NoBulk) { '0' } else { $null }
             try {
                 $session = New-VMGuestSession -ConnectionString $a.ConnectionString -Name "sweep-$label-$chunk"
                 $a0 = Get-CpuSeconds $a.Pid; $m0 = Get-ModuleCpuSeconds
@@ -63,7 +70,7 @@ try {
                 $cpu = { param($agentCpu, $moduleCpu) "$([math]::Round($agentCpu, 2)) / $([math]::Round($moduleCpu, 2))" }
                 $rows.Add("| $label | $chunk | $([math]::Round($up.Bytes / 1MB / $up.Duration.TotalSeconds, 1)) | $(& $cpu ($a1 - $a0) ($m1 - $m0)) | $([math]::Round($down.Bytes / 1MB / $down.Duration.TotalSeconds, 1)) | $(& $cpu ($a2 - $a1) ($m2 - $m1)) | $([math]::Round($hwm, 1)) |")
             }
-            finally { $a | Stop-BenchProcess }
+            finally { $a | Stop-BenchProcess; $env:QEMUGUEST_BULK = $null }
         }
     }
 }
