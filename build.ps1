@@ -477,7 +477,8 @@ function Invoke-Tests {
     Write-Step 'Pester: tests/pester against out/QemuGuest'
     Invoke-PesterRow 'Pester' (Join-Path $Root 'tests/pester') 'pester.json'
     # A real QEMU VM per agent kind and path; the whole suite is bounded so a hang fails CI
-    # instead of stalling it.
+    # instead of stalling it. PSDirect.Tests.ps1 adds a pwsh started inside a TCG guest (over a
+    # minute on a loaded host) to the other VMs.
     Write-Step 'E2E: tests/e2e in QEMU VMs against out/QemuGuest'
     Invoke-PesterRow 'E2E' (Join-Path $Root 'tests/e2e') 'e2e.json' -TimeoutMinutes 40
 

@@ -17,7 +17,9 @@ $script:ImageCache = @{}
 $script:Modules = @(
     'virtio_ring', 'virtio', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev', 'virtio_pci',
     'virtio_console', 'virtio_blk', 'failover', 'net_failover', 'virtio_net',
-    'crc16', 'mbcache', 'jbd2', 'crc32c_generic', 'ext4'
+    'crc16', 'mbcache', 'jbd2', 'crc32c_generic', 'ext4',
+    # virtio-9p, for Start-E2eVm -PowerShell: the host's .NET and pwsh shared read-only.
+    'netfs', 'fscache', '9pnet', '9pnet_virtio', '9p'
 )
 
 function Invoke-E2eNative {
@@ -189,6 +191,25 @@ function Get-E2eSharedLibraries {
     return @($libs)
 }
 
+function Get-E2eDotnetRoot {
+    # The folder of the host's dotnet host (the shared frameworks are under it).
+    $dotnet = Get-Command dotnet -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+    if (-not $dotnet) { throw 'E2eDotnetMissing: dotnet is not on PATH' }
+    Split-Path (& readlink -f $dotnet.Source) -Parent
+}
+
+function Get-E2eDotnetNativeBinaries {
+    # .NET's native parts pwsh loads in the guest (through the 9p share), for their libraries:
+    # the host, hostfxr, and the runtime's own .so files but the tracing provider (LTTng,
+    # optional) and the debugger's.
+    $root = Get-E2eDotnetRoot
+    $runtime = Get-ChildItem -Directory (Join-Path $root 'shared/Microsoft.NETCore.App') | Sort-Object { [version]($_.Name -replace '-.*$', '') } | Select-Object -Last 1
+    if (-not $runtime) { throw "E2eDotnetMissing: no Microsoft.NETCore.App under $root/shared" }
+    Join-Path $root 'dotnet'
+    Get-ChildItem -File (Join-Path $root 'host/fxr') -Recurse -Filter 'libhostfxr.so' | ForEach-Object FullName
+    Get-ChildItem -File $runtime.FullName -Filter '*.so' | Where-Object Name -NotIn 'libcoreclrtraceptprovider.so', 'libmscordaccore.so', 'libmscordbi.so' | ForEach-Object FullName
+}
+
 function Get-E2eAgentBinary {
     <#
     .SYNOPSIS
@@ -237,6 +258,12 @@ while [ ! -e "`$port" ] && [ `$i -lt 100 ]; do
     [ -e "`$port" ] || { sleep 0.1; i=`$((i + 1)); }
 done
 [ -e "`$port" ] || log "no virtio-serial port named $($script:PortName)"
+
+# Read-only virtio-9p shares of the host named by qg.9p=tag,tag (Start-E2eVm -PowerShell), each on /mnt/<tag>.
+for t in `$(sed -n 's/.*qg\.9p=\([a-z0-9_,]*\).*/\1/p' /proc/cmdline | tr , ' '); do
+    mkdir -p "/mnt/`$t"
+    mount -t 9p -o trans=virtio,version=9p2000.L,ro "`$t" "/mnt/`$t" || log "9p share `$t not mounted"
+done
 
 # A scratch ext4 volume on the virtio disk, for guest-get-fsinfo and copies onto a real block device.
 mkdir -p /mnt/data
@@ -382,6 +409,19 @@ exit 0
         # Copy-VMGuestFile lists guest folders with GNU find -printf when the agent has no listing
         # command (qemu-ga); busybox find cannot. A Debian guest always has findutils (Essential).
         Add-CpioFile $w 'usr/bin/find' $gnuFind
+        # PowerShell is not in the image: Start-E2eVm -PowerShell shares the host's .NET (tag
+        # dotnet) and this pwsh's folder (tag pwsh); the image holds what they load from the
+        # guest's own /lib (libstdc++, libgcc_s: ldd of .NET's native parts below). No ICU:
+        # invariant globalization.
+        Add-CpioText $w 'usr/local/bin/pwsh' @'
+#!/bin/sh
+if [ ! -x /mnt/dotnet/dotnet ] || [ ! -f /mnt/pwsh/pwsh.dll ]; then
+    echo "pwsh: the host's PowerShell is not shared into this VM (Start-E2eVm -PowerShell)" >&2
+    exit 127
+fi
+export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 HOME=/root
+exec /mnt/dotnet/dotnet /mnt/pwsh/pwsh.dll "$@"
+'@ 0x81ED
         # Not in ldd's list: .NET loads OpenSSL with dlopen (our agent's SHA-256 for file
         # hashes); without it the agent process aborts.
         $dlopened = foreach ($soname in 'libssl.so.3', 'libcrypto.so.3') {
@@ -389,7 +429,10 @@ exit 0
             if (-not $line -or $line -notmatch '=> (\S+)') { throw "E2eLibraryMissing: $soname is not installed on the host (apt-get install libssl3)" }
             $Matches[1]
         }
-        foreach ($lib in Get-E2eSharedLibraries (@($AgentBinary, $stockAgent, $gnuFind) + $dlopened)) {
+        $dotnetNative = @(Get-E2eDotnetNativeBinaries)
+        foreach ($lib in Get-E2eSharedLibraries (@($AgentBinary, $stockAgent, $gnuFind) + $dlopened + $dotnetNative)) {
+            # .NET's own parts come from the share, not the image.
+            if ($lib -in $dotnetNative) { continue }
             $name = $lib.TrimStart('/')
             $dir = Split-Path $name -Parent
             if ($dir -notin 'lib64', 'lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu') { throw "E2eLibraryPath: $lib is outside the folders the initramfs has" }
@@ -471,7 +514,10 @@ function Start-E2eVm {
         [switch] $Qmp,
         # 'max' gives the guest every feature TCG has; a VM that migrates needs a named model
         # (QEMU documents max as not migration-safe; see tests/e2e/Migration.Tests.ps1).
-        [string] $Cpu = 'max'
+        [string] $Cpu = 'max',
+        # Share the host's .NET and this pwsh's folder read-only (virtio-9p) on /mnt/dotnet and
+        # /mnt/pwsh, for the image's /usr/local/bin/pwsh launcher.
+        [switch] $PowerShell
     )
     $dir = Join-Path ([IO.Path]::GetTempPath()) ("qg-e2e-$Name-" + [guid]::NewGuid().ToString('n').Substring(0, 8))
     $null = New-Item -ItemType Directory -Path $dir
@@ -482,6 +528,14 @@ function Start-E2eVm {
     $fs = [IO.File]::Create($disk); try { $fs.SetLength(64MB) } finally { $fs.Dispose() }
 
     $append = "console=ttyS0 quiet loglevel=3 panic=-1 qg.agent=$($Agent.ToLowerInvariant()) qg.rawbytes=$RawBytes"
+    $shares = @()
+    if ($PowerShell) {
+        $append += ' qg.9p=dotnet,pwsh'
+        foreach ($share in @(@{ Tag = 'dotnet'; Path = (Get-E2eDotnetRoot) }, @{ Tag = 'pwsh'; Path = $PSHOME })) {
+            # QEMU's option syntax: a comma in a value is written twice.
+            $shares += '-virtfs', "local,path=$($share.Path.Replace(',', ',,')),mount_tag=$($share.Tag),security_model=none,readonly=on"
+        }
+    }
     $qemuArgs = @(
         '-machine', 'pc,accel=tcg', '-cpu', $Cpu, '-smp', "$Cpus", '-m', "$MemoryMiB",
         '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
@@ -492,6 +546,7 @@ function Start-E2eVm {
         '-drive', "file=$disk,format=raw,if=virtio",
         '-nic', 'user,model=virtio-net-pci'
     )
+    $qemuArgs += $shares
     if ($Qmp) { $qemuArgs += '-qmp', "unix:$dir/qmp.sock,server=on,wait=off" }
     $clock = [Diagnostics.Stopwatch]::StartNew()
     $proc = Start-E2eQemu $dir $qemuArgs 'qemu' -Console $console -Control:$Qmp
