@@ -57,7 +57,8 @@ try {
         foreach ($chunk in $ChunkKiB) {
             $kind = if ($Agent[$label]) { 'Ours' } else { 'Stock' }
             $a = Start-BenchAgent -Kind $kind -AgentPath $Agent[$label]
-            $env:QEMUGUEST_BULK = if ($label -in $NoBulk) { '0' } else { $null }
+            # The bulk mode is off by default (see docs/copy.md): on for every label but these.
+            $env:QEMUGUEST_BULK = if ($label -in $NoBulk) { '0' } else { '1' }
             try {
                 $session = New-VMGuestSession -ConnectionString $a.ConnectionString -Name "sweep-$label-$chunk"
                 $a0 = Get-CpuSeconds $a.Pid; $m0 = Get-ModuleCpuSeconds

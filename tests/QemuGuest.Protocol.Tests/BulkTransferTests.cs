@@ -52,6 +52,7 @@ public sealed class BulkTransferTests : IClassFixture<RealAgentsFixture>, IDispo
         var trace = new ConcurrentQueue<string>();
         var channel = new TracingChannel(client, trace.Enqueue, kind.ToString());
         var engine = await GuestTransferEngine.OpenAsync(channel, Call, kind.ToString(), Ct);
+        engine.BulkEnabled = true;
         Assert.Equal(bulk, engine.Profile.CanBulk);
 
         // Into our agent two 64 MiB segments; the stock agent (JSON at its pace) gets a small file.
@@ -82,6 +83,7 @@ public sealed class BulkTransferTests : IClassFixture<RealAgentsFixture>, IDispo
     {
         await using GuestAgentClient client = _agents.CreateClient(AgentKind.Ours);
         var engine = await GuestTransferEngine.OpenAsync(client, Call, "ours", Ct);
+        engine.BulkEnabled = true;
         string guest = Path.Combine(_agents.Directory, "grew-" + Guid.NewGuid().ToString("N").Substring(0, 6) + ".bin");
         File.WriteAllBytes(guest, Array.Empty<byte>());
         string back = Path.Combine(_local, "empty.bin");
@@ -109,6 +111,7 @@ public sealed class BulkTransferTests : IClassFixture<RealAgentsFixture>, IDispo
         HostileModes.Apply(agent, mode);
         await using var client = new GuestAgentClient(agent.ConnectionString, new GuestAgentClientOptions { DefaultTimeout = TimeSpan.FromSeconds(10) });
         var engine = await GuestTransferEngine.OpenAsync(client, Call, "hostile", Ct);
+        engine.BulkEnabled = true;
         Assert.True(engine.Profile.CanBulk);
         string local = Path.Combine(_local, mode + ".bin");
 

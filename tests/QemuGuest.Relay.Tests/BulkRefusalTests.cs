@@ -54,6 +54,7 @@ public class BulkRefusalTests
         var options = new QgaCallOptions { Timeout = TimeSpan.FromSeconds(60) };
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var engine = await GuestTransferEngine.OpenAsync(new TracingChannel(client, trace.Enqueue, "vm1"), options, "vm1", cts.Token);
+        engine.BulkEnabled = true;
         Assert.True(engine.Profile.CanBulk);
         byte[] data = new byte[(2 * 1024 * 1024) + 5];
         new Random(5).NextBytes(data);

@@ -435,13 +435,19 @@ public sealed class GuestTransferEngine
     private const long BulkSegmentBytes = 64L * 1024 * 1024;
 
     /// <summary>
+    /// Whether copies may use the binary bulk mode when the agent offers it. Off unless
+    /// QEMUGUEST_BULK is "1": in its one measurement (bench/RESULTS.md, issue 19 stage 4) it
+    /// halved the agent's CPU per GiB but moved half as many MiB/s as guest-file-read/write,
+    /// and a default that is slower than the old path is not one to ship.
+    /// </summary>
+    public bool BulkEnabled { get; set; } = Environment.GetEnvironmentVariable("QEMUGUEST_BULK") == "1";
+
+    /// <summary>
     /// The channel to run the bulk mode on, or null: the agent must advertise it, the channel
-    /// carry it, and QEMUGUEST_BULK must not be "0" (the guest-file-read/write path, kept
-    /// selectable so both can be measured in one run).
+    /// carry it, and <see cref="BulkEnabled"/> be set.
     /// </summary>
     private IGuestAgentBulkChannel? BulkChannel =>
-        _channel is IGuestAgentBulkChannel bulk && _fs.Profile.CanBulk && !_fs.Profile.BulkRefused
-        && Environment.GetEnvironmentVariable("QEMUGUEST_BULK") != "0"
+        BulkEnabled && _channel is IGuestAgentBulkChannel bulk && _fs.Profile.CanBulk && !_fs.Profile.BulkRefused
             ? bulk
             : null;
 
