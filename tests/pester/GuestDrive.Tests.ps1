@@ -42,7 +42,9 @@ Describe 'A QemuGuest drive on the <_> agent' -ForEach $Kinds {
     It 'New-PSDrive makes a drive of the provider, rooted at the guest folder' {
         $drive = Get-PSDrive $D
         $drive.Provider.Name | Should -Be 'QemuGuest'
-        $drive.Root | Should -Be "$T/tree"
+        $drive.GuestRoot | Should -Be "$T/tree"
+        # PowerShell's own root stays empty: see the next Describe for why.
+        $drive.Root | Should -BeExactly ''
         $drive.VMName | Should -Be "drive-$Kind"
     }
 
@@ -217,6 +219,50 @@ Describe 'A QemuGuest drive on the <_> agent' -ForEach $Kinds {
     }
 }
 
+Describe 'A QemuGuest drive writes new items in the guest, never on the host (<_> agent)' -ForEach $Kinds {
+    # The agent sees its own empty tmpfs at this folder, the host its real folder: what lands in
+    # which one shows who wrote it. With the guest root as PowerShell's drive root, PowerShell
+    # handed Set-Content/Add-Content of a file that did not exist yet to the FileSystem provider
+    # (a provider path starting with / is a Unix path to it), and the host got the file.
+    BeforeAll {
+        $script:Priv = Join-Path ([IO.Path]::GetTempPath()) ("qg-dpriv-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
+        $null = New-Item -ItemType Directory -Path $Priv
+        $script:PA = Start-LocalAgent -Kind $_ -PrivateFolder $Priv
+        $script:PS1 = New-VMGuestSession -ConnectionString $PA.ConnectionString -Name "dpriv-$_" -ErrorAction Stop
+        $script:PD = "p$_"
+        $null = New-PSDrive -Name $PD -PSProvider QemuGuest -Root / -Session $PS1
+    }
+
+    AfterAll {
+        Set-Location $TestDrive
+        Remove-PSDrive -Name $PD -ErrorAction SilentlyContinue
+        $PS1 | Remove-VMGuestSession -Confirm:$false
+        $PA | Stop-LocalAgent
+        Remove-Item -Recurse -Force $Priv -ErrorAction SilentlyContinue
+    }
+
+    It 'Set-Content, Add-Content (absolute and relative to the location) and New-Item' {
+        Set-Content "${PD}:$Priv/set.txt" -Value 'set'
+        Add-Content "${PD}:$Priv/add.txt" -Value 'add'
+        Set-Location "${PD}:$Priv"
+        Set-Content rel.txt -Value 'rel'
+        Set-Location $TestDrive
+        $null = New-Item "${PD}:$Priv/new.txt" -ItemType File -Value 'new'
+        @(Get-ChildItem -Force $Priv) | Should -BeNullOrEmpty -Because 'nothing may land on the host'
+        @(Get-ChildItem "${PD}:$Priv").Name | Should -Be @('add.txt', 'new.txt', 'rel.txt', 'set.txt')
+        Get-Content "${PD}:$Priv/set.txt" | Should -BeExactly 'set'
+        Get-Content "${PD}:$Priv/add.txt" | Should -BeExactly 'add'
+        Get-Content "${PD}:$Priv/rel.txt" | Should -BeExactly 'rel'
+    }
+
+    It 'Resolve-Path and Get-Location give drive paths' {
+        Set-Location "${PD}:$Priv"
+        try { (Get-Location).Path | Should -BeExactly "${PD}:$Priv" }
+        finally { Set-Location $TestDrive }
+        (Resolve-Path "${PD}:$Priv/set.txt").Path | Should -BeExactly "${PD}:$Priv/set.txt"
+    }
+}
+
 Describe 'A QemuGuest drive on the hostile agent program' {
     BeforeAll {
         $script:Hostile, $script:H = Start-AgentSession -Kind Hostile -Name hostile-drive -ConnectTimeoutSec 5
@@ -256,8 +302,9 @@ Describe 'A QemuGuest drive on the hostile agent program' {
             $resolved = @(Resolve-Path hx:/tree/* -ErrorAction SilentlyContinue)
             $resolved.Count | Should -BeGreaterThan 0
             foreach ($r in $resolved) {
-                $r.ProviderPath | Should -BeLike "$W/tree/*"
-                $r.ProviderPath.Substring("$W/tree/".Length) | Should -Not -Match '[\\/]|^\.\.?$'
+                # Provider paths are below the drive's root (its GuestRoot, $W): tree/NAME.
+                $r.ProviderPath | Should -BeLike 'tree/*'
+                $r.ProviderPath.Substring('tree/'.Length) | Should -Not -Match '[\\/]|^\.\.?$'
             }
             "$W/tree-abs", "$W/x" | Should -Not -Exist
         }

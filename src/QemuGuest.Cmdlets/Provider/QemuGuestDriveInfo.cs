@@ -9,9 +9,17 @@ using QemuGuest.Protocol.Transfer;
 namespace QemuGuest.Cmdlets.Provider;
 
 /// <summary>
-/// A drive of the QemuGuest provider: one guest's file system below <see cref="PSDriveInfo.Root"/>,
+/// A drive of the QemuGuest provider: one guest's file system below <see cref="GuestRoot"/>,
 /// reached through one session (given with -Session, or found or opened for -VMName).
 /// </summary>
+/// <remarks>
+/// PowerShell's own root of the drive is empty, so that the paths PowerShell keeps for the drive
+/// are relative ("etc/hosts") and the provider makes them guest paths below
+/// <see cref="GuestRoot"/>. With the guest root as PowerShell's root, a provider path started
+/// with "/", and PowerShell hands such a path to the FileSystem provider when it names an item
+/// that does not exist yet (LocationGlobber.GetDriveQualifiedPath takes it for a Unix path):
+/// Set-Content web1:/srv/new.txt wrote /srv/new.txt on the host.
+/// </remarks>
 public sealed class QemuGuestDriveInfo : PSDriveInfo
 {
     private readonly bool _ownsSession;
@@ -19,8 +27,9 @@ public sealed class QemuGuestDriveInfo : PSDriveInfo
     private GuestTransferEngine? _engine;
 
     internal QemuGuestDriveInfo(PSDriveInfo drive, string root, GuestSession session, bool ownsSession, TimeSpan? timeout)
-        : base(drive.Name, drive.Provider, root, drive.Description, drive.Credential)
+        : base(drive.Name, drive.Provider, string.Empty, drive.Description, drive.Credential)
     {
+        GuestRoot = root;
         Session = session;
         _ownsSession = ownsSession;
         CallOptions = new QgaCallOptions();
@@ -29,6 +38,9 @@ public sealed class QemuGuestDriveInfo : PSDriveInfo
             CallOptions.Timeout = t;
         }
     }
+
+    /// <summary>The guest folder the drive shows (-Root), in the guest's own form once the agent answered.</summary>
+    public string GuestRoot { get; }
 
     /// <summary>The session the drive talks through.</summary>
     public GuestSession Session { get; }

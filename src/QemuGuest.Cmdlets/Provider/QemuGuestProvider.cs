@@ -104,7 +104,7 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
             // Asks the agent now: a drive that exists is one whose agent answered, and the
             // root's separators are the guest's from here on.
             var engine = Run(info, (e, _, ct) => Task.FromResult(e));
-            string root = Normalize(engine, info.Root, info.Root);
+            string root = Normalize(engine, info.GuestRoot, info.GuestRoot);
             var created = new QemuGuestDriveInfo(drive, root, session, owns, p.TimeoutSec > 0 ? TimeSpan.FromSeconds(p.TimeoutSec) : null);
             return created;
         }
@@ -124,7 +124,8 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
 
     // ------------------------------------------------------------------ paths
 
-    protected override bool IsValidPath(string path) => !string.IsNullOrEmpty(path);
+    // Empty is the drive's root as PowerShell keeps it (QemuGuestDriveInfo).
+    protected override bool IsValidPath(string path) => path is not null;
 
     protected override bool ItemExists(string path)
     {
@@ -314,7 +315,7 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
     {
         Guarded(path, 0, (drive, engine, guestPath) =>
         {
-            string target = Normalize(engine, destination, drive.Root);
+            string target = Normalize(engine, destination, drive.GuestRoot);
             RequireWithinRoot(drive, engine, target);
             if (Run(drive, (e, _, ct) => e.StatAsync(target, ct))?.Kind == GuestEntryKind.Directory)
             {
@@ -487,7 +488,7 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
         try
         {
             engine = Run(drive, (e, _, ct) => Task.FromResult(e));
-            guestPath = Normalize(engine, path, drive.Root);
+            guestPath = Normalize(engine, path, drive.GuestRoot);
             RequireWithinRoot(drive, engine, guestPath);
         }
         catch (GuestTaskException) when (quietOnBadPath)
@@ -560,12 +561,12 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
     }
 
     private static bool IsRootOf(QemuGuestDriveInfo drive, GuestTransferEngine engine, string guestPath) =>
-        string.Equals(guestPath, drive.Root, engine.Profile.IsWindows ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+        string.Equals(guestPath, drive.GuestRoot, engine.Profile.IsWindows ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
 
     private static void RequireWithinRoot(QemuGuestDriveInfo drive, GuestTransferEngine engine, string guestPath)
     {
         var comparison = engine.Profile.IsWindows ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        string root = drive.Root;
+        string root = drive.GuestRoot;
         string rootDir = root.EndsWith(engine.Profile.Separator.ToString(), StringComparison.Ordinal) ? root : root + engine.Profile.Separator;
         if (!string.Equals(guestPath, root, comparison) && !guestPath.StartsWith(rootDir, comparison))
         {
@@ -585,7 +586,7 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
         var ancestors = new List<string>();
         var comparison = engine.Profile.IsWindows ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
         for (string? a = GuestChildItems.ParentFolder(guestPath, engine.Profile.IsWindows);
-             a is not null && a.Length > drive.Root.Length && a.StartsWith(drive.Root, comparison);
+             a is not null && a.Length > drive.GuestRoot.Length && a.StartsWith(drive.GuestRoot, comparison);
              a = GuestChildItems.ParentFolder(a, engine.Profile.IsWindows))
         {
             ancestors.Add(a);
