@@ -1,8 +1,6 @@
 using System;
 using System.Diagnostics;
 using System.IO;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Agent.Configuration;
 using QemuGuest.Agent.Core;
@@ -14,7 +12,7 @@ using QemuGuest.Protocol.Validation;
 
 namespace QemuGuest.Agent;
 
-/// <summary>Entry point: qemu-ga's command line, then a generic host running <see cref="AgentService"/>.</summary>
+/// <summary>Entry point: qemu-ga's command line, then <see cref="AgentHost"/> running <see cref="AgentService"/>.</summary>
 public static class Program
 {
     private const string DaemonChildVariable = "QEMUGUEST_AGENT_DAEMON_CHILD";
@@ -122,12 +120,8 @@ public static class Program
 
         var gate = new CommandGate(config.AllowedRpcs, config.BlockedRpcs, Path.Combine(stateDir, "qga.state.isfrozen"));
         var logProvider = new QgaLoggerProvider(logWriter, config.Verbose ? LogLevel.Debug : LogLevel.Warning) { Suspended = () => gate.IsFrozen };
-        using var loggerFactory = LoggerFactory.Create(b =>
-        {
-            b.ClearProviders();
-            b.AddProvider(logProvider);
-            b.SetMinimumLevel(config.Verbose ? LogLevel.Debug : LogLevel.Warning);
-        });
+        // Built directly: LoggerFactory.Create would build a dependency-injection container for it.
+        using var loggerFactory = new LoggerFactory([logProvider], new LoggerFilterOptions { MinLevel = config.Verbose ? LogLevel.Debug : LogLevel.Warning });
         ILogger log = loggerFactory.CreateLogger("QemuGuest.Agent");
         foreach (string warning in gate.Warnings())
         {
@@ -165,24 +159,12 @@ public static class Program
         var dispatcher = new GeneratedDispatcher(handler, platform);
         var processor = new RequestProcessor(dispatcher, gate, loggerFactory.CreateLogger<RequestProcessor>(), handler.Context.Bulk);
 
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(logProvider);
-        builder.Logging.SetMinimumLevel(config.Verbose ? LogLevel.Debug : LogLevel.Warning);
-        builder.Services.AddSystemd();
-        builder.Services.AddWindowsService(o => o.ServiceName = WindowsServiceInstaller.ServiceName);
-        builder.Services.AddSingleton<IHostedService>(sp => new AgentService(
-            config,
-            () => PlatformFactory.CreateChannel(config),
-            processor,
-            sp.GetRequiredService<IHostApplicationLifetime>(),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger<AgentService>()));
+        using var service = new AgentService(config, () => PlatformFactory.CreateChannel(config), processor, loggerFactory.CreateLogger<AgentService>());
 
         AgentLog.Starting(log, AgentInfo.Version, config.Method!, config.ChannelPath, stateDir);
-        using IHost host = builder.Build();
         try
         {
-            host.Run();
+            AgentHost.Run(service.RunAsync);
         }
         finally
         {

@@ -8,7 +8,7 @@ using QemuGuest.HostileAgent;
 
 namespace QemuGuest.Agent.Tests;
 
-/// <summary>Start-up paths: socket activation, -r retry, no retry, -d with a pidfile.</summary>
+/// <summary>Start-up and stop paths: socket activation, -r retry, no retry, -d with a pidfile, SIGTERM, systemd notification.</summary>
 public sealed class LifecycleTests
 {
     // The shared launcher's process (RealAgentProcess.StartInfo: our dll, QGA_CONF pointing
@@ -146,18 +146,85 @@ public sealed class LifecycleTests
 
             child = int.Parse(File.ReadAllText(pidfile).Trim(), System.Globalization.CultureInfo.InvariantCulture);
             Assert.NotEqual(p.Id, child);
+
+            // A service manager stops it with SIGTERM: the daemon ends and takes its pidfile with it.
+            SendSignal(child, "TERM");
+            deadline = DateTime.UtcNow.AddSeconds(60);
+            while (File.Exists(pidfile) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(50);
+            }
+
+            Assert.False(File.Exists(pidfile), "the daemon left its pidfile after SIGTERM");
         }
         finally
         {
             if (child > 0)
             {
-                using Process c = Process.GetProcessById(child);
-                c.Kill();
-                c.WaitForExit(10000);
+                try
+                {
+                    using Process c = Process.GetProcessById(child);
+                    c.Kill();
+                    c.WaitForExit(10000);
+                }
+                catch (ArgumentException)
+                {
+                    // Already gone after the SIGTERM.
+                }
             }
 
             Kill(p);
             Directory.Delete(dir, true);
         }
+    }
+
+    /// <summary>
+    /// Stopped by SIGTERM (what systemd sends) the agent logs its stop and exits 0, and with
+    /// NOTIFY_SOCKET set (a Type=notify unit) systemd hears READY=1 once it runs and STOPPING=1
+    /// as it stops. The notifications come over a real datagram socket, as from systemd.
+    /// </summary>
+    [Fact]
+    public async System.Threading.Tasks.Task SigtermStopsTheAgentAndSystemdHearsReadyThenStopping()
+    {
+        string dir = Directory.CreateTempSubdirectory("qga-notify-").FullName;
+        string sock = Path.Combine(dir, "sock");
+        string notify = Path.Combine(dir, "notify");
+        using var systemd = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        systemd.Bind(new UnixDomainSocketEndPoint(notify));
+        systemd.ReceiveTimeout = 60000;
+        ProcessStartInfo psi = AgentProcess.Start(AgentKind.Ours, "-v -m unix-listen -p " + sock + " -t " + dir);
+        psi.WorkingDirectory = dir;
+        psi.Environment["NOTIFY_SOCKET"] = notify;
+        Process p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        try
+        {
+            Assert.Equal("READY=1", Receive(systemd));
+            Assert.Equal("{\"return\":{},\"id\":\"p\"}\n", Ping(sock));
+            SendSignal(p.Id, "TERM");
+            Assert.True(p.WaitForExit(60000), "the agent did not stop within 60 s of SIGTERM");
+            Assert.Equal(0, p.ExitCode);
+            Assert.Equal("STOPPING=1", Receive(systemd));
+            Assert.Contains("agent stopping", await stderr);
+        }
+        finally
+        {
+            Kill(p);
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static string Receive(Socket datagrams)
+    {
+        byte[] buf = new byte[4096];
+        int n = datagrams.Receive(buf);
+        return Encoding.ASCII.GetString(buf, 0, n).Trim();
+    }
+
+    private static void SendSignal(int pid, string signal)
+    {
+        using Process kill = Process.Start("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        Assert.True(kill.WaitForExit(30000), "kill did not finish");
+        Assert.Equal(0, kill.ExitCode);
     }
 }

@@ -2,7 +2,6 @@ using System;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Agent.Channels;
 using QemuGuest.Agent.Configuration;
@@ -18,16 +17,17 @@ namespace QemuGuest.Agent.Hosting;
 /// <see cref="RequestProcessor"/> (which isolates every command), write the reply with the
 /// shared <see cref="JsonMessageWriter"/>. Requests run strictly in order, one at a time,
 /// like the stock agent. With -r a missing or broken channel is retried with exponential
-/// back-off (1 s doubling to 30 s) and only attempts 1, 2, 4, 8, ... are logged.
+/// back-off (1 s doubling to 30 s) and only attempts 1, 2, 4, 8, ... are logged. The loop
+/// ending (stop requested, or the channel unavailable without -r) ends the agent: see
+/// <see cref="AgentHost"/>.
 /// </summary>
-public sealed class AgentService : BackgroundService
+public sealed class AgentService : IDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
     private const int LargeReplyBytes = 1024 * 1024;
     private readonly AgentConfig _config;
     private readonly Func<IAgentChannel> _channelFactory;
     private readonly RequestProcessor _processor;
-    private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger<AgentService> _logger;
     // Limits recover as in qemu-ga (what is left of a refused message is read as new input), so
     // a client sees the same replies, in the same number, from either agent.
@@ -36,19 +36,19 @@ public sealed class AgentService : BackgroundService
     private readonly IdleMemoryTrim _trim = new(BoundedBufferPool.Shared.Trim);
     private readonly AgentBulk _bulk = new();
 
-    public AgentService(AgentConfig config, Func<IAgentChannel> channelFactory, RequestProcessor processor, IHostApplicationLifetime lifetime, ILogger<AgentService> logger)
+    public AgentService(AgentConfig config, Func<IAgentChannel> channelFactory, RequestProcessor processor, ILogger<AgentService> logger)
     {
         _config = config;
         _channelFactory = channelFactory;
         _processor = processor;
-        _lifetime = lifetime;
         _logger = logger;
     }
 
     /// <summary>Set when the agent must exit non-zero (channel unavailable without -r).</summary>
     public static int ExitCode { get; set; }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>Serves the channel until <paramref name="stoppingToken"/> fires or the channel is unavailable without -r.</summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
         int attempt = 0;
@@ -80,7 +80,6 @@ public sealed class AgentService : BackgroundService
                 {
                     AgentLog.ChannelUnavailable(_logger, _config.ChannelPath ?? _config.Method ?? string.Empty, ex.Message);
                     ExitCode = 1;
-                    _lifetime.StopApplication();
                     return;
                 }
 
@@ -303,12 +302,11 @@ public sealed class AgentService : BackgroundService
         return true;
     }
 
-    public override void Dispose()
+    public void Dispose()
     {
         _trim.Dispose();
         _bulk.Dispose();
         _reader.Dispose();
         _writer.Dispose();
-        base.Dispose();
     }
 }

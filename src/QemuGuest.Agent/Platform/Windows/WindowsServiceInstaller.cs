@@ -9,7 +9,7 @@ namespace QemuGuest.Agent.Platform.Windows;
 /// -s install / -s uninstall: registers the agent as an auto-start Windows service through the
 /// Service Control Manager (CreateServiceW / DeleteService), with the channel path, log file
 /// and state directory baked into its command line, like qemu-ga's ga_install_service.
-/// The service itself runs under UseWindowsService (Microsoft.Extensions.Hosting).
+/// The service itself runs as AgentWindowsService (Hosting/AgentHost.cs).
 /// </summary>
 public static partial class WindowsServiceInstaller
 {
