@@ -91,9 +91,7 @@ public sealed class BulkModeTests : IDisposable
     [Fact]
     public void A_wrong_checksum_fails_the_transfer_and_a_sync_brings_the_channel_back()
     {
-        _agent.Connect();
-        long handle = Open(Path.Combine(_agent.StateDir, "crc.bin"), "w");
-        Bulk(handle, "write", 2000, id: 5);
+        StartWrite("crc.bin", 2000, id: 5);
         _agent.SendRaw(Frame(new byte[1000], 0));
         byte[] bad = Frame(Enumerable.Repeat((byte)7, 1000).ToArray(), 1);
         bad[BulkFrame.HeaderBytes + 500] ^= 1;
@@ -107,9 +105,7 @@ public sealed class BulkModeTests : IDisposable
     [Fact]
     public void A_frame_over_the_bound_fails_the_transfer_and_a_sync_brings_the_channel_back()
     {
-        _agent.Connect();
-        long handle = Open(Path.Combine(_agent.StateDir, "big.bin"), "w");
-        Bulk(handle, "write", 10L * BulkFrame.MaxPayloadBytes, id: 6);
+        StartWrite("big.bin", 10L * BulkFrame.MaxPayloadBytes, id: 6);
         byte[] header = new byte[BulkFrame.HeaderBytes];
         header[0] = BulkFrame.Magic;
         BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(1), (uint)BulkFrame.MaxPayloadBytes + 1);
@@ -126,9 +122,7 @@ public sealed class BulkModeTests : IDisposable
     [Fact]
     public void Garbage_where_a_frame_belongs_fails_the_transfer_and_a_sync_brings_the_channel_back()
     {
-        _agent.Connect();
-        long handle = Open(Path.Combine(_agent.StateDir, "garbage.bin"), "w");
-        Bulk(handle, "write", 5000, id: 8);
+        StartWrite("garbage.bin", 5000, id: 8);
         _agent.SendRaw(Frame(new byte[100], 0));
         _agent.SendRaw(Encoding.ASCII.GetBytes("GARBAGE"));
         string error = ErrorOf(_agent.ReadReply(), 8);
@@ -141,9 +135,7 @@ public sealed class BulkModeTests : IDisposable
     [Fact]
     public void A_cut_frame_times_out_and_a_sync_brings_the_channel_back()
     {
-        _agent.Connect();
-        long handle = Open(Path.Combine(_agent.StateDir, "cut.bin"), "w");
-        Bulk(handle, "write", 100_000, id: 9);
+        long handle = StartWrite("cut.bin", 100_000, id: 9);
         byte[] frame = Frame(new byte[65536], 0);
         _agent.SendRaw(frame.AsSpan(0, 1000).ToArray());
 
@@ -158,9 +150,7 @@ public sealed class BulkModeTests : IDisposable
     [Fact]
     public void Fewer_or_more_bytes_than_announced_are_errors()
     {
-        _agent.Connect();
-        long handle = Open(Path.Combine(_agent.StateDir, "count.bin"), "w");
-        Bulk(handle, "write", 3000, id: 10);
+        long handle = StartWrite("count.bin", 3000, id: 10);
         _agent.SendRaw(Frame(new byte[1000], 0));
         _agent.SendRaw(Frame(ReadOnlySpan<byte>.Empty, 1));
         Assert.Contains("after 1000 of the 3000 bytes", ErrorOf(_agent.ReadReply(), 10));
@@ -180,6 +170,16 @@ public sealed class BulkModeTests : IDisposable
         Assert.Contains("has not been found", ErrorOf(Bulk(123456, "read", 10, id: 12), 12));
         Assert.Contains("invalid for argument count", ErrorOf(Bulk(Open(Path.Combine(_agent.StateDir, "x"), "w"), "write", -1, id: 13), 13));
         Assert.Equal(JsonValueKind.Object, _agent.Execute("{\"execute\":\"guest-ping\"}").GetProperty("return").ValueKind);
+    }
+
+    /// <summary>Connects, opens a new file in the agent's state folder and starts a bulk write of <paramref name="count"/> bytes to it; returns the handle.</summary>
+    private long StartWrite(string name, long count, long id)
+    {
+        _agent.Connect();
+        long handle = Open(Path.Combine(_agent.StateDir, name), "w");
+        JsonElement accept = Bulk(handle, "write", count, id);
+        Assert.True(accept.TryGetProperty("return", out _), accept.GetRawText());
+        return handle;
     }
 
     private static byte[] Frame(ReadOnlySpan<byte> payload, uint sequence)

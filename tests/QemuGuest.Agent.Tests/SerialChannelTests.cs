@@ -38,7 +38,11 @@ public sealed partial class SerialChannelTests
     [LibraryImport("libc", EntryPoint = "cfmakeraw")]
     private static unsafe partial void Cfmakeraw(byte* termios);
 
-    private static unsafe (FileStream Master, string SlavePath) OpenPty()
+    /// <param name="zeroByteReads">
+    /// VMIN = VTIME = 0 on the slave: every read with nothing to read returns 0 bytes at once,
+    /// as a virtio-serial port does while its host side is closed.
+    /// </param>
+    private static unsafe (FileStream Master, string SlavePath) OpenPty(bool zeroByteReads = false)
     {
         int fd = PosixOpenpt(2 | 0x100); // O_RDWR | O_NOCTTY
         Assert.True(fd >= 0, "posix_openpt");
@@ -49,7 +53,14 @@ public sealed partial class SerialChannelTests
         byte* termios = stackalloc byte[256];
         Tcgetattr(fd, termios);
         Cfmakeraw(termios);
-        Tcsetattr(fd, 0, termios);
+        if (zeroByteReads)
+        {
+            // struct termios on Linux: four u32 flags, c_line, then c_cc (VTIME = 5, VMIN = 6).
+            termios[17 + 5] = 0;
+            termios[17 + 6] = 0;
+        }
+
+        Assert.Equal(0, Tcsetattr(fd, 0, termios));
         var master = new FileStream(new SafeFileHandle(fd, ownsHandle: true), FileAccess.ReadWrite, 1);
         return (master, Marshal.PtrToStringUTF8((IntPtr)name)!);
     }
@@ -113,13 +124,8 @@ public sealed partial class SerialChannelTests
     [InlineData(AgentKind.Stock)]
     public void IsaSerialOverPty(AgentKind kind)
     {
-        var (master, slave) = OpenPty();
-        string dir = Directory.CreateTempSubdirectory("qga-pty-").FullName;
-        ProcessStartInfo psi = AgentProcess.Start(kind, "-m isa-serial -p " + slave + " -t " + dir);
-        using Process p = Process.Start(psi)!;
-        try
+        RunOnPty(kind, "isa-serial", zeroByteReads: false, (master, _) =>
         {
-            WaitUntilOpened(p.Id, slave);
             byte[] request = Encoding.ASCII.GetBytes("\u00ff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":77}}");
             request[0] = 0xFF;
             master.Write(request);
@@ -132,6 +138,50 @@ public sealed partial class SerialChannelTests
             master.Write(Encoding.ASCII.GetBytes("{\"execute\":\"guest-ping\",\"id\":1}"));
             master.Flush();
             Assert.Contains("\"id\"", ReadLine(master));
+        });
+    }
+
+    /// <summary>
+    /// A bulk write whose host side stops sending on a device that answers every read with 0
+    /// bytes (a virtio-serial port whose host closed): the silence bound still runs out, and the
+    /// transfer ends with its named error instead of the agent polling in frame mode forever.
+    /// </summary>
+    [Fact]
+    public void BulkTransferTimesOutOnADeviceThatReadsZeroBytes()
+    {
+        RunOnPty(AgentKind.Ours, "virtio-serial", zeroByteReads: true, (master, dir) =>
+        {
+            Send(master, "{\"execute\":\"guest-file-open\",\"arguments\":{\"path\":" + System.Text.Json.JsonSerializer.Serialize(Path.Combine(dir, "silent.bin")) + ",\"mode\":\"w\"},\"id\":1}");
+            using var opened = System.Text.Json.JsonDocument.Parse(ReadLine(master));
+            long handle = opened.RootElement.GetProperty("return").GetInt64();
+            Send(master, "{\"execute\":\"__com.qemuguest_guest-file-bulk\",\"arguments\":{\"handle\":" + handle + ",\"direction\":\"write\",\"count\":100000},\"id\":2}");
+            Assert.Contains("max-frame-bytes", ReadLine(master));
+            byte[] payload = new byte[1000];
+            byte[] frame = new byte[QemuGuest.Protocol.Framing.BulkFrame.HeaderBytes + payload.Length];
+            QemuGuest.Protocol.Framing.BulkFrame.WriteHeader(frame, payload, 0);
+            master.Write(frame);
+            master.Flush();
+
+            // Silence from here on; the agent's reads all return 0 bytes.
+            using var failed = System.Text.Json.JsonDocument.Parse(ReadLine(master));
+            Assert.Equal(2, failed.RootElement.GetProperty("id").GetInt64());
+            Assert.Contains("no frame for 2 s after 1000 of 100000 bytes", failed.RootElement.GetProperty("error").GetProperty("desc").GetString());
+            Send(master, "{\"execute\":\"guest-ping\",\"id\":3}");
+            Assert.Contains("\"return\"", ReadLine(master));
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/> as the host of an agent whose device is a pty slave (method isa-serial or virtio-serial), with its state folder.</summary>
+    private static void RunOnPty(AgentKind kind, string method, bool zeroByteReads, Action<FileStream, string> body)
+    {
+        var (master, slave) = OpenPty(zeroByteReads);
+        string dir = Directory.CreateTempSubdirectory("qga-pty-").FullName;
+        ProcessStartInfo psi = AgentProcess.Start(kind, "-m " + method + " -p " + slave + " -t " + dir);
+        using Process p = Process.Start(psi)!;
+        try
+        {
+            WaitUntilOpened(p.Id, slave);
+            body(master, dir);
         }
         finally
         {
@@ -144,5 +194,11 @@ public sealed partial class SerialChannelTests
             master.Dispose();
             Directory.Delete(dir, true);
         }
+    }
+
+    private static void Send(FileStream master, string json)
+    {
+        master.Write(Encoding.UTF8.GetBytes(json));
+        master.Flush();
     }
 }

@@ -26,6 +26,7 @@ internal sealed class AgentBulk : IDisposable
     private BulkTransfer? _write;
     private bool _draining;
     private byte[]? _buffer;
+    private byte[]? _spare;
 
     /// <summary>Frames (or a broken frame's leftovers) are expected: reads are bounded by the idle timeout.</summary>
     public bool Active => _write is not null || _draining;
@@ -109,42 +110,79 @@ internal sealed class AgentBulk : IDisposable
         return End(writer, eof: false);
     }
 
-    /// <summary>Sends the file's bytes as frames, then the end frame and the completion reply. Socket errors propagate.</summary>
+    /// <summary>
+    /// Sends the file's bytes as frames, then the end frame and the completion reply. Socket
+    /// errors propagate. The next frame is read from the file on a pool thread while the
+    /// channel takes the previous one: the channel's write may block (virtio-serial, a full
+    /// socket buffer), and one after the other the disk and the channel each sat idle half the
+    /// time (bench/RESULTS.md, issue 19 stage 5).
+    /// </summary>
     public async ValueTask SendAsync(Stream stream, BulkTransfer t, JsonMessageWriter writer, CancellationToken cancellationToken)
     {
         byte[] buffer = ReadBuffer;
+        byte[] spare = _spare ??= BoundedBufferPool.Shared.Rent(BulkFrame.HeaderBytes + BulkFrame.MaxPayloadBytes);
         uint sequence = 0;
-        bool eof = false;
-        while (t.Done < t.Count && !eof)
+        (int n, bool eof, string? failure) = ReadFrame(t, buffer, t.Count);
+        Task<(int, bool, string?)>? next = null;
+        try
         {
-            int want = (int)Math.Min(BulkFrame.MaxPayloadBytes, t.Count - t.Done);
-            int n;
-            try
+            while (n > 0)
             {
-                (n, eof) = t.File.Read(buffer.AsSpan(BulkFrame.HeaderBytes, want));
-            }
-            catch (Exception ex) when (ex is AgentCommandException or IOException or UnauthorizedAccessException)
-            {
-                t.Failure = ex.Message;
-                break;
-            }
+                BulkFrame.WriteHeader(buffer, buffer.AsSpan(BulkFrame.HeaderBytes, n), sequence++);
+                long left = t.Count - t.Done - n;
+                if (!eof && left > 0)
+                {
+                    byte[] into = spare;
+                    next = Task.Run(() => ReadFrame(t, into, left), cancellationToken);
+                }
 
-            if (n == 0)
-            {
-                eof = true;
-                break;
-            }
+                await stream.WriteAsync(buffer.AsMemory(0, BulkFrame.HeaderBytes + n), cancellationToken).ConfigureAwait(false);
+                t.Done += n;
+                if (next is null)
+                {
+                    break;
+                }
 
-            BulkFrame.WriteHeader(buffer, buffer.AsSpan(BulkFrame.HeaderBytes, n), sequence++);
-            await stream.WriteAsync(buffer.AsMemory(0, BulkFrame.HeaderBytes + n), cancellationToken).ConfigureAwait(false);
-            t.Done += n;
+                (n, eof, failure) = await next.ConfigureAwait(false);
+                next = null;
+                (buffer, spare) = (spare, buffer);
+            }
+        }
+        finally
+        {
+            if (next is not null)
+            {
+                // A read into the spare buffer must end before the buffer can go back to the pool.
+                await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
         }
 
+        t.Failure ??= failure;
         BulkFrame.WriteHeader(buffer, ReadOnlySpan<byte>.Empty, sequence);
         await stream.WriteAsync(buffer.AsMemory(0, BulkFrame.HeaderBytes), cancellationToken).ConfigureAwait(false);
         await stream.WriteAsync(Complete(writer, t, eof), cancellationToken).ConfigureAwait(false);
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         Release();
+    }
+
+    /// <summary>One frame's payload from the file (at most <paramref name="left"/> bytes): count, end of file, or why the file failed.</summary>
+    private static (int Count, bool Eof, string? Failure) ReadFrame(BulkTransfer t, byte[] into, long left)
+    {
+        if (left <= 0)
+        {
+            return (0, false, null);
+        }
+
+        int want = (int)Math.Min(BulkFrame.MaxPayloadBytes, left);
+        try
+        {
+            (int n, bool eof) = t.File.Read(into.AsSpan(BulkFrame.HeaderBytes, want));
+            return (n, eof || n == 0, null);
+        }
+        catch (Exception ex) when (ex is AgentCommandException or IOException or UnauthorizedAccessException)
+        {
+            return (0, false, ex.Message);
+        }
     }
 
     /// <summary>Drops the frame-sized buffers once no transfer runs (the agent's idle footprint stays small).</summary>
@@ -159,6 +197,12 @@ internal sealed class AgentBulk : IDisposable
         {
             _buffer = null;
             BoundedBufferPool.Shared.Return(b);
+        }
+
+        if (_spare is { } s)
+        {
+            _spare = null;
+            BoundedBufferPool.Shared.Return(s);
         }
 
         _frames.Dispose();

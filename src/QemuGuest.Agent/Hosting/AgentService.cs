@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
@@ -126,6 +127,10 @@ public sealed class AgentService : IDisposable
         }
 
         byte[] buffer = new byte[64 * 1024];
+
+        // The silence bound of a bulk transfer runs from the last byte that came, not from the
+        // last read: a device whose host side closed answers every read at once with 0 bytes.
+        long lastBytes = Stopwatch.GetTimestamp();
         while (!stoppingToken.IsCancellationRequested)
         {
             int n;
@@ -134,7 +139,7 @@ public sealed class AgentService : IDisposable
             try
             {
                 n = bulk
-                    ? await ReadBulkAsync(connection, into, stoppingToken).ConfigureAwait(false)
+                    ? await ReadBulkAsync(connection, into, BulkSlot.IdleTimeout - Stopwatch.GetElapsedTime(lastBytes), stoppingToken).ConfigureAwait(false)
                     : await connection.Stream.ReadAsync(into, stoppingToken).ConfigureAwait(false);
             }
             catch (IOException ex) when (!connection.IsDevice)
@@ -152,6 +157,7 @@ public sealed class AgentService : IDisposable
                 }
 
                 _bulk.Release();
+                lastBytes = Stopwatch.GetTimestamp();
                 continue;
             }
 
@@ -167,6 +173,7 @@ public sealed class AgentService : IDisposable
                 return;
             }
 
+            lastBytes = Stopwatch.GetTimestamp();
             _trim.RequestStarted();
             bool keepGoing = await AnswerAsync(connection, into.AsMemory(0, n), stoppingToken).ConfigureAwait(false);
             _bulk.Release();
@@ -254,11 +261,16 @@ public sealed class AgentService : IDisposable
         return true;
     }
 
-    /// <summary>A read while frames are due: -1 when nothing came for <see cref="BulkSlot.IdleTimeout"/>.</summary>
-    private static async ValueTask<int> ReadBulkAsync(AgentConnection connection, byte[] into, CancellationToken stoppingToken)
+    /// <summary>A read while frames are due: -1 when the silence bound (<paramref name="left"/> of it remains) ran out.</summary>
+    private static async ValueTask<int> ReadBulkAsync(AgentConnection connection, byte[] into, TimeSpan left, CancellationToken stoppingToken)
     {
+        if (left <= TimeSpan.Zero)
+        {
+            return -1;
+        }
+
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        idle.CancelAfter(BulkSlot.IdleTimeout);
+        idle.CancelAfter(left);
         try
         {
             return await connection.Stream.ReadAsync(into, idle.Token).ConfigureAwait(false);
