@@ -12,6 +12,8 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'E2eVm.psm1') -Force
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
+    # Wait-Until: with a third argument it throws, naming what did not happen in time.
+    . (Join-Path $PSScriptRoot '../pester/AgentHelpers.ps1')
     $script:Image = New-E2eImage
     $script:ModulePath = $env:QEMUGUEST_MODULE_PATH
     $script:Size = 64MB
@@ -24,14 +26,6 @@ BeforeAll {
 
     function Get-GuestHash([string] $Path) {
         return (Get-GuestText "sha256sum '$Path'").Split(' ')[0].ToUpperInvariant()
-    }
-
-    function Wait-Until([scriptblock] $Condition, [int] $TimeoutSec, [string] $What) {
-        $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
-        while (-not (& $Condition)) {
-            if ([DateTime]::UtcNow -gt $deadline) { throw "MigrationTestTimeout: $What within $TimeoutSec s" }
-            Start-Sleep -Milliseconds 200
-        }
     }
 
     # A client of its own on the relay's endpoint, with its own ids: every reply must carry the

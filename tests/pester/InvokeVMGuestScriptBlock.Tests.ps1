@@ -8,12 +8,8 @@ BeforeAll {
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
     . (Join-Path $PSScriptRoot 'AgentHelpers.ps1')
 
-    $script:GuestDir = Join-Path ([IO.Path]::GetTempPath()) ('qg-psfan-' + [guid]::NewGuid().ToString('n').Substring(0, 10))
-    $null = New-Item -ItemType Directory -Path $GuestDir
-    $script:GuestPwsh = Join-Path $GuestDir 'pwsh'
-    $dotnet = (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source
-    "#!/bin/sh`nexec '$dotnet' '$(Join-Path $PSHOME 'pwsh.dll')' `"`$@`"`n" | Set-Content -Path $GuestPwsh -NoNewline
-    & chmod 755 $GuestPwsh
+    $script:GuestPwsh = New-GuestPwshLauncher -Prefix 'qg-psfan-'
+    $script:GuestDir = Split-Path $GuestPwsh -Parent
     $PSDefaultParameterValues['Invoke-VMGuestScriptBlock:PowerShellPath'] = $GuestPwsh
 
     $script:AgentA = Start-LocalAgent -Kind Ours
@@ -22,15 +18,6 @@ BeforeAll {
     $script:Relay = Start-LocalRelay -Vms ([ordered]@{ 'psfan-a' = $AgentA; 'psfan-b' = $AgentB; 'psfan-stock' = $Stock })
     $script:SavedRelayDir = $env:QEMUGUEST_RELAY_DIR
     $env:QEMUGUEST_RELAY_DIR = $Relay.RuntimeDirectory
-
-    function script:Wait-Until([scriptblock] $Condition, [int] $Seconds = 60) {
-        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
-        while (-not (& $Condition)) {
-            if ([DateTime]::UtcNow -gt $deadline) { return $false }
-            Start-Sleep -Milliseconds 200
-        }
-        $true
-    }
 }
 
 AfterAll {
@@ -56,8 +43,10 @@ Describe 'Invoke-VMGuestScriptBlock' {
             $agent = if ($o.VMName -eq 'psfan-a') { $AgentA } else { $AgentB }
             [int]$o.Parent | Should -Be $agent.Process.Id
         }
-        foreach ($p in $r.Pid) {
-            Wait-Until { -not (Test-Path "/proc/$p") } | Should -BeTrue -Because "guest pwsh $p must end with the command"
+        # Bounded but generous: under heavy load the guest pwsh's end (closed input, then the
+        # process group killed, then reaped by the agent) once took longer than 60 s.
+        foreach ($o in $r) {
+            Wait-ProcessGone -Id $o.Pid -What "the guest pwsh of $($o.VMName) after the command"
         }
     }
 

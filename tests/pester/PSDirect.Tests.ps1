@@ -11,21 +11,8 @@ BeforeAll {
 
     # The guest's PowerShell: this repository's pwsh (a dotnet tool: pwsh.dll beside
     # System.Management.Automation.dll in $PSHOME), behind a small launcher the agent can exec.
-    $script:GuestDir = Join-Path ([IO.Path]::GetTempPath()) ('qg-psdirect-' + [guid]::NewGuid().ToString('n').Substring(0, 10))
-    $null = New-Item -ItemType Directory -Path $GuestDir
-    $script:GuestPwsh = Join-Path $GuestDir 'pwsh'
-    $dotnet = (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source
-    "#!/bin/sh`nexec '$dotnet' '$(Join-Path $PSHOME 'pwsh.dll')' `"`$@`"`n" | Set-Content -Path $GuestPwsh -NoNewline
-    & chmod 755 $GuestPwsh
-
-    function script:Wait-Until([scriptblock] $Condition, [int] $Seconds = 60) {
-        $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
-        while (-not (& $Condition)) {
-            if ([DateTime]::UtcNow -gt $deadline) { return $false }
-            Start-Sleep -Milliseconds 200
-        }
-        $true
-    }
+    $script:GuestPwsh = New-GuestPwshLauncher -Prefix 'qg-psdirect-'
+    $script:GuestDir = Split-Path $GuestPwsh -Parent
 }
 
 AfterAll {
@@ -144,7 +131,7 @@ Describe 'The end of a PowerShell Direct session' {
         $remotePid = Invoke-Command -Session $p { $PID }
         Test-Path "/proc/$remotePid" | Should -BeTrue
         $p | Remove-PSSession
-        Wait-Until { -not (Test-Path "/proc/$remotePid") } | Should -BeTrue -Because "guest pwsh $remotePid must end with the session"
+        Wait-ProcessGone -Id $remotePid -What 'the guest pwsh of the removed session'
         # Nothing of it is left in the agent's table either: a read names it unknown.
         { Read-VMGuestExecStream -Session $S $remotePid -ErrorAction Stop } | Should -Throw
     }
@@ -192,7 +179,7 @@ Describe 'PowerShell Direct through the relay, and refused where it cannot run' 
         Invoke-Command -Session $p { [pscustomobject]@{ Sum = (1..10 | Measure-Object -Sum).Sum } } | ForEach-Object Sum | Should -Be 55
         $remotePid = Invoke-Command -Session $p { $PID }
         $p | Remove-PSSession
-        Wait-Until { -not (Test-Path "/proc/$remotePid") } | Should -BeTrue
+        Wait-ProcessGone -Id $remotePid -What 'the guest pwsh of the removed session'
     }
 
     It 'the stock qemu-ga is refused before anything runs, naming the missing capability' {
