@@ -25,11 +25,14 @@ public sealed class GuestStdioStream : Stream
     /// <summary>Standard error is only kept to explain an end: its first bytes are enough.</summary>
     public const int MaxKeptErrorBytes = 16 * 1024;
 
-    // The agent serves one request at a time: a long poll holds back our own writes. So the
-    // poll is short while the conversation is lively and grows while the program is quiet;
-    // a write after a quiet spell waits at most MaxPollMs behind the poll.
-    private const int MinPollMs = 20;
-    private const int MaxPollMs = 500;
+    // The agent (and the relay in front of it) serves one request at a time: a read held open
+    // in the agent holds back our own writes, and a PowerShell round trip is several writes each
+    // waiting for an answer (traced: every write sat behind a poll). So reads never wait in the
+    // agent; a quiet spell is waited out here instead, where a write ends it. The wait starts
+    // short, because an answer is due soon after a write, and grows to MaxQuietMs while the
+    // program stays quiet: that bounds both the latency of output and the polls of an idle session.
+    private const int MinQuietMs = 2;
+    private const int MaxQuietMs = 200;
 
     // A queue the program does not drain: a write retries this long before it gives up.
     private static readonly TimeSpan StalledWriteLimit = TimeSpan.FromMinutes(2);
@@ -40,10 +43,11 @@ public sealed class GuestStdioStream : Stream
     private readonly QgaCallOptions _options;
     private readonly object _writeGate = new();
     private readonly SemaphoreSlim _readGate = new(1, 1);
+    private readonly SemaphoreSlim _wrote = new(0, 1);
     private readonly MemoryStream _stderr = new();
     private byte[] _pending = Array.Empty<byte>();
     private int _pendingOffset;
-    private int _pollMs = MinPollMs;
+    private int _quietMs;
     private int _disposed;
     private IDisposable? _owner;
     private volatile bool _exited;
@@ -154,9 +158,17 @@ public sealed class GuestStdioStream : Stream
                     return 0;
                 }
 
-                _pending = await ReadOnceAsync(_pollMs, _options, cancellationToken).ConfigureAwait(false);
+                _pending = await ReadOnceAsync(0, _options, cancellationToken).ConfigureAwait(false);
                 _pendingOffset = 0;
-                _pollMs = _pending.Length > 0 ? MinPollMs : Math.Min(MaxPollMs, _pollMs * 2);
+                if (_pending.Length > 0 || _exited)
+                {
+                    _quietMs = 0;
+                }
+                else
+                {
+                    _quietMs = Math.Min(MaxQuietMs, Math.Max(MinQuietMs, _quietMs * 2));
+                    await _wrote.WaitAsync(_quietMs, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             int n = Math.Min(count, _pending.Length - _pendingOffset);
@@ -248,7 +260,7 @@ public sealed class GuestStdioStream : Stream
                 if (taken > 0)
                 {
                     stalledSince = DateTime.UtcNow;
-                    _pollMs = MinPollMs;
+                    WakeReader();
                 }
                 else if (DateTime.UtcNow - stalledSince > StalledWriteLimit)
                 {
@@ -258,6 +270,19 @@ public sealed class GuestStdioStream : Stream
                 {
                     Thread.Sleep(50);
                 }
+            }
+        }
+    }
+
+    // An answer to what was written is due: the reader polls now instead of waiting out its quiet spell.
+    private void WakeReader()
+    {
+        _quietMs = 0;
+        lock (_wrote)
+        {
+            if (_wrote.CurrentCount == 0)
+            {
+                _wrote.Release();
             }
         }
     }

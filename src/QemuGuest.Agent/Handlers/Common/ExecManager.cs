@@ -273,12 +273,12 @@ public sealed class ExecManager
             int cap = streamed ? StreamWindowBytes : MaxKeptOutputBytes;
             if (process.Stdout is not null)
             {
-                Out = new ExecOutputBuffer(cap, streamed);
+                Out = new ExecOutputBuffer(cap, streamed, WakeReader);
             }
 
             if (process.Stderr is not null)
             {
-                Err = new ExecOutputBuffer(cap, streamed);
+                Err = new ExecOutputBuffer(cap, streamed, WakeReader);
             }
         }
 
@@ -392,15 +392,26 @@ public sealed class ExecManager
             var deadline = Environment.TickCount64 + timeoutMs;
             while (Environment.TickCount64 < deadline && !Finished)
             {
-                if (Streamed && ((Out?.Available ?? 0) > 0 || (Err?.Available ?? 0) > 0))
-                {
-                    return;
-                }
-
+                // Checked under the gate WakeReader pulses, so output that comes between the check
+                // and the wait is not missed; the wait's own bound stays as a backstop.
                 lock (_gate)
                 {
+                    if (Streamed && ((Out?.Available ?? 0) > 0 || (Err?.Available ?? 0) > 0))
+                    {
+                        return;
+                    }
+
                     Monitor.Wait(_gate, 20);
                 }
+            }
+        }
+
+        // Output arrived: an exec-read long-polling in WaitForActivity answers now, not at its next 20 ms slice.
+        private void WakeReader()
+        {
+            lock (_gate)
+            {
+                Monitor.PulseAll(_gate);
             }
         }
 

@@ -19,15 +19,19 @@ public sealed class ExecOutputBuffer
     private readonly object _gate = new();
     private readonly int _cap;
     private readonly bool _streamed;
+    private readonly Action? _pumped;
     private byte[] _data = new byte[4096];
     private int _start;
     private int _length;
     private bool _closed;
 
-    public ExecOutputBuffer(int cap, bool streamed)
+    // pumped: called (outside this buffer's lock) after each chunk the pump appended, so a reader
+    // waiting for any of several sources wakes at once instead of polling.
+    public ExecOutputBuffer(int cap, bool streamed, Action? pumped = null)
     {
         _cap = cap;
         _streamed = streamed;
+        _pumped = pumped;
     }
 
     public bool Truncated { get; private set; }
@@ -83,6 +87,7 @@ public sealed class ExecOutputBuffer
                 }
 
                 Append(chunk.AsSpan(0, n));
+                _pumped?.Invoke();
             }
         }
         finally
