@@ -47,8 +47,12 @@ BeforeDiscovery {
     foreach ($file in Get-ChildItem (Join-Path $env:QEMUGUEST_MODULE_PATH 'en-US') -Filter 'about_*.help.txt') {
         $topic = $file.Name -replace '\.help\.txt$', ''
         # Code without a prompt would never run here: a line that starts with one of our cmdlets
-        # and goes on with a parameter or a pipe must be marked.
-        $Unmarked.Add(@{ Topic = $topic; Lines = @(Get-Content $file.FullName | Where-Object { $_ -match "^\s*($names)(\s+-\w|\s*\|)" }) })
+        # and goes on with a parameter or a pipe must be marked, and so must a command on a
+        # QemuGuest drive (New-PSDrive -PSProvider QemuGuest, Get-Content web01:/...): the
+        # provider's examples went unrun while only our cmdlets' names were looked for.
+        $Unmarked.Add(@{ Topic = $topic; Lines = @(Get-Content $file.FullName | Where-Object {
+                    $_ -match "^\s*($names)(\s+-\w|\s*\|)" -or $_ -match '^\s*[A-Z][a-z]+-[A-Z][A-Za-z]+\b.*(-PSProvider QemuGuest|\s[a-z][a-z0-9]*:[/\\])'
+                }) })
         $n = 0
         $current = $null
         # A run of prompt lines (and their continuations) is one example, as typed at a prompt.

@@ -98,6 +98,16 @@ Describe 'Release hygiene' {
     }
 }
 
+Describe 'The suites'' module path' {
+    It 'puts only the module on PSModulePath, never the rest of out/' {
+        # out/ also holds the Wine prefixes, whose z: is a link to /: with out/ on PSModulePath,
+        # PowerShell's module discovery walked the whole file system (HelpExamples, 8 GB RSS).
+        $first = ($env:PSModulePath -split [IO.Path]::PathSeparator)[0]
+        @(Get-ChildItem -LiteralPath $first -Force).Name | Should -Be @(Split-Path $env:QEMUGUEST_MODULE_PATH -Leaf)
+        (Get-Item -LiteralPath (Join-Path $first (Split-Path $env:QEMUGUEST_MODULE_PATH -Leaf))).ResolvedTarget | Should -Be $env:QEMUGUEST_MODULE_PATH
+    }
+}
+
 Describe 'Published package' {
     It 'installs with Install-PSResource into a clean module path and imports' {
         $home2 = Join-Path ([IO.Path]::GetTempPath()) "qg-home-$([guid]::NewGuid().ToString('n'))"
