@@ -67,6 +67,10 @@ Describe 'A QemuGuest drive on the <_> agent' -ForEach $Kinds {
         @(Get-ChildItem "${D}:/" -Recurse -Filter *.conf).FullName | Should -Be @("$T/tree/b.conf", "$T/tree/sub/c.conf", "$T/tree/sub/deeper/d.conf")
         @(Get-ChildItem "${D}:/" -Recurse).Name | Should -Not -Contain 'keep.txt'
         @(Get-ChildItem "${D}:/" -Recurse -Depth 1 -Filter *.conf).FullName | Should -Be @("$T/tree/b.conf", "$T/tree/sub/c.conf")
+        # The root named without a slash, or with a backslash, has an empty provider path: PowerShell
+        # asks the provider for its child name, which the base provider refused ("path" not valid).
+        @(Get-ChildItem "${D}:\" -Recurse -Filter *.conf -ErrorAction Stop).Count | Should -Be 3
+        @(Get-ChildItem "${D}:" -Recurse -Filter *.conf -ErrorAction Stop).Count | Should -Be 3
     }
 
     It 'Get-Item, Test-Path and Set-Location' {

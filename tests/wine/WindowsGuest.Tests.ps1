@@ -165,6 +165,99 @@ Describe 'Windows guest strategies under Wine, <_> profile' -ForEach 'Stock', 'O
         }
     }
 
+    Context 'The QemuGuest drive and Sync-VMGuestItem on a Windows guest' {
+        BeforeAll {
+            $script:DriveDir = Join-Path $T "drive $Profile"
+            $null = New-Item -ItemType Directory -Path (Join-Path $DriveDir 'sub dir/deeper')
+            [IO.File]::WriteAllText((Join-Path $DriveDir 'a.txt'), "alpha`r`nbeta`r`n")
+            [IO.File]::WriteAllText((Join-Path $DriveDir 'sub dir/c.conf'), 'charlie')
+            [IO.File]::WriteAllText((Join-Path $DriveDir 'sub dir/deeper/d.conf'), 'delta')
+            $script:W = "w$Profile"
+            $null = New-PSDrive -Name $W -PSProvider QemuGuest -Root ((ConvertTo-WinePath $DriveDir) + '\') -Session $S -ErrorAction Stop
+        }
+
+        AfterAll {
+            Remove-PSDrive -Name $W -ErrorAction SilentlyContinue
+        }
+
+        It 'New-PSDrive keeps the guest folder in Windows form (drive letter, backslashes)' {
+            (Get-PSDrive $W).GuestRoot | Should -BeExactly (ConvertTo-WinePath $DriveDir)
+            (Get-PSDrive $W).Root | Should -BeExactly ''
+        }
+
+        It 'Get-Content reads CRLF lines through \ and / paths; Test-Path' {
+            @(Get-Content "${W}:\a.txt" -ErrorAction Stop) | Should -Be @('alpha', 'beta')
+            @(Get-Content "${W}:/sub dir/c.conf" -ErrorAction Stop) | Should -Be @('charlie')
+            Test-Path "${W}:\a.txt" | Should -BeTrue
+            Test-Path "${W}:\nothing.txt" | Should -BeFalse
+        }
+
+        It 'Set-Content writes the file with CRLF line ends, in the guest only' {
+            Set-Content "${W}:\new.txt" -Value 'one', 'two' -ErrorAction Stop
+            [IO.File]::ReadAllText((Join-Path $DriveDir 'new.txt')) | Should -BeExactly "one`r`ntwo`r`n"
+            Set-Content "${W}:\a.txt" -Value 'replaced' -ErrorAction Stop
+            [IO.File]::ReadAllText((Join-Path $DriveDir 'a.txt')) | Should -BeExactly "replaced`r`n"
+            @(Get-ChildItem -LiteralPath $DriveDir -Name | Sort-Object) | Should -Be @('a.txt', 'new.txt', 'sub dir')
+        }
+
+        It 'Get-ChildItem lists with Windows full names (Stock: refused by name)' {
+            if ($Profile -eq 'Stock') {
+                # Listing a Windows folder needs our agent's list extension (docs/copy.md).
+                $err = $null
+                $items = @(Get-ChildItem "${W}:\" -ErrorVariable err -ErrorAction SilentlyContinue)
+                $items | Should -BeNullOrEmpty
+                $err[0].FullyQualifiedErrorId | Should -BeLike 'AgentFeatureUnavailable*'
+                return
+            }
+            $items = @(Get-ChildItem "${W}:\" -ErrorAction Stop)
+            $items.Name | Should -Be @('a.txt', 'new.txt', 'sub dir')
+            ($items | Where-Object Name -EQ 'a.txt').FullName | Should -BeExactly ((ConvertTo-WinePath $DriveDir) + '\a.txt')
+            ($items | Where-Object Name -EQ 'sub dir').PSIsContainer | Should -BeTrue
+            @(Get-ChildItem "${W}:\" -Recurse -Filter *.conf -ErrorAction Stop).FullName | Should -Be @(
+                ((ConvertTo-WinePath $DriveDir) + '\sub dir\c.conf'), ((ConvertTo-WinePath $DriveDir) + '\sub dir\deeper\d.conf'))
+        }
+
+        It 'Remove-Item removes a file, and a folder with -Recurse' {
+            Remove-Item "${W}:\new.txt" -ErrorAction Stop
+            Join-Path $DriveDir 'new.txt' | Should -Not -Exist
+            Remove-Item "${W}:\sub dir" -Recurse -Confirm:$false -ErrorAction Stop
+            Join-Path $DriveDir 'sub dir' | Should -Not -Exist
+            Join-Path $DriveDir 'a.txt' | Should -Exist
+        }
+
+        It 'Sync-VMGuestItem -LocalToGuest: all files, then none, then the one changed file (Stock: a new folder only, then refused by name)' {
+            $src = Join-Path $Local "sync-$Profile"
+            $null = New-Item -ItemType Directory -Path (Join-Path $src 'sub ü')
+            New-RandomFile (Join-Path $src 'a.bin') 70000 11
+            New-RandomFile (Join-Path $src 'sub ü/b.bin') 5000 12
+            [IO.File]::WriteAllText((Join-Path $src 'sub ü/c.txt'), 'charlie')
+            $target = Join-Path $T "synced $Profile"
+            if ($Profile -eq 'Stock') {
+                # Into a folder that is not there yet nothing needs listing: every file is copied.
+                $first = Sync-VMGuestItem -Session $S -LocalPath $src -GuestPath (ConvertTo-WinePath $target) -LocalToGuest -ErrorAction Stop
+                @($first.Copied | Sort-Object) | Should -Be @('a.bin', 'sub ü/b.bin', 'sub ü/c.txt')
+                Get-Sha (Join-Path $target 'sub ü/b.bin') | Should -Be (Get-Sha (Join-Path $src 'sub ü/b.bin'))
+                # Comparing needs the guest folder's listing, which a stock Windows agent cannot give.
+                $err = $null
+                $null = Sync-VMGuestItem -Session $S -LocalPath $src -GuestPath (ConvertTo-WinePath $target) -LocalToGuest -ErrorVariable err -ErrorAction SilentlyContinue
+                @($err | ForEach-Object FullyQualifiedErrorId) -like 'AgentFeatureUnavailable*' | Should -Not -BeNullOrEmpty
+                return
+            }
+            $first = Sync-VMGuestItem -Session $S -LocalPath $src -GuestPath (ConvertTo-WinePath $target) -LocalToGuest -ErrorAction Stop
+            @($first.Copied | Sort-Object) | Should -Be @('a.bin', 'sub ü/b.bin', 'sub ü/c.txt')
+            Get-Sha (Join-Path $target 'sub ü/b.bin') | Should -Be (Get-Sha (Join-Path $src 'sub ü/b.bin'))
+            $second = Sync-VMGuestItem -Session $S -LocalPath $src -GuestPath (ConvertTo-WinePath $target) -LocalToGuest -ErrorAction Stop
+            $second.BytesMoved | Should -Be 0
+            $second.Copied | Should -BeNullOrEmpty
+            [IO.File]::WriteAllText((Join-Path $src 'sub ü/c.txt'), 'Charlie')
+            [IO.File]::SetLastWriteTimeUtc((Join-Path $src 'sub ü/c.txt'), [DateTime]::UtcNow.AddMinutes(1))
+            $third = Sync-VMGuestItem -Session $S -LocalPath $src -GuestPath (ConvertTo-WinePath $target) -LocalToGuest -ErrorAction Stop
+            @($third.Copied) | Should -Be @('sub ü/c.txt')
+            $third.BytesMoved | Should -Be 7
+            [IO.File]::ReadAllText((Join-Path $target 'sub ü/c.txt')) | Should -BeExactly 'Charlie'
+        }
+    }
+
     Context 'Running programs through cmd.exe' {
         It 'Invoke-VMGuestCommand: cmd /c echo of non-ASCII text comes back as sent (chcp code page)' {
             $r = Invoke-VMGuestCommand -Session $S -FilePath cmd.exe -ArgumentList '/c', 'echo', 'héllo', 'wörld' -ErrorAction Stop

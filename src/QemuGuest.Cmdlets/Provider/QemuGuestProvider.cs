@@ -127,6 +127,10 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
     // Empty is the drive's root as PowerShell keeps it (QemuGuestDriveInfo).
     protected override bool IsValidPath(string path) => path is not null;
 
+    // The root has no name. PowerShell asks for it on Get-ChildItem web1:\ -Recurse (and web1:
+    // -Recurse), whose provider path is empty, and the base method refuses an empty path.
+    protected override string GetChildName(string path) => string.IsNullOrEmpty(path) ? string.Empty : base.GetChildName(path);
+
     protected override bool ItemExists(string path)
     {
         return Guarded(path, false, (drive, engine, guestPath) =>
@@ -211,7 +215,17 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
                 return false;
             }
             bool any = false;
-            Run(drive, (e, post, ct) => ListThen(GuestChildItems.ListAsync(e, guestPath, null, null, false, _ => any = true, ct)));
+            try
+            {
+                Run(drive, (e, post, ct) => ListThen(GuestChildItems.ListAsync(e, guestPath, null, null, false, _ => any = true, ct)));
+            }
+            catch (TransferException ex) when (ex.Kind == TransferFailureKind.AgentFeatureUnavailable)
+            {
+                // An agent that cannot list (stock, Windows guest): a folder may hold anything.
+                // Remove-Item asks this before removing a folder; true makes it want -Recurse
+                // or a confirmation, as for a full one, and the removal itself needs no listing.
+                return true;
+            }
             return any;
         });
     }
@@ -404,7 +418,10 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
     {
         Run(drive, async (e, _, ct) =>
         {
-            var existing = await GuestChildItems.GetItemAsync(e, guestPath, ct).ConfigureAwait(false);
+            // A Windows guest has no permission bits to keep, and its stock agent cannot list
+            // (the only way to read them): Set-Content failed there, and PowerShell dropped the
+            // error its writer's Close threw, so the file was silently not written.
+            var existing = e.Profile.IsWindows ? null : await GuestChildItems.GetItemAsync(e, guestPath, ct).ConfigureAwait(false);
             int mode = existing is { } x && x.Entry.Mode >= 0 ? x.Entry.Mode & 0xFFF : NewFileMode;
             using var stream = new MemoryStream(data, 0, count, writable: false);
             await e.UploadAsync(stream, guestPath, new TransferOptions { Force = true, Mode = mode }, null, ct).ConfigureAwait(false);
