@@ -11,6 +11,8 @@ Set-StrictMode -Version 3.0
 $script:Prerequisites = @(
     [pscustomobject]@{ Tool = 'qemu-ga'; Path = '/usr/sbin/qemu-ga'; Package = 'qemu-guest-agent'; Tasks = @('Test', 'Bench', 'Bench -BenchArea vm', 'Demo -VM')
         Why = "Debian's stock agent: differential tests, the Pester suites, the VM image, benchmarks" }
+    [pscustomobject]@{ Tool = 'busybox'; Path = '/bin/busybox'; Package = 'busybox-static'; Tasks = @('Test')
+        Why = "a guest's busybox tools for the stock agent's paths (GuestSyncBusyboxTests: busybox's touch takes no fraction of a second)" }
     [pscustomobject]@{ Tool = 'socat'; Path = '/usr/bin/socat'; Package = 'socat'; Tasks = @('Test')
         Why = 'pty bridges for the isa-serial and character-device tests' }
     [pscustomobject]@{ Tool = 'qemu-system-x86_64'; Path = '/usr/bin/qemu-system-x86_64'; Package = 'qemu-system-x86'; Tasks = @('Test', 'Demo -VM', 'Bench -BenchArea vm')

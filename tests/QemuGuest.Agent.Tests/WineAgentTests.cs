@@ -30,7 +30,6 @@ public sealed class WineAgentFixture : IDisposable
 {
     private static readonly TimeSpan FirstReplyTimeout = TimeSpan.FromMinutes(3);
     private readonly WineAgent? _wine;
-    private int _nextSyncId = 1000;
 
     public WineAgentFixture()
     {
@@ -42,8 +41,10 @@ public sealed class WineAgentFixture : IDisposable
         _wine = WineAgent.Start();
         try
         {
+            // The same resync loop as the Pester suites' Wine agent; its probe connection is
+            // closed before the tests' own one is opened (the bridge serves one client at a time).
+            _wine.WaitUntilAnswering(FirstReplyTimeout);
             Agent = new AgentProcess(_wine.Agent, _wine.StateDir, _wine.SocketPath);
-            Sync(FirstReplyTimeout);
         }
         catch
         {
@@ -55,43 +56,6 @@ public sealed class WineAgentFixture : IDisposable
     public AgentProcess Agent { get; } = null!;
 
     public WineAgent Wine => _wine!;
-
-    /// <summary>
-    /// The protocol's resync (0xFF, guest-sync-delimited with a fresh id, skip to the reply with
-    /// that id), repeated until the agent answers: it may still be starting, and a byte sent
-    /// before Wine opened COM1 may be lost.
-    /// </summary>
-    public void Sync(TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            int id = Interlocked.Increment(ref _nextSyncId);
-            Agent.SendRaw([0xFF]);
-            Agent.Send("{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":" + id + "}}");
-            var attempt = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-            try
-            {
-                while (DateTime.UtcNow < attempt)
-                {
-                    JsonElement reply = Agent.ReadReply();
-                    if (reply.TryGetProperty("return", out JsonElement r) && r.ValueKind == JsonValueKind.Number && r.GetInt32() == id)
-                    {
-                        return;
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is TimeoutException or System.Net.Sockets.SocketException)
-            {
-                // No reply within the socket's receive timeout: ask again.
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("the agent under Wine did not answer guest-sync-delimited within " + timeout.TotalSeconds + " s; its output: " + Agent.Stderr);
-            }
-        }
-    }
 
     public void Dispose()
     {

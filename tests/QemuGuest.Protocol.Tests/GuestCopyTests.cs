@@ -1,8 +1,6 @@
 using System;
-using System.Collections.Concurrent;
 using System.IO;
 using System.Linq;
-using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Protocol.Transfer;
 
@@ -15,48 +13,28 @@ namespace QemuGuest.Protocol.Tests;
 /// </summary>
 public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
 {
-    private readonly QemuGaFixture _qga;
-    private readonly string _local = Path.Combine(Path.GetTempPath(), "qgcopy-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+    private readonly GuestFolderPair _folders;
+    private readonly string _local;
     private readonly string _guest;
 
     public GuestCopyTests(QemuGaFixture qga)
     {
-        _qga = qga;
-        _guest = Path.Combine(qga.Directory, "copy-" + Guid.NewGuid().ToString("N").Substring(0, 8));
-        Directory.CreateDirectory(_local);
-        Directory.CreateDirectory(_guest);
+        _folders = new GuestFolderPair(qga, "copy", createGuest: true);
+        _local = _folders.Local;
+        _guest = _folders.Guest;
     }
 
-    private static CancellationToken Ct => new CancellationTokenSource(TimeSpan.FromSeconds(90)).Token;
+    public void Dispose() => _folders.Dispose();
 
-    public void Dispose()
-    {
-        foreach (string dir in new[] { _local, _guest })
+    private Task<CopyRecorder> CopyAsync(GuestCopyRequest request, bool consent = true, bool whatIf = false) =>
+        _folders.WithEngineAsync(async engine =>
         {
-            try
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
+            var recorder = new CopyRecorder(consent) { WhatIf = whatIf };
+            await GuestCopy.RunAsync(engine, request, recorder, GuestFolderPair.Ct);
+            return recorder;
+        });
 
-    private async Task<Recorder> CopyAsync(GuestCopyRequest request, bool consent = true, bool whatIf = false)
-    {
-        await using var client = _qga.CreateClient();
-        await client.ConnectAsync(Ct);
-        var engine = await GuestTransferEngine.OpenAsync(client, new QgaCallOptions { Timeout = TimeSpan.FromSeconds(20) }, "qga", Ct);
-        var recorder = new Recorder(consent) { WhatIf = whatIf };
-        await GuestCopy.RunAsync(engine, request, recorder, Ct);
-        return recorder;
-    }
-
-    private static string[] Tree(string root) =>
-        Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories)
-            .Select(p => Path.GetRelativePath(root, p) + (File.Exists(p) ? "=" + File.ReadAllText(p) : "/"))
-            .OrderBy(p => p, StringComparer.Ordinal).ToArray();
+    private static string[] Tree(string root) => GuestFolderPair.Tree(root);
 
     [Fact]
     public async Task A_folder_tree_goes_in_and_comes_back_the_same()
@@ -70,7 +48,7 @@ public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
 
         var up = new GuestCopyRequest { ToGuest = true, Recurse = true, Destination = Path.Combine(_guest, "site"), Options = { Verify = true } };
         up.LocalSources.Add(new GuestCopySource(tree, isDirectory: true));
-        Recorder wrote = await CopyAsync(up);
+        CopyRecorder wrote = await CopyAsync(up);
 
         Assert.Empty(wrote.Failures);
         Assert.Equal(Tree(tree), Tree(Path.Combine(_guest, "site")));
@@ -81,7 +59,7 @@ public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
         string back = Path.Combine(_local, "back");
         var down = new GuestCopyRequest { ToGuest = false, Recurse = true, Destination = back };
         down.GuestSources.Add(Path.Combine(_guest, "site"));
-        Recorder read = await CopyAsync(down);
+        CopyRecorder read = await CopyAsync(down);
 
         Assert.Empty(read.Failures);
         Assert.Equal(Tree(tree), Tree(back));
@@ -98,7 +76,7 @@ public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
         var up = new GuestCopyRequest { ToGuest = true, Destination = _guest + "/" };
         up.LocalSources.Add(new GuestCopySource(Path.Combine(_local, "one.txt"), isDirectory: false));
         up.LocalSources.Add(new GuestCopySource(Path.Combine(_local, "two.txt"), isDirectory: false));
-        Recorder r = await CopyAsync(up);
+        CopyRecorder r = await CopyAsync(up);
 
         var (failure, target) = Assert.Single(r.Failures);
         Assert.Equal(TransferFailureKind.DestinationExists, Assert.IsType<TransferException>(failure).Kind);
@@ -118,11 +96,11 @@ public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
 
         var up = new GuestCopyRequest { ToGuest = true, Recurse = true, Destination = Path.Combine(_guest, "t") };
         up.LocalSources.Add(new GuestCopySource(tree, isDirectory: true));
-        Recorder upAsked = await CopyAsync(up, consent: false);
+        CopyRecorder upAsked = await CopyAsync(up, consent: false);
 
         var down = new GuestCopyRequest { ToGuest = false, Destination = Path.Combine(_local, "out") + "/", Options = { Force = true } };
         down.GuestSources.Add(Path.Combine(_guest, "g.txt"));
-        Recorder downAsked = await CopyAsync(down, consent: false);
+        CopyRecorder downAsked = await CopyAsync(down, consent: false);
 
         Assert.False(Directory.Exists(Path.Combine(_guest, "t")));
         Assert.False(Directory.Exists(Path.Combine(_local, "out")));
@@ -152,11 +130,11 @@ public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
 
         var up = new GuestCopyRequest { ToGuest = true, Recurse = true, Destination = Path.Combine(_guest, "w") };
         up.LocalSources.Add(new GuestCopySource(tree, isDirectory: true));
-        Recorder upAsked = await CopyAsync(up, consent: false, whatIf: true);
+        CopyRecorder upAsked = await CopyAsync(up, consent: false, whatIf: true);
 
         var down = new GuestCopyRequest { ToGuest = false, Recurse = true, Destination = Path.Combine(_local, "down") };
         down.GuestSources.Add(guestTree);
-        Recorder downAsked = await CopyAsync(down, consent: false, whatIf: true);
+        CopyRecorder downAsked = await CopyAsync(down, consent: false, whatIf: true);
 
         string g = "qga:" + Path.Combine(_guest, "w");
         Assert.Equal(
@@ -175,38 +153,5 @@ public sealed class GuestCopyTests : IClassFixture<QemuGaFixture>, IDisposable
         // Into the guest the tree is counted before the first byte: 3 files, 3 bytes.
         Assert.Equal((3, 3L), upAsked.Plan);
         Assert.Null(downAsked.Plan);
-    }
-
-    private sealed class Recorder : IGuestCopyCallbacks
-    {
-        private readonly bool _consent;
-
-        public Recorder(bool consent) => _consent = consent;
-
-        public bool WhatIf { get; init; }
-
-        public ConcurrentDictionary<string, string> Asked { get; } = new();
-
-        public ConcurrentQueue<(Exception, string)> Failures { get; } = new();
-
-        public ConcurrentQueue<GuestCopiedFile> Files { get; } = new();
-
-        public Task<bool> ShouldProcessAsync(string target, string action)
-        {
-            Asked[target] = action;
-            return Task.FromResult(_consent);
-        }
-
-        public void ItemFailed(Exception exception, string target) => Failures.Enqueue((exception, target));
-
-        public void Warning(string text) => throw new InvalidOperationException("qemu-ga with guest-exec can rename: no warning expected, got " + text);
-
-        public IProgress<TransferProgressInfo> ProgressFor(string fileName) => new Progress<TransferProgressInfo>();
-
-        public void Completed(GuestCopiedFile file) => Files.Enqueue(file);
-
-        public (int Files, long Bytes)? Plan { get; private set; }
-
-        public void Planned(int files, long bytes) => Plan = (files, bytes);
     }
 }

@@ -1,8 +1,7 @@
 using System;
-using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Threading;
 using System.Threading.Tasks;
 using QemuGuest.Protocol.Transfer;
 
@@ -15,51 +14,42 @@ namespace QemuGuest.Protocol.Tests;
 /// </summary>
 public sealed class GuestSyncTests : IClassFixture<QemuGaFixture>, IDisposable
 {
-    private readonly QemuGaFixture _qga;
-    private readonly string _local = Path.Combine(Path.GetTempPath(), "qgsync-" + Guid.NewGuid().ToString("N").Substring(0, 8));
+    private readonly GuestFolderPair _folders;
+    private readonly string _local;
     private readonly string _guest;
 
     public GuestSyncTests(QemuGaFixture qga)
     {
-        _qga = qga;
-        _guest = Path.Combine(qga.Directory, "sync-" + Guid.NewGuid().ToString("N").Substring(0, 8));
-        Directory.CreateDirectory(Path.Combine(_local, "css", "deep"));
-        File.WriteAllText(Path.Combine(_local, "index.html"), "<h1>hi</h1>");
-        File.WriteAllText(Path.Combine(_local, "css", "a.css"), "a{}");
-        File.WriteAllText(Path.Combine(_local, "css", "deep", "b.css"), "b{}");
+        _folders = new GuestFolderPair(qga, "sync", createGuest: false);
+        _local = _folders.Local;
+        _guest = _folders.Guest;
+        WriteSite(_local);
     }
 
-    private static CancellationToken Ct => new CancellationTokenSource(TimeSpan.FromSeconds(90)).Token;
+    public void Dispose() => _folders.Dispose();
 
-    public void Dispose()
+    /// <summary>The tree both sync test classes start from: three files at three levels.</summary>
+    internal static void WriteSite(string root)
     {
-        foreach (string dir in new[] { _local, _guest })
+        Directory.CreateDirectory(Path.Combine(root, "css", "deep"));
+        File.WriteAllText(Path.Combine(root, "index.html"), "<h1>hi</h1>");
+        File.WriteAllText(Path.Combine(root, "css", "a.css"), "a{}");
+        File.WriteAllText(Path.Combine(root, "css", "deep", "b.css"), "b{}");
+    }
+
+    internal static Task<(GuestSyncSummary Summary, CopyRecorder Recorder)> SyncAsync(GuestFolderPair folders, bool toGuest, bool delete = false, bool consent = true, bool whatIf = false) =>
+        folders.WithEngineAsync(async engine =>
         {
-            try
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
+            var recorder = new CopyRecorder(consent) { WhatIf = whatIf };
+            var request = new GuestSyncRequest { ToGuest = toGuest, LocalRoot = folders.Local, GuestRoot = folders.Guest, Delete = delete };
+            GuestSyncSummary summary = await GuestSync.RunAsync(engine, request, recorder, GuestFolderPair.Ct);
+            return (summary, recorder);
+        });
 
-    private async Task<(GuestSyncSummary Summary, Recorder Recorder)> SyncAsync(bool toGuest, bool delete = false, bool consent = true, bool whatIf = false)
-    {
-        await using var client = _qga.CreateClient();
-        await client.ConnectAsync(Ct);
-        var engine = await GuestTransferEngine.OpenAsync(client, new QgaCallOptions { Timeout = TimeSpan.FromSeconds(20) }, "qga", Ct);
-        var recorder = new Recorder(consent) { WhatIf = whatIf };
-        var request = new GuestSyncRequest { ToGuest = toGuest, LocalRoot = _local, GuestRoot = _guest, Delete = delete };
-        GuestSyncSummary summary = await GuestSync.RunAsync(engine, request, recorder, Ct);
-        return (summary, recorder);
-    }
+    private Task<(GuestSyncSummary Summary, CopyRecorder Recorder)> SyncAsync(bool toGuest, bool delete = false, bool consent = true, bool whatIf = false) =>
+        SyncAsync(_folders, toGuest, delete, consent, whatIf);
 
-    private static string[] Tree(string root) =>
-        Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories)
-            .Select(p => Path.GetRelativePath(root, p) + (File.Exists(p) ? "=" + File.ReadAllText(p) + "@" + File.GetLastWriteTimeUtc(p).Ticks : "/"))
-            .OrderBy(p => p, StringComparer.Ordinal).ToArray();
+    private static string[] Tree(string root) => GuestFolderPair.Tree(root, times: true);
 
     [Fact]
     public async Task A_second_sync_moves_nothing_and_a_changed_file_moves_alone()
@@ -130,37 +120,90 @@ public sealed class GuestSyncTests : IClassFixture<QemuGaFixture>, IDisposable
         Assert.Equal(same, GuestSync.SameTime(a, b));
         Assert.Equal(same, GuestSync.SameTime(b, a));
     }
+}
 
-    private sealed class Recorder : IGuestCopyCallbacks
+/// <summary>
+/// Debian's qemu-ga whose guest-exec finds busybox's touch before GNU's (PATH), as in the e2e
+/// image and other small guests: busybox's touch refuses a time with a fraction of a second.
+/// </summary>
+public sealed class BusyboxTouchQemuGaFixture : QemuGaFixture
+{
+    private const string Busybox = "/bin/busybox";
+
+    public BusyboxTouchQemuGaFixture()
+        : base(Tools())
     {
-        private readonly bool _consent;
+    }
 
-        public Recorder(bool consent) => _consent = consent;
+    private static string ToolsFolder { get; } = Path.Combine(Path.GetTempPath(), "qgbusybox-" + Guid.NewGuid().ToString("N").Substring(0, 8));
 
-        public bool WhatIf { get; init; }
-
-        public ConcurrentDictionary<string, string> Asked { get; } = new();
-
-        public ConcurrentQueue<(Exception, string)> Failures { get; } = new();
-
-        public Task<bool> ShouldProcessAsync(string target, string action)
+    private static Dictionary<string, string> Tools()
+    {
+        if (!File.Exists(Busybox))
         {
-            Asked[target] = action;
-            return Task.FromResult(_consent);
+            throw new InvalidOperationException(Busybox + " is missing: apt-get install busybox-static (a Test prerequisite in tools/Prerequisites.psm1)");
+        }
+        System.IO.Directory.CreateDirectory(ToolsFolder);
+        string touch = Path.Combine(ToolsFolder, "touch");
+        if (!File.Exists(touch))
+        {
+            File.CreateSymbolicLink(touch, Busybox);
+        }
+        return new Dictionary<string, string> { ["PATH"] = ToolsFolder + ":" + Environment.GetEnvironmentVariable("PATH") };
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        try
+        {
+            System.IO.Directory.Delete(ToolsFolder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// <see cref="GuestSync"/> on the stock path with busybox's touch: the guest keeps the source's
+/// time to the second, and a second sync decides by size and time without hashing. Before, the
+/// touch with a fraction failed, the guest file kept the time of the copy, and every later sync
+/// hashed every file again.
+/// </summary>
+public sealed class GuestSyncBusyboxTests : IClassFixture<BusyboxTouchQemuGaFixture>, IDisposable
+{
+    private readonly GuestFolderPair _folders;
+
+    public GuestSyncBusyboxTests(BusyboxTouchQemuGaFixture qga)
+    {
+        _folders = new GuestFolderPair(qga, "bbsync", createGuest: false);
+        GuestSyncTests.WriteSite(_folders.Local);
+    }
+
+    public void Dispose() => _folders.Dispose();
+
+    [Fact]
+    public async Task Busybox_touch_keeps_the_second_and_the_next_sync_hashes_nothing()
+    {
+        var local = new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc).AddTicks(1_234_567);
+        foreach (string f in Directory.EnumerateFiles(_folders.Local, "*", SearchOption.AllDirectories))
+        {
+            File.SetLastWriteTimeUtc(f, local);
         }
 
-        public void ItemFailed(Exception exception, string target) => Failures.Enqueue((exception, target));
-
-        public void Warning(string text) => throw new InvalidOperationException("no warning expected, got " + text);
-
-        public IProgress<TransferProgressInfo> ProgressFor(string fileName) => new Progress<TransferProgressInfo>();
-
-        public void Completed(GuestCopiedFile file)
+        var (first, r1) = await GuestSyncTests.SyncAsync(_folders, toGuest: true);
+        Assert.Empty(r1.Failures);
+        Assert.Equal(3, first.Copied.Count);
+        foreach (string f in Directory.EnumerateFiles(_folders.Guest, "*", SearchOption.AllDirectories))
         {
+            Assert.Equal(local.AddTicks(-1_234_567), File.GetLastWriteTimeUtc(f));
         }
 
-        public void Planned(int files, long bytes)
-        {
-        }
+        var (second, _) = await GuestSyncTests.SyncAsync(_folders, toGuest: true);
+        Assert.Empty(second.Copied);
+        Assert.Equal(0, second.BytesMoved);
+        Assert.Equal(0, second.Hashed);
+        Assert.Equal(3, second.Skipped);
     }
 }

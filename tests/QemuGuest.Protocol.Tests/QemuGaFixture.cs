@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using QemuGuest.HostileAgent;
 using QemuGuest.Protocol.Client;
@@ -9,12 +10,20 @@ namespace QemuGuest.Protocol.Tests;
 /// Debian's qemu-ga on the host (<see cref="RealAgentProcess"/>): <c>-m unix-listen -p DIR/qga.sock
 /// -t DIR/state -l DIR/qga.log</c>, restartable in the same folder for the reconnect tests.
 /// </summary>
-public sealed class QemuGaFixture : IDisposable
+public class QemuGaFixture : IDisposable
 {
+    private readonly IDictionary<string, string>? _environment;
     private RealAgentProcess? _process;
 
     public QemuGaFixture()
+        : this(null)
     {
+    }
+
+    /// <param name="environment">variables the agent (and so every program guest-exec starts) gets</param>
+    protected QemuGaFixture(IDictionary<string, string>? environment)
+    {
+        _environment = environment;
         Directory = Path.Combine(Path.GetTempPath(), "qgtest-" + Guid.NewGuid().ToString("N").Substring(0, 8));
         System.IO.Directory.CreateDirectory(Directory);
         System.IO.Directory.CreateDirectory(StateDirectory);
@@ -43,7 +52,7 @@ public sealed class QemuGaFixture : IDisposable
             File.Delete(SocketPath);
         }
 
-        _process = RealAgentProcess.Start(AgentKind.Stock, SocketPath, StateDirectory, new[] { "-l", LogPath });
+        _process = RealAgentProcess.Start(AgentKind.Stock, SocketPath, StateDirectory, new[] { "-l", LogPath }, _environment);
         try
         {
             _process.WaitUntilListening();
@@ -74,6 +83,12 @@ public sealed class QemuGaFixture : IDisposable
     }
 
     public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
     {
         Kill();
         try

@@ -1,5 +1,27 @@
-# Helpers the Copy-VMGuestFile suites share (CopyVMGuestFile.Tests.ps1, Hardening.Tests.ps1):
-# dot-source it inside BeforeAll, after importing the module under test.
+# Helpers the Copy-VMGuestFile and Sync-VMGuestItem suites share (CopyVMGuestFile.Tests.ps1,
+# Hardening.Tests.ps1, SyncVMGuestItem.Tests.ps1): dot-source it inside BeforeAll, after
+# importing the module under test.
+
+# The small tree both copy and sync tests move: files at three levels, an empty folder, text
+# with and without a line end, non-ASCII text, every byte value.
+function New-TestTree([string] $Root) {
+    $null = New-Item -ItemType Directory -Force -Path "$Root/sub/deeper", "$Root/empty"
+    Set-Content -Path "$Root/a.txt" -Value 'alpha' -NoNewline
+    Set-Content -Path "$Root/b.log" -Value 'bravo'
+    Set-Content -Path "$Root/sub/c.txt" -Value 'charlie ✓ é'
+    [IO.File]::WriteAllBytes("$Root/sub/deeper/d.bin", [byte[]](0..255))
+}
+
+# One line per item below $Root, in path order: "rel/" for a folder, "rel HASH" for a file
+# (SHA-256), "rel -> target" for a link (never followed), so two trees compare with Should -Be.
+function Get-TreeState([string] $Root) {
+    $base = (Resolve-Path $Root).Path
+    foreach ($i in Get-ChildItem -LiteralPath $base -Recurse -Force -Attributes !ReparsePoint, ReparsePoint | Sort-Object FullName) {
+        if ($i.FullName -notlike "$base/*") { continue }
+        $rel = [IO.Path]::GetRelativePath($base, $i.FullName)
+        if ($i.LinkType) { "$rel -> $($i.Target)" } elseif ($i.PSIsContainer) { "$rel/" } else { "$rel $((Get-FileHash -LiteralPath $i.FullName).Hash)" }
+    }
+}
 
 function New-GeneratedFile([string] $Path, [int] $MiB) {
     $f = [IO.File]::Create($Path)

@@ -11,22 +11,6 @@ BeforeAll {
     Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
 
-    function New-TestTree([string] $Root) {
-        $null = New-Item -ItemType Directory -Force -Path "$Root/sub/deeper", "$Root/empty"
-        Set-Content -Path "$Root/a.txt" -Value 'alpha' -NoNewline
-        Set-Content -Path "$Root/b.log" -Value 'bravo'
-        Set-Content -Path "$Root/sub/c.txt" -Value 'charlie ✓ é'
-        [IO.File]::WriteAllBytes("$Root/sub/deeper/d.bin", [byte[]](0..255))
-    }
-
-    function Get-TreeHashes([string] $Root) {
-        $base = (Resolve-Path $Root).Path
-        Get-ChildItem -LiteralPath $base -Recurse -Force | Sort-Object FullName | ForEach-Object {
-            $rel = [IO.Path]::GetRelativePath($base, $_.FullName)
-            if ($_.PSIsContainer) { "$rel/" } else { "$rel $((Get-FileHash -LiteralPath $_.FullName).Hash)" }
-        }
-    }
-
     . (Join-Path $PSScriptRoot 'CopyTestHelpers.ps1')
     . (Join-Path $PSScriptRoot 'AgentHelpers.ps1')
 }
@@ -84,16 +68,16 @@ Describe 'Copy-VMGuestFile against the <_> agent' -ForEach $Kinds {
         It 'copies folders with -Recurse into the guest and back, tree and content identical' {
             New-TestTree "$W/local/tree"
             Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/tree" -Destination "$W/guest/tree" -Recurse
-            Get-TreeHashes "$W/guest/tree" | Should -Be (Get-TreeHashes "$W/local/tree")
+            Get-TreeState "$W/guest/tree" | Should -Be (Get-TreeState "$W/local/tree")
             $r = Copy-VMGuestFile -Session $S -GuestToLocal -Source "$W/guest/tree" -Destination "$W/local/back" -Recurse -PassThru
             @($r).Count | Should -Be 4
-            Get-TreeHashes "$W/local/back" | Should -Be (Get-TreeHashes "$W/local/tree")
+            Get-TreeState "$W/local/back" | Should -Be (Get-TreeState "$W/local/tree")
         }
 
         It 'copies a folder into an existing folder by name' {
             New-TestTree "$W/local/tree"
             Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/tree" -Destination "$W/guest" -Recurse
-            Get-TreeHashes "$W/guest/tree" | Should -Be (Get-TreeHashes "$W/local/tree")
+            Get-TreeState "$W/guest/tree" | Should -Be (Get-TreeState "$W/local/tree")
         }
 
         It 'expands local wildcards and copies the matches into a guest folder' {

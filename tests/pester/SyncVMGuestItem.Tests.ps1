@@ -14,6 +14,7 @@ BeforeAll {
     Import-Module (Join-Path $env:QEMUGUEST_REPO_ROOT 'tools/LocalAgent.psm1') -Force
     Import-Module $env:QEMUGUEST_MODULE_PATH -Force
     . (Join-Path $PSScriptRoot 'AgentHelpers.ps1')
+    . (Join-Path $PSScriptRoot 'CopyTestHelpers.ps1')
 
     function New-BigTree([string] $Root) {
         for ($i = 0; $i -lt 4; $i++) {
@@ -31,25 +32,6 @@ BeforeAll {
                 [IO.File]::WriteAllText("$Root/small/d$d/f$i.txt", "folder $d file $i " + ('x' * $i))
             }
         }
-    }
-
-    function New-SmallTree([string] $Root) {
-        $null = New-Item -ItemType Directory -Force -Path "$Root/sub/deeper", "$Root/empty"
-        Set-Content -Path "$Root/a.txt" -Value 'alpha' -NoNewline
-        Set-Content -Path "$Root/sub/c.txt" -Value 'charlie'
-        [IO.File]::WriteAllBytes("$Root/sub/deeper/d.bin", [byte[]](0..255))
-    }
-
-    # Relative path → SHA-256 (files) or '/' (folders); links as '-> target'.
-    function Get-TreeState([string] $Root) {
-        $base = (Resolve-Path $Root).Path
-        $state = [ordered]@{}
-        foreach ($i in Get-ChildItem -LiteralPath $base -Recurse -Force -Attributes !ReparsePoint, ReparsePoint | Sort-Object FullName) {
-            if ($i.FullName -notlike "$base/*") { continue }
-            $rel = [IO.Path]::GetRelativePath($base, $i.FullName)
-            $state[$rel] = if ($i.LinkType) { '-> ' + $i.Target } elseif ($i.PSIsContainer) { '/' } else { (Get-FileHash -LiteralPath $i.FullName).Hash }
-        }
-        $state
     }
 
     function Set-OneByte([string] $Path, [long] $At, [byte] $Value, [switch] $KeepTime) {
@@ -94,8 +76,7 @@ Describe 'Sync-VMGuestItem against the <_> agent' -ForEach $Kinds {
             $first.Copied.Count | Should -Be 244
             $first.BytesMoved | Should -Be (200MB + ((0..59 | ForEach-Object { "folder 0 file $_ ".Length + $_ } | Measure-Object -Sum).Sum * 4))
             $first.Failed | Should -Be 0
-            (Get-TreeState "$W/guest") | Should -BeLike (Get-TreeState $Big)
-            ((Get-TreeState "$W/guest").GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" }) | Should -Be ((Get-TreeState $Big).GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" })
+            (Get-TreeState "$W/guest") | Should -Be (Get-TreeState $Big)
 
             $second = Sync-VMGuestItem -Session $S -LocalPath $Big -GuestPath "$W/guest" -LocalToGuest
             $second.BytesMoved | Should -Be 0
@@ -122,7 +103,7 @@ Describe 'Sync-VMGuestItem against the <_> agent' -ForEach $Kinds {
             $first = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -GuestToLocal
             $first.Copied.Count | Should -Be 244
             $first.Failed | Should -Be 0
-            ((Get-TreeState "$W/local").GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" }) | Should -Be ((Get-TreeState "$W/guest").GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" })
+            (Get-TreeState "$W/local") | Should -Be (Get-TreeState "$W/guest")
 
             $second = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -GuestToLocal
             $second.BytesMoved | Should -Be 0
@@ -140,20 +121,20 @@ Describe 'Sync-VMGuestItem against the <_> agent' -ForEach $Kinds {
 
     Context 'deciding what changed' {
         It 'a changed byte with the same size and time is left alone by default and copied with -Checksum' {
-            New-SmallTree "$W/local"
+            New-TestTree "$W/local"
             $null = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -LocalToGuest
             Set-OneByte "$W/local/sub/deeper/d.bin" -At 10 -Value 0 -KeepTime
             $plain = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -LocalToGuest
             $plain.Copied | Should -BeNullOrEmpty
             $sum = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -LocalToGuest -Checksum
             $sum.Copied | Should -Be @('sub/deeper/d.bin')
-            $sum.Hashed | Should -Be 3
+            $sum.Hashed | Should -Be 4
             $sum.BytesMoved | Should -Be 256
             [IO.File]::ReadAllBytes("$W/guest/sub/deeper/d.bin")[10] | Should -Be 0
         }
 
         It 'a touched file with the same content is hashed once, not copied, and gets the source''s time' {
-            New-SmallTree "$W/local"
+            New-TestTree "$W/local"
             $null = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -LocalToGuest
             [IO.File]::SetLastWriteTimeUtc("$W/local/a.txt", [datetime]::UtcNow.AddHours(-3))
             $r = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -LocalToGuest
@@ -164,7 +145,7 @@ Describe 'Sync-VMGuestItem against the <_> agent' -ForEach $Kinds {
         }
 
         It 'gives each copied file its source''s modification time, both ways' {
-            New-SmallTree "$W/local"
+            New-TestTree "$W/local"
             [IO.File]::SetLastWriteTimeUtc("$W/local/a.txt", [datetime]::SpecifyKind([datetime]::new(2020, 2, 3, 4, 5, 6, 789), 'Utc').AddTicks(1234))
             $null = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -LocalToGuest
             [IO.File]::GetLastWriteTimeUtc("$W/guest/a.txt") | Should -Be ([IO.File]::GetLastWriteTimeUtc("$W/local/a.txt"))
@@ -175,7 +156,7 @@ Describe 'Sync-VMGuestItem against the <_> agent' -ForEach $Kinds {
 
     Context '-Delete' {
         It 'LocalToGuest: removes the guest''s extra files and folders only with -Delete, and replaces a folder by a file' {
-            New-SmallTree "$W/local"
+            New-TestTree "$W/local"
             $null = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -LocalToGuest
             $null = New-Item -ItemType Directory -Path "$W/guest/extra/inner", "$W/guest/a-folder"
             Set-Content "$W/guest/extra/inner/x.txt" 'x'
@@ -190,11 +171,11 @@ Describe 'Sync-VMGuestItem against the <_> agent' -ForEach $Kinds {
             @($gone.Deleted | Sort-Object) | Should -Be @('a-folder', 'extra', 'sub/old.txt')
             $gone.Copied | Should -Be @('a-folder')
             $gone.Failed | Should -Be 0
-            ((Get-TreeState "$W/guest").GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" }) | Should -Be ((Get-TreeState "$W/local").GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" })
+            (Get-TreeState "$W/guest") | Should -Be (Get-TreeState "$W/local")
         }
 
         It 'GuestToLocal: removes the local extra files and folders only with -Delete' {
-            New-SmallTree "$W/guest"
+            New-TestTree "$W/guest"
             $null = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -GuestToLocal
             $null = New-Item -ItemType Directory -Path "$W/local/extra"
             Set-Content "$W/local/extra/x.txt" 'x'
@@ -203,13 +184,13 @@ Describe 'Sync-VMGuestItem against the <_> agent' -ForEach $Kinds {
             "$W/local/extra/x.txt" | Should -Exist
             $gone = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -GuestToLocal -Delete
             @($gone.Deleted | Sort-Object) | Should -Be @('empty/y.txt', 'extra')
-            ((Get-TreeState "$W/local").GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" }) | Should -Be ((Get-TreeState "$W/guest").GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" })
+            (Get-TreeState "$W/local") | Should -Be (Get-TreeState "$W/guest")
         }
     }
 
     Context '-WhatIf' {
         It 'changes nothing on either side, both ways, and lists every copy, deletion and folder' {
-            New-SmallTree "$W/local"
+            New-TestTree "$W/local"
             $null = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -LocalToGuest
             Set-Content "$W/local/new.txt" 'new'
             Set-OneByte "$W/local/sub/c.txt" -At 0 -Value 67
@@ -223,8 +204,8 @@ Describe 'Sync-VMGuestItem against the <_> agent' -ForEach $Kinds {
             $r.Deleted | Should -BeNullOrEmpty
             $null = Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath "$W/guest" -GuestToLocal -Delete -WhatIf
             $null = Sync-VMGuestItem -Session $S -LocalPath "$W/nowhere" -GuestPath "$W/guest" -GuestToLocal -WhatIf
-            ((Get-TreeState "$W/local").GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" }) | Should -Be ($localBefore.GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" })
-            ((Get-TreeState "$W/guest").GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" }) | Should -Be ($guestBefore.GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" })
+            (Get-TreeState "$W/local") | Should -Be $localBefore
+            (Get-TreeState "$W/guest") | Should -Be $guestBefore
             "$W/nowhere" | Should -Not -Exist
 
             # What -WhatIf prints goes to the host: a child pwsh's output shows it. An agent
@@ -253,7 +234,7 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
 
     Context 'links are never followed, hashed, replaced or deleted' {
         It 'GuestToLocal: a guest link to a file and to a folder outside is skipped with a warning, also with -Delete' {
-            New-SmallTree "$W/guest"
+            New-TestTree "$W/guest"
             $null = New-Item -ItemType Directory -Path "$W/outside"
             Set-Content "$W/outside/secret" 'secret'
             $null = New-Item -ItemType SymbolicLink -Path "$W/guest/passwd" -Target "$W/outside/secret"
@@ -271,7 +252,7 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
         }
 
         It 'LocalToGuest: a guest link of a name the source has is left alone, and -Delete does not remove it or what it points to' {
-            New-SmallTree "$W/local"
+            New-TestTree "$W/local"
             $null = New-Item -ItemType Directory -Path "$W/guest", "$W/outside"
             Set-Content "$W/outside/a.txt" 'outside'
             $null = New-Item -ItemType SymbolicLink -Path "$W/guest/a.txt" -Target "$W/outside/a.txt"
@@ -286,7 +267,7 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
         }
 
         It 'LocalToGuest: a local link is skipped with a warning' {
-            New-SmallTree "$W/local"
+            New-TestTree "$W/local"
             $null = New-Item -ItemType Directory -Path "$W/outside"
             Set-Content "$W/outside/secret" 'secret'
             $null = New-Item -ItemType SymbolicLink -Path "$W/local/lnk" -Target "$W/outside/secret"
@@ -299,7 +280,7 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
 
     Context 'bad invocations' {
         It 'a relative guest path is RelativeGuestPath, and nothing is made' {
-            New-SmallTree "$W/local"
+            New-TestTree "$W/local"
             { Sync-VMGuestItem -Session $S -LocalPath "$W/local" -GuestPath 'srv/x' -LocalToGuest -ErrorAction Stop } | Should -Throw -ErrorId 'RelativeGuestPath*'
         }
 

@@ -190,9 +190,10 @@ internal sealed class GuestFs
 
     /// <summary>
     /// Gives <paramref name="path"/> the modification time <paramref name="nanoseconds"/> (since
-    /// 1970 UTC): our agent's set-attributes, else GNU touch through guest-exec on a POSIX
-    /// guest. False when the agent offers neither (a Windows guest's stock agent, or no guest-exec)
-    /// or the guest's touch refused the time.
+    /// 1970 UTC): our agent's set-attributes, else touch through guest-exec on a POSIX guest
+    /// (to the nanosecond with GNU touch, to the second with busybox's). False when the agent
+    /// offers neither (a Windows guest's stock agent, or no guest-exec) or the guest's touch
+    /// refused both forms.
     /// </summary>
     public async Task<bool> SetLastWriteAsync(string path, long nanoseconds, CancellationToken cancellationToken)
     {
@@ -205,11 +206,21 @@ internal sealed class GuestFs
         {
             return false;
         }
-        string stamp = "@" + (nanoseconds / 1_000_000_000L).ToString(CultureInfo.InvariantCulture) + "." + (nanoseconds % 1_000_000_000L).ToString("D9", CultureInfo.InvariantCulture);
-        // A touch that cannot take this form (busybox's reads no fraction) leaves the file's
-        // time as it is: the content is in place either way, and the next sync hashes it.
-        ExecOutcome outcome = await RunAsync("touch", new[] { "-m", "-c", "-d", stamp, "--", path }, path, cancellationToken).ConfigureAwait(false);
-        return outcome.ExitCode == 0;
+        string seconds = "@" + (nanoseconds / 1_000_000_000L).ToString(CultureInfo.InvariantCulture);
+        long fraction = nanoseconds % 1_000_000_000L;
+        if (fraction != 0)
+        {
+            ExecOutcome precise = await RunAsync("touch", new[] { "-m", "-c", "-d", seconds + "." + fraction.ToString("D9", CultureInfo.InvariantCulture), "--", path }, path, cancellationToken).ConfigureAwait(false);
+            if (precise.ExitCode == 0)
+            {
+                return true;
+            }
+        }
+        // Busybox's touch refuses a fraction ("invalid date '@1700000000.5'") but takes whole
+        // seconds: the file then holds the second, which GuestSync.SameTime takes as the same
+        // time, so the next sync decides by size and time instead of hashing the file again.
+        ExecOutcome whole = await RunAsync("touch", new[] { "-m", "-c", "-d", seconds, "--", path }, path, cancellationToken).ConfigureAwait(false);
+        return whole.ExitCode == 0;
     }
 
     /// <summary>Renames <paramref name="source"/> to <paramref name="destination"/> in one step (replacing it when <paramref name="overwrite"/>).</summary>
