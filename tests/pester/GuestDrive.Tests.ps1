@@ -235,10 +235,13 @@ Describe 'A QemuGuest drive writes new items in the guest, never on the host (<_
         $script:PS1 = New-VMGuestSession -ConnectionString $PA.ConnectionString -Name "dpriv-$_" -ErrorAction Stop
         $script:PD = "p$_"
         $null = New-PSDrive -Name $PD -PSProvider QemuGuest -Root / -Session $PS1
+        # The tests step onto the drive; later test files must start where this one did, in a
+        # folder that still exists (TestDrive is deleted with this container).
+        $script:Before = Get-Location
     }
 
     AfterAll {
-        Set-Location $TestDrive
+        Set-Location $Before
         Remove-PSDrive -Name $PD -ErrorAction SilentlyContinue
         $PS1 | Remove-VMGuestSession -Confirm:$false
         $PA | Stop-LocalAgent
@@ -250,7 +253,7 @@ Describe 'A QemuGuest drive writes new items in the guest, never on the host (<_
         Add-Content "${PD}:$Priv/add.txt" -Value 'add'
         Set-Location "${PD}:$Priv"
         Set-Content rel.txt -Value 'rel'
-        Set-Location $TestDrive
+        Set-Location $Before
         $null = New-Item "${PD}:$Priv/new.txt" -ItemType File -Value 'new'
         @(Get-ChildItem -Force $Priv) | Should -BeNullOrEmpty -Because 'nothing may land on the host'
         @(Get-ChildItem "${PD}:$Priv").Name | Should -Be @('add.txt', 'new.txt', 'rel.txt', 'set.txt')
@@ -262,7 +265,7 @@ Describe 'A QemuGuest drive writes new items in the guest, never on the host (<_
     It 'Resolve-Path and Get-Location give drive paths' {
         Set-Location "${PD}:$Priv"
         try { (Get-Location).Path | Should -BeExactly "${PD}:$Priv" }
-        finally { Set-Location $TestDrive }
+        finally { Set-Location $Before }
         (Resolve-Path "${PD}:$Priv/set.txt").Path | Should -BeExactly "${PD}:$Priv/set.txt"
     }
 }
