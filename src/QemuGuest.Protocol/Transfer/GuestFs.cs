@@ -39,6 +39,10 @@ internal sealed class GuestFs
     private readonly GuestAgentCommands _commands;
     private readonly QgaCallOptions _options;
 
+    // Set once the guest's touch refused a fraction of a second (busybox's): later files go
+    // straight to whole seconds instead of paying a refused guest-exec each.
+    private volatile bool _touchTakesWholeSecondsOnly;
+
     public GuestFs(IGuestAgentChannel channel, AgentProfile profile, QgaCallOptions options)
     {
         _commands = new GuestAgentCommands(channel);
@@ -208,7 +212,7 @@ internal sealed class GuestFs
         }
         string seconds = "@" + (nanoseconds / 1_000_000_000L).ToString(CultureInfo.InvariantCulture);
         long fraction = nanoseconds % 1_000_000_000L;
-        if (fraction != 0)
+        if (fraction != 0 && !_touchTakesWholeSecondsOnly)
         {
             ExecOutcome precise = await RunAsync("touch", new[] { "-m", "-c", "-d", seconds + "." + fraction.ToString("D9", CultureInfo.InvariantCulture), "--", path }, path, cancellationToken).ConfigureAwait(false);
             if (precise.ExitCode == 0)
@@ -220,7 +224,14 @@ internal sealed class GuestFs
         // seconds: the file then holds the second, which GuestSync.SameTime takes as the same
         // time, so the next sync decides by size and time instead of hashing the file again.
         ExecOutcome whole = await RunAsync("touch", new[] { "-m", "-c", "-d", seconds, "--", path }, path, cancellationToken).ConfigureAwait(false);
-        return whole.ExitCode == 0;
+        if (whole.ExitCode != 0)
+        {
+            return false;
+        }
+
+        // Only a touch that takes seconds but refused the fraction is remembered as busybox-like.
+        _touchTakesWholeSecondsOnly |= fraction != 0;
+        return true;
     }
 
     /// <summary>Renames <paramref name="source"/> to <paramref name="destination"/> in one step (replacing it when <paramref name="overwrite"/>).</summary>
