@@ -89,6 +89,28 @@ function New-GuestPwshLauncher {
     $launcher
 }
 
+function Invoke-ChildPwsh {
+    # Runs $Script in a child pwsh (so its memory and a hang are its own) and returns what it
+    # printed. A child that outlives $Seconds is killed with its children and the test fails with
+    # its output: a thread job's timeout would leave the child running on.
+    param([string] $Script, [int] $Seconds = 120)
+    $psi = [Diagnostics.ProcessStartInfo]::new((Get-DotnetPath))
+    $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($Script))
+    foreach ($a in (Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-EncodedCommand', $encoded) { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $child = [Diagnostics.Process]::Start($psi)
+    $out = $child.StandardOutput.ReadToEndAsync()
+    $err = $child.StandardError.ReadToEndAsync()
+    if (-not $child.WaitForExit($Seconds * 1000)) {
+        $child.Kill($true)
+        $null = $child.WaitForExit(10000)
+        throw "child pwsh (pid $($child.Id)) did not end within $Seconds s and was killed; it printed: $($out.Result) $($err.Result)"
+    }
+    $child.WaitForExit()
+    $out.Result -split "`n" | Where-Object { $_ -ne '' }
+}
+
 function Get-DotnetPath {
     (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source
 }

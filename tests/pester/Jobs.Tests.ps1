@@ -78,13 +78,17 @@ Describe 'Copy-VMGuestFile -AsJob' {
 }
 
 Describe 'Invoke-VMGuestCommand and Invoke-VMGuestScript -AsJob' {
+    # "At once" without a clock: the guest program waits (60 s at most) for a gate file that this
+    # test creates only after the cmdlet has returned. A cmdlet that waited for the program would
+    # return a finished job whose output lacks "job".
     It '<Name> returns a job at once and its result through Receive-Job' -ForEach @(
-        @{ Name = 'Invoke-VMGuestCommand'; Run = { Invoke-VMGuestCommand -Session $S sh -ArgumentList '-c', 'sleep 1; echo job; exit 3' -AsJob } }
-        @{ Name = 'Invoke-VMGuestScript'; Run = { Invoke-VMGuestScript -Session $S 'sleep 1; echo job; exit 3' -ScriptType Sh -AsJob } }
+        @{ Name = 'Invoke-VMGuestCommand'; Run = { param($Script) Invoke-VMGuestCommand -Session $S sh -ArgumentList '-c', $Script -AsJob } }
+        @{ Name = 'Invoke-VMGuestScript'; Run = { param($Script) Invoke-VMGuestScript -Session $S $Script -ScriptType Sh -AsJob } }
     ) {
-        $clock = [Diagnostics.Stopwatch]::StartNew()
-        $job = & $Run
-        $clock.Elapsed.TotalSeconds | Should -BeLessThan 1
+        $gate = Join-Path $T ('gate-' + [guid]::NewGuid().ToString('n'))
+        $job = & $Run "i=0; until [ -e '$gate' ] || [ `$i -ge 600 ]; do sleep 0.1; i=`$((i+1)); done; [ -e '$gate' ] && echo job; exit 3"
+        $job.State | Should -BeIn 'NotStarted', 'Running'
+        $null = New-Item -ItemType File -Path $gate
         $job.PSJobTypeName | Should -Be 'GuestJob'
         $job | Wait-Job -Timeout 60 | Out-Null
         $job.State | Should -Be 'Completed'
