@@ -29,12 +29,10 @@ $shotReps = if ($Quick) { 1 } else { 3 }
 $bulkBlock = { 1..10000 | ForEach-Object { [pscustomobject]@{ N = $_ } } }
 $bulkText = '1..10000 | ForEach-Object { [pscustomobject]@{ N = $_ } }'
 
-$guestDir = Join-Path ([IO.Path]::GetTempPath()) ('qg-bench-psd-' + [guid]::NewGuid().ToString('n').Substring(0, 10))
-$null = New-Item -ItemType Directory -Path $guestDir
-$guestPwsh = Join-Path $guestDir 'pwsh'
-$dotnet = (Get-Command dotnet -CommandType Application | Select-Object -First 1).Source
-"#!/bin/sh`nexec '$dotnet' '$(Join-Path $PSHOME 'pwsh.dll')' `"`$@`"`n" | Set-Content -Path $guestPwsh -NoNewline
-& chmod 755 $guestPwsh
+# The guest's PowerShell: the PowerShell Direct suites' launcher (one copy, in AgentHelpers).
+. (Join-Path $PSScriptRoot '../../tests/pester/AgentHelpers.ps1')
+$guestPwsh = New-GuestPwshLauncher -Prefix 'qg-bench-psd-'
+$guestDir = Split-Path $guestPwsh
 
 # Milliseconds of each run of $Action (a script block returning the objects it received);
 # $Check validates every run, so a broken path cannot produce a fast figure.
