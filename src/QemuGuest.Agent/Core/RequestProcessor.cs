@@ -27,7 +27,6 @@ public sealed class RequestProcessor
     // first-wins reader in front of us (a filter, a log) saw as a ping.
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = JsonMessageReader.DefaultMaxDepth + 1, AllowDuplicateProperties = false };
     private static readonly byte[] EmptyObjectJson = "{}"u8.ToArray();
-    private const int PooledDocumentLimit = 1024 * 1024;
 
     private readonly IAgentDispatcher _dispatcher;
     private readonly CommandGate _gate;
@@ -79,8 +78,8 @@ public sealed class RequestProcessor
         // A large request's document is left to the GC, not disposed: JsonDocument rents its row
         // table from ArrayPool.Shared as large as the request (16 MiB for an 8 MiB guest-file-write),
         // and the pool would keep one per thread for up to a minute whatever the idle trim collects
-        // (45 MiB resident after four such writes). The same limit as PooledBufferWriter's.
-        using (message.Length > PooledDocumentLimit ? null : document)
+        // (45 MiB resident after four such writes).
+        using (message.Length > SharedPool.MaxPooledBytes ? null : document)
         {
             RequestEnvelope envelope = RequestEnvelope.Read(document.RootElement);
             JsonElement? id = envelope.Id;

@@ -13,8 +13,6 @@ public sealed class JsonMessageWriter : IDisposable
     /// <summary>0xFF: never valid in JSON text; the agent's parser resets on it (sync delimiter).</summary>
     public const byte Delimiter = 0xFF;
 
-    private const int RetainedBufferSize = 1024 * 1024;
-
     private readonly PooledBufferWriter _buffer = new();
     private readonly Utf8JsonWriter _json;
     private bool _open;
@@ -41,7 +39,7 @@ public sealed class JsonMessageWriter : IDisposable
     {
         // A large buffer is kept after a large message (a copy's next 8 MiB guest-file-write
         // request would grow a new one) and let go after a small one.
-        _buffer.Clear(_buffer.WrittenCount > RetainedBufferSize ? int.MaxValue : RetainedBufferSize);
+        _buffer.Clear(_buffer.WrittenCount > SharedPool.MaxPooledBytes ? int.MaxValue : SharedPool.MaxPooledBytes);
         _json.Reset(_buffer);
         _open = true;
         if (leadingDelimiter)
@@ -174,7 +172,7 @@ public sealed class JsonMessageWriter : IDisposable
     /// </summary>
     public void ReleaseLargeBuffer()
     {
-        _buffer.Clear(RetainedBufferSize);
+        _buffer.Clear(SharedPool.MaxPooledBytes);
         _json.Reset(_buffer);
         _open = false;
     }

@@ -5,17 +5,10 @@ namespace QemuGuest.Protocol.Framing;
 
 /// <summary>
 /// An <see cref="IBufferWriter{T}"/> over one buffer that grows by doubling: from ArrayPool up to
-/// <see cref="PooledSizeLimit"/>, a plain array above it.
+/// <see cref="SharedPool.MaxPooledBytes"/>, a plain array above it.
 /// </summary>
-/// <remarks>
-/// The shared pool keeps every array it is given back (up to 1 GiB, per core): one 64 MiB reply
-/// returned to it stayed in the agent for good (RSS 476 MiB after a few 8 MiB and one 48 MiB
-/// guest-file-read). Arrays above the limit are left to the GC instead, like
-/// <see cref="JsonMessageReader"/>'s.
-/// </remarks>
 internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 {
-    public const int PooledSizeLimit = 1024 * 1024;
     private const int MinimumSize = 256;
     private const int LargeHint = 1024 * 1024;
     private const int TailRoom = 64 * 1024;
@@ -85,11 +78,11 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         Release(old);
     }
 
-    private static byte[] Rent(int size) => size <= PooledSizeLimit ? ArrayPool<byte>.Shared.Rent(size) : new byte[size];
+    private static byte[] Rent(int size) => size <= SharedPool.MaxPooledBytes ? ArrayPool<byte>.Shared.Rent(size) : new byte[size];
 
     private static void Release(byte[] buffer)
     {
-        if (buffer.Length > 0 && buffer.Length <= PooledSizeLimit)
+        if (buffer.Length > 0 && buffer.Length <= SharedPool.MaxPooledBytes)
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
