@@ -1,10 +1,10 @@
 using System;
-using Microsoft.Extensions.Logging;
 using QemuGuest.Agent.Channels;
 using QemuGuest.Agent.Configuration;
 using QemuGuest.Agent.Core;
 using QemuGuest.Agent.Handlers;
 using QemuGuest.Agent.Handlers.Common;
+using QemuGuest.Agent.Hosting;
 using QemuGuest.Agent.Platform.Linux;
 using QemuGuest.Agent.Platform.Windows;
 using QemuGuest.Protocol.Validation;
@@ -14,7 +14,7 @@ namespace QemuGuest.Agent;
 /// <summary>The one place that picks Linux or Windows implementations.</summary>
 internal static class PlatformFactory
 {
-    public static CommandHandler CreateHandler(AgentConfig config, PersistentState state, CommandGate gate, QgaPlatform platform, ILoggerFactory loggers)
+    public static CommandHandler CreateHandler(AgentConfig config, PersistentState state, CommandGate gate, QgaPlatform platform, QgaLoggerProvider loggers)
     {
         if (OperatingSystem.IsLinux())
         {

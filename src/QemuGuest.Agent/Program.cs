@@ -119,10 +119,8 @@ public static class Program
         }
 
         var gate = new CommandGate(config.AllowedRpcs, config.BlockedRpcs, Path.Combine(stateDir, "qga.state.isfrozen"));
-        var logProvider = new QgaLoggerProvider(logWriter, config.Verbose ? LogLevel.Debug : LogLevel.Warning) { Suspended = () => gate.IsFrozen };
-        // Built directly: LoggerFactory.Create would build a dependency-injection container for it.
-        using var loggerFactory = new LoggerFactory([logProvider], new LoggerFilterOptions { MinLevel = config.Verbose ? LogLevel.Debug : LogLevel.Warning });
-        ILogger log = loggerFactory.CreateLogger("QemuGuest.Agent");
+        using var logProvider = new QgaLoggerProvider(logWriter, config.Verbose ? LogLevel.Debug : LogLevel.Warning) { Suspended = () => gate.IsFrozen };
+        ILogger log = logProvider.CreateLogger<AgentService>();
         foreach (string warning in gate.Warnings())
         {
             AgentLog.PolicyWarning(log, warning);
@@ -155,11 +153,11 @@ public static class Program
             }
         }
 
-        CommandHandler handler = PlatformFactory.CreateHandler(config, state, gate, platform, loggerFactory);
+        CommandHandler handler = PlatformFactory.CreateHandler(config, state, gate, platform, logProvider);
         var dispatcher = new GeneratedDispatcher(handler, platform);
-        var processor = new RequestProcessor(dispatcher, gate, loggerFactory.CreateLogger<RequestProcessor>(), handler.Context.Bulk);
+        var processor = new RequestProcessor(dispatcher, gate, logProvider.CreateLogger<RequestProcessor>(), handler.Context.Bulk);
 
-        using var service = new AgentService(config, () => PlatformFactory.CreateChannel(config), processor, loggerFactory.CreateLogger<AgentService>());
+        using var service = new AgentService(config, () => PlatformFactory.CreateChannel(config), processor, logProvider.CreateLogger<AgentService>());
 
         AgentLog.Starting(log, AgentInfo.Version, config.Method!, config.ChannelPath, stateDir);
         try

@@ -9,6 +9,10 @@ namespace QemuGuest.Agent.Hosting;
 /// Logs like qemu-ga: one line per event, "SECONDS.MICROSECONDS: level: message", to stderr or
 /// to the -l log file (opened for append), plus the EventId so lines are machine-filterable.
 /// While filesystems are frozen logging is suspended (the log file may live on a frozen fs).
+/// The agent takes its loggers from here, not through a LoggerFactory: this provider already
+/// filters by level and ignores categories, and the factory's rule selection reads the
+/// provider's attributes by reflection, which kept the reflection runtime and its metadata in
+/// every agent's resident pages (issue 19).
 /// </summary>
 public sealed class QgaLoggerProvider : ILoggerProvider
 {
@@ -25,7 +29,10 @@ public sealed class QgaLoggerProvider : ILoggerProvider
     /// <summary>When set and true, nothing is written (frozen filesystems).</summary>
     public Func<bool>? Suspended { get; set; }
 
-    public ILogger CreateLogger(string categoryName) => new Logger(this);
+    public ILogger CreateLogger(string categoryName) => new Logger<QgaLoggerProvider>(this);
+
+    /// <summary>A logger for <typeparamref name="T"/>'s events (the category is not written).</summary>
+    public ILogger<T> CreateLogger<T>() => new Logger<T>(this);
 
     public void Dispose()
     {
@@ -70,7 +77,7 @@ public sealed class QgaLoggerProvider : ILoggerProvider
         }
     }
 
-    private sealed class Logger : ILogger
+    private sealed class Logger<T> : ILogger<T>
     {
         private readonly QgaLoggerProvider _provider;
 
