@@ -224,6 +224,14 @@ public static class Program
 
     private static string? ReadFileOrNull(string path)
     {
+        // Most guests have no qemu-ga.conf: its absence must not cost every start an exception
+        // (the first one maps the unwinder, its tables and the exception text's resources).
+        // A directory still goes to ReadAllText, which refuses it as before.
+        if (!File.Exists(path) && !Directory.Exists(path))
+        {
+            return null;
+        }
+
         try
         {
             return File.ReadAllText(path);
