@@ -142,14 +142,19 @@ public sealed partial class SerialChannelTests
     }
 
     /// <summary>
-    /// A bulk write whose host side stops sending on a device that answers every read with 0
-    /// bytes (a virtio-serial port whose host closed): the silence bound still runs out, and the
-    /// transfer ends with its named error instead of the agent polling in frame mode forever.
+    /// A bulk write whose host side stops sending, on a device that answers every read with 0
+    /// bytes (a virtio-serial port whose host closed) or one whose reads block (its host still
+    /// connected): the silence bound runs out either way, and the transfer ends with its named
+    /// error instead of the agent staying in frame mode forever.
     /// </summary>
-    [Fact]
-    public void BulkTransferTimesOutOnADeviceThatReadsZeroBytes()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BulkTransferTimesOutOnASilentDevice(bool zeroByteReads)
     {
-        RunOnPty(AgentKind.Ours, "virtio-serial", zeroByteReads: true, (master, dir) =>
+        // zeroByteReads false: the host side stays connected and silent, so the agent's read
+        // blocks in read(2), which no cancellation reaches; only a read bounded by poll() ends.
+        RunOnPty(AgentKind.Ours, "virtio-serial", zeroByteReads, (master, dir) =>
         {
             Send(master, "{\"execute\":\"guest-file-open\",\"arguments\":{\"path\":" + System.Text.Json.JsonSerializer.Serialize(Path.Combine(dir, "silent.bin")) + ",\"mode\":\"w\"},\"id\":1}");
             using var opened = System.Text.Json.JsonDocument.Parse(ReadLine(master));

@@ -269,6 +269,11 @@ public sealed class AgentService : IDisposable
             return -1;
         }
 
+        if (connection.Stream is ITimedReadStream timed)
+        {
+            return await timed.ReadAsync(into, left, stoppingToken).ConfigureAwait(false);
+        }
+
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         idle.CancelAfter(left);
         try

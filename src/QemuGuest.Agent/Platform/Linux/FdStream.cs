@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Threading;
 using System.Threading.Tasks;
+using QemuGuest.Agent.Channels;
 
 namespace QemuGuest.Agent.Platform.Linux;
 
@@ -13,7 +14,7 @@ namespace QemuGuest.Agent.Platform.Linux;
 /// agent's one connection. Disposing shuts a socket down first so a blocked read returns.
 /// </summary>
 [SupportedOSPlatform("linux")]
-internal sealed unsafe class FdStream : Stream
+internal sealed unsafe class FdStream : Stream, ITimedReadStream
 {
     private int _fd;
     private readonly bool _isSocket;
@@ -92,6 +93,59 @@ internal sealed unsafe class FdStream : Stream
             cancellationToken,
             TaskCreationOptions.None,
             TaskScheduler.Default));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// poll(2) first: a blocked read(2) ignores cancellation, so on a device whose host side is
+    /// connected but silent the bulk mode's silence bound never fired and the agent sat in
+    /// frame mode for good.
+    /// </remarks>
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long deadline = Environment.TickCount64 + (long)Math.Ceiling(Math.Max(0, timeout.TotalMilliseconds));
+        return new ValueTask<int>(Task.Factory.StartNew(
+            static state =>
+            {
+                var (self, mem, until, token) = ((FdStream, Memory<byte>, long, CancellationToken))state!;
+                return self.WaitReadable(until, token) ? self.Read(mem.Span) : -1;
+            },
+            (this, buffer, deadline, cancellationToken),
+            cancellationToken,
+            TaskCreationOptions.None,
+            TaskScheduler.Default));
+    }
+
+    /// <summary>Whether there is something to read (or an end or error to report) before <paramref name="deadline"/> (Environment.TickCount64).</summary>
+    private bool WaitReadable(long deadline, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            int fd = Volatile.Read(ref _fd);
+            if (fd < 0)
+            {
+                return true;
+            }
+
+            // Slices of at most 100 ms so that stopping the agent is not held up by a wait.
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0 || cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            var pfd = new Libc.PollFd { Fd = fd, Events = Libc.POLLIN };
+            int r = Libc.Poll(&pfd, 1, (int)Math.Min(left, 100));
+            if (r > 0)
+            {
+                return true;
+            }
+
+            if (r < 0 && Marshal.GetLastPInvokeError() is int errno && errno != Libc.EINTR)
+            {
+                throw new IOException(Libc.StrError(errno));
+            }
+        }
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

@@ -46,6 +46,16 @@ internal static unsafe partial class Libc
 
     public const int CLOCK_REALTIME = 0;
 
+    public const short POLLIN = 0x1;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
     // <linux/fs.h>
     public const ulong FIFREEZE = 0xC0045877;
     public const ulong FITHAW = 0xC0045878;
@@ -141,6 +151,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Lib, EntryPoint = "read", SetLastError = true)]
     public static partial nint Read(int fd, byte* buf, nint count);
+
+    [LibraryImport(Lib, EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
 
     [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, byte* buf, nint count);
