@@ -396,8 +396,20 @@ function Invoke-WineAgentTests {
         return
     }
 
+    # The Windows guest's PowerShell for tests/wine's PowerShell Direct file: PowerShell 7.6's
+    # console host, self-contained win-x64, kept in out/wine/pwsh like the agent (incremental:
+    # about 3 minutes the first time, seconds after).
+    $pwshDir = Join-Path $OutDir 'wine/pwsh'
+    & dotnet publish (Join-Path $Root 'tests/QemuGuest.WinePwsh/QemuGuest.WinePwsh.csproj') -c $Configuration -r win-x64 --self-contained -o $pwshDir --nologo -v q '-clp:ErrorsOnly;Summary' | Out-Host
+    if ($LASTEXITCODE -ne 0) {
+        $failures.Add("${name}: win-x64 publish of the guest PowerShell (tests/QemuGuest.WinePwsh) failed")
+        $suites.Add([pscustomobject]@{ Suite = $name; Passed = 0; Failed = 1; Skipped = 0 })
+        return
+    }
+
     $dir = Join-Path $TestResults 'wine-agent'
     $env:QEMUGUEST_WINE_AGENT = Join-Path $agentDir 'qemuguest-agent.exe'
+    $env:QEMUGUEST_WINE_PWSH = Join-Path $pwshDir 'pwsh.exe'
     # A booted Windows 10 prefix per Wine version, copied for every agent (tests/
     # QemuGuest.HostileAgent/WinePrefixCache.cs): wineboot took 26 s per agent under CI load.
     $env:QEMUGUEST_WINE_PREFIX_CACHE = Join-Path $OutDir 'wine/prefixes'
@@ -411,7 +423,7 @@ function Invoke-WineAgentTests {
         Invoke-PesterRow 'Windows guest under Wine (Pester)' (Join-Path $Root 'tests/wine') 'wine-pester.json' -TimeoutMinutes 30
     }
     finally {
-        Remove-Item Env:QEMUGUEST_WINE_AGENT, Env:QEMUGUEST_WINE_PREFIX_CACHE
+        Remove-Item Env:QEMUGUEST_WINE_AGENT, Env:QEMUGUEST_WINE_PWSH, Env:QEMUGUEST_WINE_PREFIX_CACHE
     }
     $counts = Get-TrxCounts $dir
     if ($exit -ne 0 -and $counts.Failed -eq 0) { $counts.Failed = 1 }

@@ -1,0 +1,74 @@
+@{
+GUID="EEFCB906-B326-4E99-9F54-8B4BB6EF3C6D"
+Author="PowerShell"
+CompanyName="Microsoft Corporation"
+Copyright="Copyright (c) Microsoft Corporation."
+ModuleVersion="7.0.0.0"
+CompatiblePSEditions = @("Core")
+PowerShellVersion="3.0"
+NestedModules="Microsoft.PowerShell.Commands.Management.dll"
+HelpInfoURI = 'https://aka.ms/powershell75-help'
+FunctionsToExport = @()
+AliasesToExport = @("gcb", "gin", "gtz", "scb", "stz")
+CmdletsToExport=@("Add-Content",
+    "Clear-Content",
+    "Get-Clipboard",
+    "Set-Clipboard",
+    "Clear-ItemProperty",
+    "Join-Path",
+    "Convert-Path",
+    "Copy-ItemProperty",
+    "Get-ChildItem",
+    "Get-Content",
+    "Get-ItemProperty",
+    "Get-ItemPropertyValue",
+    "Move-ItemProperty",
+    "Get-Location",
+    "Set-Location",
+    "Push-Location",
+    "Pop-Location",
+    "New-PSDrive",
+    "Remove-PSDrive",
+    "Get-PSDrive",
+    "Get-Item",
+    "New-Item",
+    "Set-Item",
+    "Remove-Item",
+    "Move-Item",
+    "Rename-Item",
+    "Copy-Item",
+    "Clear-Item",
+    "Invoke-Item",
+    "Get-PSProvider",
+    "New-ItemProperty",
+    "Split-Path",
+    "Test-Path",
+    "Test-Connection",
+    "Get-Process",
+    "Stop-Process",
+    "Wait-Process",
+    "Debug-Process",
+    "Start-Process",
+    "Remove-ItemProperty",
+    "Rename-ItemProperty",
+    "Resolve-Path",
+    "Get-Service",
+    "Stop-Service",
+    "Start-Service",
+    "Suspend-Service",
+    "Resume-Service",
+    "Restart-Service",
+    "Set-Service",
+    "New-Service",
+    "Remove-Service",
+    "Set-Content",
+    "Set-ItemProperty",
+    "Restart-Computer",
+    "Stop-Computer",
+    "Rename-Computer",
+    "Get-ComputerInfo",
+    "Get-TimeZone",
+    "Set-TimeZone",
+    "Get-HotFix",
+    "Clear-RecycleBin")
+}
