@@ -30,12 +30,21 @@ internal static class PSDirectLoader
     internal static void RequireSupportedPowerShell(Cmdlet cmdlet, string cmdletName)
     {
         Version running = typeof(PSObject).Assembly.GetName().Version ?? new Version(0, 0);
-        if (running < RequiredVersion)
+        if (UnsupportedReason(running, cmdletName) is string reason)
         {
-            cmdlet.ThrowTerminatingError(ErrorTable.Create(ErrorTable.PowerShellVersionUnsupported, ErrorCategory.NotImplemented,
-                cmdletName + " needs PowerShell 7.6 or later; this is PowerShell " + running.ToString(2) + ". Run it from pwsh 7.6+.", running));
+            cmdlet.ThrowTerminatingError(ErrorTable.Create(ErrorTable.PowerShellVersionUnsupported, ErrorCategory.NotImplemented, reason, running));
         }
     }
+
+    /// <summary>
+    /// Why <paramref name="smaVersion"/> (System.Management.Automation's assembly version: 3.0 in
+    /// Windows PowerShell 5.1, 7.x.y in pwsh 7) cannot load the remoting assembly, or null when it can.
+    /// Pure, so that the versions no machine here runs (5.1, 7.5) are tested as values.
+    /// </summary>
+    internal static string? UnsupportedReason(Version smaVersion, string cmdletName) =>
+        smaVersion < RequiredVersion
+            ? cmdletName + " needs PowerShell 7.6 or later; this is PowerShell " + smaVersion.ToString(2) + ". Run it from pwsh 7.6+."
+            : null;
 
     /// <summary>Opens the PSSession (a System.Management.Automation.Runspaces.PSSession) or throws the transport's exception.</summary>
     internal static object Open(Stream stdio, string computerName, string? name, Func<string> describeEnd, PSCmdlet cmdlet, TimeSpan openTimeout)
