@@ -9,6 +9,10 @@
 .EXAMPLE
     Our agent with the binary bulk mode and with guest-file-read/write, beside the stock agent:
     dotnet pwsh -NoProfile -Command "& bench/transfer/Measure-ChunkSweep.ps1 -ModulePath out/QemuGuest -Agent @{ 'a-ours-bulk' = 'out/bench/aot/qemuguest-agent'; 'b-ours-json' = 'out/bench/aot/qemuguest-agent'; 'c-stock' = '' } -NoBulk b-ours-json -SizeMiB 1024 -ChunkKiB 60"
+.EXAMPLE
+    The same three through the relay (one relay per row, in front of that row's agent; built
+    with dotnet build src/QemuGuest.Relay -c Release): the CPU column adds the relay's seconds.
+    dotnet pwsh -NoProfile -Command "& bench/transfer/Measure-ChunkSweep.ps1 -ModulePath out/QemuGuest -Agent @{ 'a-ours-bulk' = 'out/bench/aot/qemuguest-agent'; 'b-ours-json' = 'out/bench/aot/qemuguest-agent'; 'c-stock' = '' } -NoBulk b-ours-json -SizeMiB 256 -ChunkKiB 60 -ThroughRelay"
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
@@ -18,7 +22,10 @@ param(
     [int[]] $ChunkKiB = @(60, 1024, 4096, 16384),
     # Labels whose copies keep guest-file-read/write (QEMUGUEST_BULK=0) even when the agent
     # offers the binary bulk mode, so both paths are measured in one run.
-    [string[]] $NoBulk = @()
+    [string[]] $NoBulk = @(),
+    # Copy through a relay in front of each agent instead of to the agent's socket.
+    [switch] $ThroughRelay,
+    [string] $RelayConfiguration = 'Release'
 )
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -33,7 +40,9 @@ New-BenchData -Path $source -Bytes ([long]$SizeMiB * 1MB)
 $rows = [Collections.Generic.List[string]]::new()
 $rows.Add("load before: $((Get-Content /proc/loadavg) -split ' ' | Select-Object -First 3)")
 $rows.Add('')
-$rows.Add('| agent | block KiB | to guest MiB/s | agent / module CPU s | from guest MiB/s | agent / module CPU s | agent peak RSS MiB |')
+$relayPath = if ($ThroughRelay) { Get-RelayPath $RelayConfiguration } else { $null }
+$cpuHeader = if ($ThroughRelay) { 'agent / module / relay CPU s' } else { 'agent / module CPU s' }
+$rows.Add("| agent | block KiB | to guest MiB/s | $cpuHeader | from guest MiB/s | $cpuHeader | agent peak RSS MiB |")
 $rows.Add('|---|---:|---:|---:|---:|---:|---:|')
 # utime + stime of a process, in seconds (clock ticks of 1/100 s on Linux).
 function Get-CpuSeconds([int] $ProcessId) {
@@ -57,21 +66,28 @@ try {
         foreach ($chunk in $ChunkKiB) {
             $kind = if ($Agent[$label]) { 'Ours' } else { 'Stock' }
             $a = Start-BenchAgent -Kind $kind -AgentPath $Agent[$label]
+            $relay = $null
             # The bulk mode is off by default (see docs/copy.md): on for every label but these.
             $env:QEMUGUEST_BULK = if ($label -in $NoBulk) { '0' } else { '1' }
             try {
-                $session = New-VMGuestSession -ConnectionString $a.ConnectionString -Name "sweep-$label-$chunk"
-                $a0 = Get-CpuSeconds $a.Pid; $m0 = Get-ModuleCpuSeconds
+                $target = $a.ConnectionString
+                if ($ThroughRelay) {
+                    $relay = Start-BenchRelay -RelayPath $relayPath -Vms @{ 'bench' = $a.Socket }
+                    $target = 'unix:' + (Join-Path $relay.RuntimeDirectory 'bench.sock')
+                }
+                $relayCpu = { if ($relay) { Get-CpuSeconds $relay.Pid } else { 0 } }
+                $session = New-VMGuestSession -ConnectionString $target -Name "sweep-$label-$chunk"
+                $a0 = Get-CpuSeconds $a.Pid; $m0 = Get-ModuleCpuSeconds; $r0 = & $relayCpu
                 $up = Copy-VMGuestFile -Session $session -LocalToGuest -Source $source -Destination (Join-Path $work 'up.bin') -ChunkSize ($chunk * 1KB) -Force -PassThru
-                $a1 = Get-CpuSeconds $a.Pid; $m1 = Get-ModuleCpuSeconds
+                $a1 = Get-CpuSeconds $a.Pid; $m1 = Get-ModuleCpuSeconds; $r1 = & $relayCpu
                 $down = Copy-VMGuestFile -Session $session -GuestToLocal -Source $source -Destination (Join-Path $work 'down.bin') -ChunkSize ($chunk * 1KB) -Force -PassThru
-                $a2 = Get-CpuSeconds $a.Pid; $m2 = Get-ModuleCpuSeconds
+                $a2 = Get-CpuSeconds $a.Pid; $m2 = Get-ModuleCpuSeconds; $r2 = & $relayCpu
                 $session | Remove-VMGuestSession -Confirm:$false
                 $hwm = (Get-ProcessMemory $a.Pid).HwmKiB / 1024
-                $cpu = { param($agentCpu, $moduleCpu) "$([math]::Round($agentCpu, 2)) / $([math]::Round($moduleCpu, 2))" }
-                $rows.Add("| $label | $chunk | $([math]::Round($up.Bytes / 1MB / $up.Duration.TotalSeconds, 1)) | $(& $cpu ($a1 - $a0) ($m1 - $m0)) | $([math]::Round($down.Bytes / 1MB / $down.Duration.TotalSeconds, 1)) | $(& $cpu ($a2 - $a1) ($m2 - $m1)) | $([math]::Round($hwm, 1)) |")
+                $cpu = { param($agentCpu, $moduleCpu, $relaySeconds) "$([math]::Round($agentCpu, 2)) / $([math]::Round($moduleCpu, 2))" + $(if ($relay) { " / $([math]::Round($relaySeconds, 2))" } else { '' }) }
+                $rows.Add("| $label | $chunk | $([math]::Round($up.Bytes / 1MB / $up.Duration.TotalSeconds, 1)) | $(& $cpu ($a1 - $a0) ($m1 - $m0) ($r1 - $r0)) | $([math]::Round($down.Bytes / 1MB / $down.Duration.TotalSeconds, 1)) | $(& $cpu ($a2 - $a1) ($m2 - $m1) ($r2 - $r1)) | $([math]::Round($hwm, 1)) |")
             }
-            finally { $a | Stop-BenchProcess; $env:QEMUGUEST_BULK = $null }
+            finally { $relay | Stop-BenchProcess; $a | Stop-BenchProcess; $env:QEMUGUEST_BULK = $null }
         }
     }
 }

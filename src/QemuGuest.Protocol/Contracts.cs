@@ -80,8 +80,8 @@ public readonly struct GuestBulkResult
 /// A channel that can run the binary bulk mode (<c>__com.qemuguest_guest-file-bulk</c>,
 /// docs/copy.md): the bytes of one open guest file travel as checked binary frames instead of
 /// base64 in JSON, and the channel is back to JSON afterwards. Only our agent offers it (the
-/// caller asks the agent's capabilities first); a channel that cannot carry frames (the relay
-/// before it learns them) refuses the command, and the caller falls back to guest-file-read/write.
+/// caller asks the agent's capabilities first); a channel that cannot carry frames (a relay
+/// older than issue 19's stage 6) refuses the command, and the caller falls back to guest-file-read/write.
 /// </summary>
 public interface IGuestAgentBulkChannel : IGuestAgentChannel
 {

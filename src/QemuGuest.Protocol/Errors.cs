@@ -71,6 +71,14 @@ public enum QgaInterruption
 
     /// <summary>The guest channel was not ready before the queue timeout; the request was not sent.</summary>
     NotReady,
+
+    /// <summary>
+    /// A bulk frame broke a rule (length, checksum, sequence, count, a byte where a frame
+    /// belongs) and the relay ended the transfer and resynchronised the channel. Not an
+    /// interruption to resume from: the same guest would lie again (a direct session reports
+    /// it as <see cref="QgaProtocolException"/>).
+    /// </summary>
+    BadFrame,
 }
 
 /// <summary>
@@ -88,6 +96,7 @@ public static class QgaInterruptions
     {
         QgaInterruption.ConnectionLost => "connection-lost",
         QgaInterruption.NoReply => "no-reply",
+        QgaInterruption.BadFrame => "bad-frame",
         _ => "not-ready",
     };
 
@@ -97,6 +106,7 @@ public static class QgaInterruptions
         "connection-lost" => QgaInterruption.ConnectionLost,
         "no-reply" => QgaInterruption.NoReply,
         "not-ready" => QgaInterruption.NotReady,
+        "bad-frame" => QgaInterruption.BadFrame,
         _ => null,
     };
 }

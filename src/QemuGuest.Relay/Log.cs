@@ -64,6 +64,9 @@ internal static partial class Log
     [LoggerMessage(211, LogLevel.Debug, "VM {Vm}: {Command} sent (relay id {Id})")]
     public static partial void Sent(ILogger logger, string vm, string command, long id);
 
+    [LoggerMessage(212, LogLevel.Warning, "VM {Vm}: bulk transfer ended: {Why}")]
+    public static partial void BulkRejected(ILogger logger, string vm, string why);
+
     [LoggerMessage(300, LogLevel.Information, "listening on {Endpoint} for VM {Vm} (policy {Policy})")]
     public static partial void Listening(ILogger logger, string endpoint, string vm, string policy);
 

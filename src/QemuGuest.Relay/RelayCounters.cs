@@ -34,6 +34,12 @@ public sealed class RelayCounters
     internal long Stops;             // QMP: the VM stopped (pause, or a migration's switch-over)
     internal long HeldWhileStopped;  // requests held back because QMP said the VM was stopped
     internal long Migrations;        // QMP: this QEMU handed the guest over; the chardev connection was renewed
+    internal long BulkTransfers;     // bulk transfers the guest accepted and the relay carried
+    internal long BulkFramesToGuest; // checked client frames passed to the guest (end frames not counted)
+    internal long BulkFramesFromGuest;
+    internal long BulkBytesToGuest;  // payload bytes of those frames
+    internal long BulkBytesFromGuest;
+    internal long BulkRejected;      // transfers ended by a frame that broke a rule (either side) or by silence
 
     internal static void Inc(ref long field) => Interlocked.Increment(ref field);
 
@@ -70,6 +76,12 @@ public sealed class RelayCounters
         Stops += Volatile.Read(ref o.Stops);
         HeldWhileStopped += Volatile.Read(ref o.HeldWhileStopped);
         Migrations += Volatile.Read(ref o.Migrations);
+        BulkTransfers += Volatile.Read(ref o.BulkTransfers);
+        BulkFramesToGuest += Volatile.Read(ref o.BulkFramesToGuest);
+        BulkFramesFromGuest += Volatile.Read(ref o.BulkFramesFromGuest);
+        BulkBytesToGuest += Volatile.Read(ref o.BulkBytesToGuest);
+        BulkBytesFromGuest += Volatile.Read(ref o.BulkBytesFromGuest);
+        BulkRejected += Volatile.Read(ref o.BulkRejected);
     }
 
     /// <summary>Writes every counter as a member of the open object.</summary>
@@ -103,5 +115,11 @@ public sealed class RelayCounters
         w.WriteNumber("vm-stops", Volatile.Read(ref Stops));
         w.WriteNumber("held-while-stopped", Volatile.Read(ref HeldWhileStopped));
         w.WriteNumber("migrations", Volatile.Read(ref Migrations));
+        w.WriteNumber("bulk-transfers", Volatile.Read(ref BulkTransfers));
+        w.WriteNumber("bulk-frames-to-guest", Volatile.Read(ref BulkFramesToGuest));
+        w.WriteNumber("bulk-frames-from-guest", Volatile.Read(ref BulkFramesFromGuest));
+        w.WriteNumber("bulk-bytes-to-guest", Volatile.Read(ref BulkBytesToGuest));
+        w.WriteNumber("bulk-bytes-from-guest", Volatile.Read(ref BulkBytesFromGuest));
+        w.WriteNumber("bulk-rejected", Volatile.Read(ref BulkRejected));
     }
 }

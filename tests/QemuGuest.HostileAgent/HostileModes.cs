@@ -38,6 +38,7 @@ public static class HostileModes
         ["bulk-overlong"] = "offers the bulk mode; a bulk read's frame carries more bytes than its header announces",
         ["bulk-over-bound"] = "offers the bulk mode; a bulk read's frame announces more than the negotiated maximum",
         ["bulk-endless"] = "offers the bulk mode; a bulk read sends frames forever, far beyond the count asked for",
+        ["bulk-silent"] = "offers the bulk mode; a bulk read sends one frame, then nothing (no end frame, no reply)",
         ["exec-flood"] = "guest-exec-status reports an exited process with " + (ExecFloodBytes >> 20) + " MiB of stdout (over the stock agent's 16 MiB cap)",
     }.Concat(HostileListings.Modes).ToDictionary(p => p.Key, p => p.Value);
 
@@ -157,7 +158,7 @@ public static class HostileModes
                     _ => FakeAgent.Normal(r),
                 };
                 break;
-            case "bulk-bad-crc" or "bulk-overlong" or "bulk-over-bound" or "bulk-endless":
+            case "bulk-bad-crc" or "bulk-overlong" or "bulk-over-bound" or "bulk-endless" or "bulk-silent":
                 agent.Handler = r => r.Command switch
                 {
                     "guest-info" => r.ReplyAsync(BulkGuestInfo),
@@ -228,6 +229,8 @@ public static class HostileModes
             case "bulk-over-bound":
                 await r.SendAsync(Frame(new byte[(1 << 20) + 1], 1, (1 << 20) + 1));
                 break;
+            case "bulk-silent":
+                return;
             default:
                 byte[] chunk = new byte[64 * 1024];
                 for (uint seq = 1; !r.Connection.Closed && seq < 1_000_000; seq++)

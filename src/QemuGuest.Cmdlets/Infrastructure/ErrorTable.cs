@@ -26,6 +26,9 @@ public static class ErrorTable
     public const string InvalidArgument = "InvalidArgument";
     public const string UnexpectedError = "UnexpectedError";
 
+    /// <summary>The relay refused a bulk frame (from the guest or from us), ended the transfer and resynchronised the channel.</summary>
+    public const string BulkFrameRejected = "BulkFrameRejected";
+
     /// <summary>A socket or folder the cmdlets would follow is a link, foreign-owned or writable by others.</summary>
     public const string UntrustedPath = "UntrustedPath";
 
@@ -79,6 +82,7 @@ public static class ErrorTable
         TransferException transfer => Classify(transfer.Kind),
         GuestProcessException process => Classify(process.Kind),
         GuestTaskException task => (task.ErrorId, task.Category),
+        QgaCommandException { Interruption: QgaInterruption.BadFrame } => (BulkFrameRejected, ErrorCategory.ProtocolError),
         QgaGenericErrorException generic => (AgentGenericError, AgentFailureCategory(generic.Description)),
         QgaCommandNotFoundException => (AgentCommandNotFound, ErrorCategory.NotImplemented),
         QgaCommandException => (AgentError, ErrorCategory.InvalidOperation),

@@ -325,8 +325,11 @@ public sealed partial class GuestAgentClient : IGuestAgentBulkChannel
                 {
                     string errorClass = error.ValueKind == JsonValueKind.Object && error.TryGetProperty("class", out JsonElement c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "GenericError";
                     string desc = error.ValueKind == JsonValueKind.Object && error.TryGetProperty("desc", out JsonElement d) && d.ValueKind == JsonValueKind.String ? d.GetString()! : "(no description)";
+                    QgaInterruption? mark = error.ValueKind == JsonValueKind.Object && error.TryGetProperty(QgaInterruptions.Member, out JsonElement m) && m.ValueKind == JsonValueKind.String
+                        ? QgaInterruptions.FromWire(m.GetString())
+                        : null;
                     Answered = true;
-                    var failure = QgaCommandException.Create(BulkCommand, errorClass, desc);
+                    var failure = QgaCommandException.Create(BulkCommand, errorClass, desc, mark);
                     if (!_accepted.Task.IsCompleted)
                     {
                         failure.Data[GuestAgentBulk.RefusedKey] = true;

@@ -71,7 +71,7 @@ public sealed class TracingChannel : IGuestAgentBulkChannel
         const string command = GuestAgentClient.BulkCommand;
         if (_inner is not IGuestAgentBulkChannel bulk)
         {
-            // Refused as the relay refuses it: the caller falls back to guest-file-read/write.
+            // Refused as an older relay refused it: the caller falls back to guest-file-read/write.
             var refused = new QgaCommandException(command, "CommandNotFound", "this channel does not carry bulk frames");
             refused.Data[GuestAgentBulk.RefusedKey] = true;
             throw refused;

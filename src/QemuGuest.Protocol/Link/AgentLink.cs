@@ -147,6 +147,8 @@ public sealed class AgentLink : ISyncLink, IDisposable
     private readonly JsonDocumentOptions _documentOptions;
     private readonly object _gate = new();
     private BulkFrameReader? _frames;
+    private int _framesMax;
+    private int _bulkFrameBytes;
     private bool _inFrames;
     private SyncRound? _round;
     private string _lastSyncCommand = SyncHandshake.SyncDelimited;
@@ -160,6 +162,7 @@ public sealed class AgentLink : ISyncLink, IDisposable
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _receiver = receiver ?? throw new ArgumentNullException(nameof(receiver));
         _documentOptions = new JsonDocumentOptions { MaxDepth = options.MaxDepth };
+        _bulkFrameBytes = options.MaxBulkFrameBytes;
         Closed = _closed.Token;
     }
 
@@ -196,6 +199,15 @@ public sealed class AgentLink : ISyncLink, IDisposable
     /// longer count against <see cref="AgentLinkOptions.MaxUnusableBytes"/>. Call from <see cref="AgentLinkReceiver.OnMessage"/>.
     /// </summary>
     public void NoteAccepted() => _sinceAccepted = 0;
+
+    /// <summary>
+    /// Bulk frames from the next frame boundary on, each at most <paramref name="maxPayloadBytes"/>
+    /// (the negotiated max-frame-bytes); 0 turns them off again (a 0xB7 is then a stray byte).
+    /// For an owner that expects frames only during one transfer (the relay): call it from the
+    /// reader (<see cref="AgentLinkReceiver.OnMessage"/>, <see cref="AgentLinkReceiver.OnBulkEnd"/>),
+    /// so that frames following the accepting reply in the same read are already taken as frames.
+    /// </summary>
+    public void AcceptBulkFrames(int maxPayloadBytes) => Volatile.Write(ref _bulkFrameBytes, Math.Max(0, maxPayloadBytes));
 
     /// <summary>
     /// Runs the handshake on this link. Write failures surface as <see cref="AgentLinkException"/>;
@@ -433,7 +445,8 @@ public sealed class AgentLink : ISyncLink, IDisposable
         var input = new ReadOnlyMemory<byte>(buffer, 0, count);
         while (!input.IsEmpty)
         {
-            if (_options.MaxBulkFrameBytes > 0 && !_inFrames && !reader.IsInMessage)
+            int maxFrame = Volatile.Read(ref _bulkFrameBytes);
+            if (maxFrame > 0 && !_inFrames && !reader.IsInMessage)
             {
                 // The reply before the frames ends with a line end: frames start after it.
                 ReadOnlySpan<byte> span = input.Span;
@@ -447,7 +460,13 @@ public sealed class AgentLink : ISyncLink, IDisposable
                 {
                     input = input.Slice(k);
                     _inFrames = true;
-                    _frames ??= new BulkFrameReader(_options.MaxBulkFrameBytes);
+                    if (_frames is null || _framesMax != maxFrame)
+                    {
+                        _frames?.Dispose();
+                        _frames = new BulkFrameReader(maxFrame);
+                        _framesMax = maxFrame;
+                    }
+
                     _frames.Reset();
                 }
             }

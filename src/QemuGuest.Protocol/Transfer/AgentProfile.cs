@@ -59,7 +59,7 @@ public sealed class AgentProfile
     /// <summary>The agent offers the binary bulk mode (and has it enabled).</summary>
     public bool CanBulk { get; }
 
-    /// <summary>The channel refused the bulk mode once (a relay that does not carry frames): copies use JSON from then on.</summary>
+    /// <summary>The channel refused the bulk mode once (a relay older than issue 19 stage 6, which did not carry frames): copies use JSON from then on.</summary>
     public bool BulkRefused { get; set; }
 
     public bool IsWindows { get; }

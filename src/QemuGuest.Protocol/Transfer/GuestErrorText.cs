@@ -48,7 +48,7 @@ public static class GuestErrorText
     /// (<see cref="QgaCommandException.Interruption"/>), not by wording, which a guest's own
     /// error text could imitate.
     /// </summary>
-    public static bool IsRelayInterruption(Exception ex) => ex is QgaCommandException { Interruption: not null };
+    public static bool IsRelayInterruption(Exception ex) => ex is QgaCommandException { Interruption: not null and not QgaInterruption.BadFrame };
 
     private static bool Contains(string text, params string[] needles)
     {

@@ -31,7 +31,7 @@ internal interface IRequestHandler
 /// strictly one at a time, so replies come back in request order like from the agent.
 /// A client that pipelines simply waits in its own socket buffer.
 /// </summary>
-internal sealed class ClientSession
+internal sealed class ClientSession : IBulkClient
 {
     private const int ChunkSize = 64 * 1024;
 
@@ -40,6 +40,9 @@ internal sealed class ClientSession
     private readonly LimitOptions _limits;
     private readonly string _endpoint;
     private readonly ILogger _logger;
+    private byte[] _buffer = Array.Empty<byte>();
+    private ReadOnlyMemory<byte> _pending;
+    private bool _closeAfterReply;
 
     public ClientSession(Stream stream, IRequestHandler handler, LimitOptions limits, string endpoint, ILogger logger)
     {
@@ -52,25 +55,31 @@ internal sealed class ClientSession
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        _buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         using var reader = new JsonMessageReader(_limits.MaxRequestBytes, _limits.MaxDepth, _limits.MaxTokens);
         using var writer = new JsonMessageWriter();
         string reason = "end of stream";
         try
         {
-            while (true)
+            while (!_closeAfterReply)
             {
-                int n = await _stream.ReadAsync(buffer.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
-                if (n == 0)
+                if (_pending.IsEmpty)
                 {
-                    break;
+                    int n = await _stream.ReadAsync(_buffer.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    _pending = new ReadOnlyMemory<byte>(_buffer, 0, n);
                 }
 
-                var input = new ReadOnlyMemory<byte>(buffer, 0, n);
-                while (!input.IsEmpty)
+                while (!_pending.IsEmpty && !_closeAfterReply)
                 {
-                    var frame = reader.Read(input, out int consumed);
-                    input = input.Slice(consumed);
+                    // A handler may take input past the request (a bulk transfer's frames) and
+                    // give back what follows them: the rest is read from _pending after it.
+                    var frame = reader.Read(_pending, out int consumed);
+                    _pending = _pending.Slice(consumed);
                     ReadOnlyMemory<byte> reply = frame.Kind switch
                     {
                         JsonFrameKind.None => default,
@@ -84,6 +93,11 @@ internal sealed class ClientSession
                     }
                 }
             }
+
+            if (_closeAfterReply)
+            {
+                reason = "a bulk transfer ended out of step";
+            }
         }
         catch (OperationCanceledException)
         {
@@ -95,10 +109,61 @@ internal sealed class ClientSession
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<byte>.Shared.Return(_buffer);
             Log.ClientEnded(_logger, _endpoint, reason);
         }
     }
+
+    /// <summary>After the reply being made, the connection closes: where the client's next message starts is unknown.</summary>
+    public void CloseAfterReply() => _closeAfterReply = true;
+
+    /// <summary>Writes one reply now (a bulk transfer's acceptance, before its frames); false when the client is gone.</summary>
+    public async Task<bool> TryWriteAsync(ReadOnlyMemory<byte> reply, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await WriteAsync(reply, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    bool IBulkClient.WriteBlocking(ReadOnlyMemory<byte> bytes)
+    {
+        using var cts = new CancellationTokenSource(_limits.WriteTimeout);
+        try
+        {
+            _stream.WriteAsync(bytes, cts.Token).AsTask().GetAwaiter().GetResult();
+            return true;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            _closeAfterReply = true;
+            return false;
+        }
+    }
+
+    async ValueTask<ReadOnlyMemory<byte>> IBulkClient.ReadAsync(CancellationToken cancellationToken)
+    {
+        if (!_pending.IsEmpty)
+        {
+            var ready = _pending;
+            _pending = default;
+            return ready;
+        }
+
+        int n = await _stream.ReadAsync(_buffer.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
+        return new ReadOnlyMemory<byte>(_buffer, 0, n);
+    }
+
+    void IBulkClient.Unread(ReadOnlyMemory<byte> rest) => _pending = rest;
 
     private async ValueTask<ReadOnlyMemory<byte>> HandleMessageAsync(ReadOnlyMemory<byte> message, JsonMessageWriter writer, CancellationToken cancellationToken)
     {
@@ -169,21 +234,11 @@ internal sealed class VmRequestHandler : IRequestHandler
             return writer.WriteError(invalid.ErrorClass, invalid.Description, id);
         }
 
-        if (!_policy.Allows(command))
+        if (!_policy.Allows(PolicyName(command, envelope)))
         {
             RelayCounters.Inc(ref _channel.Counters.Rejected);
             Log.RequestRejected(_logger, _endpoint, command, "policy " + _policy.Name);
             return writer.WriteError("CommandNotFound", QapiErrorTexts.CommandDisabled(command), id);
-        }
-
-        if (command == Protocol.Client.GuestAgentClient.BulkCommand)
-        {
-            // Its frames would reach this relay's JSON reader: the relay does not check and carry
-            // them yet, so it refuses before the guest sees the request, and our clients copy
-            // with guest-file-read/write instead.
-            RelayCounters.Inc(ref _channel.Counters.Rejected);
-            Log.RequestRejected(_logger, _endpoint, command, "bulk frames are not relayed");
-            return writer.WriteError("CommandNotFound", "qemuguest-relay: BulkNotRelayed: the relay does not carry the binary frames of " + command + "; use guest-file-read and guest-file-write", id);
         }
 
         var descriptor = _schema.Find(command)!;
@@ -202,7 +257,14 @@ internal sealed class VmRequestHandler : IRequestHandler
             }
         }
 
-        var relayRequest = new RelayRequest(descriptor, arguments) { IsLocalSync = isSync };
+        BulkRelay? bulk = null;
+        if (command == Protocol.Client.GuestAgentClient.BulkCommand)
+        {
+            var a = envelope.Arguments!.Value;
+            bulk = new BulkRelay(a.GetProperty("direction").GetString() == "write", a.GetProperty("count").GetInt64(), (ClientSession)client, _limits.WriteTimeout);
+        }
+
+        var relayRequest = new RelayRequest(descriptor, arguments) { IsLocalSync = isSync, Bulk = bulk };
         switch (_channel.Submit(client, relayRequest))
         {
             case EnqueueResult.Queued:
@@ -243,6 +305,11 @@ internal sealed class VmRequestHandler : IRequestHandler
         }
 
         using var outcome = await completion.ConfigureAwait(false);
+        if (bulk is not null && outcome.Kind == OutcomeKind.Return)
+        {
+            return await CarryBulkAsync(bulk, outcome, writer, (ClientSession)client, id, cancellationToken).ConfigureAwait(false);
+        }
+
         switch (outcome.Kind)
         {
             case OutcomeKind.Return:
@@ -269,6 +336,52 @@ internal sealed class VmRequestHandler : IRequestHandler
     }
 
     private const int LargeReply = 1024 * 1024;
+
+    /// <summary>
+    /// A bulk read passes where guest-file-read would, a bulk write where guest-file-write would:
+    /// the same bytes move either way, so an endpoint that may read files (and not write them)
+    /// may read them in frames too.
+    /// </summary>
+    private static string PolicyName(string command, RequestEnvelope envelope) =>
+        command != Protocol.Client.GuestAgentClient.BulkCommand ? command
+        : envelope.Arguments is { } a && a.TryGetProperty("direction", out var d) && d.ValueKind == JsonValueKind.String && d.GetString() == "read" ? "guest-file-read"
+        : "guest-file-write";
+
+    /// <summary>
+    /// The guest accepted a bulk transfer: the acceptance goes to the client now, then the
+    /// frames (the guest's, passed on by the channel's reader; or the client's, pumped here),
+    /// and the reply this returns is the transfer's second one.
+    /// </summary>
+    private async ValueTask<ReadOnlyMemory<byte>> CarryBulkAsync(BulkRelay bulk, GuestOutcome accepted, JsonMessageWriter writer, ClientSession session, JsonElement? id, CancellationToken cancellationToken)
+    {
+        var value = accepted.Value;
+        if (!await session.TryWriteAsync(writer.WriteReturn(w => value.WriteTo(w), id), cancellationToken).ConfigureAwait(false))
+        {
+            bulk.SetClientFailure("the client did not take the accepting reply");
+            session.CloseAfterReply();
+        }
+
+        bulk.ClientHasAccept();
+        if (bulk.IsWrite)
+        {
+            await bulk.PumpClientFramesAsync(_limits.LastByteTimeout, _channel.Counters, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var done = await bulk.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        bulk.CloseClientFrames();
+        if (bulk.ClientFailure is not null)
+        {
+            session.CloseAfterReply();
+        }
+
+        if (done.Kind == OutcomeKind.Return)
+        {
+            var final = done.Value;
+            return writer.WriteReturn(w => final.WriteTo(w), id);
+        }
+
+        return writer.WriteError(done.ErrorClass!, done.Description!, id, done.Interruption);
+    }
 
     /// <summary>
     /// The same message JsonMessageWriter.WriteReturn makes, in a plain array the GC takes back,

@@ -46,6 +46,7 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly AgentLink _link;
     private Expectation? _expect;
+    private BulkRelay? _bulk;
     private volatile bool _needsResync;
 
     private GuestConnection(Stream stream, string vm, LimitOptions limits, RelayCounters counters, ILogger logger)
@@ -104,6 +105,20 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
         return e;
     }
 
+    /// <summary>A bulk transfer begins: its accepting reply is <see cref="BulkRelay.Accept"/>.</summary>
+    public void BeginBulk(BulkRelay bulk)
+    {
+        bulk.Connection = this;
+        Volatile.Write(ref _bulk, bulk);
+    }
+
+    /// <summary>The transfer is over: a 0xB7 from the guest is a stray byte again.</summary>
+    public void EndBulk()
+    {
+        Volatile.Write(ref _bulk, null);
+        _link.AcceptBulkFrames(0);
+    }
+
     /// <summary>The waiter gave up (timeout): later replies to it are stale.</summary>
     public void Clear(Expectation e)
     {
@@ -152,6 +167,43 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
     {
         RelayCounters.Add(ref _counters.BytesFromGuest, count);
         Volatile.Read(ref _expect)?.NoteBytes();
+        Volatile.Read(ref _bulk)?.Touch();
+    }
+
+    public override void OnBulkFrame(AgentLink link, ReadOnlyMemory<byte> payload)
+    {
+        var bulk = Volatile.Read(ref _bulk);
+        if (bulk is null || bulk.IsWrite || bulk.Final is null)
+        {
+            RelayCounters.Inc(ref _counters.BulkRejected);
+            link.Close("a bulk frame nobody asked for");
+            return;
+        }
+
+        if (bulk.ForwardGuestFrame(payload.Span, _counters) is { } problem)
+        {
+            RejectGuestFrames(bulk, problem);
+            link.Close("bad bulk frame: " + problem);
+        }
+    }
+
+    public override void OnBulkEnd(AgentLink link, string? error)
+    {
+        _link.AcceptBulkFrames(0);
+        var bulk = Volatile.Read(ref _bulk);
+        if (bulk is null)
+        {
+            return;
+        }
+
+        if (error is null)
+        {
+            bulk.ForwardGuestEnd();
+            return;
+        }
+
+        // The link closes after this: where the guest's next frame or message starts is unknown.
+        RejectGuestFrames(bulk, error);
     }
 
     public override void OnWritten(AgentLink link, int count) => RelayCounters.Add(ref _counters.BytesToGuest, count);
@@ -261,6 +313,20 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
         if (accepted && Interlocked.CompareExchange(ref _expect, null, expect) == expect)
         {
             _link.NoteAccepted();
+            if (Volatile.Read(ref _bulk) is { } bulk && bulk.Accept == expect && root.TryGetProperty("return", out var start))
+            {
+                // Accepted: the second reply carries the same id, and for a read the frames may
+                // follow in this very read, so both are set up before the reader goes on.
+                var final = new Expectation(expect!.Id, expect.Command);
+                bulk.Final = final;
+                Volatile.Write(ref _expect, final);
+                bulk.MaxFrame = NegotiatedFrameBytes(start);
+                if (!bulk.IsWrite && bulk.MaxFrame > 0)
+                {
+                    _link.AcceptBulkFrames(bulk.MaxFrame);
+                }
+            }
+
             if (!expect!.TryComplete(message))
             {
                 message.Dispose();
@@ -271,6 +337,25 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
 
         RelayCounters.Add(ref _counters.GarbageBytes, message.Length);
         message.Dispose();
+    }
+
+    /// <summary>The guest's max-frame-bytes when it is one our frame reader takes (1 to <see cref="BulkFrame.MaxPayloadBytes"/>), else 0.</summary>
+    private static int NegotiatedFrameBytes(JsonElement start) =>
+        start.ValueKind == JsonValueKind.Object && start.TryGetProperty("max-frame-bytes", out var max) && max.ValueKind == JsonValueKind.Number
+            && max.TryGetInt64(out long n) && n >= 1 && n <= BulkFrame.MaxPayloadBytes
+            ? (int)n
+            : 0;
+
+    /// <summary>A guest frame broke a rule: the transfer's second reply becomes the named error.</summary>
+    private void RejectGuestFrames(BulkRelay bulk, string problem)
+    {
+        RelayCounters.Inc(ref _counters.BulkRejected);
+        bulk.SetGuestFailure(problem);
+        Log.BulkRejected(_logger, _vm, "guest frame: " + Protocol.GuestText.Printable(problem));
+        if (bulk.Final is { } final && Interlocked.CompareExchange(ref _expect, null, final) == final)
+        {
+            final.TryFail(BulkRelayTexts.GuestFrame(final.Command, problem), QgaInterruption.BadFrame);
+        }
     }
 
     private string DisconnectedText() =>

@@ -31,6 +31,9 @@ public sealed class RelayRequest
 
     public long Size => (Arguments?.Length ?? 0) + Command.Name.Length + 64;
 
+    /// <summary>A bulk transfer: the channel is this request's until the transfer's second reply.</summary>
+    internal BulkRelay? Bulk { get; init; }
+
     /// <summary>Answered locally (client guest-sync/-delimited) once the channel is synchronised.</summary>
     public bool IsLocalSync { get; init; }
 

@@ -1,10 +1,12 @@
 using System;
 using System.Buffers;
+using System.Linq;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 using QemuGuest.Protocol;
+using QemuGuest.Protocol.Client;
 using QemuGuest.Protocol.Framing;
 using QemuGuest.Protocol.Link;
 using QemuGuest.Protocol.Transports;
@@ -350,6 +352,27 @@ public sealed class VmChannel : IAsyncDisposable
                 throw;
             }
 
+            if (request.Bulk is { } bulk)
+            {
+                outcome = StartBulk(connection, bulk, outcome);
+                if (outcome.Kind == OutcomeKind.Return)
+                {
+                    request.Complete(outcome);
+                    var done = await FinishBulkAsync(connection, bulk, stop).ConfigureAwait(false);
+                    if (done.Kind == OutcomeKind.Error && done.Description!.StartsWith("qemuguest-relay:", StringComparison.Ordinal))
+                    {
+                        RelayCounters.Inc(ref Counters.ErrorsToClients);
+                    }
+
+                    if (!bulk.Done.TrySetResult(done))
+                    {
+                        done.Dispose();
+                    }
+
+                    continue;
+                }
+            }
+
             if (outcome.Kind == OutcomeKind.Error && outcome.Description!.StartsWith("qemuguest-relay:", StringComparison.Ordinal))
             {
                 RelayCounters.Inc(ref Counters.ErrorsToClients);
@@ -442,6 +465,11 @@ public sealed class VmChannel : IAsyncDisposable
         var command = request.Command;
         long id = Interlocked.Increment(ref _nextId);
         var expectation = connection.Expect(id, command.Name);
+        if (request.Bulk is { } bulk)
+        {
+            bulk.Accept = expectation;
+            connection.BeginBulk(bulk);
+        }
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
         deadline.CancelAfter(_limits.FirstByteTimeout);
         expectation.OnFirstByte = () =>
@@ -546,6 +574,145 @@ public sealed class VmChannel : IAsyncDisposable
 
         return result;
     }
+
+    /// <summary>
+    /// The first reply of a bulk transfer: an accepted one with a frame size our reader takes
+    /// opens the transfer; anything else ends it here (a guest that accepted with a frame size
+    /// out of bounds, or whose acceptance was refused as of the wrong shape, may already be
+    /// sending frames: the connection is renewed).
+    /// </summary>
+    private GuestOutcome StartBulk(GuestConnection connection, BulkRelay bulk, GuestOutcome outcome)
+    {
+        if (outcome.Kind == OutcomeKind.Return && bulk.MaxFrame > 0 && bulk.Final is not null)
+        {
+            RelayCounters.Inc(ref Counters.BulkTransfers);
+            return outcome;
+        }
+
+        connection.EndBulk();
+        if (bulk.Final is not null)
+        {
+            connection.Clear(bulk.Final);
+            connection.Close("bulk transfer not carried");
+            if (outcome.Kind == OutcomeKind.Return)
+            {
+                outcome.Dispose();
+                RelayCounters.Inc(ref Counters.InvalidReplies);
+                return GuestOutcome.RelayError($"the guest agent's reply to {GuestAgentClient.BulkCommand} does not match the schema (max-frame-bytes must be 1 to {BulkFrame.MaxPayloadBytes}); not passed on");
+            }
+        }
+
+        return outcome;
+    }
+
+    /// <summary>
+    /// Holds the channel while the frames move, until the transfer's second reply: no other
+    /// request goes to the guest meanwhile. Bounded by <see cref="LimitOptions.LastByteTimeout"/>
+    /// of silence on both sides together; every failure ends with the channel resynchronised
+    /// (a frame from the guest that broke a rule, or silence inside a read, renew the connection,
+    /// since where the guest's next frame starts is unknown).
+    /// </summary>
+    private async Task<GuestOutcome> FinishBulkAsync(GuestConnection connection, BulkRelay bulk, CancellationToken stop)
+    {
+        var final = bulk.Final!;
+        string command = final.Command;
+        try
+        {
+            while (!(final.Task.IsCompleted && bulk.PumpDone.IsCompleted))
+            {
+                TimeSpan left = _limits.LastByteTimeout - bulk.Quiet;
+                if (left <= TimeSpan.Zero)
+                {
+                    RelayCounters.Inc(ref Counters.Timeouts);
+                    RelayCounters.Inc(ref Counters.BulkRejected);
+                    Log.BulkRejected(_logger, Name, "silence");
+                    connection.Clear(final);
+                    if (bulk.IsWrite)
+                    {
+                        // The pump ends within its own bound of the client's silence; it must not
+                        // write to the guest once the channel serves others.
+                        await bulk.PumpDone.ConfigureAwait(false);
+                        connection.NeedsResync = true;
+                    }
+                    else
+                    {
+                        connection.Close("bulk transfer silent");
+                    }
+
+                    return GuestOutcome.RelayError($"{command}: {BulkRelayTexts.Name}: nothing moved for {_limits.LastByteTimeoutSeconds:0.###} s inside the transfer ({bulk.Bytes} of {bulk.Count} bytes passed on); the transfer was ended and the channel resynchronised", QgaInterruption.BadFrame);
+                }
+
+                using var wake = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                await Task.WhenAny(final.Task, bulk.PumpDone, Task.Delay(left, wake.Token)).ConfigureAwait(false);
+                wake.Cancel();
+                stop.ThrowIfCancellationRequested();
+            }
+
+            if (bulk.ClientFailure is { } wrong && bulk.GuestFailure is null)
+            {
+                // The guest's reply (an error for the missing bytes) is the remedy's business.
+                RelayCounters.Inc(ref Counters.BulkRejected);
+                Log.BulkRejected(_logger, Name, "client: " + Protocol.GuestText.Printable(wrong));
+                connection.NeedsResync = true;
+                if (final.Task.IsCompletedSuccessfully)
+                {
+                    final.Task.Result?.Dispose();
+                }
+
+                return GuestOutcome.RelayError(BulkRelayTexts.ClientFrame(command, wrong), QgaInterruption.BadFrame);
+            }
+
+            Wire.OwnedJson reply;
+            try
+            {
+                reply = (await final.Task.ConfigureAwait(false))!;
+            }
+            catch (GuestChannelException e)
+            {
+                return GuestOutcome.RelayError(e.Message, e.Interruption);
+            }
+
+            var outcome = ReplyChecker.Check(reply, BulkDone, _limits.MaxErrorDescChars, out string? problem);
+            if (problem is not null)
+            {
+                RelayCounters.Inc(ref Counters.InvalidReplies);
+                Log.InvalidReply(_logger, Name, command, Protocol.GuestText.Printable(problem));
+                connection.NeedsResync = true;
+                return outcome;
+            }
+
+            RelayCounters.Inc(ref Counters.Replies);
+            if (outcome.Kind == OutcomeKind.Error)
+            {
+                // Our agent ends a failed write early and drops what follows up to the next 0xFF.
+                connection.NeedsResync = true;
+                return outcome;
+            }
+
+            long count = outcome.Value.GetProperty("count").GetInt64();
+            if (!bulk.IsWrite ? count != bulk.Bytes || !bulk.GuestEnded : count < 0 || count > bulk.Count)
+            {
+                outcome.Dispose();
+                RelayCounters.Inc(ref Counters.BulkRejected);
+                connection.NeedsResync = true;
+                string lie = $"the guest agent reported {count} bytes but {bulk.Bytes} of at most {bulk.Count} were passed on{(bulk.IsWrite || bulk.GuestEnded ? "" : ", and it sent no end frame")}";
+                Log.BulkRejected(_logger, Name, lie);
+                return GuestOutcome.RelayError(BulkRelayTexts.GuestFrame(command, lie), QgaInterruption.BadFrame);
+            }
+
+            return outcome;
+        }
+        finally
+        {
+            connection.EndBulk();
+        }
+    }
+
+    /// <summary>The bulk command's second reply is checked as the schema's GuestFileBulkDone.</summary>
+    private static readonly QemuGuest.Protocol.Validation.QgaCommandDescriptor BulkDone = new(
+        QemuGuest.Protocol.Qga.QgaSchemaDescriptors.Commands.First(c => c.Info.Name == GuestAgentClient.BulkCommand).Info,
+        null,
+        QemuGuest.Protocol.Qga.QgaSchemaDescriptors.GuestFileBulkDone);
 
     private ReadOnlyMemory<byte> BuildRequest(string command, byte[]? arguments, long id)
     {
