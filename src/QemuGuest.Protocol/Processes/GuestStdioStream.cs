@@ -31,8 +31,13 @@ public sealed class GuestStdioStream : Stream
     // agent; a quiet spell is waited out here instead, where a write ends it. The wait starts
     // short, because an answer is due soon after a write, and grows to MaxQuietMs while the
     // program stays quiet: that bounds both the latency of output and the polls of an idle session.
+    // After LongQuiet without output or a write the session is idle (a PSSession between
+    // commands): the wait grows to MaxIdleQuietMs, 1 poll a second instead of 5; a write still
+    // ends it at once, so only output the guest sends unasked after a long silence waits longer.
     private const int MinQuietMs = 2;
     private const int MaxQuietMs = 200;
+    private const int MaxIdleQuietMs = 1000;
+    private static readonly TimeSpan LongQuiet = TimeSpan.FromSeconds(5);
 
     // A queue the program does not drain: a write retries this long before it gives up.
     private static readonly TimeSpan StalledWriteLimit = TimeSpan.FromMinutes(2);
@@ -48,6 +53,7 @@ public sealed class GuestStdioStream : Stream
     private byte[] _pending = Array.Empty<byte>();
     private int _pendingOffset;
     private int _quietMs;
+    private long _lastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
     private int _disposed;
     private IDisposable? _owner;
     private volatile bool _exited;
@@ -163,10 +169,13 @@ public sealed class GuestStdioStream : Stream
                 if (_pending.Length > 0 || _exited)
                 {
                     _quietMs = 0;
+                    Volatile.Write(ref _lastActivity, System.Diagnostics.Stopwatch.GetTimestamp());
                 }
                 else
                 {
-                    _quietMs = Math.Min(MaxQuietMs, Math.Max(MinQuietMs, _quietMs * 2));
+                    long quietTicks = System.Diagnostics.Stopwatch.GetTimestamp() - Volatile.Read(ref _lastActivity);
+                    int cap = quietTicks < LongQuiet.TotalSeconds * System.Diagnostics.Stopwatch.Frequency ? MaxQuietMs : MaxIdleQuietMs;
+                    _quietMs = Math.Min(cap, Math.Max(MinQuietMs, _quietMs * 2));
                     await _wrote.WaitAsync(_quietMs, cancellationToken).ConfigureAwait(false);
                 }
             }
@@ -280,7 +289,8 @@ public sealed class GuestStdioStream : Stream
         _quietMs = 0;
         lock (_wrote)
         {
-            if (_wrote.CurrentCount == 0)
+            Volatile.Write(ref _lastActivity, System.Diagnostics.Stopwatch.GetTimestamp());
+            if (Volatile.Read(ref _disposed) == 0 && _wrote.CurrentCount == 0)
             {
                 _wrote.Release();
             }
@@ -297,6 +307,18 @@ public sealed class GuestStdioStream : Stream
             }
 
             _owner?.Dispose();
+
+            // Under the read gate no reader is waiting on _wrote, and a later one returns 0
+            // before it would (it sees _disposed); a late write's wake-up sees it too.
+            if (_readGate.Wait(StopTimeout))
+            {
+                lock (_wrote)
+                {
+                    _wrote.Dispose();
+                }
+
+                _readGate.Release();
+            }
         }
 
         base.Dispose(disposing);
