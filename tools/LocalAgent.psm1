@@ -33,7 +33,10 @@ function Start-LocalAgent {
         [string] $Mode = 'normal',
         # Where the socket goes, for a test that plants an agent at a given path (default: in
         # the agent's own temporary folder).
-        [string] $Socket
+        [string] $Socket,
+        # The agent as an unprivileged user sees files: root without the capabilities that let
+        # it read and search any folder (setpriv, util-linux), so a mode 000 folder is refused.
+        [switch] $WithoutFileCapabilities
     )
     if ($Kind -eq 'Wine') { return Start-WineAgent -ExtraArguments $ExtraArguments }
     $dir = Join-Path ([IO.Path]::GetTempPath()) ("qg-agent-" + [guid]::NewGuid().ToString('n').Substring(0, 12))
@@ -83,6 +86,11 @@ function Start-LocalAgent {
         foreach ($a in @('--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs -o size=64m,mode=0755 qemuguest-private "$0" && exec "$@"', $PrivateFolder, $inner.FileName) + @($inner.ArgumentList)) {
             $psi.ArgumentList.Add($a)
         }
+    }
+    if ($WithoutFileCapabilities -and (& id -u) -eq '0') {
+        $inner = $psi
+        $psi = [Diagnostics.ProcessStartInfo]::new('setpriv')
+        foreach ($a in @('--bounding-set=-dac_override,-dac_read_search', '--', $inner.FileName) + @($inner.ArgumentList)) { $psi.ArgumentList.Add($a) }
     }
     $psi.RedirectStandardOutput = $true
     $psi.RedirectStandardError = $true

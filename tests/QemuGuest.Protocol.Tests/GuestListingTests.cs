@@ -54,6 +54,46 @@ public class GuestListingTests
         Assert.DoesNotContain('\0', ex.Message);
     }
 
+    // find exits 1 having listed everything it could read: each folder it names in its complaints
+    // is refused when the walk reaches it; the rest lists as usual.
+    [Theory]
+    [InlineData("find: '/x/sub': Permission denied\n")] // C locale
+    [InlineData("find: \u2018/x/sub\u2019: Permission denied\n")] // UTF-8 locales
+    public async Task AFolderFindCouldNotReadIsRefusedAndTheRestLists(string standardError)
+    {
+        var lister = FindLister.Parse("d 4096 0 1 sub\0f 1 644 1 a\0", new GuestListingBudget());
+        var denied = FindLister.DeniedFolders(standardError, "/x");
+        Assert.NotNull(denied);
+        Assert.True(lister.Deny(denied!));
+        Assert.Equal(2, (await lister.ListAsync("/x", "", 1, default)).Count);
+        var ex = await Assert.ThrowsAsync<TransferException>(() => lister.ListAsync("/x/sub", "sub", 2, default));
+        Assert.Equal((TransferFailureKind.PermissionDenied, "/x/sub"), (ex.Kind, ex.Target));
+    }
+
+    // A lying or unfamiliar complaint never turns a folder into an empty one: the listing fails
+    // as a whole, as it did before find's complaints were read.
+    [Theory]
+    [InlineData("find: '/x/sub': Permission denied\nfind: '/x/other': No such file or directory\n")] // another complaint
+    [InlineData("find: '/elsewhere/sub': Permission denied\n")] // outside the listed folder
+    [InlineData("find: '/x/': Permission denied\n")] // below the root, but no name
+    [InlineData("find: /x/sub: Permission denied\n")] // not quoted
+    [InlineData("warning: '/x/sub': Permission denied\n")]
+    [InlineData("")]
+    public void AComplaintThatIsNotOnlyFoldersFindCouldNotReadIsNotRead(string standardError)
+    {
+        Assert.Null(FindLister.DeniedFolders(standardError, "/x"));
+    }
+
+    [Theory]
+    [InlineData("find: '/x/full': Permission denied\n")] // find listed entries in it
+    [InlineData("find: '/x/never': Permission denied\n")] // find did not list it
+    [InlineData("find: '/x/a': Permission denied\n")] // a file
+    public void AFolderClaimedUnreadableMustBeOneFindListedEmpty(string standardError)
+    {
+        var lister = FindLister.Parse("d 4096 755 1 full\0f 1 644 1 full/b\0f 1 644 1 a\0", new GuestListingBudget());
+        Assert.False(lister.Deny(FindLister.DeniedFolders(standardError, "/x")!));
+    }
+
     [Theory]
     [InlineData("/", true)]
     [InlineData("/etc/hostname", true)]

@@ -21,9 +21,10 @@ function Start-AgentSession {
         [Parameter(Mandatory)] [string] $Name,
         [string[]] $ExtraArguments = @(),
         [int] $ConnectTimeoutSec,
-        [string] $Mode = 'normal'
+        [string] $Mode = 'normal',
+        [switch] $WithoutFileCapabilities
     )
-    $agent = Start-LocalAgent -Kind $Kind -ExtraArguments $ExtraArguments -Mode $Mode
+    $agent = Start-LocalAgent -Kind $Kind -ExtraArguments $ExtraArguments -Mode $Mode -WithoutFileCapabilities:$WithoutFileCapabilities
     $open = @{ ConnectionString = $agent.ConnectionString; Name = $Name; ErrorAction = 'Stop' }
     if ($PSBoundParameters.ContainsKey('ConnectTimeoutSec')) { $open.ConnectTimeoutSec = $ConnectTimeoutSec }
     try {

@@ -223,6 +223,53 @@ Describe 'A QemuGuest drive on the <_> agent' -ForEach $Kinds {
     }
 }
 
+# As Get-ChildItem -Recurse does locally: a folder the guest may not read is one error naming it,
+# and the listing goes on. Before, the stock agent's listing (find, exit 1) failed as a whole and
+# ours stopped at that folder; and PowerShell's GetChildName asked the guest whether every listed
+# item exists (a stat each, which wrote a second error for that folder on the stock agent).
+Describe 'A folder the guest may not read, listed with -Recurse (<_> agent)' -ForEach $Kinds {
+    BeforeAll {
+        $script:Kind = $_
+        $script:Agent, $script:S = Start-AgentSession -Kind $Kind -Name "denied-$Kind" -WithoutFileCapabilities
+        $script:T = Join-Path ([IO.Path]::GetTempPath()) ("qg-denied-" + [guid]::NewGuid().ToString('n').Substring(0, 10))
+        $null = New-Item -ItemType Directory -Path "$T/a", "$T/b/locked/inner", "$T/c"
+        Set-Content "$T/a/f" 'f'; Set-Content "$T/c/g" 'g'; Set-Content "$T/b/locked/inner/h" 'h'
+        & chmod 000 "$T/b/locked"
+        $script:D = "denied$Kind"
+        $null = New-PSDrive -Name $D -PSProvider QemuGuest -Root $T -Session $S
+        $script:Expected = 'a', 'a/f', 'b', 'b/locked', 'c', 'c/g' | ForEach-Object { "$T/$_" }
+    }
+
+    AfterAll {
+        Remove-PSDrive -Name $D -ErrorAction SilentlyContinue
+        Stop-AgentSession $Agent -AllSessions
+        & chmod 755 "$T/b/locked"
+        Remove-Item -Recurse -Force $T -ErrorAction SilentlyContinue
+    }
+
+    It 'Get-ChildItem -Recurse lists the rest and writes one PermissionDenied error naming the folder' {
+        $items = Get-ChildItem "${D}:/" -Recurse -ErrorVariable e -ErrorAction SilentlyContinue
+        @($items.FullName | Sort-Object) | Should -Be $Expected
+        $e.Count | Should -Be 1
+        $e[0].FullyQualifiedErrorId | Should -BeLike 'PermissionDenied,*'
+        $e[0].Exception.Message | Should -BeLike "*'$T/b/locked'*"
+    }
+
+    It 'Get-VMGuestChildItem -Recurse does the same' {
+        $items = Get-VMGuestChildItem -Session $S $T -Recurse -ErrorVariable e -ErrorAction SilentlyContinue
+        @($items.FullName | Sort-Object) | Should -Be $Expected
+        $e.Count | Should -Be 1
+        $e[0].FullyQualifiedErrorId | Should -BeLike 'PermissionDenied,*'
+    }
+
+    It 'listing the folder itself is that one error and no items' {
+        $items = Get-ChildItem "${D}:/b/locked" -ErrorVariable e -ErrorAction SilentlyContinue
+        $items | Should -BeNullOrEmpty
+        $e.Count | Should -Be 1
+        $e[0].FullyQualifiedErrorId | Should -BeLike 'PermissionDenied,*'
+    }
+}
+
 Describe 'A QemuGuest drive writes new items in the guest, never on the host (<_> agent)' -ForEach $Kinds {
     # The agent sees its own empty tmpfs at this folder, the host its real folder: what lands in
     # which one shows who wrote it. With the guest root as PowerShell's drive root, PowerShell

@@ -127,9 +127,21 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
     // Empty is the drive's root as PowerShell keeps it (QemuGuestDriveInfo).
     protected override bool IsValidPath(string path) => path is not null;
 
-    // The root has no name. PowerShell asks for it on Get-ChildItem web1:\ -Recurse (and web1:
-    // -Recurse), whose provider path is empty, and the base method refuses an empty path.
-    protected override string GetChildName(string path) => string.IsNullOrEmpty(path) ? string.Empty : base.GetChildName(path);
+    /// <summary>
+    /// The last component of a path, read from the text alone. PowerShell asks this for every
+    /// item a listing writes; the base method first asks <see cref="ItemExists"/>, a guest round
+    /// trip per item (four on a stock agent) that also wrote an error for each folder the guest
+    /// may not open. The root has no name: PowerShell asks for it on Get-ChildItem web1:\ -Recurse,
+    /// whose provider path is empty.
+    /// </summary>
+    protected override string GetChildName(string path)
+    {
+        string trimmed = (path ?? string.Empty).TrimEnd('/', '\\');
+        int separator = trimmed.LastIndexOfAny(Separators);
+        return separator < 0 ? trimmed : trimmed.Substring(separator + 1);
+    }
+
+    private static readonly char[] Separators = { '/', '\\' };
 
     protected override bool ItemExists(string path)
     {
@@ -179,7 +191,8 @@ public sealed class QemuGuestProvider : NavigationCmdletProvider, IContentCmdlet
             // -Depth n lists n levels below the folder's own items (PowerShell's count starts at 0).
             int levels = !recurse || depth == uint.MaxValue ? int.MaxValue : (int)Math.Min(depth + 1, int.MaxValue);
             Run(drive, (e, post, ct) => ListThen(GuestChildItems.ListAsync(e, guestPath, null, nameFilter, recurse,
-                item => post(() => WriteItem(drive, engine, item)), ct, levels)));
+                item => post(() => WriteItem(drive, engine, item)), ct, levels,
+                denied => post(() => WriteError(ErrorTable.ForVM(ErrorTable.ToErrorRecord(denied, Shown(drive, denied.Target ?? guestPath)), drive.VMName))))));
             return 0;
         });
     }

@@ -91,7 +91,8 @@ public sealed class GetVMGuestChildItemCommand : GuestCmdlet
             try
             {
                 await GuestChildItems.ListAsync(engine, path, leafPattern, nameFilter, recurse,
-                    item => context.WriteObject(new GuestChildItem(vmName, item)), context.CancellationToken).ConfigureAwait(false);
+                    item => context.WriteObject(new GuestChildItem(vmName, item)), context.CancellationToken,
+                    subfolderDenied: denied => context.WriteError(ErrorTable.ToErrorRecord(denied, vmName + ":" + (denied.Target ?? path)))).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is TransferException or QemuGuest.Protocol.QgaCommandException)
             {

@@ -45,10 +45,14 @@ public static class GuestChildItems
     /// <param name="write">called for each item, in name order per folder, a folder's items before those of its subfolders</param>
     /// <param name="cancellationToken">stops the listing</param>
     /// <param name="maxLevels">with <paramref name="recurse"/>, how many levels of items at most (1: the folder's own)</param>
+    /// <param name="subfolderDenied">
+    /// with <paramref name="recurse"/>, told of each subfolder the guest may not read, and the
+    /// listing goes on (as Get-ChildItem -Recurse does locally); null: such a folder ends the listing
+    /// </param>
     public static async Task ListAsync(GuestTransferEngine engine, string path, Func<string, bool>? leafPattern, Func<string, bool>? nameFilter, bool recurse,
-        Action<GuestListedItem> write, CancellationToken cancellationToken, int maxLevels = int.MaxValue)
+        Action<GuestListedItem> write, CancellationToken cancellationToken, int maxLevels = int.MaxValue, Action<TransferException>? subfolderDenied = null)
     {
-        var walk = new Walk(engine, nameFilter, recurse, write, cancellationToken, maxLevels);
+        var walk = new Walk(engine, nameFilter, recurse, write, cancellationToken, maxLevels) { SubfolderDenied = subfolderDenied };
         if (leafPattern is null)
         {
             GuestEntry? entry = await engine.StatAsync(path, cancellationToken).ConfigureAwait(false);
@@ -141,6 +145,8 @@ public static class GuestChildItems
 
         public GuestListingBudget Budget { get; } = new();
 
+        public Action<TransferException>? SubfolderDenied { get; init; }
+
         public async Task FolderAsync(GuestFolderLister lister, string folder, string relative, int depth, Func<string, bool>? only = null)
         {
             List<GuestListEntry> entries = await lister.ListAsync(folder, relative, depth, _cancellationToken).ConfigureAwait(false);
@@ -167,7 +173,16 @@ public static class GuestChildItems
             }
             foreach (var (path, rel) in folders)
             {
-                await FolderAsync(lister, path, rel, depth + 1).ConfigureAwait(false);
+                // Only a refusal of this one folder is passed over: a listing that lies or
+                // exceeds its budget, or a channel that fails, still ends the whole walk.
+                try
+                {
+                    await FolderAsync(lister, path, rel, depth + 1).ConfigureAwait(false);
+                }
+                catch (TransferException ex) when (SubfolderDenied is not null && ex.Kind == TransferFailureKind.PermissionDenied && ex.Target == path)
+                {
+                    SubfolderDenied(ex);
+                }
             }
         }
     }

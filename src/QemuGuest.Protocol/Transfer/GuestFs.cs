@@ -118,6 +118,12 @@ internal sealed class GuestFs
             // Windows refuses to open a directory as a file: "access denied".
             return new GuestEntry(GuestEntryKind.Directory, 0);
         }
+        catch (QgaCommandException ex) when (!Profile.IsWindows && Profile.CanExec && GuestErrorText.IsPermission(ex) && path.StartsWith("/", StringComparison.Ordinal))
+        {
+            // An item the agent may not open (a folder of mode 000) still exists: find states it
+            // with only search permission on its folder.
+            return await StatUnreadableAsync(path, ex, cancellationToken).ConfigureAwait(false);
+        }
         try
         {
             try
@@ -135,6 +141,23 @@ internal sealed class GuestFs
         {
             await CloseQuietlyAsync(handle).ConfigureAwait(false);
         }
+    }
+
+    private async Task<GuestEntry?> StatUnreadableAsync(string path, QgaCommandException refused, CancellationToken cancellationToken)
+    {
+        var outcome = await RunAsync("find", new[] { "-H", path, "-maxdepth", "0", "-printf", "%y %s" }, path, cancellationToken).ConfigureAwait(false);
+        string text = Encoding.UTF8.GetString(outcome.StdOut);
+        int space = text.IndexOf(' ');
+        if (outcome.ExitCode != 0 || space != 1 || !long.TryParse(text.Substring(2), NumberStyles.None, CultureInfo.InvariantCulture, out long size))
+        {
+            throw refused;
+        }
+        return text[0] switch
+        {
+            'f' => new GuestEntry(GuestEntryKind.File, size),
+            'd' => new GuestEntry(GuestEntryKind.Directory, 0),
+            _ => new GuestEntry(GuestEntryKind.Other, size),
+        };
     }
 
     /// <summary>Closes a guest handle on a best-effort basis, bounded, even after cancellation.</summary>
@@ -447,13 +470,27 @@ internal sealed class GuestFs
         }
         args.AddRange(FindLister.PrintfArguments);
         var outcome = await RunAsync("find", args.ToArray(), root, cancellationToken, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
-        ThrowIfFailed(outcome, "find", root);
+        // find exits 1 when it could not read some folders, having listed all the rest: those
+        // folders are refused one by one as the walk reaches them (Get-ChildItem -Recurse goes on
+        // past them; a copy or a sync stops there, as with the list extension).
+        HashSet<string>? denied = outcome.ExitCode == 1 && !outcome.StdErrTruncated
+            ? FindLister.DeniedFolders(Encoding.UTF8.GetString(outcome.StdErr), root)
+            : null;
+        if (denied is null)
+        {
+            ThrowIfFailed(outcome, "find", root);
+        }
         if (outcome.StdOutTruncated)
         {
             throw new TransferException(TransferFailureKind.ListingTooLargeForAgent,
                 $"The guest folder '{root}' has too many entries to list through guest-exec (output truncated at the agent's limit).", root);
         }
-        return FindLister.Parse(Encoding.UTF8.GetString(outcome.StdOut), budget);
+        var lister = FindLister.Parse(Encoding.UTF8.GetString(outcome.StdOut), budget);
+        if (denied is not null && !lister.Deny(denied))
+        {
+            ThrowIfFailed(outcome, "find", root);
+        }
+        return lister;
     }
 
     private Task<ExecOutcome> RunAsync(string tool, string[] args, string target, CancellationToken cancellationToken, TimeSpan? timeout = null) =>

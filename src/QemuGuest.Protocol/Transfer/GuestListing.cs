@@ -53,6 +53,9 @@ public abstract class GuestFolderLister
 
     protected static string Relative(string folder, string name) => folder.Length == 0 ? name : folder + "/" + name;
 
+    protected static TransferException Denied(string guestFolder, string why, Exception? inner = null) =>
+        new(TransferFailureKind.PermissionDenied, "Permission denied in the guest listing the folder '" + PathComponent.Printable(guestFolder) + "': " + GuestText.Printable(why, multiline: false), guestFolder, inner);
+
     protected static TransferException Invalid(string where, string what) =>
         new(TransferFailureKind.InvalidGuestListing, "The guest's listing is invalid at '" + PathComponent.Printable(where) + "': " + what + ".", where);
 }
@@ -77,7 +80,15 @@ internal sealed class ExtensionLister : GuestFolderLister
         while (true)
         {
             _budget.AddPage(relativeFolder.Length == 0 ? guestFolder : relativeFolder);
-            var page = await _fs.Commands.GuestFileListAsync(guestFolder, after, PageSize, _fs.CallOptions, cancellationToken).ConfigureAwait(false);
+            GuestDirListing page;
+            try
+            {
+                page = await _fs.Commands.GuestFileListAsync(guestFolder, after, PageSize, _fs.CallOptions, cancellationToken).ConfigureAwait(false);
+            }
+            catch (QgaCommandException ex) when (GuestErrorText.IsPermission(ex))
+            {
+                throw Denied(guestFolder, ex.Description, ex);
+            }
             string? previous = after;
             foreach (var e in page.Entries)
             {
@@ -128,10 +139,12 @@ internal sealed class FindLister : GuestFolderLister
     public static readonly string[] PrintfArguments = { "-printf", "%y %s %m %T@ %P\\0" };
 
     private readonly Dictionary<string, List<GuestListEntry>> _folders;
+    private readonly HashSet<string> _denied;
 
     private FindLister(Dictionary<string, List<GuestListEntry>> folders)
     {
         _folders = folders;
+        _denied = new HashSet<string>(StringComparer.Ordinal);
     }
 
     public static FindLister Parse(string output, GuestListingBudget budget)
@@ -203,6 +216,70 @@ internal sealed class FindLister : GuestFolderLister
         return new FindLister(folders);
     }
 
+    /// <summary>
+    /// Marks the folders find could not read (<see cref="DeniedFolders"/>), so the walk is refused
+    /// each one instead of seeing it empty. False, and nothing marked, when one of them is not a
+    /// folder find listed with no entries (or the root): then find's complaint was not understood,
+    /// and no folder may pass for an empty one.
+    /// </summary>
+    public bool Deny(HashSet<string> denied)
+    {
+        foreach (string folder in denied)
+        {
+            if (!_folders.TryGetValue(folder, out var entries) || entries.Count != 0)
+            {
+                return false;
+            }
+        }
+        _denied.UnionWith(denied);
+        return true;
+    }
+
+    /// <summary>
+    /// From find's standard error when it exits 1: the folders it could not read, relative to
+    /// <paramref name="root"/>, when every line is GNU find's "find: 'PATH': Permission denied"
+    /// (quoted '...' in the C locale, ‘...’ in UTF-8 ones) for the root or a path below it;
+    /// null when any line is something else (then the listing fails as a whole).
+    /// </summary>
+    public static HashSet<string>? DeniedFolders(string standardError, string root)
+    {
+        const string Prefix = "find: ", Suffix = ": Permission denied";
+        string below = root.EndsWith("/", StringComparison.Ordinal) ? root : root + "/";
+        var denied = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string raw in standardError.Split('\n'))
+        {
+            string line = raw.TrimEnd('\r');
+            if (line.Length == 0)
+            {
+                continue;
+            }
+            if (!line.StartsWith(Prefix, StringComparison.Ordinal) || !line.EndsWith(Suffix, StringComparison.Ordinal) || line.Length < Prefix.Length + Suffix.Length + 2)
+            {
+                return null;
+            }
+            string quoted = line.Substring(Prefix.Length, line.Length - Prefix.Length - Suffix.Length);
+            char first = quoted[0], last = quoted[quoted.Length - 1];
+            if (!((first == '\'' && last == '\'') || (first == '\u2018' && last == '\u2019')))
+            {
+                return null;
+            }
+            string path = quoted.Substring(1, quoted.Length - 2);
+            if (path == root)
+            {
+                denied.Add(string.Empty);
+            }
+            else if (path.Length > below.Length && path.StartsWith(below, StringComparison.Ordinal))
+            {
+                denied.Add(path.Substring(below.Length));
+            }
+            else
+            {
+                return null;
+            }
+        }
+        return denied.Count == 0 ? null : denied;
+    }
+
     private static bool TryParseOctal(string text, out int mode)
     {
         mode = 0;
@@ -262,6 +339,10 @@ internal sealed class FindLister : GuestFolderLister
 
     public override Task<List<GuestListEntry>> ListAsync(string guestFolder, string relativeFolder, int depth, CancellationToken cancellationToken)
     {
+        if (_denied.Contains(relativeFolder))
+        {
+            throw Denied(guestFolder, "find could not read it");
+        }
         if (_folders.TryGetValue(relativeFolder, out var entries))
         {
             // Each folder is visited once: let its entries go.
