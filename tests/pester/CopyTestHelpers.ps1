@@ -47,3 +47,22 @@ function Get-ProbeHandle($Session, [string] $Dir) {
     $null = Invoke-VMGuestRpc -Session $Session guest-file-close @{ handle = $h } -Confirm:$false
     [long] $h
 }
+
+# One VM's counters from a relay's control socket (relay-stats), as an object.
+function Get-RelayCounters([string] $Control, [string] $Vm) {
+    $s = [Net.Sockets.Socket]::new([Net.Sockets.AddressFamily]::Unix, [Net.Sockets.SocketType]::Stream, [Net.Sockets.ProtocolType]::Unspecified)
+    try {
+        $s.ReceiveTimeout = 30000
+        $s.Connect([Net.Sockets.UnixDomainSocketEndPoint]::new($Control))
+        $null = $s.Send([Text.Encoding]::ASCII.GetBytes('{"execute":"relay-stats"}'))
+        $buffer = [byte[]]::new(64KB)
+        $text = [Text.StringBuilder]::new()
+        while (-not $text.ToString().Contains("`n")) {
+            $n = $s.Receive($buffer)
+            if ($n -eq 0) { throw "relay-stats: the relay closed the connection after '$text'" }
+            $null = $text.Append([Text.Encoding]::UTF8.GetString($buffer, 0, $n))
+        }
+        ($text.ToString() | ConvertFrom-Json).return.vms | Where-Object name -EQ $Vm
+    }
+    finally { $s.Dispose() }
+}
