@@ -100,6 +100,70 @@ public sealed class BulkTransferTests : IClassFixture<RealAgentsFixture>, IDispo
         File.Delete(guest);
     }
 
+    /// <summary>
+    /// Out of the guest what the client holds for a slow sink is bounded: while the sink is
+    /// stuck the client stops reading after a few frames, so the agent (seen through its file
+    /// position in /proc) stops sending long before the end of a 64 MiB file; once the sink moves
+    /// again every byte arrives in order. (A queue between reader and sink without a bound let
+    /// the agent send the whole file: position 67108864, tried in issue 19 stage 6.)
+    /// </summary>
+    [Fact]
+    public async Task A_stuck_sink_holds_a_bulk_read_back_after_a_few_frames()
+    {
+        await using GuestAgentClient client = _agents.CreateClient(AgentKind.Ours);
+        var commands = new QemuGuest.Protocol.Qga.GuestAgentCommands(client);
+        byte[] data = new byte[64 * 1024 * 1024];
+        new Random(71).NextBytes(data);
+        string guest = Path.Combine(_agents.Directory, "stuck-" + Guid.NewGuid().ToString("N").Substring(0, 6) + ".bin");
+        File.WriteAllBytes(guest, data);
+        long handle = await commands.GuestFileOpenAsync(guest, "rb", Call, Ct);
+        using var release = new ManualResetEventSlim();
+        var received = new MemoryStream();
+        Task<GuestBulkResult> read = client.ReadBulkAsync(handle, data.Length, (b, o, n) =>
+        {
+            release.Wait(TimeSpan.FromSeconds(60));
+            received.Write(b, o, n);
+        }, TimeSpan.FromSeconds(60), Ct);
+
+        // The agent's position in the file, once it stopped moving for a second (bounded wait).
+        long position = -1;
+        for (int i = 0; i < 60; i++)
+        {
+            await Task.Delay(1000);
+            long now = AgentFilePosition(_agents.ProcessId(AgentKind.Ours), guest);
+            if (now > 0 && now == position)
+            {
+                break;
+            }
+
+            position = now;
+        }
+
+        // A few frames in the client and the agent plus the socket buffers: far below the whole file.
+        Assert.InRange(position, 1, 24L * 1024 * 1024);
+        release.Set();
+        GuestBulkResult result = await read;
+        Assert.Equal(data.Length, result.Count);
+        Assert.Equal(data, received.ToArray());
+        await commands.GuestFileCloseAsync(handle, Call, Ct);
+        File.Delete(guest);
+    }
+
+    private static long AgentFilePosition(int pid, string path)
+    {
+        foreach (string fd in Directory.GetFiles("/proc/" + pid + "/fd"))
+        {
+            FileSystemInfo? target = new FileInfo(fd).ResolveLinkTarget(false);
+            if (target?.FullName == path)
+            {
+                string info = File.ReadAllText("/proc/" + pid + "/fdinfo/" + Path.GetFileName(fd));
+                return long.Parse(info.Split('\n')[0].Split(':')[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return -1;
+    }
+
     [Theory]
     [InlineData("bulk-bad-crc", "has checksum 0x")]
     [InlineData("bulk-overlong", "where bulk frame 2 or the end frame belongs")]

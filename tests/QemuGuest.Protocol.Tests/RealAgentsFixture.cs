@@ -28,6 +28,9 @@ public sealed class RealAgentsFixture : IDisposable
     /// <summary>A folder the agents' programs may use (same machine: the "guest" is this host).</summary>
     public string Directory { get; }
 
+    /// <summary>The agent's process id (to look at what it holds, e.g. /proc/PID/fdinfo).</summary>
+    public int ProcessId(AgentKind kind) => _agents[kind].Process.Id;
+
     public GuestAgentClient CreateClient(AgentKind kind) =>
         new("unix:" + _agents[kind].SocketPath, new GuestAgentClientOptions { DefaultTimeout = TimeSpan.FromSeconds(20) });
 
