@@ -10,13 +10,15 @@
 param(
     [Parameter(Mandatory)] [string] $AgentPath,
     [string] $Configuration = 'Release',
-    [switch] $Quick
+    [switch] $Quick,
+    # Another relay build (e.g. the previous commit's, kept aside) to compare in the same session.
+    [string] $RelayPath
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 3.0
 Import-Module (Join-Path $PSScriptRoot '../BenchCommon.psm1') -Force
 $tool = Get-BenchToolPath $Configuration
-$relayPath = Get-RelayPath $Configuration
+$relayPath = if ($RelayPath) { $RelayPath } else { Get-RelayPath $Configuration }
 # Repetitions of the whole probe; each probe is $count pings after $warmup. The median of the
 # repetitions' p50 (and of their p99) is reported, because a loaded machine adds outliers.
 $count = if ($Quick) { 200 } else { 5000 }

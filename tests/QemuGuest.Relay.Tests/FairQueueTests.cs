@@ -83,4 +83,54 @@ public class FairQueueTests
         using var cts = new CancellationTokenSource(50);
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await q.DequeueAsync(cts.Token));
     }
+
+    [Fact]
+    public async Task A_waiting_consumer_runs_on_the_producers_thread()
+    {
+        // The relay's latency depends on it: the channel loop writes a request to the guest
+        // from the client's read loop, with no hop through the thread pool.
+        var q = new FairQueue<string>(3, 2, 100);
+        int consumerThread = 0;
+        var consumer = Task.Run(async () =>
+        {
+            string item = await q.DequeueAsync(CancellationToken.None).ConfigureAwait(false);
+            consumerThread = Environment.CurrentManagedThreadId;
+            return item;
+        });
+        while (!IsWaiting(q))
+        {
+            await Task.Delay(1);
+        }
+
+        // A dedicated thread, not a pool one: a consumer resumed on the pool can never match it.
+        int producerThread = 0;
+        var result = EnqueueResult.QueueFull;
+        var producer = new Thread(() =>
+        {
+            producerThread = Environment.CurrentManagedThreadId;
+            result = q.TryEnqueue("a", "ping", 10);
+        });
+        producer.Start();
+        Assert.True(producer.Join(TimeSpan.FromSeconds(10)));
+        Assert.Equal(EnqueueResult.Queued, result);
+        Assert.Equal("ping", await consumer.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(producerThread, consumerThread);
+        Assert.Equal(0, q.Count);
+    }
+
+    [Fact]
+    public async Task A_cancelled_wait_loses_no_item()
+    {
+        var q = new FairQueue<string>(3, 2, 100);
+        using var cts = new CancellationTokenSource();
+        var waiting = q.DequeueAsync(cts.Token).AsTask();
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Equal(EnqueueResult.Queued, q.TryEnqueue("a", "ping", 10));
+        Assert.Equal(1, q.Count);
+        Assert.Equal("ping", await q.DequeueAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    private static bool IsWaiting(FairQueue<string> q) =>
+        typeof(FairQueue<string>).GetField("_waiter", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(q) is not null;
 }

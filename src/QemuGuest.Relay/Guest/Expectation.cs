@@ -13,13 +13,22 @@ namespace QemuGuest.Relay.Guest;
 /// </summary>
 internal sealed class Expectation
 {
-    private readonly TaskCompletionSource<OwnedJson?> _tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<OwnedJson?> _tcs;
     private int _firstByte;
 
-    public Expectation(long id, string command)
+    /// <param name="id">The relay id the reply must carry.</param>
+    /// <param name="command">The command, for error texts.</param>
+    /// <param name="inline">
+    /// The waiter runs on the completing thread (the reader loop, for a reply): the VM channel
+    /// passes the reply on to the client from there, with no hop through the thread pool. Its
+    /// work there never blocks (socket writes are asynchronous). Off for a bulk transfer, whose
+    /// waiter would run the transfer's bookkeeping inside the reader's frame callbacks.
+    /// </param>
+    public Expectation(long id, string command, bool inline = false)
     {
         Id = id;
         Command = command;
+        _tcs = new(inline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     public long Id { get; }

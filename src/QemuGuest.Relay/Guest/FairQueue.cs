@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
@@ -8,7 +9,10 @@ namespace QemuGuest.Relay.Guest;
 /// A bounded queue that serves its producers round-robin: each dequeue takes the oldest item
 /// of the producer whose turn it is, then moves that producer to the back of the line. So a
 /// client that pipelines many requests cannot starve one that sends a single request.
-/// Bounds: items in total, items per producer, and total bytes. Thread-safe.
+/// Bounds: items in total, items per producer, and total bytes. Thread-safe; one consumer.
+/// An item queued while the consumer waits is handed to it on the producer's thread: the
+/// consumer runs there up to its next wait (for the relay: the request is written to the guest
+/// from the client's read loop when the channel is free, with no thread hand-off).
 /// </summary>
 public sealed class FairQueue<T>
     where T : class
@@ -16,7 +20,7 @@ public sealed class FairQueue<T>
     private readonly object _lock = new();
     private readonly Dictionary<object, Queue<(T Item, long Size)>> _perProducer = new(ReferenceEqualityComparer.Instance);
     private readonly Queue<object> _turns = new();
-    private readonly SemaphoreSlim _available = new(0);
+    private TaskCompletionSource<T>? _waiter;
     private readonly int _maxItems;
     private readonly int _maxPerProducer;
     private readonly long _maxBytes;
@@ -54,6 +58,8 @@ public sealed class FairQueue<T>
 
     public EnqueueResult TryEnqueue(object producer, T item, long size)
     {
+        TaskCompletionSource<T>? handTo;
+        T? handed;
         lock (_lock)
         {
             if (_count >= _maxItems)
@@ -85,9 +91,10 @@ public sealed class FairQueue<T>
             q.Enqueue((item, size));
             _count++;
             _bytes += size;
+            (handTo, handed) = TakeWaiterLocked();
         }
 
-        _available.Release();
+        handTo?.SetResult(handed!);
         return EnqueueResult.Queued;
     }
 
@@ -99,6 +106,8 @@ public sealed class FairQueue<T>
     /// </summary>
     public void ReturnToFront(object producer, T item, long size)
     {
+        TaskCompletionSource<T>? handTo;
+        T? handed;
         lock (_lock)
         {
             var q = new Queue<(T, long)>();
@@ -123,45 +132,99 @@ public sealed class FairQueue<T>
 
             _count++;
             _bytes += size;
+            (handTo, handed) = TakeWaiterLocked();
         }
 
-        _available.Release();
+        handTo?.SetResult(handed!);
     }
 
-    /// <summary>Waits for the next item in round-robin order.</summary>
+    /// <summary>Waits for the next item in round-robin order (one consumer at a time).</summary>
     public async ValueTask<T> DequeueAsync(CancellationToken cancellationToken)
     {
-        await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
+        TaskCompletionSource<T> waiter;
         lock (_lock)
         {
-            object producer = _turns.Dequeue();
-            var q = _perProducer[producer];
-            var (item, size) = q.Dequeue();
-            if (q.Count > 0)
+            if (_count > 0)
             {
-                _turns.Enqueue(producer);
-            }
-            else
-            {
-                _perProducer.Remove(producer);
+                return TakeLocked();
             }
 
-            _count--;
-            _bytes -= size;
-            return item;
+            if (_waiter is not null)
+            {
+                throw new InvalidOperationException("FairQueue has one consumer");
+            }
+
+            // Continuations run on the producer's thread (no RunContinuationsAsynchronously):
+            // that is the hand-off this queue exists to avoid.
+            waiter = new TaskCompletionSource<T>();
+            _waiter = waiter;
+        }
+
+        using (cancellationToken.Register(static s => { var (q, w, t) = ((FairQueue<T>, TaskCompletionSource<T>, CancellationToken))s!; q.Withdraw(w, t); }, (this, waiter, cancellationToken)))
+        {
+            return await waiter.Task.ConfigureAwait(false);
         }
     }
 
     /// <summary>Non-blocking dequeue of the next item, for draining.</summary>
     public bool TryDequeue(out T? item)
     {
-        if (!_available.Wait(0))
+        lock (_lock)
         {
-            item = null;
-            return false;
+            if (_count == 0)
+            {
+                item = null;
+                return false;
+            }
+
+            item = TakeLocked();
+            return true;
+        }
+    }
+
+    /// <summary>The consumer's wait was cancelled: unless an item was already handed to it.</summary>
+    private void Withdraw(TaskCompletionSource<T> waiter, CancellationToken token)
+    {
+        lock (_lock)
+        {
+            if (_waiter != waiter)
+            {
+                return;
+            }
+
+            _waiter = null;
         }
 
-        item = DequeueAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
-        return true;
+        waiter.TrySetCanceled(token);
+    }
+
+    private (TaskCompletionSource<T>? Waiter, T? Item) TakeWaiterLocked()
+    {
+        if (_waiter is not { } waiter)
+        {
+            return (null, null);
+        }
+
+        _waiter = null;
+        return (waiter, TakeLocked());
+    }
+
+    private T TakeLocked()
+    {
+        object producer = _turns.Dequeue();
+        var q = _perProducer[producer];
+        var (item, size) = q.Dequeue();
+        if (q.Count > 0)
+        {
+            _turns.Enqueue(producer);
+        }
+        else
+        {
+            _perProducer.Remove(producer);
+        }
+
+        _count--;
+        _bytes -= size;
+        return item;
     }
 }

@@ -92,9 +92,9 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
     }
 
     /// <summary>Registers what the next accepted message must be; any previous expectation fails.</summary>
-    public Expectation Expect(long id, string command)
+    public Expectation Expect(long id, string command, bool inline = false)
     {
-        var e = new Expectation(id, command);
+        var e = new Expectation(id, command, inline);
         var old = Interlocked.Exchange(ref _expect, e);
         old?.TryFail("superseded");
         if (_link.IsClosed)

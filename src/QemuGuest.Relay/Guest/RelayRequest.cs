@@ -15,7 +15,10 @@ public sealed class RelayRequest
     private const int Taken = 1;
     private const int Cancelled = 2;
 
-    private readonly TaskCompletionSource<GuestOutcome> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Continuations run on the channel's thread: the client's reply is written from there (an
+    // asynchronous socket write) with no hop through the thread pool. A bulk transfer's client
+    // side is started on the pool instead (see Complete).
+    private readonly TaskCompletionSource<GuestOutcome> _completion = new();
     private int _state;
 
     public RelayRequest(QgaCommandDescriptor command, byte[]? arguments)
@@ -52,6 +55,19 @@ public sealed class RelayRequest
     public bool TryCancel() => Interlocked.CompareExchange(ref _state, Cancelled, Queued) == Queued;
 
     internal void Complete(GuestOutcome outcome)
+    {
+        if (Bulk is not null)
+        {
+            // The client's side of a transfer pumps its frames from where it resumes: not on
+            // the channel's loop, which must go on to watch the transfer.
+            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Request.Settle(s.Outcome), (Request: this, Outcome: outcome), preferLocal: false);
+            return;
+        }
+
+        Settle(outcome);
+    }
+
+    private void Settle(GuestOutcome outcome)
     {
         if (!_completion.TrySetResult(outcome))
         {

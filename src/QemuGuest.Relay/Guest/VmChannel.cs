@@ -464,7 +464,7 @@ public sealed class VmChannel : IAsyncDisposable
     {
         var command = request.Command;
         long id = Interlocked.Increment(ref _nextId);
-        var expectation = connection.Expect(id, command.Name);
+        var expectation = connection.Expect(id, command.Name, inline: request.Bulk is null);
         if (request.Bulk is { } bulk)
         {
             bulk.Accept = expectation;
