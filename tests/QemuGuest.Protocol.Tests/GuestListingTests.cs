@@ -94,6 +94,38 @@ public class GuestListingTests
         Assert.False(lister.Deny(FindLister.DeniedFolders(standardError, "/x")!));
     }
 
+    // The stock agent's stat of an item it may not open asks find -maxdepth 0 for "%y %s".
+    [Theory]
+    [InlineData("f 5", GuestEntryKind.File, 5L)]
+    [InlineData("d 4096", GuestEntryKind.Directory, 0L)]
+    [InlineData("p 0", GuestEntryKind.Other, 0L)]
+    public void FindsStatementOfAnUnreadableItemGivesItsKindAndSize(string text, GuestEntryKind kind, long size)
+    {
+        var entry = GuestFs.ParseFindStat(text);
+        Assert.NotNull(entry);
+        Assert.Equal((kind, size), (entry!.Value.Kind, entry.Value.Size));
+    }
+
+    // Anything else leaves the agent's own refusal standing: a lie never becomes an item.
+    [Theory]
+    [InlineData("")]
+    [InlineData("f")]
+    [InlineData("f ")]
+    [InlineData("f -5")] // a negative size
+    [InlineData("f +5")]
+    [InlineData("f 99999999999999999999")] // past 64 bits
+    [InlineData("f 5\nd 0")] // two records
+    [InlineData("f 5 ")]
+    [InlineData("f  5")]
+    [InlineData("ff 5")]
+    [InlineData("Z 5")] // not a type find prints
+    [InlineData("f \u0665")] // a digit, but not an ASCII one
+    [InlineData("f 0x10")]
+    public void ALyingStatementOfAnUnreadableItemIsNotBelieved(string text)
+    {
+        Assert.Null(GuestFs.ParseFindStat(System.Text.RegularExpressions.Regex.Unescape(text)));
+    }
+
     [Theory]
     [InlineData("/", true)]
     [InlineData("/etc/hostname", true)]

@@ -122,7 +122,8 @@ internal sealed class GuestFs
         {
             // An item the agent may not open (a folder of mode 000) still exists: find states it
             // with only search permission on its folder.
-            return await StatUnreadableAsync(path, ex, cancellationToken).ConfigureAwait(false);
+            // A find that cannot state it either leaves the agent's own refusal standing.
+            return await StatUnreadableAsync(path, cancellationToken).ConfigureAwait(false) ?? throw Rethrow(ex);
         }
         try
         {
@@ -143,14 +144,21 @@ internal sealed class GuestFs
         }
     }
 
-    private async Task<GuestEntry?> StatUnreadableAsync(string path, QgaCommandException refused, CancellationToken cancellationToken)
+    private async Task<GuestEntry?> StatUnreadableAsync(string path, CancellationToken cancellationToken)
     {
         var outcome = await RunAsync("find", new[] { "-H", path, "-maxdepth", "0", "-printf", "%y %s" }, path, cancellationToken).ConfigureAwait(false);
-        string text = Encoding.UTF8.GetString(outcome.StdOut);
-        int space = text.IndexOf(' ');
-        if (outcome.ExitCode != 0 || space != 1 || !long.TryParse(text.Substring(2), NumberStyles.None, CultureInfo.InvariantCulture, out long size))
+        return outcome.ExitCode == 0 ? ParseFindStat(Encoding.UTF8.GetString(outcome.StdOut)) : null;
+    }
+
+    /// <summary>
+    /// find's "%y %s" for one item, or null for anything else: the guest wrote it, so only one
+    /// type letter, one space and a plain decimal size that fits 64 bits are believed.
+    /// </summary>
+    internal static GuestEntry? ParseFindStat(string text)
+    {
+        if (text.Length < 3 || text[1] != ' ' || "fdlbcps".IndexOf(text[0]) < 0 || !long.TryParse(text.Substring(2), NumberStyles.None, CultureInfo.InvariantCulture, out long size))
         {
-            throw refused;
+            return null;
         }
         return text[0] switch
         {
@@ -158,6 +166,13 @@ internal sealed class GuestFs
             'd' => new GuestEntry(GuestEntryKind.Directory, 0),
             _ => new GuestEntry(GuestEntryKind.Other, size),
         };
+    }
+
+    /// <summary>Rethrows a caught exception with its own stack (a plain <c>throw ex</c> would start a new one).</summary>
+    private static Exception Rethrow(Exception ex)
+    {
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex).Throw();
+        return ex;
     }
 
     /// <summary>Closes a guest handle on a best-effort basis, bounded, even after cancellation.</summary>
