@@ -16,7 +16,9 @@ namespace QemuGuest.Benchmarks;
 /// <item><c>ceiling --bytes N [--buffer B] [--runs R]</c>: one-way throughput of a unix stream
 /// socket with large buffers on both ends (the physical limit a protocol client could reach);</item>
 /// <item><c>ping --socket PATH [--count N] [--warmup W]</c>: guest-ping round trips against an
-/// agent or relay endpoint, one at a time, after a 0xFF + guest-sync-delimited handshake;</item>
+/// agent or relay endpoint, one at a time, after a 0xFF + guest-sync-delimited handshake
+/// (<c>--samples FILE</c>: every round trip as "start µs, latency µs" lines, in order, to see
+/// what the slow ones share: a period, a burst, a moment);</item>
 /// <item><c>pingceiling [--count N] [--warmup W]</c>: the same request/reply sizes bounced by
 /// an echo thread, the round-trip floor of the socket itself.</item>
 /// </list>
@@ -38,7 +40,7 @@ public static class SocketProbes
             string json = args[0] switch
             {
                 "ceiling" => Ceiling(GetLong(options, "bytes", 1L << 30), (int)GetLong(options, "buffer", 1 << 20), (int)GetLong(options, "runs", 3)),
-                "ping" => PingAgent(Get(options, "socket") ?? throw new ArgumentException("ping needs --socket PATH"), (int)GetLong(options, "count", 2000), (int)GetLong(options, "warmup", 200)),
+                "ping" => PingAgent(Get(options, "socket") ?? throw new ArgumentException("ping needs --socket PATH"), (int)GetLong(options, "count", 2000), (int)GetLong(options, "warmup", 200), Get(options, "samples")),
                 _ => PingCeiling((int)GetLong(options, "count", 2000), (int)GetLong(options, "warmup", 200)),
             };
             Console.WriteLine(json);
@@ -126,7 +128,7 @@ public static class SocketProbes
             ("mibps_median", Median(mibps)), ("mibps_max", mibps.Max()), ("mibps_min", mibps.Min()));
     }
 
-    private static string PingAgent(string socketPath, int count, int warmup)
+    private static string PingAgent(string socketPath, int count, int warmup, string? samplesPath)
     {
         CheckCounts(count, warmup);
         using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -162,6 +164,7 @@ public static class SocketProbes
         }
 
         var samples = new double[count];
+        var starts = new long[count];
         for (int i = -warmup; i < count; i++)
         {
             long start = Stopwatch.GetTimestamp();
@@ -170,7 +173,19 @@ public static class SocketProbes
             if (i >= 0)
             {
                 samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+                starts[i] = start;
             }
+        }
+
+        if (samplesPath is not null)
+        {
+            var lines = new StringBuilder();
+            for (int i = 0; i < count; i++)
+            {
+                lines.Append(CultureInfo.InvariantCulture, $"{Stopwatch.GetElapsedTime(starts[0], starts[i]).TotalMicroseconds:F1} {samples[i]:F1}\n");
+            }
+
+            File.WriteAllText(samplesPath, lines.ToString());
         }
 
         return Latency("ping", samples, warmup);

@@ -39,6 +39,16 @@ public sealed class AgentLinkOptions
     public TimeSpan WriteTimeout { get; set; } = Timeout.InfiniteTimeSpan;
 
     /// <summary>
+    /// Writes with the stream's blocking Write, bounded by <see cref="WriteTimeout"/> through the
+    /// stream's own WriteTimeout (a stream that <c>CanTimeout</c>), instead of WriteAsync. With
+    /// <see cref="ReadThreadName"/> on a socket opened in blocking mode, the socket then never
+    /// runs an asynchronous operation, and stays blocking: see UnixSocketTransport.ConnectBlocking.
+    /// The caller's thread waits for the write (as long as the peer takes no bytes, at most
+    /// the timeout).
+    /// </summary>
+    public bool SynchronousWrites { get; set; }
+
+    /// <summary>
     /// Read on a dedicated thread with blocking reads instead of async reads. The framer's
     /// growth buffers come from the shared array pool, which caches per thread: one reader
     /// thread per link keeps that cache to one set per link and lets it go with the thread.
@@ -164,6 +174,16 @@ public sealed class AgentLink : ISyncLink, IDisposable
         _documentOptions = new JsonDocumentOptions { MaxDepth = options.MaxDepth };
         _bulkFrameBytes = options.MaxBulkFrameBytes;
         Closed = _closed.Token;
+        if (options.SynchronousWrites)
+        {
+            if (!stream.CanTimeout)
+            {
+                throw new ArgumentException("Synchronous writes need a stream whose writes can time out.", nameof(options));
+            }
+
+            _stream.WriteTimeout = options.WriteTimeout == Timeout.InfiniteTimeSpan ? Timeout.Infinite
+                : (int)Math.Max(1, Math.Min(int.MaxValue, options.WriteTimeout.TotalMilliseconds));
+        }
     }
 
     /// <summary>Cancelled when the link is gone (end of stream, read or write failure, or closed by its owner).</summary>
@@ -229,6 +249,12 @@ public sealed class AgentLink : ISyncLink, IDisposable
             throw new AgentLinkException("the connection to the guest agent closed (" + CloseReason + ") before the request was sent", CloseReason!, notSent: true);
         }
 
+        if (_options.SynchronousWrites)
+        {
+            WriteSynchronously(payload, cancellationToken);
+            return;
+        }
+
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Closed);
         if (_options.WriteTimeout != Timeout.InfiniteTimeSpan)
         {
@@ -247,7 +273,7 @@ public sealed class AgentLink : ISyncLink, IDisposable
             }
 
             // Older streams (pipes on .NET Framework) ignore the token: closing unblocks them.
-            using (cts.Token.Register(static s => ((AgentLink)s!).Close("write cancelled"), this))
+            using (cts.Token.Register(static s => ((AgentLink)s!).Close(WriteCancelled), this))
             {
                 await _stream.WriteAsync(segment.Array!, segment.Offset, segment.Count, cts.Token).ConfigureAwait(false);
                 await _stream.FlushAsync(cts.Token).ConfigureAwait(false);
@@ -256,25 +282,64 @@ public sealed class AgentLink : ISyncLink, IDisposable
         }
         catch (Exception e)
         {
-            // A peer that hung up (end of stream seen) reads nothing more, and a stream closed
-            // under us before the write began took nothing: either way not one byte arrived.
-            bool notSent = e is ObjectDisposedException || (IsClosed && CloseReason == EndOfStream);
-
-            // The caller's token may be tied to this link's closing (the relay's is): a write
-            // ended by the link closing under it is a failed write, not the caller giving up.
-            bool callerGaveUp = cancellationToken.IsCancellationRequested && !IsClosed;
-            Close(callerGaveUp ? "write cancelled"
-                : e is OperationCanceledException && !IsClosed ? "write timed out"
-                : "write failed: " + e.Message, e is OperationCanceledException ? null : e);
-            if (callerGaveUp)
-            {
-                throw new OperationCanceledException(cancellationToken);
-            }
-
-            throw new AgentLinkException("could not send the request to the guest agent (" + CloseReason + ")", CloseReason!, notSent, e);
+            throw WriteFailed(e, cancellationToken, timedOut: e is OperationCanceledException, closedByCancel: false);
         }
 
         _receiver.OnWritten(this, payload.Length);
+    }
+
+    private void WriteSynchronously(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // Closing disposes the stream, which unblocks the write.
+            using (cancellationToken.Register(static s => ((AgentLink)s!).Close(WriteCancelled), this))
+            {
+#if NET
+                _stream.Write(payload.Span);
+#else
+                if (!System.Runtime.InteropServices.MemoryMarshal.TryGetArray(payload, out ArraySegment<byte> segment))
+                {
+                    segment = new ArraySegment<byte>(payload.ToArray());
+                }
+
+                _stream.Write(segment.Array!, segment.Offset, segment.Count);
+#endif
+            }
+        }
+        catch (Exception e)
+        {
+            bool timedOut = e is IOException { InnerException: System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.TimedOut } };
+            throw WriteFailed(e, cancellationToken, timedOut, closedByCancel: CloseReason == WriteCancelled);
+        }
+
+        _receiver.OnWritten(this, payload.Length);
+    }
+
+    /// <summary>
+    /// Closes the link after a failed write; returns what the writer throws. A blocking write
+    /// ends by the link closing under it, so a close by the caller's token is the caller giving up too.
+    /// </summary>
+    private Exception WriteFailed(Exception e, CancellationToken cancellationToken, bool timedOut, bool closedByCancel)
+    {
+        // A peer that hung up (end of stream seen) reads nothing more, and a stream closed
+        // under us before the write began took nothing: either way not one byte arrived.
+        bool notSent = e is ObjectDisposedException || (IsClosed && CloseReason == EndOfStream);
+
+        // The caller's token may be tied to this link's closing (the relay's is): a write
+        // ended by the link closing under it is a failed write, not the caller giving up.
+        bool callerGaveUp = cancellationToken.IsCancellationRequested && (!IsClosed || closedByCancel);
+        Close(callerGaveUp ? WriteCancelled
+            : timedOut && !IsClosed ? "write timed out"
+            : "write failed: " + e.Message, e is OperationCanceledException || timedOut ? null : e);
+        if (callerGaveUp)
+        {
+            return new OperationCanceledException(cancellationToken);
+        }
+
+        return new AgentLinkException("could not send the request to the guest agent (" + CloseReason + ")", CloseReason!, notSent, e);
     }
 
     /// <summary>Closes the link (first reason wins): the reader stops, an open sync round ends, the owner hears <see cref="AgentLinkReceiver.OnClosed"/>.</summary>
@@ -350,6 +415,8 @@ public sealed class AgentLink : ISyncLink, IDisposable
     void ISyncLink.DropSilent() => Close("no answer to " + _lastSyncCommand);
 
     private const string EndOfStream = "end of stream";
+
+    private const string WriteCancelled = "write cancelled";
 
     private void ReadBlocking()
     {

@@ -51,6 +51,37 @@ public sealed class UnixSocketTransport : IGuestAgentTransport
             throw;
         }
     }
+
+    /// <summary>
+    /// Opens a connection with a blocking connect, bounded by <paramref name="timeout"/>, for a
+    /// reader on a thread of its own that only ever reads and writes synchronously (the relay's
+    /// guest link). On Unix, .NET keeps a socket that ran any asynchronous operation (the connect
+    /// of <see cref="ConnectAsync"/> included) non-blocking for good and emulates a blocking read
+    /// through its event thread, which then wakes the reader: one more thread hand-off for every
+    /// reply. A socket that never did stays in the kernel's blocking mode, where the read waits
+    /// in the kernel and the reply wakes the reader itself.
+    /// </summary>
+    public Stream ConnectBlocking(TimeSpan timeout)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            // SO_SNDTIMEO also bounds connect(2), which waits while the listener's backlog is full.
+            socket.SendTimeout = (int)Math.Max(1, Math.Min(int.MaxValue, timeout.TotalMilliseconds));
+            socket.Connect(UnixSocketEndPoint.Create(Path));
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch (SocketException ex) when (!File.Exists(Path))
+        {
+            socket.Dispose();
+            throw new FileNotFoundException("The socket " + Path + " does not exist (is the VM running, with its agent chardev at that path?).", Path, ex);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
 }
 
 /// <summary>TCP (<c>-chardev socket,host=...,port=...,server=on</c>), Nagle off.</summary>

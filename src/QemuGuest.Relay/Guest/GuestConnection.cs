@@ -49,7 +49,7 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
     private BulkRelay? _bulk;
     private volatile bool _needsResync;
 
-    private GuestConnection(Stream stream, string vm, LimitOptions limits, RelayCounters counters, ILogger logger)
+    private GuestConnection(Stream stream, bool blocking, string vm, LimitOptions limits, RelayCounters counters, ILogger logger)
     {
         _vm = vm;
         _limits = limits;
@@ -62,6 +62,7 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
             MaxTokens = limits.MaxTokens,
             MaxUnusableBytes = (long)limits.MaxReplyBytes + limits.MaxGarbageBytes,
             WriteTimeout = limits.WriteTimeout,
+            SynchronousWrites = blocking,
             ReadThreadName = "qga-read " + vm,
         }, this);
         _link.Start();
@@ -82,14 +83,28 @@ internal sealed class GuestConnection : AgentLinkReceiver, IAsyncDisposable
         set => _needsResync = value;
     }
 
-    /// <summary>Opens the agent chardev through the protocol's transport for its connection string.</summary>
+    /// <summary>
+    /// Opens the agent chardev through the protocol's transport for its connection string. A
+    /// unix socket (a VM's chardev) is opened in blocking mode and only ever read and written
+    /// synchronously: a reply then wakes the reader thread straight from the kernel, with no
+    /// hop through the runtime's socket event thread (UnixSocketTransport.ConnectBlocking).
+    /// </summary>
     public static async Task<GuestConnection> ConnectAsync(IGuestAgentTransport transport, string vm, LimitOptions limits, RelayCounters counters, ILogger logger, CancellationToken cancellationToken)
     {
+        if (transport is UnixSocketTransport unix)
+        {
+            // A unix connect answers at once, or waits for a full backlog (at most the bound).
+            var blocking = await Task.Run(() => unix.ConnectBlocking(ConnectTimeout), cancellationToken).ConfigureAwait(false);
+            return new GuestConnection(blocking, blocking: true, vm, limits, counters, logger);
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        timeout.CancelAfter(ConnectTimeout);
         var stream = await transport.ConnectAsync(timeout.Token).ConfigureAwait(false);
-        return new GuestConnection(stream, vm, limits, counters, logger);
+        return new GuestConnection(stream, blocking: false, vm, limits, counters, logger);
     }
+
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Registers what the next accepted message must be; any previous expectation fails.</summary>
     public Expectation Expect(long id, string command, bool inline = false)
