@@ -6,9 +6,15 @@ namespace QemuGuest.Protocol.Tests;
 /// <summary>
 /// StringRun replaced three SearchValues sets (reader, string check, encoder) by two plain
 /// searches: it must stop exactly where a byte-by-byte scan stops, also in the vector tails.
+/// Both scans are held to it: the .NET one (agent, relay) and the portable one the module's
+/// netstandard2.0 build runs in PowerShell.
 /// </summary>
 public class StringRunTests
 {
+    private delegate int Scan(System.ReadOnlySpan<byte> span, byte quote, byte low, byte high);
+
+    private static readonly Scan[] Scans = { StringRun.IndexOfStop, StringRun.IndexOfStopPortable };
+
     // The three callers' ranges: the framing reader, the UTF-8 check, the ASCII encoder.
     public static TheoryData<byte, byte, byte> Uses => new()
     {
@@ -38,7 +44,10 @@ public class StringRunTests
                 }
             }
 
-            Assert.Equal(expected, StringRun.IndexOfStop(bytes, quote, low, high));
+            foreach (Scan scan in Scans)
+            {
+                Assert.Equal(expected, scan(bytes, quote, low, high));
+            }
         }, iter: 20_000);
     }
 
@@ -50,17 +59,22 @@ public class StringRunTests
     [InlineData(32)]
     [InlineData(63)]
     [InlineData(64)]
+    [InlineData(95)]
+    [InlineData(127)]
     [InlineData(4095)]
     public void Finds_each_kind_of_stop_at_any_offset(int at)
     {
-        foreach (byte stop in new byte[] { (byte)'"', (byte)'\\', 0x1F, 0x7F, 0x80, 0xFE, 0xFF })
+        foreach (Scan scan in Scans)
         {
-            byte[] text = new byte[at + 40];
-            System.Array.Fill(text, (byte)'Q');
-            text[at] = stop;
-            Assert.Equal(at, StringRun.IndexOfStop(text, (byte)'"', 0x20, 0x7E));
-        }
+            foreach (byte stop in new byte[] { (byte)'"', (byte)'\\', 0x1F, 0x7F, 0x80, 0xFE, 0xFF })
+            {
+                byte[] text = new byte[at + 40];
+                System.Array.Fill(text, (byte)'Q');
+                text[at] = stop;
+                Assert.Equal(at, scan(text, (byte)'"', 0x20, 0x7E));
+            }
 
-        Assert.Equal(-1, StringRun.IndexOfStop(new byte[at], (byte)'"', 0x00, 0x7F));
+            Assert.Equal(-1, scan(new byte[at], (byte)'"', 0x00, 0x7F));
+        }
     }
 }

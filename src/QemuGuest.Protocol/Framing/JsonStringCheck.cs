@@ -36,7 +36,6 @@ public static class JsonStringCheck
                 continue;
             }
 
-#if NET
             if (b is not ((byte)'\\' or >= 0x80) && b != quote)
             {
                 // A megabyte of base64 is one vectorized scan.
@@ -49,7 +48,6 @@ public static class JsonStringCheck
                 i += stop;
                 continue;
             }
-#endif
 
             if (b == quote)
             {

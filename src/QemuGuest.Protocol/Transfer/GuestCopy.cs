@@ -107,7 +107,11 @@ public sealed class GuestCopy
             }
             else
             {
-                await GuardAsync(target, () => UploadFileAsync(item.Path, target)).ConfigureAwait(false);
+                // Not a container, so the destination stat above was this file's: a stock agent
+                // answers a second one with four round trips, the first an open that makes
+                // qemu-ga write its state file (an fsync: 12-36 ms at load 40).
+                GuestEntry? known = container ? null : dest;
+                await GuardAsync(target, () => UploadFileAsync(item.Path, target, !container, known)).ConfigureAwait(false);
             }
         }
     }
@@ -187,9 +191,16 @@ public sealed class GuestCopy
         }
     }
 
-    private async Task UploadFileAsync(string localPath, string guestPath)
+    private async Task UploadFileAsync(string localPath, string guestPath, bool stated = false, GuestEntry? existing = null)
     {
-        await _engine.CheckUploadTargetAsync(guestPath, Force, _ct).ConfigureAwait(false);
+        if (stated)
+        {
+            GuestTransferEngine.CheckUploadTarget(guestPath, existing, Force);
+        }
+        else
+        {
+            await _engine.CheckUploadTargetAsync(guestPath, Force, _ct).ConfigureAwait(false);
+        }
         if (!await _callbacks.ShouldProcessAsync(GuestTarget(guestPath), $"Copy '{localPath}' into the guest").ConfigureAwait(false))
         {
             return;

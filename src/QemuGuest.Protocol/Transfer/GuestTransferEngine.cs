@@ -173,9 +173,12 @@ public sealed class GuestTransferEngine
     // ------------------------------------------------------------------ local -> guest
 
     /// <summary>Throws unless a file may be written at <paramref name="guestPath"/>: not a folder, and absent or <paramref name="overwrite"/>.</summary>
-    public async Task CheckUploadTargetAsync(string guestPath, bool overwrite, CancellationToken cancellationToken)
+    public async Task CheckUploadTargetAsync(string guestPath, bool overwrite, CancellationToken cancellationToken) =>
+        CheckUploadTarget(guestPath, await _fs.StatAsync(guestPath, cancellationToken).ConfigureAwait(false), overwrite);
+
+    /// <summary>The same check on what a stat of <paramref name="guestPath"/> just found (<paramref name="existing"/>: null when nothing is there).</summary>
+    public static void CheckUploadTarget(string guestPath, GuestEntry? existing, bool overwrite)
     {
-        GuestEntry? existing = await _fs.StatAsync(guestPath, cancellationToken).ConfigureAwait(false);
         if (existing?.Kind == GuestEntryKind.Directory)
         {
             throw new TransferException(TransferFailureKind.DestinationIsDirectory, $"'{guestPath}' is a folder in the guest.", guestPath);
@@ -342,10 +345,9 @@ public sealed class GuestTransferEngine
             }
             while (true)
             {
-                if (pending.Count == depth)
-                {
-                    await CompleteWriteAsync(pending.Dequeue(), free, guestPath, cursor).ConfigureAwait(false);
-                }
+                // The next block is read (and hashed) while the oldest write is still out, into
+                // the one buffer more than the depth: with the stock agent's depth of 1 the
+                // channel otherwise idled for the local read after every reply.
                 byte[] buffer = free.Pop();
                 int n = await ReadFullAsync(local, buffer, chunk, ct).ConfigureAwait(false);
                 if (n == 0)
@@ -354,6 +356,10 @@ public sealed class GuestTransferEngine
                     break;
                 }
                 hash?.AppendData(buffer, 0, n);
+                if (pending.Count == depth)
+                {
+                    await CompleteWriteAsync(pending.Dequeue(), free, guestPath, cursor).ConfigureAwait(false);
+                }
                 pending.Enqueue((GuestFileIO.WriteAsync(_channel, handle, new ReadOnlyMemory<byte>(buffer, 0, n), _options, ct), n, buffer));
                 cursor.Sent += n;
                 progress?.Report(new TransferProgressInfo(cursor.Sent, total, clock.Elapsed));
@@ -723,7 +729,11 @@ public sealed class GuestTransferEngine
         int total = 0;
         while (total < count)
         {
-            int n = await stream.ReadAsync(buffer, offset + total, count - total, ct).ConfigureAwait(false);
+            // A local file is read in place (see the FileStream case of ReceiveAsync's sink): its
+            // ReadAsync would hand each block's read to a pool thread and back.
+            int n = stream is FileStream
+                ? stream.Read(buffer, offset + total, count - total)
+                : await stream.ReadAsync(buffer, offset + total, count - total, ct).ConfigureAwait(false);
             if (n == 0)
             {
                 break;
@@ -926,7 +936,17 @@ public sealed class GuestTransferEngine
                     async (b, n) =>
                     {
                         hash?.AppendData(b, 0, n);
-                        await output.WriteAsync(b, 0, n, ct).ConfigureAwait(false);
+                        if (output is FileStream)
+                        {
+                            // WriteAsync on a FileStream opened without FileOptions.Asynchronous
+                            // runs the write on a pool thread: one more thread hand-off per block,
+                            // each a wait for a CPU on a loaded host, for a write into the page cache.
+                            output.Write(b, 0, n);
+                        }
+                        else
+                        {
+                            await output.WriteAsync(b, 0, n, ct).ConfigureAwait(false);
+                        }
                         got += n;
                         progress?.Report(new TransferProgressInfo(got, size, clock.Elapsed));
                     },
