@@ -128,7 +128,7 @@ internal sealed class AgentBulk : IDisposable
         {
             while (n > 0)
             {
-                BulkFrame.WriteHeader(buffer, buffer.AsSpan(BulkFrame.HeaderBytes, n), sequence++);
+                BulkFrame.WriteHeader(buffer, n, sequence++);
                 long left = t.Count - t.Done - n;
                 if (!eof && left > 0)
                 {

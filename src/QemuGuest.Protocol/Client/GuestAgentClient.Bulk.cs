@@ -265,7 +265,7 @@ public sealed partial class GuestAgentClient : IGuestAgentBulkChannel
                         break;
                     }
 
-                    BulkFrame.WriteHeader(buffer, new ReadOnlySpan<byte>(buffer, BulkFrame.HeaderBytes, n), sequence++);
+                    BulkFrame.WriteHeader(buffer, n, sequence++);
                     await writing.ConfigureAwait(false);
                     writing = WriteFrameAsync(new ReadOnlyMemory<byte>(buffer, 0, BulkFrame.HeaderBytes + n), cancellationToken);
                     (buffer, spare) = (spare, buffer);

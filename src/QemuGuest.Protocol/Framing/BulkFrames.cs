@@ -2,6 +2,9 @@ using System;
 using System.Buffers.Binary;
 using System.Globalization;
 using QemuGuest.Protocol.Marshalling;
+#if !NET
+using Expr = System.Linq.Expressions.Expression;
+#endif
 
 namespace QemuGuest.Protocol.Framing;
 
@@ -24,12 +27,23 @@ public static class BulkFrame
     public const int MaxGapBytes = 16;
 
     /// <summary>Writes the header of a frame carrying <paramref name="payload"/> into <paramref name="header"/>.</summary>
-    public static void WriteHeader(Span<byte> header, ReadOnlySpan<byte> payload, uint sequence)
+    public static void WriteHeader(Span<byte> header, ReadOnlySpan<byte> payload, uint sequence) =>
+        WriteHeader(header, payload.Length, sequence, Crc32C.Compute(payload));
+
+    /// <summary>
+    /// Writes the header of the frame in <paramref name="frame"/>: its payload of
+    /// <paramref name="payloadLength"/> bytes follows the header in the same array.
+    /// </summary>
+    public static void WriteHeader(byte[] frame, int payloadLength, uint sequence) =>
+        WriteHeader(frame, payloadLength, sequence, Crc32C.Compute(frame, HeaderBytes, payloadLength));
+
+    /// <summary>Writes a header whose payload's checksum is known (a frame checked on its way in is not checksummed again on its way out).</summary>
+    public static void WriteHeader(Span<byte> header, int payloadLength, uint sequence, uint crc)
     {
         header[0] = Magic;
-        BinaryPrimitives.WriteUInt32LittleEndian(header.Slice(1), (uint)payload.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header.Slice(1), (uint)payloadLength);
         BinaryPrimitives.WriteUInt32LittleEndian(header.Slice(5), sequence);
-        BinaryPrimitives.WriteUInt32LittleEndian(header.Slice(9), Crc32C.Compute(payload));
+        BinaryPrimitives.WriteUInt32LittleEndian(header.Slice(9), crc);
     }
 }
 
@@ -178,8 +192,7 @@ public sealed class BulkFrameReader : IDisposable
         }
 
         _headerHave = 0;
-        ReadOnlySpan<byte> payload = _payload.AsSpan(0, _payloadLength);
-        uint actual = Crc32C.Compute(payload);
+        uint actual = Crc32C.Compute(_payload!, 0, _payloadLength);
         if (actual != _expectedCrc)
         {
             return Fail("frame " + _nextSequence.ToString(CultureInfo.InvariantCulture) + " of " + _payloadLength.ToString(CultureInfo.InvariantCulture)
@@ -224,14 +237,61 @@ public sealed class BulkFrameReader : IDisposable
 
 /// <summary>
 /// CRC32C (Castagnoli, reflected 0x82F63B78), the checksum of bulk frames: the hardware
-/// instruction where the runtime offers it (agent, relay), else slicing by 8 (the cmdlets'
-/// netstandard2.0 build).
+/// instruction where the runtime offers it. The agent and relay (net10) call it directly. The
+/// cmdlets' netstandard2.0 build cannot name it, yet runs on .NET 8+ in pwsh 7: there a loop
+/// over BitOperations.Crc32C(uint, ulong) is compiled once at run time (an expression tree
+/// becomes a JIT-compiled DynamicMethod that inlines the instruction); in Windows PowerShell
+/// 5.1, which has no BitOperations, slicing by 8. A delegate called per 8 bytes measured barely
+/// better than the table (bench/RESULTS.md, issue 19 stage 5); the compiled loop, stage 7.
 /// </summary>
 public static class Crc32C
 {
     private static readonly uint[] Table = BuildTable();
 
+#if !NET
+    /// <summary>(crc, array, start, end) -> crc over the whole 8-byte words of array[start..end); null where the runtime lacks BitOperations.Crc32C.</summary>
+    private static readonly Func<uint, byte[], int, int, uint>? Compiled = CompileWordLoop();
+#endif
+
+    /// <summary>Which implementation <see cref="Compute(byte[], int, int)"/> uses here: "hardware", "compiled" or "table".</summary>
+    internal static string Implementation =>
+#if NET
+        System.Runtime.Intrinsics.X86.Sse42.X64.IsSupported ? "hardware" : "table";
+#else
+        Compiled is not null ? "compiled" : "table";
+#endif
+
     public static uint Compute(ReadOnlySpan<byte> data) => ~Append(0xFFFFFFFFu, data);
+
+    /// <summary>
+    /// The checksum of <paramref name="count"/> bytes of <paramref name="array"/> from
+    /// <paramref name="offset"/>: the fast path of the netstandard2.0 build (it needs an array).
+    /// </summary>
+    public static uint Compute(byte[] array, int offset, int count)
+    {
+        if (array is null)
+        {
+            throw new ArgumentNullException(nameof(array));
+        }
+
+        if ((uint)offset > (uint)array.Length || (uint)count > (uint)(array.Length - offset))
+        {
+            throw new ArgumentOutOfRangeException(nameof(count));
+        }
+
+#if !NET
+        if (Compiled is { } loop && count >= 8)
+        {
+            int words = count & ~7;
+            uint crc = loop(0xFFFFFFFFu, array, offset, offset + words);
+            return ~AppendTable(crc, new ReadOnlySpan<byte>(array, offset + words, count - words));
+        }
+#endif
+        return Compute(new ReadOnlySpan<byte>(array, offset, count));
+    }
+
+    /// <summary>Slicing by 8 whatever the runtime offers (tests compare the fast paths with it; pwsh cannot pass a span).</summary>
+    internal static uint ComputeTable(byte[] array, int offset, int count) => ~AppendTable(0xFFFFFFFFu, new ReadOnlySpan<byte>(array, offset, count));
 
     private static uint Append(uint crc, ReadOnlySpan<byte> data)
     {
@@ -254,6 +314,11 @@ public static class Crc32C
             return crc;
         }
 #endif
+        return AppendTable(crc, data);
+    }
+
+    private static uint AppendTable(uint crc, ReadOnlySpan<byte> data)
+    {
         uint[] t = Table;
         while (data.Length >= 8)
         {
@@ -271,6 +336,55 @@ public static class Crc32C
 
         return crc;
     }
+
+#if !NET
+    private static Func<uint, byte[], int, int, uint>? CompileWordLoop()
+    {
+        try
+        {
+            // BitConverter.ToUInt64 is little-endian only on little-endian machines, which every
+            // runtime with a hardware CRC32C the JIT uses is.
+            System.Reflection.MethodInfo? step = Type.GetType("System.Numerics.BitOperations", throwOnError: false)
+                ?.GetMethod("Crc32C", new[] { typeof(uint), typeof(ulong) });
+            if (step is null || !BitConverter.IsLittleEndian)
+            {
+                return null;
+            }
+
+            System.Reflection.MethodInfo word = typeof(BitConverter).GetMethod(nameof(BitConverter.ToUInt64), new[] { typeof(byte[]), typeof(int) })!;
+            var crc = Expr.Parameter(typeof(uint), "crc");
+            var array = Expr.Parameter(typeof(byte[]), "array");
+            var at = Expr.Parameter(typeof(int), "at");
+            var end = Expr.Parameter(typeof(int), "end");
+            var done = Expr.Label();
+            var eight = Expr.Constant(8);
+            var body = Expr.Block(
+                Expr.Loop(
+                    Expr.IfThenElse(
+                        Expr.LessThan(at, end),
+                        Expr.Block(
+                            Expr.Assign(crc, Expr.Call(step, crc, Expr.Call(word, array, at))),
+                            Expr.AddAssign(at, eight)),
+                        Expr.Break(done)),
+                    done),
+                crc);
+            var loop = Expr.Lambda<Func<uint, byte[], int, int, uint>>(body, crc, array, at, end).Compile();
+
+            // Checked once against the table before it is trusted with frames.
+            byte[] probe = new byte[64];
+            for (int i = 0; i < probe.Length; i++)
+            {
+                probe[i] = (byte)((i * 151) + 7);
+            }
+
+            return loop(0xFFFFFFFFu, probe, 0, probe.Length) == AppendTable(0xFFFFFFFFu, probe) ? loop : null;
+        }
+        catch (Exception ex) when (ex is PlatformNotSupportedException or InvalidOperationException or ArgumentException or NotSupportedException or System.Reflection.AmbiguousMatchException)
+        {
+            return null;
+        }
+    }
+#endif
 
     private static uint[] BuildTable()
     {
