@@ -150,11 +150,36 @@ function Format-Ratio($r) {
     $word = if ([math]::Abs($r.Ratio - 1) -lt 0.05) { 'about equal' } elseif ($better) { 'ours better' } else { 'ours worse' }
     '{0} ({1})' -f $r.Ratio.ToString('0.00', [Globalization.CultureInfo]::InvariantCulture), $word
 }
+# What the file held before this run: its Summary's figures go beside the new ones (the same
+# "what" text is the same measurement), and the sections measured by hand (every "## " section
+# this script does not write) are kept below the header, newest first as they were.
+$generatedSections = @('Summary', 'Machine', 'Details', 'Failed areas')
+$previousFigures = @{}
+$previousWhen = $null
+$handSections = @()
+if (Test-Path $OutFile) {
+    $old = Get-Content -Raw $OutFile
+    if ($old -match '\) on (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC') { $previousWhen = $Matches[1] }
+    $parts = [regex]::Split($old, '(?m)^(?=## )')
+    foreach ($part in $parts | Select-Object -Skip 1) {
+        $heading = ($part -split "`n", 2)[0].Substring(3).Trim()
+        if ($heading -eq 'Summary') {
+            # The header, then the rows: the |---| line does not match '| *'.
+            foreach ($line in $part -split "`n" | Where-Object { $_ -like '| *' } | Select-Object -Skip 1) {
+                $cells = $line.Trim().Trim('|') -split ' \| '
+                if ($cells.Count -ge 3) { $previousFigures[$cells[0].Trim()] = "$($cells[1].Trim()) / $($cells[2].Trim())" }
+            }
+        }
+        elseif ($heading -notin $generatedSections) { $handSections += $part.TrimEnd() }
+    }
+}
+$previousHeading = if ($previousWhen) { "previous run ($previousWhen): ours / stock" } else { 'previous run: ours / stock' }
 $table = @(
-    '| what | ours | stock qemu-ga | ratio (ours ÷ stock) | ceiling | command |'
-    '|---|---:|---:|---:|---:|---|'
+    "| what | ours | stock qemu-ga | ratio (ours ÷ stock) | ceiling | $previousHeading | command |"
+    '|---|---:|---:|---:|---:|---:|---|'
     foreach ($r in $rows) {
-        "| $($r.What) | $(Format-BenchNumber $r.Ours) | $(Format-BenchNumber $r.Stock) | $(Format-Ratio $r) | $(Format-BenchNumber $r.Ceiling) | ``$($r.Command)`` |"
+        $before = if ($previousFigures.ContainsKey($r.What)) { $previousFigures[$r.What] } else { '—' }
+        "| $($r.What) | $(Format-BenchNumber $r.Ours) | $(Format-BenchNumber $r.Stock) | $(Format-Ratio $r) | $(Format-BenchNumber $r.Ceiling) | $before | ``$($r.Command)`` |"
     }
 )
 $vmFile = Join-Path $benchRoot 'vm-transfer.md'
@@ -175,6 +200,7 @@ $body = @(
     'same operation on a bare unix socket. Ratio = ours ÷ stock, labelled by which direction is'
     'better for that row. Timings are never asserted in tests.'
     ''
+    $(foreach ($h in $handSections) { $h; '' })
     '## Summary'
     ''
     $table

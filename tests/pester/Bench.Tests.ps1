@@ -7,13 +7,21 @@ BeforeAll {
     $script:Bench = Join-Path $env:QEMUGUEST_REPO_ROOT 'bench/Invoke-Bench.ps1'
     $script:Tool = Join-Path $env:QEMUGUEST_REPO_ROOT 'bench/QemuGuest.Benchmarks/bin/Release/net10.0/QemuGuest.Benchmarks.dll'
     $script:Out = Join-Path $TestDrive 'RESULTS.md'
+    # A file from an earlier run: its hand-measured section must survive this run, its Summary's
+    # figures must show beside the new ones, and its generated sections must be replaced.
+    Set-Content -Path $Out -Value @(
+        '# Benchmark results', '', 'Written by `x` (bench/Invoke-Bench.ps1) on 2000-01-02 03:04 UTC in 1 min.', ''
+        '## Measured by hand: a section this script did not write', '', 'kept text 1f2e', ''
+        '## Summary', '', '| what | ours | stock qemu-ga | ratio (ours ÷ stock) | ceiling | command |', '|---|---:|---:|---:|---:|---|'
+        '| agent binary size, MB | 123.45 | 6.78 | 18.21 (ours worse) | — | `x` |', ''
+        '## Machine', '', '- old machine line zz9', '', '## Details', '', '### Old detail qq8', '', 'old detail text')
     # -NoBuild: build.ps1 Test has built the bench tool (it is in QemuGuest.slnx) and the agent.
     $script:Log = & $Pwsh -NoProfile -NonInteractive -File $Bench -Quick -NoBuild -ModulePath $env:QEMUGUEST_MODULE_PATH -OutFile $Out 2>&1 | Out-String
     $script:Exit = $LASTEXITCODE
     $script:Text = if (Test-Path $Out) { Get-Content -Raw $Out } else { '' }
     $script:Lines = $Text -split "`n"
     # The summary table: from its header to the first line that is not a table row.
-    $start = [array]::IndexOf($Lines, '| what | ours | stock qemu-ga | ratio (ours ÷ stock) | ceiling | command |')
+    $start = [array]::IndexOf($Lines, '| what | ours | stock qemu-ga | ratio (ours ÷ stock) | ceiling | previous run (2000-01-02 03:04): ours / stock | command |')
     $script:Summary = if ($start -ge 0) { @($Lines[($start + 2)..($Lines.Count - 1)] | ForEach-Object -Begin { $go = $true } { if ($go -and $_ -like '| *') { $_ } else { $go = $false } }) } else { @() }
 }
 
@@ -33,18 +41,29 @@ Describe 'build.ps1 Bench -Quick (bench/Invoke-Bench.ps1)' {
         }
     }
 
-    It 'fills every row with six cells: numbers or a dash, a labelled ratio, a command' {
+    It 'fills every row with seven cells: numbers or a dash, a labelled ratio, the previous figures, a command' {
         foreach ($row in $Summary) {
             $cells = @($row.Trim().Trim('|') -split '\s\|\s' | ForEach-Object Trim)
-            $cells.Count | Should -Be 6 -Because $row
+            $cells.Count | Should -Be 7 -Because $row
             $cells[1] | Should -Match '^(—|[\d,.]+|[\d,.]+ [nµμm]?s; ([\d,.]+ (B|KB|MB)|-))$' -Because "ours in: $row"
             $cells[1] | Should -Not -Be '—' -Because "every row has a figure of ours: $row"
             $cells[2] | Should -Match '^(—|[\d,.]+)$' -Because "stock in: $row"
             $cells[3] | Should -Match '^(—|\d+\.\d\d \((ours better|ours worse|about equal)\))$' -Because "ratio in: $row"
             if ($cells[2] -ne '—' -and $cells[2] -ne '0') { $cells[3] | Should -Not -Be '—' -Because "a row with both figures has a ratio: $row" }
             $cells[4] | Should -Match '^(—|[\d,.]+)$' -Because "ceiling in: $row"
-            $cells[5] | Should -Match '^`(dotnet|python3) .+`$' -Because "command in: $row"
+            $cells[5] | Should -Match '^(—|.+ / .+)$' -Because "previous figures in: $row"
+            $cells[6] | Should -Match '^`(dotnet|python3) .+`$' -Because "command in: $row"
         }
+    }
+
+    It 'keeps the sections measured by hand and shows the previous run''s figures beside the new ones' {
+        $Text | Should -Match 'kept text 1f2e'
+        $Text.IndexOf('## Measured by hand') | Should -BeLessThan $Text.IndexOf('## Summary')
+        $row = @($Summary | Where-Object { $_ -like '| agent binary size, MB |*' })
+        $row.Count | Should -Be 1
+        ($row[0].Trim().Trim('|') -split '\s\|\s')[5].Trim() | Should -Be '123.45 / 6.78'
+        @($Summary | Where-Object { $_ -like '| idle RSS*' } | ForEach-Object { ($_.Trim().Trim('|') -split '\s\|\s')[5].Trim() }) | Should -Contain '—'
+        foreach ($gone in 'old machine line zz9', 'Old detail qq8') { $Text | Should -Not -Match $gone }
     }
 
     It 'compares the transfer and latency rows against a measured ceiling' {
