@@ -84,7 +84,7 @@ try {
             }
         }
         finally { $agent | Stop-BenchProcess }
-        foreach ($pair in $ModulePath) {
+        foreach ($pair in ($ModulePath -split ',')) {
             $label, $folder = $pair -split '=', 2
             $module = (Resolve-Path $folder).Path
             $args = @('-NoProfile', '-File', $PSCommandPath, '-Child', $module, '-Work', $work, '-ChunkSize', $ChunkSize, '-SmallRuns', $SmallRuns, '-Sizes', $Sizes)
