@@ -54,8 +54,10 @@ public sealed class FootprintTests
         // The last request was large and nothing follows it: what the agent holds now is what
         // it would hold for hours. Before issue 19 it kept the last reply's buffer (128 MiB for
         // 64 MiB of text) and a GC heap sized for such messages (the native agent: 476 MiB after
-        // 8 and 48 MiB requests). The slack covers what the JIT compiles for these requests.
-        long bound = before + (96 << 10);
+        // 8 and 48 MiB requests). The slack covers what the JIT compiles for these requests and
+        // a loaded machine: it was 96 MiB; in issue 19 stage 7 this agent settled at or below its
+        // RSS before the requests (a run with no slack at all passed), so 16 MiB is still generous.
+        long bound = before + (16 << 10);
         DateTime deadline = DateTime.UtcNow + SettleTimeout;
         long now;
         while ((now = RssKib(agent.Pid)) > bound && DateTime.UtcNow < deadline)
