@@ -55,7 +55,7 @@ public sealed class BulkTransferTests : IClassFixture<RealAgentsFixture>, IDispo
         engine.BulkEnabled = true;
         Assert.Equal(bulk, engine.Profile.CanBulk);
 
-        // Into our agent two 64 MiB segments; the stock agent (JSON at its pace) gets a small file.
+        // Into our agent more than 64 MiB (the longest turn); the stock agent (JSON at its pace) gets a small file.
         byte[] data = new byte[bulk ? (64 * 1024 * 1024) + 12345 : 1024 * 1024];
         new Random(70).NextBytes(data);
         string source = Path.Combine(_local, "source.bin");
@@ -71,9 +71,17 @@ public sealed class BulkTransferTests : IClassFixture<RealAgentsFixture>, IDispo
         Assert.Equal(data.Length, down.Bytes);
         Assert.Equal(data, File.ReadAllBytes(back));
 
-        // Two segments of 64 MiB in, one transfer out: three bulk transfers with our agent, none with the stock one.
+        // In turns of 1 to 64 MiB each way (docs/copy.md, "Fair turns"; the first is 1 MiB), none with the stock agent.
         int bulkCalls = trace.Count(line => line.Contains(GuestAgentClient.BulkCommand + " answered", StringComparison.Ordinal));
-        Assert.Equal(bulk ? 3 : 0, bulkCalls);
+        if (bulk)
+        {
+            Assert.InRange(bulkCalls, 4, 2 * 66);
+        }
+        else
+        {
+            Assert.Equal(0, bulkCalls);
+        }
+
         Assert.DoesNotContain(trace, line => line.Contains(" failed", StringComparison.Ordinal));
         File.Delete(guest);
     }
@@ -168,7 +176,7 @@ public sealed class BulkTransferTests : IClassFixture<RealAgentsFixture>, IDispo
     [InlineData("bulk-bad-crc", "has checksum 0x")]
     [InlineData("bulk-overlong", "where bulk frame 2 or the end frame belongs")]
     [InlineData("bulk-over-bound", "announces 1048577 bytes, over the bound of 1048576")]
-    [InlineData("bulk-endless", "where at most 1048577 were asked for")]
+    [InlineData("bulk-endless", "where at most 1048576 were asked for")]
     public async Task Broken_frames_end_the_copy_with_a_named_error_and_the_channel_recovers(string mode, string named)
     {
         await using var agent = new FakeAgent();

@@ -310,9 +310,13 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
             New-GeneratedFile "$W/local/script.sh" 16
             [IO.File]::SetUnixFileMode("$W/local/script.sh", [IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
             # Watch the guest folder while the copy runs: every file seen, temporary ones included.
+            # The copies start only once the watcher has looked at the folder once: a thread job
+            # takes a while to start, and bulk copies (rehearsal 24) were over before it looked.
             $stop = [Threading.ManualResetEventSlim]::new($false)
+            $started = [Threading.ManualResetEventSlim]::new($false)
             $watch = Start-ThreadJob {
                 $stopped = $using:stop
+                $looking = $using:started
                 $dir = "$using:W/guest"
                 $seen = [Collections.Generic.Dictionary[string, string]]::new()
                 $temps = 0
@@ -322,10 +326,12 @@ Import-Module '$($env:QEMUGUEST_MODULE_PATH)'
                         if ($f -like '*.qgtmp-*') { $temps++ }
                         if ($m -band ([IO.UnixFileMode]'GroupWrite, OtherWrite')) { $seen[$f] = "$m" }
                     }
+                    $looking.Set()
                 }
                 [pscustomobject]@{ Writable = @($seen.GetEnumerator() | ForEach-Object { "$($_.Key) $($_.Value)" }); Temps = $temps }
             }
             try {
+                $started.Wait([TimeSpan]::FromSeconds(60)) | Should -BeTrue -Because 'the watcher must be looking before the copies start'
                 foreach ($i in 1..3) { Copy-VMGuestFile -Session $S -LocalToGuest -Source "$W/local/script.sh" -Destination "$W/guest/script$i.sh" }
             }
             finally { $stop.Set() }
@@ -503,10 +509,12 @@ Describe 'Copy-VMGuestFile and Invoke-VMGuestCommand through the relay (-VMName)
         (Get-FileHash "$T/guest/bulk.bin").Hash | Should -Be (Get-FileHash "$T/local/bulk.bin").Hash
         (Get-FileHash "$T/local/bulk-back.bin").Hash | Should -Be (Get-FileHash "$T/local/bulk.bin").Hash
         $after = Get-RelayCounters "$RelayDir/control.sock" 'pester-vm'
-        # 1 MiB frames: four each way; the stock agent offers no bulk mode, so none at all.
+        # 1 MiB frames: four each way (every turn but a file's last is whole MiBs), in at least two
+        # turns each way (docs/copy.md, "Fair turns"); the stock agent offers no bulk mode, so none at all.
         $frames = if ($_ -eq 'Ours') { 4 } else { 0 }
         $after.'bulk-frames-to-guest' - $before.'bulk-frames-to-guest' | Should -Be $frames
         $after.'bulk-frames-from-guest' - $before.'bulk-frames-from-guest' | Should -Be $frames
+        $after.'bulk-transfers' - $before.'bulk-transfers' | Should -BeGreaterOrEqual ($frames ? 4 : 0)
         $after.'bulk-bytes-to-guest' - $before.'bulk-bytes-to-guest' | Should -Be ($frames ? $data.Length : 0)
         $after.'bulk-rejected' | Should -Be 0
     }

@@ -110,7 +110,8 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     /// no faster with bigger blocks). Capped at the agent's limits (stock: 48 MiB read, 45 MiB
     /// write to fit its 64 MiB message cap); keep it at or below 7 MiB through libvirt. With
     /// QEMUGUEST_BULK=1 in the session's environment and QemuGuest's agent the bytes travel as
-    /// binary frames of the agent's size instead (the bulk mode), and this does not apply.
+    /// binary frames of the agent's size instead (the bulk mode, in turns that share the VM's
+    /// channel), and this does not apply.
     /// </summary>
     [Parameter]
     [ValidateRange(4096, GuestFileIO.StockMaxReadCount)]

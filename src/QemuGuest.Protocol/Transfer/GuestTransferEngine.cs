@@ -394,24 +394,26 @@ public sealed class GuestTransferEngine
     }
 
     /// <summary>
-    /// The binary bulk mode (docs/copy.md): the source in segments of <see cref="BulkSegmentBytes"/>,
-    /// each one bulk transfer whose completion confirms it (a resume rewrites from the last
-    /// confirmed segment). False when the channel refused the mode before any byte went out
-    /// (the relay does): the caller then sends guest-file-write requests, and the profile
-    /// remembers not to ask again.
+    /// The binary bulk mode (docs/copy.md): the source in turns (<see cref="BulkTurn"/>), each
+    /// one bulk transfer whose completion confirms it (a resume rewrites from the last confirmed
+    /// turn). Between two turns the channel is free for other clients of the VM. False when the
+    /// channel refused the mode before any byte went out (an older relay or agent): the caller
+    /// then sends guest-file-write requests, and the profile remembers not to ask again.
     /// </summary>
     private async Task<bool> SendBulkAsync(IGuestAgentBulkChannel bulk, Stream local, long handle, IncrementalHash? hash, WriteCursor cursor, string guestPath, long total,
         IProgress<TransferProgressInfo>? progress, Stopwatch clock, CancellationToken ct)
     {
+        var turn = new BulkTurn();
         while (cursor.Sent < total)
         {
             long start = cursor.Sent;
-            long count = Math.Min(BulkSegmentBytes, total - start);
+            long count = BulkWholeFile ? Math.Min(BulkTurn.Max, total - start) : turn.Next(total - start);
             GuestBulkResult result;
             try
             {
                 result = await bulk.WriteBulkAsync(handle, count, async (buffer, offset, want) =>
                 {
+                    turn.Started();
                     int n = await ReadFullAsync(local, buffer, offset, want, ct).ConfigureAwait(false);
                     hash?.AppendData(buffer, offset, n);
                     cursor.Sent += n;
@@ -432,23 +434,34 @@ public sealed class GuestTransferEngine
             }
 
             cursor.Confirmed = start + result.Count;
+            turn.Ended(result.Count);
         }
 
         return true;
     }
 
-    /// <summary>Copies move this much per bulk transfer: a resume starts over from the last segment's end.</summary>
-    private const long BulkSegmentBytes = 64L * 1024 * 1024;
-
     /// <summary>
     /// Whether copies may use the binary bulk mode when the agent offers it. Off unless
-    /// QEMUGUEST_BULK is "1". It moved 1 GiB faster than the JSON path both ways in each of four
-    /// rounds of issue 19 stage 6 (1.1-4.3x; bench/RESULTS.md), but one transfer holds the VM's
-    /// channel for up to 64 MiB into the guest and for the rest of the file out of it, and the
-    /// relay serves no other client meanwhile: in a TCG VM a client's pings waited 14.7 s behind
-    /// two 64 MiB copies (tests/e2e/Migration.Tests.ps1, rehearsal 23). Fair turns first.
+    /// QEMUGUEST_BULK is "1" (or "whole"). It moved 1 GiB faster than the JSON path both ways in
+    /// each of four rounds of issue 19 stage 6 (1.1-4.3x; bench/RESULTS.md) and was turned off
+    /// again (6ca2194): one transfer then held the VM's channel for up to 64 MiB into the guest
+    /// and for the rest of the file out of it, and a relay serves no other client of the VM while
+    /// a transfer is open (in a TCG VM a client's pings waited 14.7 s behind two copies,
+    /// tests/e2e/Migration.Tests.ps1). Transfers are now turns of about 250 ms each way
+    /// (<see cref="BulkTurn"/>) and a waiting client's request goes between two of them
+    /// (FairTurnTests); the default stays off until the copy suites and the migration test have
+    /// run with it on (stage 7, bench/RESULTS.md).
     /// </summary>
-    public bool BulkEnabled { get; set; } = Environment.GetEnvironmentVariable("QEMUGUEST_BULK") == "1";
+    public bool BulkEnabled { get; set; } = Environment.GetEnvironmentVariable(BulkVariable) is "1" or "whole";
+
+    /// <summary>
+    /// Stage 6's transfers instead of turns (64 MiB into the guest, the rest of the file out of
+    /// it): QEMUGUEST_BULK=whole, kept only so bench/transfer can measure what turns cost in
+    /// the same run. Never a default: it keeps other clients of the VM waiting.
+    /// </summary>
+    public bool BulkWholeFile { get; set; } = Environment.GetEnvironmentVariable(BulkVariable) == "whole";
+
+    private const string BulkVariable = "QEMUGUEST_BULK";
 
     /// <summary>
     /// The channel to run the bulk mode on, or null: the agent must advertise it, the channel
@@ -1010,37 +1023,54 @@ public sealed class GuestTransferEngine
     }
 
     /// <summary>
-    /// The binary bulk mode out of the guest: one transfer for the rest of the file, each checked
+    /// The binary bulk mode out of the guest: a read of one turn (<see cref="BulkTurn"/>) at the
+    /// handle's position after another until the agent reports the end of the file, each checked
     /// frame straight into <paramref name="sink"/> on the channel's receive path (a resume
-    /// continues from the last frame kept). One byte more than the limit is asked for, so a
-    /// file larger than it is caught as with guest-file-read. False when the channel refused
-    /// the mode before anything moved.
+    /// continues from the last frame kept). Between two turns the channel is free for other
+    /// clients of the VM. One byte more than the limit is asked for in all, so a file larger
+    /// than it is caught as with guest-file-read. False when the channel refused the mode
+    /// before anything moved.
     /// </summary>
     private async Task<bool> ReceiveBulkAsync(IGuestAgentBulkChannel bulk, long handle, long limit, long got, string guestPath, string why, Action<byte[], int, int> sink, CancellationToken ct)
     {
+        var turn = new BulkTurn();
         long received = got;
-        try
+        while (true)
         {
-            await bulk.ReadBulkAsync(handle, limit - got + 1, (b, o, n) =>
+            long left = limit - received + 1;
+            long count = BulkWholeFile ? left : turn.Next(left);
+            GuestBulkResult result;
+            try
             {
-                // Checked before the bytes go anywhere: the sink never holds more than the limit.
-                if (received + n > limit)
+                result = await bulk.ReadBulkAsync(handle, count, (b, o, n) =>
                 {
-                    throw new TransferException(TransferFailureKind.SourceSizeExceeded,
-                        $"{TargetName} sent more of '{guestPath}' than {limit} bytes ({why}): the copy was stopped and nothing of it was kept.", guestPath);
-                }
+                    turn.Started();
+                    // Checked before the bytes go anywhere: the sink never holds more than the limit.
+                    if (received + n > limit)
+                    {
+                        throw new TransferException(TransferFailureKind.SourceSizeExceeded,
+                            $"{TargetName} sent more of '{guestPath}' than {limit} bytes ({why}): the copy was stopped and nothing of it was kept.", guestPath);
+                    }
 
-                sink(b, o, n);
-                received += n;
-            }, BulkIdleTimeout, ct).ConfigureAwait(false);
-        }
-        catch (QgaCommandException ex) when (IsBulkRefusal(ex) && received == got && got == 0)
-        {
-            _fs.Profile.BulkRefused = true;
-            return false;
-        }
+                    sink(b, o, n);
+                    received += n;
+                }, BulkIdleTimeout, ct).ConfigureAwait(false);
+            }
+            catch (QgaCommandException ex) when (IsBulkRefusal(ex) && received == got && got == 0)
+            {
+                _fs.Profile.BulkRefused = true;
+                return false;
+            }
 
-        return true;
+            // The channel checked that the count is what came in frames; a read ends at the end
+            // of the file, or when a turn brings nothing (a device with no more to give).
+            if (result.Eof || result.Count == 0)
+            {
+                return true;
+            }
+
+            turn.Ended(result.Count);
+        }
     }
 
     /// <summary>

@@ -161,9 +161,13 @@ internal sealed class BulkRelay
             if (!_clientClosed && _clientFailure is null && _clientAccepted.Task.IsCompleted)
             {
                 WriteEndToClient();
+                _clientClosed = true;
             }
 
-            _clientClosed = true;
+            // Else the client may not have the accepting reply yet: a read with no frames (at the
+            // end of the file) brings the guest's acceptance, end frame and second reply in one
+            // read. CloseClientFrames then writes the end frame after the accepting reply; closed
+            // here, the client got its accepting and second reply with no end frame between.
         }
     }
 
