@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.IO;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
@@ -31,15 +32,28 @@ internal interface IRequestHandler
 /// strictly one at a time, so replies come back in request order like from the agent.
 /// A client that pipelines simply waits in its own socket buffer.
 /// </summary>
+/// <remarks>
+/// A socket client (not on Windows) has a thread of its own, which waits for the client's next
+/// request in poll(2), so the request wakes the thread that handles it. An asynchronous read
+/// instead wakes the runtime's socket event thread, which hands the read on to a pool thread:
+/// one more thread hand-off per request, measured at 25-70 µs of the relay's latency on a busy
+/// 2-core host (bench/RESULTS.md, issue 19 stage 7). The socket is non-blocking: the reply goes
+/// out from the thread that completes the request (the guest link's reader) as far as the
+/// socket takes it at once, and only what it does not take waits for this thread, so a slow
+/// client never holds the VM's reader. A thread costs a stack of <see cref="ThreadStackBytes"/>
+/// reserved, of which little is touched; clients per endpoint are bounded (MaxClientsPerEndpoint).
+/// </remarks>
 internal sealed class ClientSession : IBulkClient
 {
     private const int ChunkSize = 64 * 1024;
+    private const int ThreadStackBytes = 256 * 1024;
 
     private readonly Stream _stream;
     private readonly IRequestHandler _handler;
     private readonly LimitOptions _limits;
     private readonly string _endpoint;
     private readonly ILogger _logger;
+    private readonly Socket? _socket;
     private byte[] _buffer = Array.Empty<byte>();
     private ReadOnlyMemory<byte> _pending;
     private bool _closeAfterReply;
@@ -51,11 +65,54 @@ internal sealed class ClientSession : IBulkClient
         _limits = limits;
         _endpoint = endpoint;
         _logger = logger;
+        _socket = stream is NetworkStream network && !OperatingSystem.IsWindows() ? network.Socket : null;
     }
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    /// <summary>Serves the client until it leaves, the relay stops, or a reply cannot be written in time.</summary>
+    public Task RunAsync(CancellationToken cancellationToken)
+    {
+        if (_socket is null)
+        {
+            return RunLoopAsync(cancellationToken);
+        }
+
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(
+            () =>
+            {
+                try
+                {
+                    // Every await in the loop completes before it returns in this mode: the
+                    // whole loop runs on this thread.
+                    RunLoopAsync(cancellationToken).GetAwaiter().GetResult();
+                    ended.SetResult();
+                }
+                catch (Exception e)
+                {
+                    ended.SetException(e);
+                }
+            },
+            ThreadStackBytes)
+        {
+            IsBackground = true,
+            Name = "relay-client",
+        };
+        thread.Start();
+        return ended.Task;
+    }
+
+    private async Task RunLoopAsync(CancellationToken cancellationToken)
     {
         _buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        // Stopping shuts the socket down, which ends this thread's wait in poll(2).
+        using var stopping = _socket is null ? default : cancellationToken.Register(static s => ShutDown((Socket)s!), _socket);
+        if (_socket is not null)
+        {
+            // In user non-blocking mode every call is a plain syscall: no runtime event thread
+            // is involved unless a bulk transfer uses the stream's asynchronous calls.
+            _socket.Blocking = false;
+        }
+
         using var reader = new JsonMessageReader(_limits.MaxRequestBytes, _limits.MaxDepth, _limits.MaxTokens);
         using var writer = new JsonMessageWriter();
         string reason = "end of stream";
@@ -65,7 +122,9 @@ internal sealed class ClientSession : IBulkClient
             {
                 if (_pending.IsEmpty)
                 {
-                    int n = await _stream.ReadAsync(_buffer.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
+                    int n = _socket is null
+                        ? await _stream.ReadAsync(_buffer.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false)
+                        : ReceiveWaiting(cancellationToken);
                     if (n == 0)
                     {
                         break;
@@ -80,15 +139,24 @@ internal sealed class ClientSession : IBulkClient
                     // give back what follows them: the rest is read from _pending after it.
                     var frame = reader.Read(_pending, out int consumed);
                     _pending = _pending.Slice(consumed);
-                    ReadOnlyMemory<byte> reply = frame.Kind switch
+                    (ReadOnlyMemory<byte> reply, int sent) = frame.Kind switch
                     {
                         JsonFrameKind.None => default,
-                        JsonFrameKind.Message => await HandleMessageAsync(frame.Message, writer, cancellationToken).ConfigureAwait(false),
-                        _ => writer.WriteError("GenericError", WireTexts.ForFrame(frame), null),
+                        JsonFrameKind.Message when _socket is null => (await HandleMessageAsync(frame.Message, writer, cancellationToken).ConfigureAwait(false), 0),
+                        JsonFrameKind.Message => AnswerWaiting(frame.Message, writer, cancellationToken),
+                        _ => (writer.WriteError("GenericError", WireTexts.ForFrame(frame), null), 0),
                     };
                     if (!reply.IsEmpty)
                     {
-                        await WriteAsync(reply, cancellationToken).ConfigureAwait(false);
+                        if (_socket is null)
+                        {
+                            await WriteAsync(reply, cancellationToken).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            SendWaiting(reply.Slice(sent), cancellationToken);
+                        }
+
                         MemoryGovernor.AfterMessage(reply.Length);
                     }
                 }
@@ -103,6 +171,10 @@ internal sealed class ClientSession : IBulkClient
         {
             reason = "relay stopping or client too slow";
         }
+        catch (Exception e) when (cancellationToken.IsCancellationRequested && e is IOException or ObjectDisposedException or SocketException)
+        {
+            reason = "relay stopping";
+        }
         catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
         {
             reason = e.Message;
@@ -111,6 +183,108 @@ internal sealed class ClientSession : IBulkClient
         {
             ArrayPool<byte>.Shared.Return(_buffer);
             Log.ClientEnded(_logger, _endpoint, reason);
+        }
+    }
+
+    /// <summary>
+    /// Runs the handler for one request, waiting on this thread while the request is with the
+    /// guest; returns the reply and how much of it the thread that completed the request sent.
+    /// </summary>
+    private (ReadOnlyMemory<byte> Reply, int Sent) AnswerWaiting(ReadOnlyMemory<byte> message, JsonMessageWriter writer, CancellationToken cancellationToken)
+    {
+        var answer = AnswerAsync(message, writer, cancellationToken);
+        return answer.IsCompleted ? answer.Result : answer.AsTask().GetAwaiter().GetResult();
+    }
+
+    private async ValueTask<(ReadOnlyMemory<byte> Reply, int Sent)> AnswerAsync(ReadOnlyMemory<byte> message, JsonMessageWriter writer, CancellationToken cancellationToken)
+    {
+        var reply = await HandleMessageAsync(message, writer, cancellationToken).ConfigureAwait(false);
+        return (reply, SendNow(reply.Span));
+    }
+
+    /// <summary>What the socket takes without waiting; the rest (and any failure) is the session thread's.</summary>
+    private int SendNow(ReadOnlySpan<byte> bytes)
+    {
+        int sent = 0;
+        try
+        {
+            while (sent < bytes.Length)
+            {
+                int n = _socket!.Send(bytes.Slice(sent), SocketFlags.None, out SocketError error);
+                if (error != SocketError.Success)
+                {
+                    break;
+                }
+
+                sent += n;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        return sent;
+    }
+
+    /// <summary>Reads what the client sent, waiting in poll(2) for it; 0 at end of stream.</summary>
+    private int ReceiveWaiting(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            int n = _socket!.Receive(_buffer, 0, ChunkSize, SocketFlags.None, out SocketError error);
+            if (error == SocketError.Success)
+            {
+                return n;
+            }
+
+            if (error != SocketError.WouldBlock)
+            {
+                throw new SocketException((int)error);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            _socket.Poll(-1, SelectMode.SelectRead);
+        }
+    }
+
+    /// <summary>Writes all of <paramref name="bytes"/>, waiting in poll(2) while the client reads, within the write timeout.</summary>
+    private void SendWaiting(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        long deadline = Environment.TickCount64 + (long)_limits.WriteTimeout.TotalMilliseconds;
+        while (!bytes.IsEmpty)
+        {
+            int n = _socket!.Send(bytes.Span, SocketFlags.None, out SocketError error);
+            if (error == SocketError.Success)
+            {
+                bytes = bytes.Slice(n);
+                continue;
+            }
+
+            if (error != SocketError.WouldBlock)
+            {
+                throw new SocketException((int)error);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            long left = deadline - Environment.TickCount64;
+            if (left <= 0)
+            {
+                throw new OperationCanceledException("the client took no reply bytes within the write timeout");
+            }
+
+            _socket.Poll((int)Math.Min(left * 1000, int.MaxValue), SelectMode.SelectWrite);
+        }
+    }
+
+    private static void ShutDown(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already gone.
         }
     }
 
