@@ -642,8 +642,14 @@ public sealed class VmChannel : IAsyncDisposable
                     return GuestOutcome.RelayError($"{command}: {BulkRelayTexts.Name}: nothing moved for {_limits.LastByteTimeoutSeconds:0.###} s inside the transfer ({bulk.Bytes} of {bulk.Count} bytes passed on); the transfer was ended and the channel resynchronised", QgaInterruption.BadFrame);
                 }
 
+                // Only what is still pending may end this wait: a finished task makes WhenAny
+                // return at once, and the loop then spun without ever yielding (a read's pump is
+                // done from the start). On the thread of a client whose request found the channel
+                // idle, that spin also kept the session from sending the acceptance the guest
+                // reader waits for: "the client did not take the accepting reply in time".
+                Task pending = final.Task.IsCompleted ? bulk.PumpDone : bulk.PumpDone.IsCompleted ? final.Task : Task.WhenAny(final.Task, bulk.PumpDone);
                 using var wake = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                await Task.WhenAny(final.Task, bulk.PumpDone, Task.Delay(left, wake.Token)).ConfigureAwait(false);
+                await Task.WhenAny(pending, Task.Delay(left, wake.Token)).ConfigureAwait(false);
                 wake.Cancel();
                 stop.ThrowIfCancellationRequested();
             }
