@@ -15,6 +15,10 @@ namespace QemuGuest.Agent.Tests;
 [Collection(AgentSafetyCollection.Name)]
 public sealed class AgentSafetyTests : IClassFixture<OurAgent>
 {
+    // The attacker's home is shared by every test run on the machine (two CI clones at once
+    // collided on "rm-race"): names in it carry this process's id.
+    private static readonly string Unique = "-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     private readonly OurAgent _fixture;
 
     public AgentSafetyTests(OurAgent fixture) => _fixture = fixture;
@@ -124,7 +128,7 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
     public void RecursiveRemoveStopsAtItsDepthBoundWithANamedError()
     {
         var (_, _, home) = Attacker.Ensure();
-        string root = home + "/deep";
+        string root = home + "/deep" + Unique;
         Attacker.Sh("rm -rf " + root);
         Attacker.As("mkdir " + root + " && cd " + root + " && for i in $(seq 300); do mkdir d && cd d; done");
         Assert.Contains("nested deeper than 256 levels", ErrorDesc(Run($$$"""{"execute":"__com.qemuguest_guest-file-remove","arguments":{"path":{{{Q(root)}}},"recursive":true}}""")));
@@ -159,7 +163,7 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
         // turned 0666 within ~20 tries. "a" so a won race would not truncate, only chmod.
         using var target = new Attacker.Target();
         var (_, _, home) = Attacker.Ensure();
-        string dir = home + "/race";
+        string dir = home + "/race" + Unique;
         Attacker.Sh("rm -rf " + dir);
         Attacker.As("mkdir " + dir);
         string name = dir + "/f";
@@ -200,7 +204,7 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
     public void FileOpenNeverCreatesADanglingLinksTarget()
     {
         var (_, _, home) = Attacker.Ensure();
-        string dir = home + "/dangling";
+        string dir = home + "/dangling" + Unique;
         Attacker.Sh("rm -rf " + dir);
         string missing = "/etc/qga-agentsafe-missing-" + Guid.NewGuid().ToString("N")[..8];
         Attacker.As("mkdir " + dir + " && ln -s " + missing + " " + dir + "/f");
@@ -230,7 +234,7 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
     {
         using var target = new Attacker.Target();
         var (uid, _, home) = Attacker.Ensure();
-        string link = home + "/attr-link";
+        string link = home + "/attr-link" + Unique;
         Attacker.Sh("rm -f " + link);
         Attacker.As("ln -s " + target.Path + " " + link);
         string desc = ErrorDesc(Run($$$"""{"execute":"__com.qemuguest_guest-file-set-attributes","arguments":{"path":{{{Q(link)}}},"mode":420,"uid":{{{uid}}},"mtime":0}}"""));
@@ -248,7 +252,7 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
     {
         using var target = new Attacker.Target(folder: true, mode: (UnixFileMode)0x1ED);
         var (_, _, home) = Attacker.Ensure();
-        string link = home + "/mk-link";
+        string link = home + "/mk-link" + Unique;
         Attacker.Sh("rm -f " + link);
         Attacker.As("ln -s " + target.Path + " " + link);
         Assert.Contains("refusing to follow", ErrorDesc(Run($$$"""{"execute":"__com.qemuguest_guest-file-mkdir","arguments":{"path":{{{Q(link + "/sub/deeper")}}},"parents":true,"mode":511}}""")));
@@ -261,7 +265,7 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
     {
         using var target = new Attacker.Target(folder: true, mode: (UnixFileMode)0x1ED);
         var (_, _, home) = Attacker.Ensure();
-        string link = home + "/mv-link";
+        string link = home + "/mv-link" + Unique;
         Attacker.Sh("rm -f " + link);
         Attacker.As("ln -s " + target.Path + " " + link);
         string src = Path.Combine(A.StateDir, "mv-src");
@@ -279,7 +283,7 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
         // level unlinks the link itself.
         using var target = new Attacker.Target(folder: true, mode: (UnixFileMode)0x1ED);
         var (uid, gid, home) = Attacker.Ensure();
-        string root = home + "/rm-race";
+        string root = home + "/rm-race" + Unique;
         for (int i = 0; i < 40; i++)
         {
             Attacker.Sh("rm -rf " + root);
@@ -296,7 +300,7 @@ public sealed class AgentSafetyTests : IClassFixture<OurAgent>
         }
 
         Attacker.Sh("rm -rf " + root);
-        string plain = home + "/rm-plain";
+        string plain = home + "/rm-plain" + Unique;
         Attacker.Sh("rm -rf " + plain);
         Attacker.As("mkdir -p " + plain + "/x/y && touch " + plain + "/x/y/z && ln -s " + target.Path + " " + plain + "/x/link");
         Ok(Run($$$"""{"execute":"__com.qemuguest_guest-file-remove","arguments":{"path":{{{Q(plain)}}},"recursive":true}}"""));

@@ -99,6 +99,9 @@ public class FakeAgentTests
     {
         using var agent = new FakeAgent(r => r.Command == "guest-ping" ? FakeAgent.Normal(r) : Task.CompletedTask);
         await using GuestAgentClient client = Client(agent);
+        // Connected and synchronised first: the call's timeout is then the quiet wait alone
+        // (with the connect inside 300 ms, a loaded machine timed the call out before it was sent).
+        await client.ExecuteAsync("guest-ping", Ct);
         await client.ExecuteWithoutResponseAsync("guest-suspend-ram", null, new QgaCallOptions { Timeout = TimeSpan.FromMilliseconds(300) }, Ct);
         Assert.Equal(GuestAgentClientState.OutOfStep, client.State);
         await client.ExecuteAsync("guest-ping", Ct);
