@@ -109,9 +109,9 @@ public sealed class CopyVMGuestFileCommand : GuestCmdlet
     /// Bytes per guest-file-read/-write: default 60 KiB (keeps memory flat; the stock agent is
     /// no faster with bigger blocks). Capped at the agent's limits (stock: 48 MiB read, 45 MiB
     /// write to fit its 64 MiB message cap); keep it at or below 7 MiB through libvirt. With
-    /// QEMUGUEST_BULK=1 in the session's environment and QemuGuest's agent the bytes travel as
-    /// binary frames of the agent's size instead (the bulk mode, in turns that share the VM's
-    /// channel), and this does not apply.
+    /// QemuGuest's agent the bytes travel as binary frames of the agent's size instead (the bulk
+    /// mode, in turns that share the VM's channel) and this does not apply, unless
+    /// QEMUGUEST_BULK=0 is set in the session's environment.
     /// </summary>
     [Parameter]
     [ValidateRange(4096, GuestFileIO.StockMaxReadCount)]

@@ -441,18 +441,18 @@ public sealed class GuestTransferEngine
     }
 
     /// <summary>
-    /// Whether copies may use the binary bulk mode when the agent offers it. Off unless
-    /// QEMUGUEST_BULK is "1" (or "whole"). It moved 1 GiB faster than the JSON path both ways in
-    /// each of four rounds of issue 19 stage 6 (1.1-4.3x; bench/RESULTS.md) and was turned off
-    /// again (6ca2194): one transfer then held the VM's channel for up to 64 MiB into the guest
-    /// and for the rest of the file out of it, and a relay serves no other client of the VM while
-    /// a transfer is open (in a TCG VM a client's pings waited 14.7 s behind two copies,
-    /// tests/e2e/Migration.Tests.ps1). Transfers are now turns of about 250 ms each way
-    /// (<see cref="BulkTurn"/>) and a waiting client's request goes between two of them
-    /// (FairTurnTests); the default stays off until the copy suites and the migration test have
-    /// run with it on (stage 7, bench/RESULTS.md).
+    /// Whether copies may use the binary bulk mode when the agent offers it: on unless
+    /// QEMUGUEST_BULK is "0" (guest-file-read/write then, the path the stock agent always gets).
+    /// It moved 1 GiB faster than the JSON path both ways in each of four rounds of issue 19
+    /// stage 6 (1.1-4.3x; bench/RESULTS.md). Its first time as the default (95211e7) ended the
+    /// same day: one transfer held the VM's channel for up to 64 MiB into the guest and for the
+    /// rest of the file out of it, and a relay serves no other client of the VM while a transfer
+    /// is open (in a TCG VM a client's pings waited 14.7 s behind two copies,
+    /// tests/e2e/Migration.Tests.ps1). Transfers are turns of about 250 ms each way now
+    /// (<see cref="BulkTurn"/>), and a waiting client's request goes between two of them
+    /// (FairTurnTests).
     /// </summary>
-    public bool BulkEnabled { get; set; } = Environment.GetEnvironmentVariable(BulkVariable) is "1" or "whole";
+    public bool BulkEnabled { get; set; } = Environment.GetEnvironmentVariable(BulkVariable) != "0";
 
     /// <summary>
     /// Stage 6's transfers instead of turns (64 MiB into the guest, the rest of the file out of
